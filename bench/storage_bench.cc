@@ -1,0 +1,126 @@
+// storage_bench: acknowledged-append throughput of the sample log (storage/), the figure behind
+// "Ingest acks are durable and group-committed" (DESIGN.md §5).
+//
+// Appends 28x28 grayscale raw samples (each with a unique idempotency key, so the dedup lookup is
+// paid) from several threads through Store::AppendSamples with synced writes, and prints one JSON
+// line per configuration:
+//   {"name": "storage_append", "threads": 4, "batch": 1, "samples": ..., "seconds": ...,
+//    "samples_per_s": ..., "goal": 5000}
+// Usage: storage_bench [--threads N] [--samples_per_thread N] [--dir PATH]
+// The database lives in a fresh temporary directory (or PATH) and is deleted afterwards.
+#include <stdlib.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <string>
+#include <system_error>
+#include <thread>
+#include <vector>
+
+#include "storage/store.h"
+
+namespace perennial {
+namespace {
+
+v1::Sample MakeSample(int thread, int index) {
+  v1::Sample sample;
+  v1::RawImage* raw = sample.mutable_image()->mutable_raw();
+  raw->set_height(28);
+  raw->set_width(28);
+  raw->set_channels(1);
+  std::string pixels(28 * 28, '\0');
+  for (size_t i = 0; i < pixels.size(); ++i) pixels[i] = static_cast<char>((index * 131 + i) & 0xff);
+  raw->set_pixels(std::move(pixels));
+  sample.set_label("class" + std::to_string(index % 10));
+  sample.set_idempotency_key("bench/" + std::to_string(thread) + "/" + std::to_string(index));
+  return sample;
+}
+
+// Returns false on any storage error (printed).
+bool RunOne(const std::string& dir, int threads, int samples_per_thread, int batch) {
+  std::error_code error;
+  std::filesystem::remove_all(dir, error);
+  StoreOptions options;
+  options.dir = dir;
+  options.base_model_id = "storage-bench";
+  absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(options);
+  if (!store.ok()) {
+    std::fprintf(stderr, "storage_bench: %s\n", store.status().ToString().c_str());
+    return false;
+  }
+  // Samples are built before the clock starts: only appends are timed.
+  std::vector<std::vector<std::vector<v1::Sample>>> work(threads);
+  for (int t = 0; t < threads; ++t) {
+    for (int i = 0; i < samples_per_thread; i += batch) {
+      std::vector<v1::Sample>& call = work[t].emplace_back();
+      for (int j = i; j < std::min(i + batch, samples_per_thread); ++j) {
+        call.push_back(MakeSample(t, j));
+      }
+    }
+  }
+  std::vector<int> failures(threads, 0);
+  const auto start = std::chrono::steady_clock::now();
+  std::vector<std::thread> workers;
+  for (int t = 0; t < threads; ++t) {
+    workers.emplace_back([&, t] {
+      for (std::vector<v1::Sample>& call : work[t]) {
+        if (!(*store)->AppendSamples(std::move(call)).ok()) ++failures[t];
+      }
+    });
+  }
+  for (std::thread& worker : workers) worker.join();
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const uint64_t total = (*store)->LastSeq();
+  store->reset();
+  std::filesystem::remove_all(dir, error);
+  int failed = 0;
+  for (int f : failures) failed += f;
+  std::printf(
+      "{\"name\": \"storage_append\", \"threads\": %d, \"batch\": %d, \"samples\": %llu, "
+      "\"failed_calls\": %d, \"seconds\": %.3f, \"samples_per_s\": %.0f, \"goal\": 5000}\n",
+      threads, batch, static_cast<unsigned long long>(total), failed, seconds,
+      static_cast<double>(total) / seconds);
+  std::fflush(stdout);
+  return failed == 0 && total == static_cast<uint64_t>(threads) * samples_per_thread;
+}
+
+int Main(int argc, char** argv) {
+  int threads = 4;
+  int samples_per_thread = 2000;
+  std::string dir;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    if (std::strcmp(argv[i], "--threads") == 0) {
+      threads = std::max(1, std::atoi(argv[i + 1]));
+    } else if (std::strcmp(argv[i], "--samples_per_thread") == 0) {
+      samples_per_thread = std::max(1, std::atoi(argv[i + 1]));
+    } else if (std::strcmp(argv[i], "--dir") == 0) {
+      dir = argv[i + 1];
+    } else {
+      std::fprintf(stderr, "storage_bench: unknown flag %s\n", argv[i]);
+      return 2;
+    }
+  }
+  if (dir.empty()) {
+    const char* base = getenv("TMPDIR");
+    std::string pattern = std::string(base != nullptr ? base : "/tmp") + "/storage-bench-XXXXXX";
+    if (mkdtemp(pattern.data()) == nullptr) {
+      std::perror("storage_bench: mkdtemp");
+      return 1;
+    }
+    dir = pattern;
+  }
+  bool ok = true;
+  // One sample per call (a client streaming single samples) and 16 per call (batched clients).
+  for (int batch : {1, 16}) ok = RunOne(dir, threads, samples_per_thread, batch) && ok;
+  std::error_code error;
+  std::filesystem::remove_all(dir, error);
+  return ok ? 0 : 1;
+}
+
+}  // namespace
+}  // namespace perennial
+
+int main(int argc, char** argv) { return perennial::Main(argc, argv); }

@@ -1,0 +1,107 @@
+#include "clients/cli/cli_common.h"
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+#include <map>
+#include <thread>
+
+namespace perennial::cli {
+namespace {
+
+std::map<const CLI::App*, CommandFn>& Commands() {
+  static auto* commands = new std::map<const CLI::App*, CommandFn>();
+  return *commands;
+}
+
+std::filesystem::path ExecutableDir() {
+  std::error_code error;
+  const auto exe = std::filesystem::read_symlink("/proc/self/exe", error);
+  return error ? std::filesystem::path() : exe.parent_path();
+}
+
+// The shipped default model's file name under models/ (issue 4 provides the weights).
+constexpr char kDefaultModelFile[] = "perennial-tiny-clip.safetensors";
+
+}  // namespace
+
+void SetCommand(CLI::App* sub, CommandFn fn) { Commands()[sub] = std::move(fn); }
+
+CommandFn* SelectedCommand(CLI::App& app) {
+  for (CLI::App* sub : app.get_subcommands()) {
+    if (CommandFn* nested = SelectedCommand(*sub)) return nested;
+    auto it = Commands().find(sub);
+    if (it != Commands().end()) return &it->second;
+  }
+  return nullptr;
+}
+
+void AddRuntimeFlags(CLI::App* sub, RuntimeFlags* flags) {
+  sub->add_option("--device", flags->device, "cpu, cuda or cuda:N")->capture_default_str();
+  sub->add_option("--threads", flags->threads, "CPU threads for LibTorch (0: one per core)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+}
+
+StatusOr<torch::Device> ApplyRuntimeFlags(const RuntimeFlags& flags) {
+  int threads = flags.threads;
+  if (threads == 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  torch::set_num_threads(threads);
+  try {
+    torch::Device device(flags.device);
+    if (device.is_cuda() && !torch::cuda::is_available()) {
+      return FailedPreconditionError("--device " + flags.device +
+                                     ": this LibTorch build or machine has no CUDA device");
+    }
+    return device;
+  } catch (const std::exception&) {
+    return InvalidArgumentError("--device '" + flags.device + "' is not cpu, cuda or cuda:N");
+  }
+}
+
+void AddModelFlag(CLI::App* sub, std::string* model_path) {
+  sub->add_option("--model", *model_path,
+                  "CLIP weights: OpenAI/open_clip or Hugging Face safetensors, or an OpenAI "
+                  "TorchScript .pt (default: $PERENNIAL_MODEL, else the embedded model)");
+}
+
+StatusOr<std::string> ResolveModelPath(const std::string& requested) {
+  if (!requested.empty()) return requested;
+  if (const char* env = std::getenv("PERENNIAL_MODEL"); env != nullptr && *env != '\0') {
+    return std::string(env);
+  }
+  const std::filesystem::path candidates[] = {
+      ExecutableDir() / "../share/perennial/models" / kDefaultModelFile,
+      std::filesystem::path(PERENNIAL_SOURCE_DIR) / "models" / kDefaultModelFile,
+  };
+  for (const auto& path : candidates) {
+    if (std::filesystem::exists(path)) return path.lexically_normal().string();
+  }
+  return NotFoundError(
+      "no --model given and the embedded default model (models/" + std::string(kDefaultModelFile) +
+      ") is not available yet; pass --model FILE or set PERENNIAL_MODEL");
+}
+
+StatusOr<ClipModel> LoadModel(const std::string& requested, const RuntimeFlags& flags) {
+  PERENNIAL_ASSIGN_OR_RETURN(torch::Device device, ApplyRuntimeFlags(flags));
+  PERENNIAL_ASSIGN_OR_RETURN(std::string path, ResolveModelPath(requested));
+  ModelOptions options;
+  options.device = device;
+  return ClipModel::Load(path, options);
+}
+
+void PrintJson(const nlohmann::json& value) { std::cout << value.dump() << std::endl; }
+
+nlohmann::json TensorRows(const torch::Tensor& matrix) {
+  const torch::Tensor m = matrix.to(torch::kCPU, torch::kFloat32).contiguous();
+  nlohmann::json rows = nlohmann::json::array();
+  for (int64_t i = 0; i < m.size(0); ++i) {
+    const float* row = m[i].data_ptr<float>();
+    rows.push_back(std::vector<float>(row, row + m.size(1)));
+  }
+  return rows;
+}
+
+}  // namespace perennial::cli

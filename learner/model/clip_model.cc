@@ -1,0 +1,240 @@
+#include "learner/model/clip_model.h"
+
+#include <algorithm>
+
+#include "learner/base/torch_status.h"
+#include "learner/model/clip_weights.h"
+
+namespace perennial {
+namespace {
+
+using TensorMap = std::map<std::string, torch::Tensor>;
+
+// Reads tensors out of an OpenAI-layout map, checking each one's shape and converting it to the
+// model's device and dtype. The first error is kept and reported by status().
+class TensorReader {
+ public:
+  TensorReader(const TensorMap& tensors, const ModelOptions& options)
+      : tensors_(tensors), options_(options) {}
+
+  torch::Tensor Take(const std::string& key, std::vector<int64_t> shape,
+                     bool keep_fp32 = false) {
+    if (!status_.ok()) return {};
+    auto it = tensors_.find(key);
+    if (it == tensors_.end()) {
+      status_ = InvalidArgumentError("missing tensor '" + key + "'");
+      return {};
+    }
+    if (it->second.sizes().vec() != shape) {
+      status_ = InvalidArgumentError("tensor '" + key + "' has shape " +
+                                     c10::str(it->second.sizes()) + ", expected " +
+                                     c10::str(c10::IntArrayRef(shape)));
+      return {};
+    }
+    const auto dtype = keep_fp32 ? torch::kFloat32 : options_.dtype;
+    return it->second.to(options_.device, dtype).contiguous();
+  }
+
+  LayerNormWeights TakeLayerNorm(const std::string& prefix, int64_t width) {
+    return {Take(prefix + ".weight", {width}), Take(prefix + ".bias", {width})};
+  }
+
+  TransformerWeights TakeTransformer(const std::string& prefix, int layers, int64_t w, int heads,
+                                     Activation activation) {
+    TransformerWeights t;
+    t.heads = heads;
+    t.activation = activation;
+    for (int i = 0; i < layers; ++i) {
+      const std::string p = prefix + "resblocks." + std::to_string(i) + ".";
+      BlockWeights b;
+      b.ln_1 = TakeLayerNorm(p + "ln_1", w);
+      b.qkv = {Take(p + "attn.in_proj_weight", {3 * w, w}), Take(p + "attn.in_proj_bias", {3 * w})};
+      b.out = {Take(p + "attn.out_proj.weight", {w, w}), Take(p + "attn.out_proj.bias", {w})};
+      b.ln_2 = TakeLayerNorm(p + "ln_2", w);
+      b.fc = {Take(p + "mlp.c_fc.weight", {4 * w, w}), Take(p + "mlp.c_fc.bias", {4 * w})};
+      b.proj = {Take(p + "mlp.c_proj.weight", {w, 4 * w}), Take(p + "mlp.c_proj.bias", {w})};
+      t.blocks.push_back(std::move(b));
+    }
+    return t;
+  }
+
+  const Status& status() const { return status_; }
+
+ private:
+  const TensorMap& tensors_;
+  const ModelOptions& options_;
+  Status status_;
+};
+
+void PutLayerNorm(TensorMap& out, const std::string& prefix, const LayerNormWeights& ln) {
+  out[prefix + ".weight"] = ln.weight;
+  out[prefix + ".bias"] = ln.bias;
+}
+
+void PutTransformer(TensorMap& out, const std::string& prefix, const TransformerWeights& t) {
+  for (size_t i = 0; i < t.blocks.size(); ++i) {
+    const std::string p = prefix + "resblocks." + std::to_string(i) + ".";
+    const BlockWeights& b = t.blocks[i];
+    PutLayerNorm(out, p + "ln_1", b.ln_1);
+    out[p + "attn.in_proj_weight"] = b.qkv.weight;
+    out[p + "attn.in_proj_bias"] = b.qkv.bias;
+    out[p + "attn.out_proj.weight"] = b.out.weight;
+    out[p + "attn.out_proj.bias"] = b.out.bias;
+    PutLayerNorm(out, p + "ln_2", b.ln_2);
+    out[p + "mlp.c_fc.weight"] = b.fc.weight;
+    out[p + "mlp.c_fc.bias"] = b.fc.bias;
+    out[p + "mlp.c_proj.weight"] = b.proj.weight;
+    out[p + "mlp.c_proj.bias"] = b.proj.bias;
+  }
+}
+
+}  // namespace
+
+StatusOr<ClipModel> ClipModel::FromTensors(const TensorMap& tensors,
+                                           const std::map<std::string, std::string>& metadata,
+                                           const ModelOptions& options) {
+  PERENNIAL_ASSIGN_OR_RETURN(ClipConfig config, InferClipConfig(tensors, metadata));
+  if (options.activation) config.activation = *options.activation;
+  return CatchTorch("building the CLIP model", [&]() -> StatusOr<ClipModel> {
+    ClipModel m;
+    m.config_ = config;
+    m.options_ = options;
+    const ClipConfig& c = config;
+    const int64_t vw = c.vision_width, tw = c.text_width, e = c.embed_dim;
+    const int64_t grid = c.vision_grid();
+    TensorReader r(tensors, options);
+    m.vision_.conv1 = r.Take("visual.conv1.weight",
+                             {vw, 3, c.vision_patch_size, c.vision_patch_size});
+    m.vision_.class_embedding = r.Take("visual.class_embedding", {vw});
+    m.vision_.positional_embedding = r.Take("visual.positional_embedding", {grid * grid + 1, vw});
+    m.vision_.ln_pre = r.TakeLayerNorm("visual.ln_pre", vw);
+    m.vision_.transformer = r.TakeTransformer("visual.transformer.", c.vision_layers, vw,
+                                              c.vision_heads, c.activation);
+    m.vision_.ln_post = r.TakeLayerNorm("visual.ln_post", vw);
+    m.vision_.proj = r.Take("visual.proj", {vw, e});
+    m.text_.token_embedding = r.Take("token_embedding.weight", {c.vocab_size, tw});
+    m.text_.positional_embedding = r.Take("positional_embedding", {c.context_length, tw});
+    m.text_.transformer =
+        r.TakeTransformer("transformer.", c.text_layers, tw, c.text_heads, c.activation);
+    m.text_.ln_final = r.TakeLayerNorm("ln_final", tw);
+    m.text_.projection = r.Take("text_projection", {tw, e});
+    m.logit_scale_ = r.Take("logit_scale", {}, /*keep_fp32=*/true);
+    PERENNIAL_RETURN_IF_ERROR(r.status());
+    return m;
+  });
+}
+
+StatusOr<ClipModel> ClipModel::Load(const std::string& path, const ModelOptions& options) {
+  PERENNIAL_ASSIGN_OR_RETURN(ClipWeights weights, LoadClipWeights(path));
+  StatusOr<ClipModel> model = FromTensors(weights.tensors, weights.metadata, options);
+  if (!model.ok()) {
+    return Status(model.status().code(), path + ": " + std::string(model.status().message()));
+  }
+  return model;
+}
+
+torch::Tensor ClipModel::EncodeImage(const torch::Tensor& pixels, const Adapters* adapters,
+                                     bool training) const {
+  const VisionWeights& v = vision_;
+  torch::Tensor x = torch::conv2d(pixels.to(options_.device, options_.dtype), v.conv1,
+                                  /*bias=*/{}, /*stride=*/config_.vision_patch_size);
+  const int64_t n = x.size(0), w = x.size(1);
+  x = x.reshape({n, w, -1}).permute({0, 2, 1});  // [N, grid^2, w]
+  x = torch::cat({v.class_embedding.view({1, 1, w}).expand({n, 1, w}), x}, 1);
+  x = LayerNorm(x + v.positional_embedding, v.ln_pre);
+  PetRuntime rt{adapters ? &adapters->options() : nullptr, training};
+  x = TransformerForward(v.transformer, x, /*causal=*/false,
+                         adapters ? &adapters->image_blocks() : nullptr, rt);
+  x = LayerNorm(x.select(1, 0), v.ln_post);
+  return torch::matmul(x, v.proj).to(torch::kFloat32);
+}
+
+torch::Tensor ClipModel::EncodeText(const torch::Tensor& tokens, const Adapters* adapters,
+                                    bool training) const {
+  const TextWeights& t = text_;
+  torch::Tensor ids = tokens.to(options_.device, torch::kLong);
+  const torch::Tensor eot = ids.argmax(-1);
+  const int64_t length = std::min<int64_t>(eot.max().item<int64_t>() + 1, ids.size(1));
+  ids = ids.narrow(1, 0, length);
+  torch::Tensor x = torch::embedding(t.token_embedding, ids) +
+                    t.positional_embedding.narrow(0, 0, length);
+  PetRuntime rt{adapters ? &adapters->options() : nullptr, training};
+  x = TransformerForward(t.transformer, x, /*causal=*/true,
+                         adapters ? &adapters->text_blocks() : nullptr, rt);
+  x = LayerNorm(x, t.ln_final);
+  x = x.index({torch::arange(x.size(0), eot.options()), eot});
+  return torch::matmul(x, t.projection).to(torch::kFloat32);
+}
+
+torch::Tensor ClipModel::LogitScale() const { return logit_scale_.exp().clamp_max(100.0); }
+
+Adapters ClipModel::MergeAdapters(const Adapters& adapters) const {
+  Adapters merged = adapters.Snapshot();
+  if (adapters.options().kind != PetKind::kLora) return merged;
+  torch::NoGradGuard no_grad;
+  const double scaling = adapters.options().lora_scaling();
+  auto merge_tower = [&](std::vector<BlockAdapters>& blocks, const TransformerWeights& base) {
+    for (size_t i = 0; i < blocks.size(); ++i) {
+      BlockAdapters& a = blocks[i];
+      const BlockWeights& b = base.blocks[i];
+      auto fold = [&](LoraPair& pair, const torch::Tensor& weight, torch::Tensor& merged_weight) {
+        if (!pair.defined()) return;
+        torch::Tensor delta = torch::matmul(pair.b, pair.a) * scaling;
+        merged_weight = (weight.to(torch::kFloat32) + delta.to(weight.device()))
+                            .to(weight.scalar_type());
+        pair = LoraPair();
+      };
+      fold(a.qkv, b.qkv.weight, a.merged_qkv);
+      fold(a.out, b.out.weight, a.merged_out);
+      fold(a.fc, b.fc.weight, a.merged_fc);
+      fold(a.proj, b.proj.weight, a.merged_proj);
+    }
+  };
+  merge_tower(merged.image_, vision_.transformer);
+  merge_tower(merged.text_, text_.transformer);
+  return merged;
+}
+
+std::map<std::string, torch::Tensor> ClipModel::Tensors(bool cpu_fp32) const {
+  TensorMap out;
+  out["visual.conv1.weight"] = vision_.conv1;
+  out["visual.class_embedding"] = vision_.class_embedding;
+  out["visual.positional_embedding"] = vision_.positional_embedding;
+  PutLayerNorm(out, "visual.ln_pre", vision_.ln_pre);
+  PutTransformer(out, "visual.transformer.", vision_.transformer);
+  PutLayerNorm(out, "visual.ln_post", vision_.ln_post);
+  out["visual.proj"] = vision_.proj;
+  out["token_embedding.weight"] = text_.token_embedding;
+  out["positional_embedding"] = text_.positional_embedding;
+  PutTransformer(out, "transformer.", text_.transformer);
+  PutLayerNorm(out, "ln_final", text_.ln_final);
+  out["text_projection"] = text_.projection;
+  out["logit_scale"] = logit_scale_;
+  if (cpu_fp32) {
+    for (auto& [key, tensor] : out) tensor = tensor.to(torch::kCPU, torch::kFloat32).contiguous();
+  }
+  return out;
+}
+
+int64_t ClipModel::ParameterCount() const {
+  int64_t n = 0;
+  for (const auto& [key, tensor] : Tensors(/*cpu_fp32=*/false)) n += tensor.numel();
+  return n;
+}
+
+torch::Tensor TokensToTensor(const std::vector<std::vector<int32_t>>& ids, int context_length,
+                             bool pad_to_context) {
+  size_t longest = 0;
+  for (const auto& row : ids) longest = std::max(longest, row.size());
+  const int64_t length = pad_to_context ? context_length
+                                        : std::min<int64_t>(longest, context_length);
+  torch::Tensor out = torch::zeros({static_cast<int64_t>(ids.size()), length}, torch::kLong);
+  auto acc = out.accessor<int64_t, 2>();
+  for (size_t i = 0; i < ids.size(); ++i) {
+    const size_t n = std::min<size_t>(ids[i].size(), static_cast<size_t>(length));
+    for (size_t j = 0; j < n; ++j) acc[i][j] = ids[i][j];
+  }
+  return out;
+}
+
+}  // namespace perennial

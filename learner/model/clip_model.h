@@ -1,0 +1,111 @@
+// File: learner/model/clip_model.h
+//
+// CLIP (ViT image tower + causal text tower + logit scale) on LibTorch, numerically the
+// reference openai/CLIP model. The base weights are immutable after construction; PET adapters
+// (pet.h) are passed per call, so one ClipModel serves training, snapshots and the teacher.
+//
+// Thread-safety: all const methods may run concurrently (grad mode is thread-local in LibTorch).
+//
+// Example:
+//   PERENNIAL_ASSIGN_OR_RETURN(ClipModel model, ClipModel::Load("ViT-B-32.safetensors", {}));
+//   torch::Tensor image_features = model.EncodeImage(pixels);           // [N, E]
+//   torch::Tensor text_features = model.EncodeText(tokens, &adapters);  // [M, E]
+#ifndef PERENNIAL_LEARNER_MODEL_CLIP_MODEL_H_
+#define PERENNIAL_LEARNER_MODEL_CLIP_MODEL_H_
+
+#include <torch/torch.h>
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "learner/base/status.h"
+#include "learner/model/clip_config.h"
+#include "learner/model/pet.h"
+#include "learner/model/transformer.h"
+
+namespace perennial {
+
+struct ModelOptions {
+  // Where the weights live and compute runs. Default: CPU.
+  torch::Device device = torch::kCPU;
+  // Compute dtype of the weights: kFloat32, or kFloat16 / kBFloat16 where the device supports
+  // them (LayerNorm always runs in fp32). Default: fp32.
+  torch::ScalarType dtype = torch::kFloat32;
+  // Overrides the activation the file's metadata implies (e.g. for an open_clip GELU model
+  // saved without metadata). Default: unset.
+  std::optional<Activation> activation;
+};
+
+struct VisionWeights {
+  torch::Tensor conv1;                 // patch embedding [w, 3, p, p], no bias
+  torch::Tensor class_embedding;       // [w]
+  torch::Tensor positional_embedding;  // [grid^2 + 1, w]
+  LayerNormWeights ln_pre;
+  TransformerWeights transformer;
+  LayerNormWeights ln_post;
+  torch::Tensor proj;  // [w, embed]
+};
+
+struct TextWeights {
+  torch::Tensor token_embedding;       // [vocab, w]
+  torch::Tensor positional_embedding;  // [context, w]
+  TransformerWeights transformer;
+  LayerNormWeights ln_final;
+  torch::Tensor projection;  // [w, embed]
+};
+
+class ClipModel {
+ public:
+  // Builds the model from tensors in the OpenAI key layout (see clip_weights.h for loading any
+  // supported file into that layout). Every tensor must be present with the shape the inferred
+  // config implies; errors name the tensor.
+  static StatusOr<ClipModel> FromTensors(const std::map<std::string, torch::Tensor>& tensors,
+                                         const std::map<std::string, std::string>& metadata,
+                                         const ModelOptions& options);
+  // Loads any supported weight file (OpenAI/open_clip or Hugging Face safetensors, OpenAI
+  // TorchScript .pt). Errors name the file.
+  static StatusOr<ClipModel> Load(const std::string& path, const ModelOptions& options);
+
+  const ClipConfig& config() const { return config_; }
+  torch::Device device() const { return options_.device; }
+  torch::ScalarType dtype() const { return options_.dtype; }
+
+  // pixels: [N, 3, R, R] float (preprocessed). Returns projected, unnormalised features [N, E]
+  // in fp32. `adapters` may be null (the base model); `training` enables LoRA dropout.
+  torch::Tensor EncodeImage(const torch::Tensor& pixels, const Adapters* adapters = nullptr,
+                            bool training = false) const;
+  // tokens: [N, L] int64 with L <= context_length, SOT ... EOT then zero padding (EOT has the
+  // highest id, so its position is the argmax, as in the reference). Positions after the
+  // longest EOT are skipped: exact under the causal mask, and much cheaper for short labels.
+  torch::Tensor EncodeText(const torch::Tensor& tokens, const Adapters* adapters = nullptr,
+                           bool training = false) const;
+  // exp(logit_scale), clamped at 100 as in CLIP's training; a 0-dim fp32 tensor.
+  torch::Tensor LogitScale() const;
+
+  // Adapters with each LoRA delta folded into a full weight (merged_* in BlockAdapters): faster
+  // inference for a snapshot that will serve many queries, at the memory of one copy of the
+  // adapted weights. Bottleneck adapters are returned unchanged.
+  Adapters MergeAdapters(const Adapters& adapters) const;
+
+  // The weights in the OpenAI key layout (fp32 copies on CPU when `cpu_fp32`), for saving.
+  std::map<std::string, torch::Tensor> Tensors(bool cpu_fp32 = true) const;
+  int64_t ParameterCount() const;
+
+ private:
+  ClipConfig config_;
+  ModelOptions options_;
+  VisionWeights vision_;
+  TextWeights text_;
+  torch::Tensor logit_scale_;  // log scale, fp32 scalar
+};
+
+// Pads token id lists (each SOT ... EOT, at most `context_length` long) into a [N, L] int64
+// tensor with L = the longest list (or `context_length` when `pad_to_context`).
+torch::Tensor TokensToTensor(const std::vector<std::vector<int32_t>>& ids, int context_length,
+                             bool pad_to_context = false);
+
+}  // namespace perennial
+
+#endif  // PERENNIAL_LEARNER_MODEL_CLIP_MODEL_H_

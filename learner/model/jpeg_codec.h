@@ -1,0 +1,21 @@
+// File: learner/model/jpeg_codec.h
+//
+// libjpeg-turbo (TurboJPEG API) behind perennial::Status. Internal to perennial_image_io: use
+// image_io.h.
+#ifndef PERENNIAL_LEARNER_MODEL_JPEG_CODEC_H_
+#define PERENNIAL_LEARNER_MODEL_JPEG_CODEC_H_
+
+#include <cstddef>
+#include <cstdint>
+
+#include "learner/base/status.h"
+#include "learner/model/image.h"
+
+namespace perennial {
+
+// Decodes JPEG bytes as documented in image_io.h.
+StatusOr<Image> DecodeJpeg(const uint8_t* data, size_t size, int64_t max_pixels);
+
+}  // namespace perennial
+
+#endif  // PERENNIAL_LEARNER_MODEL_JPEG_CODEC_H_

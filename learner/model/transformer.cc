@@ -1,0 +1,94 @@
+#include "learner/model/transformer.h"
+
+#include <cmath>
+
+namespace perennial {
+namespace {
+
+// y = x W^T + b for one adapted map of a block: the merged weight in place of W when the
+// adapters carry one, else the base map plus the LoRA delta as two thin GEMMs (B A is never
+// materialised). `a` may be null (no adapters).
+torch::Tensor AdaptedLinear(const torch::Tensor& x, const LinearWeights& base,
+                            const BlockAdapters* a, LoraPair BlockAdapters::*lora_member,
+                            torch::Tensor BlockAdapters::*merged_member, const PetRuntime& rt) {
+  if (a != nullptr && (a->*merged_member).defined()) {
+    return torch::linear(x, a->*merged_member, base.bias);
+  }
+  torch::Tensor y = torch::linear(x, base.weight, base.bias);
+  if (a == nullptr || !(a->*lora_member).defined()) return y;
+  const LoraPair& lora = a->*lora_member;
+  torch::Tensor h = x;
+  if (rt.training && rt.options->lora_dropout > 0) {
+    h = torch::dropout(h, rt.options->lora_dropout, /*train=*/true);
+  }
+  h = torch::linear(torch::linear(h, lora.a.to(x.dtype())), lora.b.to(x.dtype()));
+  return y + h * rt.options->lora_scaling();
+}
+
+torch::Tensor Activate(const torch::Tensor& x, Activation activation) {
+  if (activation == Activation::kGelu) return torch::gelu(x);
+  return x * torch::sigmoid(1.702 * x);
+}
+
+torch::Tensor Attention(const torch::Tensor& qkv, int heads, bool causal) {
+  const int64_t n = qkv.size(0), l = qkv.size(1), w = qkv.size(2) / 3;
+  const int64_t head_dim = w / heads;
+  // [N, L, 3, H, Dh] -> 3 x [N, H, L, Dh]
+  auto parts = qkv.view({n, l, 3, heads, head_dim}).permute({2, 0, 3, 1, 4}).unbind(0);
+#if TORCH_VERSION_MAJOR >= 2
+  torch::Tensor out = at::scaled_dot_product_attention(parts[0], parts[1], parts[2], {}, 0.0,
+                                                       /*is_causal=*/causal);
+#else
+  torch::Tensor scores =
+      torch::matmul(parts[0], parts[1].transpose(-2, -1)) * (1.0 / std::sqrt(head_dim));
+  if (causal) {
+    auto mask = torch::ones({l, l}, torch::TensorOptions().dtype(torch::kBool).device(qkv.device()))
+                    .triu(1);
+    scores = scores.masked_fill(mask, -std::numeric_limits<float>::infinity());
+  }
+  torch::Tensor out = torch::matmul(torch::softmax(scores, -1), parts[2]);
+#endif
+  return out.transpose(1, 2).reshape({n, l, w});
+}
+
+torch::Tensor BlockForward(const BlockWeights& b, const torch::Tensor& x, int heads,
+                           Activation activation, bool causal, const BlockAdapters* a,
+                           const PetRuntime& rt) {
+  using B = BlockAdapters;
+  torch::Tensor qkv = AdaptedLinear(LayerNorm(x, b.ln_1), b.qkv, a, &B::qkv, &B::merged_qkv, rt);
+  torch::Tensor attn = Attention(qkv, heads, causal);
+  torch::Tensor h = x + AdaptedLinear(attn, b.out, a, &B::out, &B::merged_out, rt);
+  torch::Tensor m = AdaptedLinear(LayerNorm(h, b.ln_2), b.fc, a, &B::fc, &B::merged_fc, rt);
+  m = AdaptedLinear(Activate(m, activation), b.proj, a, &B::proj, &B::merged_proj, rt);
+  if (a != nullptr && a->down_weight.defined()) {
+    // Houlsby-style bottleneck on the MLP output, before the residual add.
+    torch::Tensor z = torch::relu(torch::linear(m, a->down_weight.to(m.dtype()),
+                                                a->down_bias.to(m.dtype())));
+    z = torch::linear(z, a->up_weight.to(m.dtype()), a->up_bias.to(m.dtype()));
+    m = m + z * rt.options->bottleneck_scale;
+  }
+  return h + m;
+}
+
+}  // namespace
+
+torch::Tensor LayerNorm(const torch::Tensor& x, const LayerNormWeights& w) {
+  const auto dtype = x.scalar_type();
+  torch::Tensor y = torch::layer_norm(x.to(torch::kFloat32), {x.size(-1)},
+                                      w.weight.to(torch::kFloat32), w.bias.to(torch::kFloat32),
+                                      1e-5);
+  return y.to(dtype);
+}
+
+torch::Tensor TransformerForward(const TransformerWeights& weights, torch::Tensor x, bool causal,
+                                 const std::vector<BlockAdapters>* adapters,
+                                 const PetRuntime& runtime) {
+  const bool use = adapters != nullptr && !adapters->empty() && runtime.options != nullptr;
+  for (size_t i = 0; i < weights.blocks.size(); ++i) {
+    x = BlockForward(weights.blocks[i], x, weights.heads, weights.activation, causal,
+                     use ? &(*adapters)[i] : nullptr, runtime);
+  }
+  return x;
+}
+
+}  // namespace perennial

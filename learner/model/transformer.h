@@ -1,0 +1,61 @@
+// File: learner/model/transformer.h
+//
+// The pre-LayerNorm transformer shared by CLIP's two towers, as plain weights plus pure forward
+// functions. Weights are frozen tensors; PET adapters come in per call (see pet.h), which keeps
+// forward() const and safe to run from several threads on one set of weights.
+#ifndef PERENNIAL_LEARNER_MODEL_TRANSFORMER_H_
+#define PERENNIAL_LEARNER_MODEL_TRANSFORMER_H_
+
+#include <torch/torch.h>
+
+#include <vector>
+
+#include "learner/model/clip_config.h"
+#include "learner/model/pet.h"
+
+namespace perennial {
+
+struct LinearWeights {
+  torch::Tensor weight;  // [out, in]
+  torch::Tensor bias;    // [out]
+};
+
+struct LayerNormWeights {
+  torch::Tensor weight;
+  torch::Tensor bias;
+};
+
+// One residual attention block in OpenAI's layout: x += attn(ln_1(x)); x += mlp(ln_2(x)).
+struct BlockWeights {
+  LayerNormWeights ln_1;
+  LinearWeights qkv;  // fused in_proj: [3w, w]
+  LinearWeights out;  // out_proj: [w, w]
+  LayerNormWeights ln_2;
+  LinearWeights fc;    // c_fc: [4w, w]
+  LinearWeights proj;  // c_proj: [w, 4w]
+};
+
+struct TransformerWeights {
+  std::vector<BlockWeights> blocks;
+  int heads = 1;
+  Activation activation = Activation::kQuickGelu;
+};
+
+// How adapters apply during one forward pass.
+struct PetRuntime {
+  const PetOptions* options = nullptr;  // null: no adapters
+  bool training = false;                // enables LoRA dropout
+};
+
+// LayerNorm computed in fp32 and cast back, as the reference does for fp16 weights.
+torch::Tensor LayerNorm(const torch::Tensor& x, const LayerNormWeights& w);
+
+// x: [N, L, width] (batch first). `causal` masks future positions (the text tower).
+// `adapters` is null or holds one BlockAdapters per block.
+torch::Tensor TransformerForward(const TransformerWeights& weights, torch::Tensor x, bool causal,
+                                 const std::vector<BlockAdapters>* adapters,
+                                 const PetRuntime& runtime);
+
+}  // namespace perennial
+
+#endif  // PERENNIAL_LEARNER_MODEL_TRANSFORMER_H_
