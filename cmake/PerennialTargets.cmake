@@ -8,11 +8,13 @@ endfunction()
 
 # perennial_cc_library(NAME name SRCS a.cc b.cc DEPS dep1 dep2 [PRIVATE_DEPS d])
 # Headers are included root-relative ("learner/model/clip.h"), so the repository root is the
-# public include directory of every library.
+# public include directory of every library. (Generated headers bring their own directory, see
+# proto/; keeping the build directory off the include path lets ccache share objects between
+# build directories and clones.)
 function(perennial_cc_library)
   cmake_parse_arguments(ARG "" "NAME" "SRCS;DEPS;PRIVATE_DEPS" ${ARGN})
   add_library(${ARG_NAME} STATIC ${ARG_SRCS})
-  target_include_directories(${ARG_NAME} PUBLIC ${PROJECT_SOURCE_DIR} ${PROJECT_BINARY_DIR})
+  target_include_directories(${ARG_NAME} PUBLIC ${PROJECT_SOURCE_DIR})
   target_link_libraries(${ARG_NAME} PUBLIC ${ARG_DEPS} PRIVATE ${ARG_PRIVATE_DEPS})
   set_target_properties(${ARG_NAME} PROPERTIES POSITION_INDEPENDENT_CODE ON)
   perennial_warnings(${ARG_NAME})

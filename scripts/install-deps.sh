@@ -7,11 +7,12 @@ PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config git
   libtorch-dev libopenblas0-openmp
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
-  libabsl-dev librocksdb-dev prometheus-cpp-dev
+  libabsl-dev librocksdb-dev prometheus-cpp-dev prometheus
   libgtest-dev libgmock-dev libbenchmark-dev
   nlohmann-json3-dev libcli11-dev libpng-dev libturbojpeg0-dev
   dataset-fashion-mnist
-  python3 python3-torch python3-numpy python3-pil python3-grpcio python3-regex
+  wamerican
+  python3 python3-torch python3-numpy python3-pil python3-grpcio python3-regex python3-yaml
 )
 
 missing=()

@@ -6,6 +6,7 @@
 
 #include "clients/cli/cli_common.h"
 #include "clients/cli/model_commands.h"
+#include "clients/cli/pretrain_commands.h"
 
 int main(int argc, char** argv) {
   CLI::App app{
@@ -14,6 +15,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", "perennial 0.1.0");
   perennial::cli::AddModelCommands(app);
+  perennial::cli::AddPretrainCommands(app);
   CLI11_PARSE(app, argc, argv);
 
   perennial::cli::CommandFn* command = perennial::cli::SelectedCommand(app);

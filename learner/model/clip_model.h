@@ -61,6 +61,10 @@ class ClipModel {
   // Builds the model from tensors in the OpenAI key layout (see clip_weights.h for loading any
   // supported file into that layout). Every tensor must be present with the shape the inferred
   // config implies; errors name the tensor.
+  // Tensors that already have the options' device and dtype and are contiguous are kept, not
+  // copied (logit_scale when it is fp32). Pretraining relies on this (learner/pretrain/): it
+  // passes fp32 leaves that require grad and updates them in place through Tensors(false), which
+  // returns those same tensors. Everything else treats the weights as frozen.
   static StatusOr<ClipModel> FromTensors(const std::map<std::string, torch::Tensor>& tensors,
                                          const std::map<std::string, std::string>& metadata,
                                          const ModelOptions& options);

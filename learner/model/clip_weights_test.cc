@@ -274,5 +274,34 @@ TEST(ClipWeightsTest, SaveRefusesIncompleteWeightsAndBadHeadMetadata) {
   EXPECT_NE(access(dir.File("x.safetensors").c_str(), F_OK), 0);
 }
 
+// The parity fixture the CLIP model test compares against: inputs, outputs, and their relation.
+TEST(ClipWeightsTest, ReferenceFixtureIsSelfConsistent) {
+  StatusOr<TensorFile> ref = ReadSafetensors("tests/fixtures/tiny_clip/reference.safetensors");
+  ASSERT_TRUE(ref.ok()) << ref.status().message();
+  TensorMap t(ref->tensors.begin(), ref->tensors.end());
+  EXPECT_EQ(t.at("pixels").sizes(), at::IntArrayRef({3, 3, 32, 32}));
+  ASSERT_EQ(t.at("tokens").scalar_type(), torch::kInt64);
+  EXPECT_EQ(t.at("tokens").sizes(), at::IntArrayRef({4, 77}));
+  // "a photo of a cat." as the reference tokenizer writes it.
+  const std::vector<int64_t> cat = {49406, 320, 1125, 539, 320, 2368, 269, 49407, 0};
+  for (size_t i = 0; i < cat.size(); ++i) EXPECT_EQ(t.at("tokens")[0][i].item<int64_t>(), cat[i]);
+  EXPECT_EQ(ref->metadata.at("text0"), "a photo of a cat.");
+  for (const std::string suffix : {"", "_from_fp16"}) {
+    const torch::Tensor image = t.at("image_features" + suffix);
+    const torch::Tensor text = t.at("text_features" + suffix);
+    EXPECT_EQ(image.sizes(), at::IntArrayRef({3, 32}));
+    EXPECT_EQ(text.sizes(), at::IntArrayRef({4, 32}));
+    torch::Tensor scale = Fp32().tensors.at("logit_scale");
+    if (!suffix.empty()) scale = scale.to(torch::kFloat16).to(torch::kFloat32);
+    const torch::Tensor logits = scale.exp() *
+                                 torch::matmul(image / image.norm(2, 1, true),
+                                               (text / text.norm(2, 1, true)).t());
+    EXPECT_TRUE(torch::allclose(logits, t.at("logits_per_image" + suffix), 1e-5, 1e-5)) << suffix;
+  }
+  // fp16 rounding moves the outputs, but only a little.
+  EXPECT_FALSE(torch::equal(t.at("image_features"), t.at("image_features_from_fp16")));
+  EXPECT_TRUE(torch::allclose(t.at("image_features"), t.at("image_features_from_fp16"), 0, 2e-2));
+}
+
 }  // namespace
 }  // namespace perennial

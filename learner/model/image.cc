@@ -15,8 +15,9 @@ Status ValidateShape(int height, int width, int channels) {
                                 Shape(height, width, channels) + " (HxWxC)");
   }
   if (channels < 1 || channels > 4) {
-    return InvalidArgumentError("image channels must be 1 (gray), 2 (gray+alpha), 3 (RGB) or 4 "
-                                "(RGBA), got " + std::to_string(channels));
+    return InvalidArgumentError(
+        "image channels must be 1 (gray), 2 (gray+alpha), 3 (RGB) or 4 (RGBA), got " +
+        std::to_string(channels));
   }
   return OkStatus();
 }
@@ -36,8 +37,8 @@ Status ValidateImage(const Image& image) {
   return OkStatus();
 }
 
-StatusOr<Image> ImageFromRaw(const uint8_t* data, size_t size, int height, int width,
-                             int channels, int64_t max_pixels) {
+StatusOr<Image> ImageFromRaw(const uint8_t* data, size_t size, int height, int width, int channels,
+                             int64_t max_pixels) {
   PERENNIAL_RETURN_IF_ERROR(ValidateShape(height, width, channels));
   const int64_t pixel_count = int64_t{height} * width;
   if (pixel_count > max_pixels) {

@@ -41,8 +41,8 @@ Status ValidateImage(const Image& image);
 //   INVALID_ARGUMENT   height/width not positive, channels not in 1..4, data null, or
 //                      size != height * width * channels (the message gives both numbers);
 //   RESOURCE_EXHAUSTED height * width > max_pixels.
-StatusOr<Image> ImageFromRaw(const uint8_t* data, size_t size, int height, int width,
-                             int channels, int64_t max_pixels = kDefaultMaxPixels);
+StatusOr<Image> ImageFromRaw(const uint8_t* data, size_t size, int height, int width, int channels,
+                             int64_t max_pixels = kDefaultMaxPixels);
 
 }  // namespace perennial
 

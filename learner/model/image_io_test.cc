@@ -27,14 +27,20 @@ struct Fixture {
 
 // Every decodable fixture written by tests/fixtures/make_image_fixtures.py.
 const Fixture kFixtures[] = {
-    {"photo_97x61.png", "photo_97x61"},       {"photo_80x120.jpg", "photo_80x120"},
-    {"gray_45x70.png", "gray_45x70"},         {"gray_33x47.jpg", "gray_33x47"},
-    {"rgba_64x50.png", "rgba_64x50"},         {"palette_40x33.png", "palette_40x33"},
-    {"fashion_28x28.png", "fashion_28x28"},   {"rgb16_30x20.png", "rgb16_30x20"},
+    {"photo_97x61.png", "photo_97x61"},
+    {"photo_80x120.jpg", "photo_80x120"},
+    {"gray_45x70.png", "gray_45x70"},
+    {"gray_33x47.jpg", "gray_33x47"},
+    {"rgba_64x50.png", "rgba_64x50"},
+    {"palette_40x33.png", "palette_40x33"},
+    {"fashion_28x28.png", "fashion_28x28"},
+    {"rgb16_30x20.png", "rgb16_30x20"},
     {"la_interlaced_37x29.png", "la_interlaced_37x29"},
 };
 
-bool IsJpeg(const std::string& file) { return file.size() > 4 && file.substr(file.size() - 4) == ".jpg"; }
+bool IsJpeg(const std::string& file) {
+  return file.size() > 4 && file.substr(file.size() - 4) == ".jpg";
+}
 
 int MaxAbsDiff(const std::vector<uint8_t>& a, const std::vector<uint8_t>& b) {
   int max_diff = 0;
@@ -144,8 +150,8 @@ TEST(DecodeImageTest, CorruptedBytesNeverCrash) {
         EXPECT_TRUE(ValidateImage(*result).ok());
       }
     }
-    std::printf("%s: %d of 150 corrupted copies rejected, the rest decoded to valid images\n",
-                file, rejected);
+    std::printf("%s: %d of 150 corrupted copies rejected, the rest decoded to valid images\n", file,
+                rejected);
   }
 }
 
@@ -211,8 +217,8 @@ TEST(WritePngTest, RoundTripsEveryChannelCount) {
     Image image{5, 7, channels, {}};
     image.pixels.resize(5 * 7 * channels);
     for (size_t i = 0; i < image.pixels.size(); ++i) image.pixels[i] = static_cast<uint8_t>(i * 37);
-    const std::string path = ::testing::TempDir() + "perennial_write_png_" +
-                             std::to_string(channels) + ".png";
+    const std::string path =
+        ::testing::TempDir() + "perennial_write_png_" + std::to_string(channels) + ".png";
     ASSERT_TRUE(WritePng(path, image).ok());
     const auto back = ReadImageFile(path);
     ASSERT_TRUE(back.ok()) << back.status().ToString();
@@ -220,8 +226,7 @@ TEST(WritePngTest, RoundTripsEveryChannelCount) {
     EXPECT_EQ(back->pixels, image.pixels);
     std::remove(path.c_str());
   }
-  EXPECT_EQ(WritePng(::testing::TempDir() + "x.png", Image{}).code(),
-            StatusCode::kInvalidArgument);
+  EXPECT_EQ(WritePng(::testing::TempDir() + "x.png", Image{}).code(), StatusCode::kInvalidArgument);
   Image one{1, 1, 3, {1, 2, 3}};
   EXPECT_FALSE(WritePng("/nonexistent-dir/x.png", one).ok());
 }

@@ -22,7 +22,9 @@ constexpr int kDecodeFlags = TJFLAG_STOPONWARNING | TJFLAG_LIMITSCANS;
 
 StatusOr<Image> DecodeJpeg(const uint8_t* data, size_t size, int64_t max_pixels) {
   TjHandle handle(tjInitDecompress());
-  if (handle == nullptr) return InternalError(std::string("tjInitDecompress: ") + tjGetErrorStr2(nullptr));
+  if (handle == nullptr) {
+    return InternalError(std::string("tjInitDecompress: ") + tjGetErrorStr2(nullptr));
+  }
   int width = 0, height = 0, subsampling = 0, colorspace = 0;
   if (tjDecompressHeader3(handle.get(), data, static_cast<unsigned long>(size), &width, &height,
                           &subsampling, &colorspace) != 0) {

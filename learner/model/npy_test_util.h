@@ -19,7 +19,7 @@ namespace perennial {
 namespace test_util {
 
 struct NpyArray {
-  std::string dtype;           // "u1" or "f4"
+  std::string dtype;  // "u1" or "f4"
   std::vector<int64_t> shape;
   std::vector<uint8_t> bytes;  // raw little-endian data
 
@@ -74,8 +74,8 @@ inline NpyArray ReadNpy(const std::string& path) {
   std::string dims = header.substr(open + 1, close - open - 1);
   for (size_t pos = 0; pos < dims.size();) {
     const size_t comma = dims.find(',', pos);
-    const std::string token = dims.substr(pos, comma == std::string::npos ? std::string::npos
-                                                                          : comma - pos);
+    const std::string token =
+        dims.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
     if (token.find_first_of("0123456789") != std::string::npos) {
       array.shape.push_back(std::stoll(token));
     }

@@ -147,8 +147,8 @@ Image CropCopy(const Image& image, int x0, int y0, int width, int height) {
   const size_t row_bytes = static_cast<size_t>(width) * image.channels;
   out.pixels.resize(row_bytes * height);
   for (int y = 0; y < height; ++y) {
-    const uint8_t* in = image.pixels.data() +
-                        (static_cast<size_t>(y0 + y) * image.width + x0) * image.channels;
+    const uint8_t* in =
+        image.pixels.data() + (static_cast<size_t>(y0 + y) * image.width + x0) * image.channels;
     std::memcpy(out.pixels.data() + y * row_bytes, in, row_bytes);
   }
   return out;

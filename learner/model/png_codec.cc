@@ -51,7 +51,7 @@ void ReadFromMemory(png_structp png, png_bytep out, png_size_t count) {
 struct PngLayout {
   uint32_t width = 0;
   uint32_t height = 0;
-  int channels = 0;          // per row sample: palette rows hold one index byte per pixel
+  int channels = 0;  // per row sample: palette rows hold one index byte per pixel
   bool palette = false;
   size_t row_bytes = 0;
   int palette_size = 0;
@@ -124,9 +124,8 @@ Status CheckPngHeader(const uint8_t* data, size_t size, int64_t max_pixels) {
                                 std::to_string(height));
   }
   if (width * height > max_pixels) {
-    return ResourceExhaustedError("PNG of " + std::to_string(width) + "x" +
-                                  std::to_string(height) + " = " +
-                                  std::to_string(width * height) +
+    return ResourceExhaustedError("PNG of " + std::to_string(width) + "x" + std::to_string(height) +
+                                  " = " + std::to_string(width * height) +
                                   " pixels exceeds the limit of " + std::to_string(max_pixels));
   }
   return OkStatus();
@@ -171,8 +170,7 @@ StatusOr<Image> DecodePng(const uint8_t* data, size_t size, int64_t max_pixels) 
   PngLayout layout;
   if (!ReadPngInfo(&context, &layout)) return PngError(context, "header");
   const int channels = layout.palette ? 3 : layout.channels;
-  if (layout.row_bytes != size_t{layout.width} * layout.channels || channels < 1 ||
-      channels > 4) {
+  if (layout.row_bytes != size_t{layout.width} * layout.channels || channels < 1 || channels > 4) {
     return InternalError("unexpected PNG row layout after transforms");
   }
 
@@ -229,8 +227,8 @@ Status WritePngFile(const std::string& path, const Image& image) {
   FILE* file = std::fopen(path.c_str(), "wb");
   if (file == nullptr) return NotFoundError("cannot open " + path + " for writing");
   PngWriteContext context;
-  context.png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &context, OnPngWriteError,
-                                        OnPngWarning);
+  context.png =
+      png_create_write_struct(PNG_LIBPNG_VER_STRING, &context, OnPngWriteError, OnPngWarning);
   if (context.png != nullptr) context.info = png_create_info_struct(context.png);
   bool ok = context.png != nullptr && context.info != nullptr;
   if (ok) {
@@ -245,8 +243,8 @@ Status WritePngFile(const std::string& path, const Image& image) {
   ok = (std::fclose(file) == 0) && ok;
   if (!ok) {
     std::remove(path.c_str());
-    return InternalError("writing PNG " + path + " failed: " +
-                         (context.error[0] ? context.error : "I/O error"));
+    return InternalError("writing PNG " + path +
+                         " failed: " + (context.error[0] ? context.error : "I/O error"));
   }
   return OkStatus();
 }

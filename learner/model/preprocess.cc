@@ -75,8 +75,8 @@ void WriteNormalized(const Image& image, const PreprocessOptions& options, float
 void PreprocessInto(const Image& image, const PreprocessOptions& options, float* out) {
   const int r = options.resolution;
   const CropGeometry g = ComputeGeometry(image.width, image.height, r);
-  const Image cropped = PillowResizeWindow(image, g.resized_width, g.resized_height, g.left, g.top,
-                                           r, r);
+  const Image cropped =
+      PillowResizeWindow(image, g.resized_width, g.resized_height, g.left, g.top, r, r);
   WriteNormalized(cropped, options, out);
 }
 
@@ -97,8 +97,7 @@ torch::Tensor PreprocessImage(const Image& image, const PreprocessOptions& optio
   return out;
 }
 
-torch::Tensor PreprocessBatch(const std::vector<Image>& images,
-                              const PreprocessOptions& options) {
+torch::Tensor PreprocessBatch(const std::vector<Image>& images, const PreprocessOptions& options) {
   CheckOptions(options);
   for (size_t i = 0; i < images.size(); ++i) {
     const std::string what = "PreprocessBatch image " + std::to_string(i);

@@ -21,9 +21,9 @@ const std::string kDir = "tests/fixtures/images/";
 
 // Fixtures from tests/fixtures/make_image_fixtures.py; the sources are read from the .decoded.npy
 // arrays (Pillow's decode), so this test needs no PNG/JPEG decoder and builds in MODEL_ONLY.
-const char* const kStems[] = {"photo_97x61",    "photo_80x120",  "gray_45x70",
-                              "gray_33x47",     "rgba_64x50",    "palette_40x33",
-                              "fashion_28x28",  "rgb16_30x20",   "la_interlaced_37x29"};
+const char* const kStems[] = {"photo_97x61",   "photo_80x120", "gray_45x70",
+                              "gray_33x47",    "rgba_64x50",   "palette_40x33",
+                              "fashion_28x28", "rgb16_30x20",  "la_interlaced_37x29"};
 
 Image Source(const std::string& stem) { return NpyToImage(ReadNpy(kDir + stem + ".decoded.npy")); }
 
@@ -33,8 +33,8 @@ TEST(ResizeBicubicTest, WithinOneOfPillowOnEveryFixture) {
   for (const char* stem : kStems) {
     const Image source = Source(stem);
     for (const auto& size : sizes) {
-      const std::string name = std::string(stem) + ".resize_" + std::to_string(size[0]) + "x" +
-                               std::to_string(size[1]);
+      const std::string name =
+          std::string(stem) + ".resize_" + std::to_string(size[0]) + "x" + std::to_string(size[1]);
       SCOPED_TRACE(name);
       const Image expected = NpyToImage(ReadNpy(kDir + name + ".npy"));
       const Image ours = ResizeBicubic(source, size[0], size[1]);
@@ -73,17 +73,17 @@ TEST(ResizeBicubicTest, RejectsBadArguments) {
 // Max |ours - reference| in units of 1/255 of the [0, 1] pixel scale (before normalisation).
 double MaxDiffIn255ths(const torch::Tensor& ours, const torch::Tensor& reference,
                        const PreprocessOptions& options) {
-  const torch::Tensor std = torch::tensor({options.std[0], options.std[1], options.std[2]})
-                                .view({3, 1, 1});
+  const torch::Tensor std =
+      torch::tensor({options.std[0], options.std[1], options.std[2]}).view({3, 1, 1});
   return ((ours - reference).abs() * std * 255.0).max().item<double>();
 }
 
 TEST(PreprocessImageTest, MatchesClipTransformAt224) {
   PreprocessOptions options;  // resolution 224: all fixtures are upscaled
-  const torch::Tensor mean = torch::tensor({options.mean[0], options.mean[1], options.mean[2]})
-                                 .view({3, 1, 1});
-  const torch::Tensor std = torch::tensor({options.std[0], options.std[1], options.std[2]})
-                                .view({3, 1, 1});
+  const torch::Tensor mean =
+      torch::tensor({options.mean[0], options.mean[1], options.mean[2]}).view({3, 1, 1});
+  const torch::Tensor std =
+      torch::tensor({options.std[0], options.std[1], options.std[2]}).view({3, 1, 1});
   double overall = 0;
   for (const char* stem : kStems) {
     SCOPED_TRACE(stem);
@@ -117,8 +117,8 @@ TEST(PreprocessImageTest, MatchesClipTransformAt32) {
     const torch::Tensor ours = PreprocessImage(Source(stem), options);
     const double diff = MaxDiffIn255ths(ours, reference, options);
     const double abs_diff = (ours - reference).abs().max().item<double>();
-    std::printf("clip32  %-22s max |ours - torchvision| = %.4f / 255 (normalised: %.3g)\n",
-                stem, diff, abs_diff);
+    std::printf("clip32  %-22s max |ours - torchvision| = %.4f / 255 (normalised: %.3g)\n", stem,
+                diff, abs_diff);
     EXPECT_LE(diff, 1.0 + 1e-3);
   }
 }
@@ -171,7 +171,7 @@ TEST(PreprocessImageTest, WindowedResizeEqualsResizeThenCrop) {
     options.std = {1, 1, 1};
     const torch::Tensor ours = PreprocessImage(image, options);
     const Image full = ResizeBicubic(image, 298, 224);  // int(224 * 640 / 480) = 298
-    const int left = 37;                                 // round((298 - 224) / 2) = 37
+    const int left = 37;                                // round((298 - 224) / 2) = 37
     torch::Tensor expected = torch::empty({3, 224, 224});
     auto e = expected.accessor<float, 3>();
     for (int c = 0; c < 3; ++c) {

@@ -1,0 +1,68 @@
+#include "bench/bench_util.h"
+
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+namespace perennial::bench {
+
+Timing TimeIt(const std::function<void()>& fn, int warmup, int iterations) {
+  for (int i = 0; i < warmup; ++i) fn();
+  Timing t;
+  t.iterations = iterations;
+  t.min_ms = 1e300;
+  double total = 0;
+  for (int i = 0; i < iterations; ++i) {
+    const auto start = std::chrono::steady_clock::now();
+    fn();
+    const double ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    total += ms;
+    t.min_ms = std::min(t.min_ms, ms);
+  }
+  t.mean_ms = iterations > 0 ? total / iterations : 0;
+  return t;
+}
+
+double PeakRssMiB() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return usage.ru_maxrss / 1024.0;  // ru_maxrss is in KiB on Linux
+}
+
+double CurrentRssMiB() {
+  std::ifstream statm("/proc/self/statm");
+  long pages = 0, resident = 0;
+  statm >> pages >> resident;
+  return resident * (sysconf(_SC_PAGESIZE) / 1024.0) / 1024.0;
+}
+
+Field Num(const std::string& key, double value) {
+  char buffer[64];
+  std::snprintf(buffer, sizeof(buffer), "%.6g", value);
+  return {key, buffer};
+}
+
+Field Str(const std::string& key, const std::string& value) {
+  std::string quoted = "\"";
+  for (char c : value) {
+    if (c == '"' || c == '\\') quoted += '\\';
+    quoted += c;
+  }
+  return {key, quoted + "\""};
+}
+
+void PrintRecord(const std::string& name, const std::vector<Field>& fields) {
+  std::ostringstream out;
+  out << "{\"name\": " << Str("", name).json;
+  for (const Field& f : fields) out << ", \"" << f.key << "\": " << f.json;
+  out << "}";
+  std::cout << out.str() << std::endl;
+}
+
+}  // namespace perennial::bench

@@ -1,0 +1,118 @@
+#include "bench/clip_bench.h"
+
+#include <torch/torch.h>
+
+#include <iostream>
+#include <vector>
+
+#include "bench/bench_util.h"
+#include "learner/model/clip_init.h"
+#include "learner/model/clip_model.h"
+#include "learner/model/pet.h"
+#include "learner/model/tokenizer.h"
+#include "learner/model/zero_shot.h"
+
+namespace perennial::bench {
+namespace {
+
+// Fashion-MNIST's classes: ten realistic label texts.
+const std::vector<std::string> kLabels = {"T-shirt/top", "trouser", "pullover", "dress", "coat",
+                                          "sandal",      "shirt",   "sneaker",  "bag",   "ankle boot"};
+
+// Figures of the peer (reference CLIP in PyTorch eager, this 2-core machine, OpenBLAS, batch 16,
+// 2 threads, ViT-B/32) and the goals of the performance issue: 2x the peer.
+constexpr double kPeerInferImagesPerS = 13.75;
+constexpr double kPeerSitImagesPerS = 5.31;
+
+std::string ShortName(const std::string& architecture) {
+  std::string out;
+  for (char c : architecture) {
+    if (std::isalnum(static_cast<unsigned char>(c))) out += static_cast<char>(std::tolower(c));
+  }
+  return out;  // "ViT-B/32" -> "vitb32"
+}
+
+torch::Tensor LabelTokens(const Tokenizer& tokenizer, const std::vector<std::string>& labels,
+                          int context_length) {
+  std::vector<std::vector<int32_t>> ids;
+  for (const auto& label : labels) {
+    ids.push_back(tokenizer.Tokenize("a photo of a " + label + ".", context_length));
+  }
+  return TokensToTensor(ids, context_length);
+}
+
+void Report(const std::string& name, const ClipBenchOptions& o, const Timing& t, double peer) {
+  const double images_per_s = o.batch * 1000.0 / t.mean_ms;
+  const bool cpu_peer = o.architecture == "ViT-B/32" && o.device == "cpu";
+  std::vector<Field> fields = {Num("images_per_s", images_per_s), Num("ms_per_step", t.mean_ms),
+                               Num("min_ms_per_step", t.min_ms), Num("batch", o.batch),
+                               Num("threads", o.threads), Str("device", o.device),
+                               Num("peak_rss_mib", PeakRssMiB())};
+  if (cpu_peer) {
+    fields.push_back(Num("peer_images_per_s", peer));
+    fields.push_back(Num("goal_images_per_s", 2 * peer));
+  }
+  PrintRecord(name, fields);
+}
+
+}  // namespace
+
+int RunClipBench(const ClipBenchOptions& o) {
+  torch::set_num_threads(o.threads);
+  auto config = NamedClipConfig(o.architecture);
+  auto tokenizer = Tokenizer::LoadDefault();
+  if (!config.ok() || !tokenizer.ok()) {
+    std::cerr << "clip bench: "
+              << (config.ok() ? tokenizer.status() : config.status()).ToString() << std::endl;
+    return 1;
+  }
+  ModelOptions model_options;
+  model_options.device = torch::Device(o.device);
+  auto model = ClipModel::FromTensors(InitClipTensors(*config, 0), ClipConfigMetadata(*config),
+                                      model_options);
+  PetOptions pet;  // LoRA r = 8 on attention qkv/out and MLP fc/proj of both towers
+  auto adapters = Adapters::Create(*config, pet, 0, model_options.device);
+  if (!model.ok() || !adapters.ok()) {
+    std::cerr << "clip bench: " << (model.ok() ? adapters.status() : model.status()).ToString()
+              << std::endl;
+    return 1;
+  }
+  const int r = config->image_resolution;
+  const torch::Tensor pixels = torch::randn({o.batch, 3, r, r}).to(model_options.device);
+  const torch::Tensor label_tokens = LabelTokens(*tokenizer, kLabels, config->context_length);
+  const std::string arch = ShortName(o.architecture);
+
+  const Timing infer = TimeIt(
+      [&] {
+        torch::NoGradGuard no_grad;
+        torch::Tensor classes = torch::nn::functional::normalize(
+            model->EncodeText(label_tokens, &*adapters),
+            torch::nn::functional::NormalizeFuncOptions().dim(-1));
+        ScoreZeroShot(*model, model->EncodeImage(pixels, &*adapters), classes).probs.sum().item();
+      },
+      2, o.iterations);
+  Report("clip_infer_" + arch, o, infer, kPeerInferImagesPerS);
+
+  // SIT step: cross-entropy over the classes present in the batch only.
+  torch::optim::AdamW optimizer(adapters->Parameters(), torch::optim::AdamWOptions(1e-4));
+  const torch::Tensor labels = torch::arange(o.batch) % 5;  // 5 classes present
+  const torch::Tensor present_tokens = label_tokens.narrow(0, 0, 5);
+  const Timing sit = TimeIt(
+      [&] {
+        optimizer.zero_grad();
+        namespace F = torch::nn::functional;
+        torch::Tensor image = F::normalize(model->EncodeImage(pixels, &*adapters, true),
+                                           F::NormalizeFuncOptions().dim(-1));
+        torch::Tensor text = F::normalize(model->EncodeText(present_tokens, &*adapters, true),
+                                          F::NormalizeFuncOptions().dim(-1));
+        torch::Tensor logits = model->LogitScale() * torch::matmul(image, text.t());
+        torch::Tensor loss = F::cross_entropy(logits, labels.to(logits.device()));
+        loss.backward();
+        optimizer.step();
+      },
+      2, o.iterations);
+  Report("clip_sit_step_" + arch, o, sit, kPeerSitImagesPerS);
+  return 0;
+}
+
+}  // namespace perennial::bench

@@ -1,0 +1,304 @@
+#include "learner/online/online_learner.h"
+
+#include <ATen/Context.h>
+
+#include <atomic>
+#include <mutex>
+#include <utility>
+
+#include "learner/base/torch_status.h"
+#include "learner/model/zero_shot.h"
+#include "learner/online/derived_seed.h"
+
+namespace perennial {
+namespace {
+
+torch::Tensor UnitRows(const torch::Tensor& x) {
+  return torch::nn::functional::normalize(x,
+                                          torch::nn::functional::NormalizeFuncOptions().dim(-1));
+}
+
+// Reseeds LibTorch's default generator of `device` for one step and puts its previous state
+// back afterwards, so that LoRA dropout masks depend only on (seed, step).
+class ScopedGeneratorSeed {
+ public:
+  ScopedGeneratorSeed(torch::Device device, uint64_t seed)
+      : generator_(at::globalContext().defaultGenerator(device)) {
+    std::lock_guard<std::mutex> lock(generator_.mutex());
+    saved_ = generator_.get_state();
+    generator_.set_current_seed(seed);
+  }
+  ~ScopedGeneratorSeed() {
+    std::lock_guard<std::mutex> lock(generator_.mutex());
+    generator_.set_state(saved_);
+  }
+
+ private:
+  at::Generator generator_;
+  torch::Tensor saved_;
+};
+
+}  // namespace
+
+StatusOr<std::unique_ptr<OnlineLearner>> OnlineLearner::Create(
+    const ClipModel* model, const Tokenizer* tokenizer, const OnlineLearnerOptions& options,
+    std::vector<std::string> vocabulary) {
+  if (model == nullptr || tokenizer == nullptr) {
+    return InvalidArgumentError("online learner needs a model and a tokenizer");
+  }
+  PERENNIAL_RETURN_IF_ERROR(options.Validate());
+  PERENNIAL_ASSIGN_OR_RETURN(
+      Adapters adapters,
+      Adapters::Create(model->config(), options.pet,
+                       DerivedSeed(options.seed, SeedPurpose::kAdapterInit, 0), model->device()));
+  std::unique_ptr<OnlineLearner> learner(
+      new OnlineLearner(model, tokenizer, options, std::move(adapters)));
+  if (learner->recipe_.vocabulary_kd) {
+    if (vocabulary.empty()) {
+      const std::string path = DefaultWordListPath();
+      if (path.empty()) {
+        return NotFoundError(
+            "sit+vrlwf needs a replay vocabulary: pass a word list or install wamerican "
+            "(/usr/share/dict/words)");
+      }
+      PERENNIAL_ASSIGN_OR_RETURN(vocabulary, LoadWordList(path));
+    }
+    PERENNIAL_ASSIGN_OR_RETURN(
+        ReplayVocabulary v,
+        ReplayVocabulary::Create(std::move(vocabulary), options.vocabulary_size,
+                                 DerivedSeed(options.seed, SeedPurpose::kVocabularySubset, 0),
+                                 options.vocabulary_template));
+    learner->vocabulary_.emplace(std::move(v));
+  }
+  PERENNIAL_RETURN_IF_ERROR(CatchTorch("creating the optimizer", [&]() -> Status {
+    learner->ResetOptimizer();
+    learner->PublishNow();
+    return OkStatus();
+  }));
+  return learner;
+}
+
+OnlineLearner::OnlineLearner(const ClipModel* model, const Tokenizer* tokenizer,
+                             OnlineLearnerOptions options, Adapters adapters)
+    : model_(model),
+      tokenizer_(tokenizer),
+      options_(std::move(options)),
+      recipe_(RecipeFor(options_.method)),
+      adapters_(std::move(adapters)),
+      replay_(recipe_.replay ? options_.replay_buffer_size : 0, options_.seed) {}
+
+void OnlineLearner::ResetOptimizer() {
+  torch::optim::AdamWOptions o(options_.learning_rate);
+  o.betas({options_.beta1, options_.beta2}).eps(options_.eps).weight_decay(options_.weight_decay);
+  optimizer_ = std::make_unique<torch::optim::AdamW>(adapters_.Parameters(), o);
+}
+
+std::shared_ptr<const ModelSnapshot> OnlineLearner::snapshot() const {
+  return std::atomic_load(&snapshot_);
+}
+
+void OnlineLearner::PublishNow() {
+  auto s = std::make_shared<ModelSnapshot>();
+  s->version = version_++;
+  s->step = step_;
+  s->samples_seen = samples_seen_;
+  s->adapters = adapters_.Snapshot();
+  s->labels = labels_;
+  std::atomic_store(&snapshot_, std::shared_ptr<const ModelSnapshot>(std::move(s)));
+}
+
+Status OnlineLearner::Publish() {
+  return CatchTorch("publishing a snapshot", [&]() -> Status {
+    PublishNow();
+    return OkStatus();
+  });
+}
+
+std::vector<int64_t> OnlineLearner::AddLabels(const std::vector<std::string>& labels) {
+  std::vector<int64_t> ids;
+  ids.reserve(labels.size());
+  for (const std::string& label : labels) {
+    auto [it, inserted] = label_ids_.emplace(label, static_cast<int64_t>(labels_.size()));
+    if (inserted) labels_.push_back(label);
+    ids.push_back(it->second);
+  }
+  return ids;
+}
+
+torch::Tensor OnlineLearner::ClassFeatures(const std::vector<int64_t>& ids,
+                                           const Adapters* adapters, bool training) const {
+  const int64_t t = static_cast<int64_t>(options_.templates.size());
+  std::vector<std::vector<int32_t>> tokens;
+  tokens.reserve(ids.size() * options_.templates.size());
+  for (int64_t id : ids) {
+    for (const std::string& templ : options_.templates) {
+      // Templates were validated to hold "{}", so formatting cannot fail.
+      tokens.push_back(tokenizer_->Tokenize(*FormatTemplate(templ, labels_[id]),
+                                            model_->config().context_length));
+    }
+  }
+  torch::Tensor features = UnitRows(model_->EncodeText(
+      TokensToTensor(tokens, model_->config().context_length).to(model_->device()), adapters,
+      training));
+  if (t == 1) return features;
+  return UnitRows(features.view({static_cast<int64_t>(ids.size()), t, -1}).mean(1));
+}
+
+torch::Tensor OnlineLearner::Distill(const torch::Tensor& teacher_logits,
+                                     const torch::Tensor& student_logits) const {
+  const double temp = options_.kd_temperature;
+  torch::Tensor log_p_teacher = torch::log_softmax(teacher_logits / temp, -1);
+  torch::Tensor log_p_student = torch::log_softmax(student_logits / temp, -1);
+  torch::Tensor kl = (log_p_teacher.exp() * (log_p_teacher - log_p_student)).sum(-1).mean();
+  return kl * (temp * temp);
+}
+
+int64_t OnlineLearner::CountCorrect(const torch::Tensor& pixels,
+                                    const std::vector<int64_t>& targets) {
+  torch::NoGradGuard no_grad;
+  std::vector<int64_t> all(labels_.size());
+  for (size_t i = 0; i < all.size(); ++i) all[i] = static_cast<int64_t>(i);
+  torch::Tensor classes = ClassFeatures(all, &adapters_, false);
+  torch::Tensor image = UnitRows(model_->EncodeImage(pixels, &adapters_, false));
+  torch::Tensor predicted = torch::matmul(image, classes.t()).argmax(-1).cpu();
+  torch::Tensor truth = torch::tensor(targets, torch::kLong);
+  return predicted.eq(truth).sum().item<int64_t>();
+}
+
+OnlineLearner::StepOutcome OnlineLearner::Step(const torch::Tensor& batch_pixels,
+                                               const std::vector<int64_t>& batch_targets) {
+  std::optional<ScopedGeneratorSeed> dropout_seed;
+  if (options_.pet.lora_dropout > 0) {
+    dropout_seed.emplace(model_->device(),
+                         DerivedSeed(options_.seed, SeedPurpose::kDropout, step_));
+  }
+  torch::Tensor pixels = batch_pixels;
+  std::vector<int64_t> targets = batch_targets;
+  if (recipe_.replay && options_.replay_batch_size > 0 && replay_.size() > 0) {
+    auto [replay_pixels, replay_labels] = replay_.Sample(
+        options_.replay_batch_size, DerivedSeed(options_.seed, SeedPurpose::kReplaySample, step_));
+    pixels = torch::cat({pixels, replay_pixels.to(pixels.device())});
+    targets.insert(targets.end(), replay_labels.begin(), replay_labels.end());
+  }
+
+  // The CE classes and each row's position among them.
+  std::vector<int64_t> classes;
+  std::vector<int64_t> position(labels_.size(), -1);
+  if (recipe_.scope == ClassScope::kAllSeen) {
+    for (size_t i = 0; i < labels_.size(); ++i) classes.push_back(static_cast<int64_t>(i));
+  } else {
+    for (int64_t t : targets) {
+      if (position[t] < 0) {
+        position[t] = static_cast<int64_t>(classes.size());
+        classes.push_back(t);
+      }
+    }
+  }
+  for (size_t i = 0; i < classes.size(); ++i) position[classes[i]] = static_cast<int64_t>(i);
+  std::vector<int64_t> target_positions;
+  for (int64_t t : targets) target_positions.push_back(position[t]);
+
+  const torch::Tensor scale = model_->LogitScale().to(pixels.device());
+  torch::Tensor image = UnitRows(model_->EncodeImage(pixels, &adapters_, true));
+  torch::Tensor class_features = ClassFeatures(classes, &adapters_, true);
+  torch::Tensor logits = scale * torch::matmul(image, class_features.t());
+  torch::Tensor ce = torch::nn::functional::cross_entropy(
+      logits, torch::tensor(target_positions, torch::kLong).to(pixels.device()));
+
+  StepOutcome out;
+  out.ce_classes = logits.size(1);
+  torch::Tensor kd;
+  if (recipe_.vocabulary_kd) {
+    const std::vector<int64_t> words = vocabulary_->Draw(
+        options_.vrlwf_num_pseudo_classes,
+        DerivedSeed(options_.seed, SeedPurpose::kVocabularyDraw, step_));
+    torch::Tensor teacher_logits;
+    {
+      torch::NoGradGuard no_grad;
+      torch::Tensor teacher_text = vocabulary_->TeacherFeatures(*model_, *tokenizer_, words);
+      torch::Tensor teacher_image = UnitRows(model_->EncodeImage(pixels, nullptr, false));
+      teacher_logits = scale * torch::matmul(teacher_image, teacher_text.t());
+    }
+    torch::Tensor student_text = UnitRows(model_->EncodeText(
+        vocabulary_->Tokens(*tokenizer_, words, model_->config().context_length)
+            .to(pixels.device()),
+        &adapters_, true));
+    torch::Tensor student_logits = scale * torch::matmul(image, student_text.t());
+    kd = Distill(teacher_logits, student_logits);
+    out.kd_classes = student_logits.size(1);
+  } else if (recipe_.snapshot_kd) {
+    const std::shared_ptr<const ModelSnapshot> previous = snapshot();
+    std::vector<int64_t> all(labels_.size());
+    for (size_t i = 0; i < all.size(); ++i) all[i] = static_cast<int64_t>(i);
+    torch::Tensor teacher_logits;
+    {
+      torch::NoGradGuard no_grad;
+      torch::Tensor teacher_text = ClassFeatures(all, &previous->adapters, false);
+      torch::Tensor teacher_image =
+          UnitRows(model_->EncodeImage(pixels, &previous->adapters, false));
+      teacher_logits = scale * torch::matmul(teacher_image, teacher_text.t());
+    }
+    torch::Tensor student_text = recipe_.scope == ClassScope::kAllSeen
+                                     ? class_features
+                                     : ClassFeatures(all, &adapters_, true);
+    torch::Tensor student_logits = scale * torch::matmul(image, student_text.t());
+    kd = Distill(teacher_logits, student_logits);
+    out.kd_classes = student_logits.size(1);
+  }
+  torch::Tensor loss = kd.defined() ? ce + options_.kd_weight * kd : ce;
+
+  optimizer_->zero_grad();
+  loss.backward();
+  optimizer_->step();
+  ++step_;
+  out.loss = loss.item<double>();
+  out.ce = ce.item<double>();
+  out.kd = kd.defined() ? kd.item<double>() : 0.0;
+  return out;
+}
+
+StatusOr<ObserveResult> OnlineLearner::Observe(const torch::Tensor& pixels,
+                                               const std::vector<std::string>& labels) {
+  const int r = model_->config().image_resolution;
+  if (!pixels.defined() || pixels.dim() != 4 || pixels.size(1) != 3 || pixels.size(2) != r ||
+      pixels.size(3) != r) {
+    return InvalidArgumentError("Observe: pixels must be [N, 3, " + std::to_string(r) + ", " +
+                                std::to_string(r) + "]");
+  }
+  if (pixels.size(0) != static_cast<int64_t>(labels.size()) || labels.empty()) {
+    return InvalidArgumentError("Observe: " + std::to_string(labels.size()) + " labels for " +
+                                std::to_string(pixels.size(0)) + " images");
+  }
+  for (const std::string& label : labels) {
+    if (label.empty()) return InvalidArgumentError("Observe: empty label text");
+  }
+  return CatchTorch("online learner step", [&]() -> StatusOr<ObserveResult> {
+    const torch::Tensor x = pixels.to(model_->device(), torch::kFloat);
+    const std::vector<int64_t> targets = AddLabels(labels);
+    samples_seen_ += static_cast<int64_t>(targets.size());
+    ObserveResult result;
+    if (options_.prequential) {
+      result.prequential_correct = CountCorrect(x, targets);
+      result.prequential_count = static_cast<int64_t>(targets.size());
+    }
+    if (recipe_.update) {
+      for (int i = 0; i < options_.online_iters; ++i) {
+        const StepOutcome s = Step(x, targets);
+        result.loss += s.loss / options_.online_iters;
+        result.ce_loss = s.ce;
+        result.kd_loss = s.kd;
+        result.ce_classes = s.ce_classes;
+        result.kd_classes = s.kd_classes;
+        ++result.steps;
+        if (step_ % options_.publish_every_k_steps == 0) {
+          PublishNow();
+          result.published = true;
+        }
+      }
+    }
+    if (recipe_.replay) replay_.Add(x, targets);
+    return result;
+  });
+}
+
+}  // namespace perennial

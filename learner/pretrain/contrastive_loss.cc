@@ -1,0 +1,39 @@
+#include "learner/pretrain/contrastive_loss.h"
+
+#include <unordered_map>
+
+namespace perennial {
+
+UniqueCaptions DeduplicateCaptions(const std::vector<std::string>& captions) {
+  UniqueCaptions out;
+  std::unordered_map<std::string, int64_t> seen;
+  out.index_of.reserve(captions.size());
+  for (const std::string& caption : captions) {
+    auto [it, inserted] = seen.emplace(caption, static_cast<int64_t>(out.texts.size()));
+    if (inserted) out.texts.push_back(caption);
+    out.index_of.push_back(it->second);
+  }
+  return out;
+}
+
+torch::Tensor ContrastiveLoss(const torch::Tensor& image_features,
+                              const torch::Tensor& text_features,
+                              const torch::Tensor& caption_index,
+                              const torch::Tensor& logit_scale) {
+  namespace F = torch::nn::functional;
+  const auto unit = F::NormalizeFuncOptions().dim(-1);
+  const torch::Tensor image = F::normalize(image_features, unit);
+  const torch::Tensor text = F::normalize(text_features, unit);
+  const torch::Tensor logits = logit_scale * torch::matmul(image, text.t());  // [N, M]
+  const torch::Tensor target = caption_index.to(logits.device(), torch::kLong);
+  const torch::Tensor image_to_text = F::cross_entropy(logits, target);
+  // [M, N] indicator of "image n has text m", normalised per text.
+  const torch::Tensor positives =
+      F::one_hot(target, text.size(0)).t().to(logits.scalar_type());
+  const torch::Tensor soft = positives / positives.sum(1, /*keepdim=*/true);
+  const torch::Tensor text_to_image =
+      -(soft * torch::log_softmax(logits.t(), /*dim=*/1)).sum(1).mean();
+  return 0.5 * (image_to_text + text_to_image);
+}
+
+}  // namespace perennial

@@ -1,0 +1,281 @@
+#include "server/admin_service.h"
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+#include "learner/base/torch_status.h"
+#include "learner/model/preprocess.h"
+#include "learner/model/zero_shot.h"
+#include "server/status_convert.h"
+#include "server/validation.h"
+
+namespace perennial {
+namespace {
+
+constexpr char kServerVersion[] = "0.1.0";
+constexpr int kMaxProbes = 16;
+constexpr int kMaxProbeSamples = 2000;
+constexpr int kMaxVocabularyWords = 10000;
+constexpr size_t kMaxWordBytes = 64;
+// Probe images encoded per EncodeImages call (bounds the batch tensor).
+constexpr int64_t kProbeChunk = 64;
+
+google::protobuf::Timestamp ToProto(absl::Time time) {
+  google::protobuf::Timestamp out;
+  const int64_t nanos = absl::ToUnixNanos(time);
+  out.set_seconds(nanos / 1000000000);
+  out.set_nanos(static_cast<int32_t>(nanos % 1000000000));
+  return out;
+}
+
+grpc::Status NotReady(const ServerCore& core) { return ToGrpcStatus(core.CheckReady()); }
+
+}  // namespace
+
+grpc::Status AdminServiceImpl::GetStatus(grpc::ServerContext*, const v1::GetStatusRequest*,
+                                         v1::GetStatusResponse* response) {
+  Store& store = *core_->store;
+  const bool ready = core_->is_ready();
+  const uint64_t last_seq = store.LastSeq();
+  const uint64_t cursor = core_->LearnerCursor();
+  response->set_server_version(kServerVersion);
+  *response->mutable_start_time() = ToProto(core_->start_time);
+  response->set_device(core_->device);
+  response->set_method(core_->method);
+  response->set_base_model_id(store.base_model_id());
+  response->set_last_seq(last_seq);
+  response->set_cursor(cursor);
+  response->set_lag_samples(last_seq > cursor ? last_seq - cursor : 0);
+  response->set_backlog(response->lag_samples());
+  response->set_backlog_limit(core_->limits.max_backlog_samples);
+  if (last_seq > cursor) {
+    absl::StatusOr<v1::StoredSample> oldest = store.GetSample(cursor + 1);
+    if (oldest.ok()) {
+      const auto& t = oldest->received_time();
+      const absl::Time received = absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
+      response->set_lag_seconds(std::max(0.0, absl::ToDoubleSeconds(absl::Now() - received)));
+    }
+  }
+  const uint64_t checkpoint_version = store.CurrentVersion();
+  response->set_checkpoint_version(checkpoint_version);
+  if (checkpoint_version != 0) {
+    absl::StatusOr<v1::CheckpointRecord> record = store.ReadCheckpoint(checkpoint_version);
+    if (record.ok()) *response->mutable_checkpoint_time() = record->info().created_time();
+  }
+  if (!ready) {
+    response->set_health(v1::GetStatusResponse::STARTING);
+    return grpc::Status::OK;
+  }
+  const LearnerProgress progress = core_->learner->Progress();
+  response->set_model_version(core_->host->version());
+  response->set_learning_paused(progress.paused);
+  response->set_samples_trained(progress.samples_trained);
+  response->set_steps(progress.steps);
+  for (const auto& [name, value] : progress.metrics) (*response->mutable_metrics())[name] = value;
+  response->set_health(core_->learner->WillPublish() ? v1::GetStatusResponse::LEARNING
+                                                     : v1::GetStatusResponse::SERVING);
+  return grpc::Status::OK;
+}
+
+grpc::Status AdminServiceImpl::Checkpoint(grpc::ServerContext*,
+                                          const v1::CheckpointRequest* request,
+                                          v1::CheckpointResponse* response) {
+  if (!core_->is_ready()) return NotReady(*core_);
+  std::vector<std::string> tags(request->tags().begin(), request->tags().end());
+  absl::StatusOr<v1::CheckpointInfo> info = core_->checkpointer->Checkpoint(tags);
+  if (!info.ok()) return ToGrpcStatus(info.status());
+  *response->mutable_checkpoint() = *std::move(info);
+  return grpc::Status::OK;
+}
+
+grpc::Status AdminServiceImpl::ListCheckpoints(grpc::ServerContext*,
+                                               const v1::ListCheckpointsRequest*,
+                                               v1::ListCheckpointsResponse* response) {
+  absl::StatusOr<CheckpointListing> listing = core_->store->ListCheckpoints();
+  if (!listing.ok()) return ToGrpcStatus(listing.status());
+  for (v1::CheckpointInfo& info : listing->checkpoints) {
+    *response->add_checkpoints() = std::move(info);
+  }
+  for (uint64_t version : listing->corrupt_versions) response->add_corrupt_versions(version);
+  response->set_current_version(core_->store->CurrentVersion());
+  return grpc::Status::OK;
+}
+
+grpc::Status AdminServiceImpl::Rollback(grpc::ServerContext*, const v1::RollbackRequest* request,
+                                        v1::RollbackResponse* response) {
+  if (!core_->is_ready()) return NotReady(*core_);
+  absl::StatusOr<v1::RollbackResponse> result =
+      core_->checkpointer->Rollback(request->version(), request->resume_from_head());
+  if (!result.ok()) return ToGrpcStatus(result.status());
+  *response = *std::move(result);
+  return grpc::Status::OK;
+}
+
+grpc::Status AdminServiceImpl::SetLabelSet(grpc::ServerContext*,
+                                           const v1::SetLabelSetRequest* request,
+                                           v1::SetLabelSetResponse* response) {
+  absl::Status status = ValidateName(request->name(), "name");
+  if (status.ok() && !request->labels().empty()) {
+    status = ValidateLabelList(request->labels(), core_->limits, "labels");
+  }
+  if (status.ok()) status = ValidateTemplates(request->templates(), core_->limits, "templates");
+  if (!status.ok()) return ToGrpcStatus(status);
+  LabelSet set;
+  set.labels.assign(request->labels().begin(), request->labels().end());
+  set.templates.assign(request->templates().begin(), request->templates().end());
+  status = core_->label_sets->Set(request->name(), set);
+  if (!status.ok()) return ToGrpcStatus(status);
+  response->set_label_count(static_cast<uint32_t>(set.labels.size()));
+  return grpc::Status::OK;
+}
+
+absl::Status AdminServiceImpl::DoSetProbes(const grpc::ServerContext& context,
+                                           const v1::SetProbesRequest& request,
+                                           v1::SetProbesResponse* response) {
+  if (request.probes_size() > kMaxProbes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("probes: ", request.probes_size(), " probes, at most ", kMaxProbes));
+  }
+  absl::Status status = core_->CheckReady();
+  if (!status.ok()) return status;
+  auto tasks = std::make_shared<std::vector<ProbeTask>>();
+  auto base = std::make_shared<ServedModel>();  // version 0, no adapters: the base model
+  const absl::Time deadline = CallDeadline(context);
+  for (int p = 0; p < request.probes_size(); ++p) {
+    const v1::Probe& probe = request.probes(p);
+    const std::string field = absl::StrCat("probes[", p, "]");
+    status = ValidateName(probe.name(), field + ".name");
+    if (!status.ok()) return status;
+    if (!probe.dataset().empty()) {
+      return absl::UnimplementedError(absl::StrCat(
+          field, ".dataset: server-side probe datasets are not supported yet; send samples"));
+    }
+    if (probe.samples().empty() || probe.samples_size() > kMaxProbeSamples) {
+      return absl::InvalidArgumentError(absl::StrCat(field, ".samples: ", probe.samples_size(),
+                                                     " samples, want 1..", kMaxProbeSamples));
+    }
+    ProbeTask task;
+    task.name = probe.name();
+    task.labels.assign(probe.labels().begin(), probe.labels().end());
+    task.templates.assign(probe.templates().begin(), probe.templates().end());
+    status = ValidateTemplates(probe.templates(), core_->limits, field + ".templates");
+    if (!status.ok()) return status;
+    if (task.templates.empty()) task.templates = DefaultTemplates();
+    std::vector<Image> images;
+    absl::flat_hash_map<std::string, int64_t> label_index;
+    for (size_t i = 0; i < task.labels.size(); ++i) label_index[task.labels[i]] = i;
+    for (int i = 0; i < probe.samples_size(); ++i) {
+      const v1::Sample& sample = probe.samples(i);
+      const std::string where = absl::StrCat(field, ".samples[", i, "]");
+      status = ValidateSample(sample, core_->limits, where);
+      if (!status.ok()) return status;
+      const std::string label = TrimLabel(sample.label());
+      auto it = label_index.find(label);
+      if (it == label_index.end()) {
+        if (!probe.labels().empty()) {
+          return absl::InvalidArgumentError(
+              absl::StrCat(where, ".label: '", label, "' is not among the probe's labels"));
+        }
+        it = label_index.emplace(label, task.labels.size()).first;
+        task.labels.push_back(label);
+      }
+      task.targets.push_back(it->second);
+      absl::StatusOr<Image> image = DecodeRequestImage(sample.image(), core_->limits, where + ".image");
+      if (!image.ok()) return image.status();
+      images.push_back(*std::move(image));
+    }
+    google::protobuf::RepeatedPtrField<std::string> label_field(task.labels.begin(), task.labels.end());
+    status = ValidateLabelList(label_field, core_->limits, field + ".labels");
+    if (!status.ok()) return status;
+
+    absl::StatusOr<torch::Tensor> classes = core_->host->LabelEmbeddings(*base, task.labels, task.templates);
+    if (!classes.ok()) return classes.status();
+    absl::StatusOr<torch::Tensor> pixels = CatchTorch(
+        "preprocessing probe images", [&]() -> absl::StatusOr<torch::Tensor> {
+          return PreprocessBatch(images, core_->host->preprocess_options());
+        });
+    if (!pixels.ok()) return pixels.status();
+    task.pixels = *pixels;
+    int64_t correct = 0;
+    for (int64_t begin = 0; begin < pixels->size(0); begin += kProbeChunk) {
+      const int64_t n = std::min(kProbeChunk, pixels->size(0) - begin);
+      absl::StatusOr<torch::Tensor> features =
+          core_->batcher->EncodeImages(base, pixels->narrow(0, begin, n), deadline);
+      if (!features.ok()) return features.status();
+      status = CatchTorch("scoring probe images", [&]() -> absl::Status {
+        const torch::Tensor predicted =
+            ScoreZeroShot(core_->host->model(), *features, *classes).logits.argmax(-1).to(torch::kCPU);
+        for (int64_t i = 0; i < n; ++i) {
+          if (predicted[i].item<int64_t>() == task.targets[begin + i]) ++correct;
+        }
+        return absl::OkStatus();
+      });
+      if (!status.ok()) return status;
+    }
+    task.base_accuracy = static_cast<double>(correct) / static_cast<double>(pixels->size(0));
+    (*response->mutable_base_accuracy())[task.name] = task.base_accuracy;
+    tasks->push_back(std::move(task));
+  }
+  status = core_->store->PutBlob("probes", request.SerializeAsString());
+  if (!status.ok()) return status;
+  core_->learner->SetProbes(std::move(tasks));
+  return absl::OkStatus();
+}
+
+grpc::Status AdminServiceImpl::SetProbes(grpc::ServerContext* context,
+                                         const v1::SetProbesRequest* request,
+                                         v1::SetProbesResponse* response) {
+  return ToGrpcStatus(DoSetProbes(*context, *request, response));
+}
+
+grpc::Status AdminServiceImpl::AddVocabulary(grpc::ServerContext*,
+                                             const v1::AddVocabularyRequest* request,
+                                             v1::AddVocabularyResponse* response) {
+  if (request->words().empty() || request->words_size() > kMaxVocabularyWords) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        absl::StrCat("words: ", request->words_size(), " words, want 1..",
+                                     kMaxVocabularyWords));
+  }
+  for (int i = 0; i < request->words_size(); ++i) {
+    const std::string& word = request->words(i);
+    if (word.empty() || word.size() > kMaxWordBytes || !IsValidUtf8(word)) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          absl::StrCat("words[", i, "]: ", word.size(),
+                                       " bytes, want 1..64 bytes of valid UTF-8"));
+    }
+  }
+  std::vector<std::string> words(request->words().begin(), request->words().end());
+  absl::StatusOr<size_t> added = core_->store->AddVocabulary(words);
+  if (!added.ok()) return ToGrpcStatus(added.status());
+  absl::StatusOr<std::vector<std::string>> all = core_->store->ListVocabulary();
+  if (!all.ok()) return ToGrpcStatus(all.status());
+  response->set_added(static_cast<uint32_t>(*added));
+  response->set_total(static_cast<uint32_t>(all->size()));
+  if (core_->is_ready() && *added > 0) core_->learner->OnVocabularyChanged();
+  return grpc::Status::OK;
+}
+
+grpc::Status AdminServiceImpl::PauseLearning(grpc::ServerContext*,
+                                             const v1::PauseLearningRequest*,
+                                             v1::PauseLearningResponse* response) {
+  if (!core_->is_ready()) return NotReady(*core_);
+  core_->learner->Pause();
+  response->set_model_version(core_->host->version());
+  response->set_cursor(core_->learner->cursor());
+  return grpc::Status::OK;
+}
+
+grpc::Status AdminServiceImpl::ResumeLearning(grpc::ServerContext*,
+                                              const v1::ResumeLearningRequest*,
+                                              v1::ResumeLearningResponse* response) {
+  if (!core_->is_ready()) return NotReady(*core_);
+  core_->learner->Resume();
+  response->set_model_version(core_->host->version());
+  response->set_cursor(core_->learner->cursor());
+  return grpc::Status::OK;
+}
+
+}  // namespace perennial

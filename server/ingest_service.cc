@@ -1,0 +1,151 @@
+#include "server/ingest_service.h"
+
+#include <algorithm>
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "server/status_convert.h"
+#include "server/validation.h"
+
+namespace perennial {
+namespace {
+
+void Reject(v1::SampleResult* result, std::string reason, bool retryable) {
+  result->set_outcome(v1::SampleResult::REJECTED);
+  result->set_seq(0);
+  result->set_reason(std::move(reason));
+  result->set_retryable(retryable);
+}
+
+bool IsRetryable(const absl::Status& status) {
+  return absl::IsUnavailable(status) || absl::IsResourceExhausted(status) ||
+         absl::IsAborted(status) || absl::IsDeadlineExceeded(status);
+}
+
+}  // namespace
+
+void IngestServiceImpl::Process(const v1::IngestRequest& request, uint32_t* next_index,
+                                v1::IngestResponse* response, bool* backpressured) {
+  const ServerLimits& limits = core_->limits;
+  const int first = response->results_size();
+  const bool too_many = static_cast<size_t>(request.samples_size()) > limits.max_batch_samples;
+  std::vector<v1::Sample> valid;
+  std::vector<int> valid_results;  // index into response->results of each valid sample
+  for (int i = 0; i < request.samples_size(); ++i) {
+    const v1::Sample& sample = request.samples(i);
+    v1::SampleResult* result = response->add_results();
+    result->set_index((*next_index)++);
+    result->set_idempotency_key(sample.idempotency_key());
+    if (too_many) {
+      Reject(result,
+             absl::StrCat("request has ", request.samples_size(), " samples, at most ",
+                          limits.max_batch_samples, " per request"),
+             false);
+      continue;
+    }
+    const std::string field = absl::StrCat("samples[", result->index(), "]");
+    absl::Status status = ValidateSample(sample, limits, field);
+    if (!status.ok()) {
+      Reject(result, std::string(status.message()), false);
+      continue;
+    }
+    valid.push_back(sample);
+    valid.back().set_label(TrimLabel(sample.label()));
+    valid_results.push_back(first + i);
+  }
+
+  // Admit what fits under the backlog limit; the reservation covers concurrent calls.
+  const uint64_t n = valid.size();
+  const uint64_t backlog = core_->Backlog() + core_->ingest_reserved.fetch_add(n);
+  const uint64_t room = backlog >= limits.max_backlog_samples
+                            ? 0
+                            : limits.max_backlog_samples - backlog;
+  const uint64_t admitted = std::min<uint64_t>(n, room);
+  core_->ingest_reserved.fetch_sub(n - admitted);
+  for (uint64_t k = admitted; k < n; ++k) {
+    Reject(response->mutable_results(valid_results[k]),
+           absl::StrCat("backlog full: ", backlog, " samples not yet learned (limit ",
+                        limits.max_backlog_samples, "); retry after ",
+                        limits.backpressure_retry_ms, " ms"),
+           true);
+    *backpressured = true;
+  }
+  valid.resize(admitted);
+  valid_results.resize(admitted);
+
+  if (!valid.empty()) {
+    absl::StatusOr<std::vector<AppendResult>> appended = core_->store->AppendSamples(std::move(valid));
+    core_->ingest_reserved.fetch_sub(admitted);
+    for (size_t k = 0; k < valid_results.size(); ++k) {
+      v1::SampleResult* result = response->mutable_results(valid_results[k]);
+      if (!appended.ok()) {
+        Reject(result, absl::StrCat("not stored: ", appended.status().message()),
+               IsRetryable(appended.status()));
+        continue;
+      }
+      const AppendResult& ack = (*appended)[k];
+      result->set_outcome(ack.duplicate ? v1::SampleResult::DUPLICATE
+                                        : v1::SampleResult::ACCEPTED);
+      result->set_seq(ack.seq);
+    }
+  }
+
+  uint64_t accepted = 0, duplicates = 0, rejected = 0;
+  for (int i = first; i < response->results_size(); ++i) {
+    switch (response->results(i).outcome()) {
+      case v1::SampleResult::ACCEPTED: ++accepted; break;
+      case v1::SampleResult::DUPLICATE: ++duplicates; break;
+      default: ++rejected; break;
+    }
+  }
+  response->set_accepted(response->accepted() + accepted);
+  response->set_duplicates(response->duplicates() + duplicates);
+  response->set_rejected(response->rejected() + rejected);
+  core_->metrics->CountIngest(accepted, duplicates, rejected, request.ByteSizeLong());
+}
+
+grpc::Status IngestServiceImpl::Finish(grpc::ServerContext* context, bool backpressured,
+                                       v1::IngestResponse* response) {
+  response->set_last_seq(core_->store->LastSeq());
+  if (!backpressured) return grpc::Status::OK;
+  const std::string retry_ms = std::to_string(core_->limits.backpressure_retry_ms);
+  if (response->accepted() + response->duplicates() == 0) {
+    context->AddTrailingMetadata("retry-after-ms", retry_ms);
+    return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                        absl::StrCat("backlog full (limit ", core_->limits.max_backlog_samples,
+                                     " untrained samples); retry after ", retry_ms, " ms"));
+  }
+  response->set_retry_after_ms(core_->limits.backpressure_retry_ms);
+  return grpc::Status::OK;
+}
+
+grpc::Status IngestServiceImpl::Ingest(grpc::ServerContext* context,
+                                       grpc::ServerReader<v1::IngestRequest>* reader,
+                                       v1::IngestResponse* response) {
+  uint32_t next_index = 0;
+  bool backpressured = false;
+  v1::IngestRequest request;
+  while (reader->Read(&request)) {
+    if (context->IsCancelled()) return grpc::Status(grpc::StatusCode::CANCELLED, "cancelled");
+    Process(request, &next_index, response, &backpressured);
+  }
+  return Finish(context, backpressured, response);
+}
+
+grpc::Status IngestServiceImpl::IngestBatch(grpc::ServerContext* context,
+                                            const v1::IngestRequest* request,
+                                            v1::IngestResponse* response) {
+  if (request->samples().empty()) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        "samples: empty; send 1.." + std::to_string(core_->limits.max_batch_samples));
+  }
+  uint32_t next_index = 0;
+  bool backpressured = false;
+  Process(*request, &next_index, response, &backpressured);
+  return Finish(context, backpressured, response);
+}
+
+}  // namespace perennial

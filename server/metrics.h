@@ -1,0 +1,94 @@
+// File: server/metrics.h
+//
+// The server's Prometheus metrics (prometheus-cpp), served as text on http://<listen>/metrics.
+// All names start with perennial_, carry their unit, and counters end in _total:
+//   perennial_ingest_samples_total{result="accepted"|"duplicate"|"rejected"}  counter
+//   perennial_ingest_bytes_total                       counter  (serialized samples received)
+//   perennial_query_latency_seconds{method="classify"|"embed_image"|"embed_text"}  histogram
+//   perennial_query_batch_size                         histogram (images per forward pass)
+//   perennial_backlog_samples, perennial_backlog_limit_samples   gauges, read at scrape time
+//   perennial_learner_lag_samples, perennial_learner_cursor      gauges, read at scrape time
+//   perennial_model_version, perennial_checkpoint_version        gauges, read at scrape time
+//   perennial_learning_paused                                    gauge (0/1), read at scrape time
+//   perennial_process_resident_memory_bytes                      gauge, read at scrape time
+// Learner metrics (steps, loss, accuracy, forgetting, ...) are added by the learner later.
+//
+// Thread-safety: every method may be called from any thread.
+#ifndef PERENNIAL_SERVER_METRICS_H_
+#define PERENNIAL_SERVER_METRICS_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+
+namespace prometheus {
+class Counter;
+class Exposer;
+class Histogram;
+class Registry;
+template <typename T>
+class Family;
+}  // namespace prometheus
+
+namespace perennial {
+
+// Values sampled when /metrics is scraped.
+struct LiveGauges {
+  double backlog_samples = 0;
+  double backlog_limit_samples = 0;
+  double learner_lag_samples = 0;
+  double learner_cursor = 0;
+  double model_version = 0;
+  double checkpoint_version = 0;
+  double learning_paused = 0;
+};
+
+class ServerMetrics {
+ public:
+  // Serves /metrics on `listen` ("127.0.0.1:9464"; port 0 picks a free port). Empty `listen`:
+  // metrics are recorded but not served. UNAVAILABLE if the address cannot be bound.
+  static absl::StatusOr<std::unique_ptr<ServerMetrics>> Create(const std::string& listen);
+  ~ServerMetrics();
+
+  // The bound HTTP port (0 when not serving).
+  int port() const { return port_; }
+  std::shared_ptr<prometheus::Registry> registry() const { return registry_; }
+
+  // The function read at every scrape for the gauges above. Replaces the previous one.
+  void SetLiveGauges(std::function<LiveGauges()> source);
+
+  void CountIngest(uint64_t accepted, uint64_t duplicates, uint64_t rejected, uint64_t bytes);
+  // `method`: "classify", "embed_image" or "embed_text".
+  void ObserveQuery(absl::string_view method, absl::Duration latency);
+  void ObserveBatch(int batch_size);
+
+ private:
+  class LiveCollectable;
+  ServerMetrics();
+
+  std::shared_ptr<prometheus::Registry> registry_;
+  std::shared_ptr<LiveCollectable> live_;
+  std::unique_ptr<prometheus::Exposer> exposer_;
+  int port_ = 0;
+  prometheus::Counter* accepted_ = nullptr;
+  prometheus::Counter* duplicates_ = nullptr;
+  prometheus::Counter* rejected_ = nullptr;
+  prometheus::Counter* bytes_ = nullptr;
+  prometheus::Histogram* classify_latency_ = nullptr;
+  prometheus::Histogram* embed_image_latency_ = nullptr;
+  prometheus::Histogram* embed_text_latency_ = nullptr;
+  prometheus::Histogram* batch_size_ = nullptr;
+};
+
+// Resident set size of this process in bytes (from /proc/self/statm; 0 where unavailable).
+double ProcessResidentMemoryBytes();
+
+}  // namespace perennial
+
+#endif  // PERENNIAL_SERVER_METRICS_H_

@@ -1,0 +1,103 @@
+// File: server/query_batcher.h
+//
+// Dynamic batching of image encodings for Classify and EmbedImage on one dedicated query thread,
+// with Triton's two knobs: a batch is run as soon as it holds `max_batch_size` images, or when
+// the oldest queued image has waited `max_queue_delay`, whichever comes first. Images of
+// different model versions are never mixed in one batch (each batch runs one snapshot's
+// adapters).
+//
+// Queries take priority over training. The server and the learner share the CPU (or GPU); the
+// learner thread must call `QueriesPending()` before each training step and, while it is true,
+// `WaitForIdle()` (bounded) instead of starting the step. A step that is already running is not
+// interrupted, so a query waits at most one step, and queries never wait for a step to finish
+// before they are queued: they run on the last published snapshot.
+//
+// Thread-safety: all methods may be called from any thread.
+#ifndef PERENNIAL_SERVER_QUERY_BATCHER_H_
+#define PERENNIAL_SERVER_QUERY_BATCHER_H_
+
+#include <torch/torch.h>
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <thread>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "server/model_host.h"
+
+namespace perennial {
+
+struct QueryBatcherOptions {
+  // Most images encoded in one forward pass. Default: 32.
+  int max_batch_size = 32;
+  // Longest time the first image of a batch waits for more to arrive. Zero runs every batch as
+  // soon as the thread is free (batching then only merges what queued up meanwhile).
+  // Default: 1 ms.
+  absl::Duration max_queue_delay = absl::Milliseconds(1);
+  // Images queued at most; beyond it EncodeImages fails with RESOURCE_EXHAUSTED. Default: 4096.
+  size_t max_queue_images = 4096;
+};
+
+class QueryBatcher {
+ public:
+  // Called on the query thread after each batch with its size and forward-pass duration.
+  using BatchObserver = std::function<void(int batch_size, absl::Duration duration)>;
+
+  // `host` must outlive the batcher. Starts the query thread.
+  QueryBatcher(const ModelHost* host, QueryBatcherOptions options, BatchObserver observer = {});
+  // Stop()s.
+  ~QueryBatcher();
+
+  QueryBatcher(const QueryBatcher&) = delete;
+  QueryBatcher& operator=(const QueryBatcher&) = delete;
+
+  // Projected, unnormalised image features [N, E] (fp32, CPU) of `pixels` ([N, 3, R, R],
+  // preprocessed) under `snapshot`. Blocks until done. Errors: DEADLINE_EXCEEDED when `deadline`
+  // passes first (the queued work is then dropped), RESOURCE_EXHAUSTED when the queue is full,
+  // UNAVAILABLE after Stop(), INTERNAL if the forward pass fails.
+  absl::StatusOr<torch::Tensor> EncodeImages(std::shared_ptr<const ServedModel> snapshot,
+                                             torch::Tensor pixels, absl::Time deadline);
+
+  // True while an image is queued or being encoded.
+  bool QueriesPending() const { return pending_.load(std::memory_order_acquire) > 0; }
+  // Waits until QueriesPending() is false or `timeout` passes; returns !QueriesPending().
+  bool WaitForIdle(absl::Duration timeout) const;
+
+  // Fails queued work with UNAVAILABLE, finishes the running batch and joins the thread.
+  // Idempotent.
+  void Stop();
+
+ private:
+  struct Request;
+  struct Item {
+    std::shared_ptr<Request> request;
+    int64_t row = 0;
+    absl::Time enqueued;
+  };
+
+  void Run();
+  // Takes the next batch from the queue (blocking); false when stopping.
+  bool NextBatch(std::vector<Item>* batch);
+  void Encode(const std::vector<Item>& batch);
+
+  const ModelHost* const host_;
+  const QueryBatcherOptions options_;
+  const BatchObserver observer_;
+
+  mutable absl::Mutex mu_;
+  std::deque<Item> queue_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  // Images queued or running.
+  std::atomic<int64_t> pending_{0};
+  std::thread thread_;
+};
+
+}  // namespace perennial
+
+#endif  // PERENNIAL_SERVER_QUERY_BATCHER_H_

@@ -1,0 +1,199 @@
+#include "server/server.h"
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/security/server_credentials.h>
+#include <grpcpp/server.h>
+#include <grpcpp/server_builder.h>
+
+#include <filesystem>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "learner/base/torch_status.h"
+#include "learner/model/clip_model.h"
+#include "learner/model/tokenizer.h"
+#include "server/admin_service.h"
+#include "server/checkpointer.h"
+#include "server/inference_service.h"
+#include "server/ingest_service.h"
+#include "server/label_sets.h"
+#include "server/learner_factory.h"
+#include "server/metrics.h"
+#include "server/model_host.h"
+#include "server/model_identity.h"
+#include "server/server_core.h"
+
+namespace perennial {
+
+// Declaration order is destruction order reversed: services and the gRPC server go first, the
+// store last.
+struct PerennialServer::State {
+  ServerOptions options;
+  std::unique_ptr<Store> store;
+  std::unique_ptr<ServerMetrics> metrics;
+  std::unique_ptr<LabelSets> label_sets;
+  std::unique_ptr<ModelHost> host;
+  std::unique_ptr<QueryBatcher> batcher;
+  std::unique_ptr<LearnerControl> learner;
+  std::unique_ptr<Checkpointer> checkpointer;
+  ServerCore core;
+  std::unique_ptr<IngestServiceImpl> ingest;
+  std::unique_ptr<InferenceServiceImpl> inference;
+  std::unique_ptr<AdminServiceImpl> admin;
+  std::unique_ptr<grpc::Server> server;
+  int port = 0;
+  bool loaded = false;
+  bool shut_down = false;
+};
+
+PerennialServer::PerennialServer(std::unique_ptr<State> state) : state_(std::move(state)) {}
+
+PerennialServer::~PerennialServer() { Shutdown().IgnoreError(); }
+
+int PerennialServer::port() const { return state_->port; }
+int PerennialServer::metrics_port() const { return state_->metrics->port(); }
+const ServerOptions& PerennialServer::options() const { return state_->options; }
+
+absl::StatusOr<std::unique_ptr<PerennialServer>> PerennialServer::Start(
+    const ServerOptions& options) {
+  auto state = std::make_unique<State>();
+  state->options = options;
+  absl::StatusOr<std::string> model_id = ModelFileIdentity(options.model_path);
+  if (!model_id.ok()) return model_id.status();
+
+  StoreOptions store_options;
+  store_options.dir = (std::filesystem::path(options.data_dir) / "db").string();
+  store_options.base_model_id = *model_id;
+  store_options.sync_writes = options.sync_writes;
+  absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(store_options);
+  if (!store.ok()) return store.status();
+  state->store = *std::move(store);
+
+  absl::StatusOr<std::unique_ptr<ServerMetrics>> metrics =
+      ServerMetrics::Create(options.metrics_listen);
+  if (!metrics.ok()) return metrics.status();
+  state->metrics = *std::move(metrics);
+  state->label_sets = std::make_unique<LabelSets>(state->store.get());
+
+  ServerCore& core = state->core;
+  core.limits = options.limits;
+  core.store = state->store.get();
+  core.metrics = state->metrics.get();
+  core.label_sets = state->label_sets.get();
+  core.start_time = absl::Now();
+  core.device = options.device;
+  core.method = options.method;
+  state->metrics->SetLiveGauges([&core] {
+    LiveGauges gauges;
+    const uint64_t last = core.store->LastSeq();
+    const uint64_t cursor = core.LearnerCursor();
+    gauges.backlog_samples = static_cast<double>(last > cursor ? last - cursor : 0);
+    gauges.learner_lag_samples = gauges.backlog_samples;
+    gauges.backlog_limit_samples = static_cast<double>(core.limits.max_backlog_samples);
+    gauges.learner_cursor = static_cast<double>(cursor);
+    gauges.checkpoint_version = static_cast<double>(core.store->CurrentVersion());
+    if (core.is_ready()) {
+      gauges.model_version = static_cast<double>(core.host->version());
+      gauges.learning_paused = core.learner->Progress().paused ? 1 : 0;
+    }
+    return gauges;
+  });
+
+  state->ingest = std::make_unique<IngestServiceImpl>(&core);
+  state->inference = std::make_unique<InferenceServiceImpl>(&core);
+  state->admin = std::make_unique<AdminServiceImpl>(&core);
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(), &state->port);
+  builder.SetMaxReceiveMessageSize(options.limits.max_message_bytes);
+  builder.SetMaxSendMessageSize(options.limits.max_message_bytes);
+  builder.RegisterService(state->ingest.get());
+  builder.RegisterService(state->inference.get());
+  builder.RegisterService(state->admin.get());
+  state->server = builder.BuildAndStart();
+  if (state->server == nullptr || state->port == 0) {
+    return absl::UnavailableError(absl::StrCat("cannot listen for gRPC on ", options.listen));
+  }
+  // The default health service starts SERVING; nothing is served until the model is loaded.
+  state->server->GetHealthCheckService()->SetServingStatus(false);
+  return std::unique_ptr<PerennialServer>(new PerennialServer(std::move(state)));
+}
+
+absl::Status PerennialServer::LoadModel() {
+  State& s = *state_;
+  if (s.loaded) return absl::FailedPreconditionError("the model is already loaded");
+  ModelOptions model_options;
+  absl::Status device_status = CatchTorch("--device", [&]() -> absl::Status {
+    model_options.device = torch::Device(s.options.device);
+    if (model_options.device.is_cuda() && !torch::cuda::is_available()) {
+      return absl::FailedPreconditionError("--device " + s.options.device +
+                                           ": no CUDA device in this LibTorch build or machine");
+    }
+    return absl::OkStatus();
+  });
+  if (!device_status.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("--device '", s.options.device,
+                                                   "' is not cpu, cuda or cuda:N: ",
+                                                   device_status.message()));
+  }
+  absl::StatusOr<ClipModel> model = ClipModel::Load(s.options.model_path, model_options);
+  if (!model.ok()) return model.status();
+  absl::StatusOr<Tokenizer> tokenizer = Tokenizer::LoadDefault();
+  if (!tokenizer.ok()) return tokenizer.status();
+  s.host = std::make_unique<ModelHost>(*std::move(model), *std::move(tokenizer),
+                                       s.store->base_model_id());
+  ServerMetrics* metrics = s.metrics.get();
+  s.batcher = std::make_unique<QueryBatcher>(
+      s.host.get(), s.options.batching,
+      [metrics](int batch_size, absl::Duration) { metrics->ObserveBatch(batch_size); });
+
+  LearnerEnv env{s.store.get(), s.host.get(), s.batcher.get()};
+  absl::StatusOr<std::unique_ptr<LearnerControl>> learner = CreateLearner(s.options.method, env);
+  if (!learner.ok()) return learner.status();
+  s.learner = *std::move(learner);
+  absl::StatusOr<std::optional<v1::CheckpointRecord>> start = s.store->LatestValidCheckpoint();
+  if (!start.ok()) return start.status();
+  uint64_t cursor = s.store->Cursor();
+  if (start->has_value() && (*start)->info().version() != s.store->CurrentVersion()) {
+    // The current checkpoint is corrupt or missing: continue from its newest intact ancestor.
+    absl::Status status = s.store->SetCurrentVersion((*start)->info().version());
+    if (!status.ok()) return status;
+    cursor = (*start)->info().cursor();
+  }
+  absl::Status status = s.learner->Start(*start, cursor);
+  if (!status.ok()) return status;
+  s.checkpointer = std::make_unique<Checkpointer>(s.store.get(), s.host.get(), s.learner.get(),
+                                                  s.options.retention);
+  s.core.host = s.host.get();
+  s.core.batcher = s.batcher.get();
+  s.core.learner = s.learner.get();
+  s.core.checkpointer = s.checkpointer.get();
+  s.core.method = s.learner->method();
+  s.core.ready.store(true, std::memory_order_release);
+  s.loaded = true;
+  s.server->GetHealthCheckService()->SetServingStatus(true);
+  return absl::OkStatus();
+}
+
+absl::Status PerennialServer::Shutdown() {
+  State& s = *state_;
+  if (s.shut_down) return absl::OkStatus();
+  s.shut_down = true;
+  if (s.server != nullptr) {
+    s.server->GetHealthCheckService()->SetServingStatus(false);
+    s.server->Shutdown(absl::ToChronoTime(absl::Now() + s.options.drain_timeout));
+    s.server->Wait();
+  }
+  absl::Status status;
+  if (s.learner != nullptr) {
+    s.learner->Stop();
+    status = s.checkpointer->CheckpointIfChanged();
+  }
+  if (s.batcher != nullptr) s.batcher->Stop();
+  s.metrics->SetLiveGauges({});
+  return status;
+}
+
+}  // namespace perennial

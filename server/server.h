@@ -1,0 +1,86 @@
+// File: server/server.h
+//
+// perennial-server as a library: the gRPC services (Ingest, Inference, Admin), grpc.health.v1,
+// server reflection, /metrics, the store and the learner, started in two phases so that health
+// can say NOT_SERVING while the model loads:
+//
+//   absl::StatusOr<std::unique_ptr<PerennialServer>> server = PerennialServer::Start(options);
+//   // listening: Ingest and GetStatus work, health is NOT_SERVING, queries are UNAVAILABLE
+//   absl::Status loaded = (*server)->LoadModel();  // health SERVING, learner running
+//   ...
+//   (*server)->Shutdown();  // stop accepting, drain, final checkpoint
+//
+// Thread-safety: Start/LoadModel/Shutdown are called from one controlling thread.
+#ifndef PERENNIAL_SERVER_SERVER_H_
+#define PERENNIAL_SERVER_SERVER_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "server/limits.h"
+#include "server/query_batcher.h"
+#include "storage/store.h"
+
+namespace grpc {
+class Server;
+}  // namespace grpc
+
+namespace perennial {
+
+struct ServerOptions {
+  // gRPC address. Port 0 picks a free port (see port()). Default: 127.0.0.1:50051.
+  std::string listen = "127.0.0.1:50051";
+  // Prometheus /metrics address; empty disables it; port 0 picks a free port.
+  // Default: 127.0.0.1:9464.
+  std::string metrics_listen = "127.0.0.1:9464";
+  // Data directory; the RocksDB store is <data_dir>/db. Default: ./perennial-data.
+  std::string data_dir = "./perennial-data";
+  // The base model's weight file (resolved: see learner/model/default_model.h). Required.
+  std::string model_path;
+  // "cpu", "cuda" or "cuda:N". Default: cpu.
+  std::string device = "cpu";
+  // Learner method (learner_factory.h). Default: frozen (the only one wired in so far).
+  std::string method = "frozen";
+  ServerLimits limits;
+  QueryBatcherOptions batching;
+  RetentionPolicy retention;
+  // Synced WAL for every acknowledged sample. Only tests turn this off. Default: true.
+  bool sync_writes = true;
+  // How long Shutdown() lets in-flight RPCs finish before cancelling them. Default: 10 s.
+  absl::Duration drain_timeout = absl::Seconds(10);
+};
+
+class PerennialServer {
+ public:
+  // Identifies the model file, opens the store, starts /metrics and the gRPC server with health
+  // NOT_SERVING. Errors: NOT_FOUND (model file), FAILED_PRECONDITION (data dir of another base
+  // model, or locked by another process), UNAVAILABLE (an address cannot be bound).
+  static absl::StatusOr<std::unique_ptr<PerennialServer>> Start(const ServerOptions& options);
+
+  // Loads the model and tokenizer, starts the query batcher and the learner from the newest
+  // valid checkpoint, then sets health SERVING. Call once.
+  absl::Status LoadModel();
+
+  // Stops accepting calls, lets in-flight ones finish (up to drain_timeout), stops the learner,
+  // writes a final checkpoint when the learner moved since the last one, stops the batcher.
+  // Returns the final checkpoint's error, if any. Idempotent.
+  absl::Status Shutdown();
+
+  ~PerennialServer();
+
+  // The bound gRPC and /metrics ports (0: metrics disabled).
+  int port() const;
+  int metrics_port() const;
+  const ServerOptions& options() const;
+
+ private:
+  struct State;
+  explicit PerennialServer(std::unique_ptr<State> state);
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace perennial
+
+#endif  // PERENNIAL_SERVER_SERVER_H_

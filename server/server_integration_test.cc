@@ -1,0 +1,577 @@
+// A real perennial server on a loopback port, with a real RocksDB store in a temp directory and
+// a tiny random CLIP written to a temp safetensors file, driven through its gRPC API.
+#include "server/server.h"
+
+#include <arpa/inet.h>
+#include <grpcpp/create_channel.h>
+#include <grpcpp/generic/generic_stub.h>
+#include <grpcpp/security/credentials.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <string>
+
+#include "learner/model/clip_config.h"
+#include "learner/model/clip_init.h"
+#include "learner/model/clip_weights.h"
+#include "learner/model/image_io.h"
+#include "perennial/v1/admin.grpc.pb.h"
+#include "perennial/v1/inference.grpc.pb.h"
+#include "perennial/v1/ingest.grpc.pb.h"
+
+namespace perennial {
+namespace {
+
+namespace fs = std::filesystem;
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern = (fs::temp_directory_path() / "perennial_server_test_XXXXXX").string();
+    path_ = mkdtemp(pattern.data());
+  }
+  ~TempDir() {
+    std::error_code ignored;
+    fs::remove_all(path_, ignored);
+  }
+  std::string File(const std::string& name) const { return (fs::path(path_) / name).string(); }
+
+ private:
+  std::string path_;
+};
+
+// Embedding 16, 16x16 images in 8x8 patches, one block per tower; full CLIP vocabulary so that
+// any tokenizer output is a valid id.
+ClipConfig TinyConfig() {
+  ClipConfig c;
+  c.embed_dim = 16;
+  c.image_resolution = 16;
+  c.vision_patch_size = 8;
+  c.vision_width = 32;
+  c.vision_layers = 1;
+  c.vision_heads = 2;
+  c.context_length = 77;
+  c.vocab_size = 49408;
+  c.text_width = 32;
+  c.text_layers = 1;
+  c.text_heads = 2;
+  return c;
+}
+
+const TempDir& ModelDir() {
+  static TempDir* dir = [] {
+    auto* d = new TempDir();
+    const ClipConfig c = TinyConfig();
+    Status saved = SaveClipWeights(d->File("tiny.safetensors"), InitClipTensors(c, 3),
+                                   ClipConfigMetadata(c));
+    EXPECT_TRUE(saved.ok()) << saved;
+    return d;
+  }();
+  return *dir;
+}
+
+v1::Image RawImage(int h, int w, int c, uint8_t seed) {
+  v1::Image image;
+  v1::RawImage* raw = image.mutable_raw();
+  raw->set_height(h);
+  raw->set_width(w);
+  raw->set_channels(c);
+  std::string pixels(static_cast<size_t>(h) * w * c, '\0');
+  for (size_t i = 0; i < pixels.size(); ++i) pixels[i] = static_cast<char>((i * 7 + seed * 31) & 0xff);
+  raw->set_pixels(pixels);
+  return image;
+}
+
+v1::Image PngImage(const TempDir& dir, int h, int w) {
+  Image image;
+  image.height = h;
+  image.width = w;
+  image.channels = 3;
+  image.pixels.resize(static_cast<size_t>(h) * w * 3);
+  for (size_t i = 0; i < image.pixels.size(); ++i) image.pixels[i] = static_cast<uint8_t>(i * 13);
+  const std::string path = dir.File("image.png");
+  EXPECT_TRUE(WritePng(path, image).ok());
+  std::ifstream in(path, std::ios::binary);
+  v1::Image out;
+  out.set_encoded(std::string(std::istreambuf_iterator<char>(in), {}));
+  return out;
+}
+
+v1::Sample MakeSample(v1::Image image, const std::string& label, const std::string& key = "") {
+  v1::Sample sample;
+  *sample.mutable_image() = std::move(image);
+  sample.set_label(label);
+  sample.set_idempotency_key(key);
+  return sample;
+}
+
+std::string HttpGet(int port, const std::string& path) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<uint16_t>(port));
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) {
+    close(fd);
+    return "";
+  }
+  const std::string request = "GET " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
+  if (write(fd, request.data(), request.size()) < 0) {
+    close(fd);
+    return "";
+  }
+  std::string response;
+  char buffer[4096];
+  for (ssize_t n; (n = read(fd, buffer, sizeof(buffer))) > 0;) response.append(buffer, n);
+  close(fd);
+  return response;
+}
+
+class ServerTest : public ::testing::Test {
+ protected:
+  ServerOptions Options() {
+    ServerOptions options;
+    options.listen = "127.0.0.1:0";
+    options.metrics_listen = "127.0.0.1:0";
+    options.data_dir = data_.File("data");
+    options.model_path = ModelDir().File("tiny.safetensors");
+    options.sync_writes = false;
+    options.limits.max_message_bytes = 1 << 20;
+    options.drain_timeout = absl::Seconds(2);
+    return options;
+  }
+
+  // Starts (and by default loads) a server and connects stubs to it.
+  void StartServer(const ServerOptions& options, bool load = true) {
+    absl::StatusOr<std::unique_ptr<PerennialServer>> server = PerennialServer::Start(options);
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = *std::move(server);
+    channel_ = grpc::CreateChannel("127.0.0.1:" + std::to_string(server_->port()),
+                                   grpc::InsecureChannelCredentials());
+    ingest_ = v1::IngestService::NewStub(channel_);
+    inference_ = v1::InferenceService::NewStub(channel_);
+    admin_ = v1::AdminService::NewStub(channel_);
+    if (load) ASSERT_TRUE(server_->LoadModel().ok());
+  }
+
+  // grpc.health.v1.Health/Check for the whole server: 1 SERVING, 2 NOT_SERVING (proto enum),
+  // read from the raw response bytes (field 1, varint).
+  int HealthStatus() {
+    grpc::GenericStub stub(channel_);
+    grpc::ClientContext context;
+    grpc::ByteBuffer request, response;  // empty HealthCheckRequest: service ""
+    grpc::Slice empty("");
+    request = grpc::ByteBuffer(&empty, 1);
+    std::promise<grpc::Status> done;
+    stub.UnaryCall(&context, "/grpc.health.v1.Health/Check", grpc::StubOptions(), &request,
+                   &response, [&done](grpc::Status s) { done.set_value(s); });
+    const grpc::Status status = done.get_future().get();
+    if (!status.ok()) return -1;
+    std::vector<grpc::Slice> slices;
+    response.Dump(&slices);
+    std::string bytes;
+    for (const grpc::Slice& s : slices) bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
+    return bytes.size() == 2 && bytes[0] == 0x08 ? bytes[1] : 0;
+  }
+
+  grpc::Status Classify(const v1::ClassifyRequest& request, v1::ClassifyResponse* response) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+    return inference_->Classify(&context, request, response);
+  }
+
+  grpc::Status IngestBatch(const std::vector<v1::Sample>& samples, v1::IngestResponse* response,
+                           grpc::ClientContext* context = nullptr) {
+    grpc::ClientContext local;
+    v1::IngestRequest request;
+    for (const v1::Sample& s : samples) *request.add_samples() = s;
+    return ingest_->IngestBatch(context ? context : &local, request, response);
+  }
+
+  v1::GetStatusResponse Status() {
+    grpc::ClientContext context;
+    v1::GetStatusResponse response;
+    EXPECT_TRUE(admin_->GetStatus(&context, {}, &response).ok());
+    return response;
+  }
+
+  // Waits for the learner to consume the log up to `seq`.
+  void WaitForCursor(uint64_t seq) {
+    for (int i = 0; i < 200 && Status().cursor() < seq; ++i) absl::SleepFor(absl::Milliseconds(10));
+    ASSERT_EQ(Status().cursor(), seq);
+  }
+
+  TempDir data_;
+  std::unique_ptr<PerennialServer> server_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::IngestService::Stub> ingest_;
+  std::unique_ptr<v1::InferenceService::Stub> inference_;
+  std::unique_ptr<v1::AdminService::Stub> admin_;
+};
+
+TEST_F(ServerTest, HealthIsNotServingUntilTheModelIsLoaded) {
+  StartServer(Options(), /*load=*/false);
+  EXPECT_EQ(HealthStatus(), 2);
+  EXPECT_EQ(Status().health(), v1::GetStatusResponse::STARTING);
+  v1::ClassifyRequest request;
+  *request.mutable_image() = RawImage(16, 16, 3, 1);
+  request.add_labels("cat");
+  v1::ClassifyResponse response;
+  EXPECT_EQ(Classify(request, &response).error_code(), grpc::StatusCode::UNAVAILABLE);
+  v1::IngestResponse ingested;  // ingestion needs no model
+  ASSERT_TRUE(IngestBatch({MakeSample(RawImage(4, 4, 1, 1), "cat")}, &ingested).ok());
+  EXPECT_EQ(ingested.accepted(), 1u);
+
+  ASSERT_TRUE(server_->LoadModel().ok());
+  EXPECT_EQ(HealthStatus(), 1);
+  const v1::GetStatusResponse status = Status();
+  EXPECT_EQ(status.health(), v1::GetStatusResponse::SERVING);
+  EXPECT_EQ(status.method(), "frozen");
+  EXPECT_EQ(status.last_seq(), 1u);
+  EXPECT_EQ(Classify(request, &response).error_code(), grpc::StatusCode::OK);
+}
+
+TEST_F(ServerTest, IngestAcknowledgesDeduplicatesAndRejectsWithReasons) {
+  StartServer(Options());
+  v1::Sample corrupt = MakeSample(v1::Image(), "cat", "c");
+  corrupt.mutable_image()->set_encoded(std::string("\x89PNG\r\n\x1a\n", 8) + "not a png");
+  v1::IngestResponse response;
+  ASSERT_TRUE(IngestBatch({MakeSample(RawImage(8, 8, 3, 1), " ankle boot ", "a"),
+                           MakeSample(PngImage(data_, 12, 10), "cat", "b"), corrupt,
+                           MakeSample(RawImage(8, 8, 3, 2), "   ", "d"),
+                           MakeSample(RawImage(8, 8, 3, 2), "dog", std::string(129, 'k'))},
+                          &response).ok());
+  ASSERT_EQ(response.results_size(), 5);
+  EXPECT_EQ(response.accepted(), 2u);
+  EXPECT_EQ(response.rejected(), 3u);
+  EXPECT_EQ(response.last_seq(), 2u);
+  EXPECT_EQ(response.results(0).outcome(), v1::SampleResult::ACCEPTED);
+  EXPECT_EQ(response.results(0).seq(), 1u);
+  EXPECT_EQ(response.results(1).outcome(), v1::SampleResult::ACCEPTED);
+  EXPECT_EQ(response.results(1).seq(), 2u);
+  EXPECT_EQ(response.results(2).outcome(), v1::SampleResult::REJECTED);
+  EXPECT_NE(response.results(2).reason().find("samples[2].image.encoded"), std::string::npos)
+      << response.results(2).reason();
+  EXPECT_FALSE(response.results(2).retryable());
+  EXPECT_EQ(response.results(3).reason(), "samples[3].label: empty; a class name is required");
+  EXPECT_EQ(response.results(4).reason(),
+            "samples[4].idempotency_key: 129 bytes, at most 128 allowed");
+  EXPECT_EQ(response.results(4).idempotency_key(), std::string(129, 'k'));
+
+  // The same key again: DUPLICATE with the original seq, nothing new stored. Streamed this time,
+  // in two messages, with indexes running across them.
+  grpc::ClientContext context;
+  v1::IngestResponse streamed;
+  auto writer = ingest_->Ingest(&context, &streamed);
+  v1::IngestRequest first, second;
+  *first.add_samples() = MakeSample(RawImage(8, 8, 3, 9), "ankle boot", "a");
+  *second.add_samples() = MakeSample(RawImage(8, 8, 1, 3), "shirt", "e");
+  *second.add_samples() = MakeSample(RawImage(8, 8, 1, 4), "shirt");
+  ASSERT_TRUE(writer->Write(first));
+  ASSERT_TRUE(writer->Write(second));
+  writer->WritesDone();
+  ASSERT_TRUE(writer->Finish().ok());
+  ASSERT_EQ(streamed.results_size(), 3);
+  EXPECT_EQ(streamed.results(0).outcome(), v1::SampleResult::DUPLICATE);
+  EXPECT_EQ(streamed.results(0).seq(), 1u);
+  EXPECT_EQ(streamed.results(1).index(), 1u);
+  EXPECT_EQ(streamed.results(1).seq(), 3u);
+  EXPECT_EQ(streamed.results(2).index(), 2u);
+  EXPECT_EQ(streamed.results(2).seq(), 4u);
+  EXPECT_EQ(streamed.duplicates(), 1u);
+  EXPECT_EQ(streamed.last_seq(), 4u);
+}
+
+TEST_F(ServerTest, ClassifyAndEmbed) {
+  StartServer(Options());
+  v1::ClassifyRequest request;
+  *request.mutable_image() = PngImage(data_, 20, 24);
+  for (const char* label : {"cat", "dog", "car", "ankle boot"}) request.add_labels(label);
+  request.set_top_k(3);
+  v1::ClassifyResponse response;
+  ASSERT_TRUE(Classify(request, &response).ok());
+  ASSERT_EQ(response.predictions_size(), 3);
+  EXPECT_EQ(response.model_version(), 0u);
+  for (int i = 1; i < 3; ++i) {
+    EXPECT_GE(response.predictions(i - 1).probability(), response.predictions(i).probability());
+  }
+  request.set_top_k(0);  // 0: 5, clamped to the 4 labels
+  ASSERT_TRUE(Classify(request, &response).ok());
+  ASSERT_EQ(response.predictions_size(), 4);
+  double sum = 0;
+  for (const v1::Prediction& p : response.predictions()) sum += p.probability();
+  EXPECT_NEAR(sum, 1.0, 1e-5);
+
+  // The same through a stored label set gives the same answer.
+  grpc::ClientContext set_context;
+  v1::SetLabelSetRequest set;
+  set.set_name("animals-1");
+  for (const char* label : {"cat", "dog", "car", "ankle boot"}) set.add_labels(label);
+  v1::SetLabelSetResponse set_response;
+  ASSERT_TRUE(admin_->SetLabelSet(&set_context, set, &set_response).ok());
+  EXPECT_EQ(set_response.label_count(), 4u);
+  v1::ClassifyRequest by_set;
+  *by_set.mutable_image() = request.image();
+  by_set.set_label_set("animals-1");
+  v1::ClassifyResponse set_answer;
+  ASSERT_TRUE(Classify(by_set, &set_answer).ok());
+  ASSERT_EQ(set_answer.predictions_size(), 4);
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_EQ(set_answer.predictions(i).label(), response.predictions(i).label());
+    EXPECT_FLOAT_EQ(set_answer.predictions(i).probability(), response.predictions(i).probability());
+  }
+
+  grpc::ClientContext embed_context;
+  v1::EmbedImageRequest embed;
+  *embed.add_images() = RawImage(16, 16, 3, 5);
+  *embed.add_images() = RawImage(30, 17, 1, 6);
+  v1::EmbedImageResponse embedded;
+  ASSERT_TRUE(inference_->EmbedImage(&embed_context, embed, &embedded).ok());
+  ASSERT_EQ(embedded.embeddings_size(), 2);
+  for (const v1::Embedding& e : embedded.embeddings()) {
+    ASSERT_EQ(e.values_size(), 16);
+    double norm = 0;
+    for (float v : e.values()) norm += v * v;
+    EXPECT_NEAR(norm, 1.0, 1e-4);
+  }
+  grpc::ClientContext text_context;
+  v1::EmbedTextRequest texts;
+  texts.add_texts("a photo of a cat.");
+  v1::EmbedTextResponse text_embedded;
+  ASSERT_TRUE(inference_->EmbedText(&text_context, texts, &text_embedded).ok());
+  ASSERT_EQ(text_embedded.embeddings_size(), 1);
+  EXPECT_EQ(text_embedded.embeddings(0).values_size(), 16);
+}
+
+TEST_F(ServerTest, BadInputGetsTheRightCodeAndTheServerStaysUp) {
+  StartServer(Options());
+  auto classify = [](v1::Image image, std::vector<std::string> labels) {
+    v1::ClassifyRequest request;
+    *request.mutable_image() = std::move(image);
+    for (auto& l : labels) request.add_labels(l);
+    return request;
+  };
+  const v1::Image good = RawImage(16, 16, 3, 1);
+  v1::Image corrupt, empty_encoded, oversized, wrong_shape, jpeg_garbage;
+  corrupt.set_encoded(std::string("\x89PNG\r\n\x1a\n", 8) + std::string(100, 'x'));
+  empty_encoded.set_encoded("");
+  jpeg_garbage.set_encoded(std::string("\xff\xd8\xff", 3) + std::string(50, '\0'));
+  oversized = RawImage(1, 1, 3, 1);
+  oversized.mutable_raw()->set_height(5000);
+  wrong_shape = RawImage(28, 28, 1, 1);
+  wrong_shape.mutable_raw()->set_channels(3);
+
+  struct Case {
+    std::string name;
+    v1::ClassifyRequest request;
+    grpc::StatusCode code;
+  };
+  std::vector<Case> cases = {
+      {"no image", classify(v1::Image(), {"cat"}), grpc::StatusCode::INVALID_ARGUMENT},
+      {"corrupt png", classify(corrupt, {"cat"}), grpc::StatusCode::INVALID_ARGUMENT},
+      {"garbage jpeg", classify(jpeg_garbage, {"cat"}), grpc::StatusCode::INVALID_ARGUMENT},
+      {"zero-size image", classify(empty_encoded, {"cat"}), grpc::StatusCode::INVALID_ARGUMENT},
+      {"oversized raw", classify(oversized, {"cat"}), grpc::StatusCode::RESOURCE_EXHAUSTED},
+      {"wrong raw shape", classify(wrong_shape, {"cat"}), grpc::StatusCode::INVALID_ARGUMENT},
+      {"no labels", classify(good, {}), grpc::StatusCode::INVALID_ARGUMENT},
+      {"empty label", classify(good, {"cat", ""}), grpc::StatusCode::INVALID_ARGUMENT},
+      {"huge label", classify(good, {std::string(300, 'a')}), grpc::StatusCode::INVALID_ARGUMENT},
+      {"repeated label", classify(good, {"a", "a"}), grpc::StatusCode::INVALID_ARGUMENT},
+  };
+  Case unknown_set{"unknown label set", classify(good, {}), grpc::StatusCode::NOT_FOUND};
+  unknown_set.request.set_label_set("nope");
+  cases.push_back(unknown_set);
+  Case both{"labels and set", classify(good, {"cat"}), grpc::StatusCode::INVALID_ARGUMENT};
+  both.request.set_label_set("nope");
+  cases.push_back(both);
+  Case bad_template{"template without {}", classify(good, {"cat"}),
+                    grpc::StatusCode::INVALID_ARGUMENT};
+  bad_template.request.add_templates("a photo");
+  cases.push_back(bad_template);
+  Case future{"min_version never reached", classify(good, {"cat"}),
+              grpc::StatusCode::FAILED_PRECONDITION};
+  future.request.set_min_version(99);
+  cases.push_back(future);
+  Case too_big{"message over the limit", classify(RawImage(1000, 400, 3, 1), {"cat"}),
+               grpc::StatusCode::RESOURCE_EXHAUSTED};
+  cases.push_back(too_big);
+
+  for (const Case& c : cases) {
+    v1::ClassifyResponse response;
+    const grpc::Status status = Classify(c.request, &response);
+    EXPECT_EQ(status.error_code(), c.code) << c.name << ": " << status.error_message();
+    EXPECT_FALSE(status.error_message().empty()) << c.name;
+  }
+
+  grpc::ClientContext rollback_context;
+  v1::RollbackRequest rollback;
+  rollback.set_version(42);
+  v1::RollbackResponse rolled;
+  EXPECT_EQ(admin_->Rollback(&rollback_context, rollback, &rolled).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  grpc::ClientContext set_context;
+  v1::SetLabelSetRequest bad_set;
+  bad_set.set_name("no spaces allowed");
+  bad_set.add_labels("cat");
+  v1::SetLabelSetResponse set_response;
+  EXPECT_EQ(admin_->SetLabelSet(&set_context, bad_set, &set_response).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  grpc::ClientContext empty_context;
+  v1::IngestResponse ingested;
+  EXPECT_EQ(ingest_->IngestBatch(&empty_context, v1::IngestRequest(), &ingested).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+
+  // Still serving.
+  v1::ClassifyResponse response;
+  EXPECT_TRUE(Classify(classify(good, {"cat", "dog"}), &response).ok());
+  EXPECT_EQ(HealthStatus(), 1);
+}
+
+TEST_F(ServerTest, CheckpointAndRollbackKeepVersionsGrowing) {
+  StartServer(Options());
+  v1::IngestResponse ingested;
+  ASSERT_TRUE(IngestBatch({MakeSample(RawImage(4, 4, 1, 1), "a"), MakeSample(RawImage(4, 4, 1, 2), "b"),
+                           MakeSample(RawImage(4, 4, 1, 3), "c")},
+                          &ingested).ok());
+  WaitForCursor(3);
+  grpc::ClientContext c1;
+  v1::CheckpointRequest checkpoint;
+  checkpoint.add_tags("before-rollout");
+  v1::CheckpointResponse written;
+  ASSERT_TRUE(admin_->Checkpoint(&c1, checkpoint, &written).ok());
+  EXPECT_EQ(written.checkpoint().version(), 1u);
+  EXPECT_EQ(written.checkpoint().cursor(), 3u);
+  EXPECT_EQ(written.checkpoint().method(), "frozen");
+  EXPECT_EQ(Status().model_version(), 1u);
+  EXPECT_EQ(Status().checkpoint_version(), 1u);
+
+  grpc::ClientContext c2;
+  v1::ListCheckpointsResponse listed;
+  ASSERT_TRUE(admin_->ListCheckpoints(&c2, {}, &listed).ok());
+  ASSERT_EQ(listed.checkpoints_size(), 1);
+  EXPECT_EQ(listed.checkpoints(0).tags(0), "before-rollout");
+  EXPECT_EQ(listed.current_version(), 1u);
+
+  grpc::ClientContext pause_context;
+  v1::PauseLearningResponse paused;
+  ASSERT_TRUE(admin_->PauseLearning(&pause_context, {}, &paused).ok());
+  grpc::ClientContext c3;
+  v1::RollbackRequest to_base;
+  to_base.set_version(0);
+  v1::RollbackResponse rolled;
+  ASSERT_TRUE(admin_->Rollback(&c3, to_base, &rolled).ok());
+  EXPECT_EQ(rolled.model_version(), 2u);
+  EXPECT_EQ(rolled.restored_version(), 0u);
+  EXPECT_EQ(rolled.cursor(), 0u);
+  EXPECT_EQ(Status().cursor(), 0u);
+  EXPECT_EQ(Status().checkpoint_version(), 0u);
+
+  grpc::ClientContext c4;
+  v1::RollbackRequest to_one;
+  to_one.set_version(1);
+  ASSERT_TRUE(admin_->Rollback(&c4, to_one, &rolled).ok());
+  EXPECT_EQ(rolled.model_version(), 3u);
+  EXPECT_EQ(rolled.cursor(), 3u);
+
+  v1::ClassifyRequest request;
+  *request.mutable_image() = RawImage(16, 16, 3, 1);
+  request.add_labels("a");
+  request.add_labels("b");
+  v1::ClassifyResponse answer;
+  ASSERT_TRUE(Classify(request, &answer).ok());
+  EXPECT_EQ(answer.model_version(), 3u);
+}
+
+TEST_F(ServerTest, BackpressureRefusesWithARetryHint) {
+  ServerOptions options = Options();
+  options.limits.max_backlog_samples = 2;
+  options.limits.backpressure_retry_ms = 250;
+  StartServer(options);
+  grpc::ClientContext pause_context;
+  v1::PauseLearningResponse paused;
+  ASSERT_TRUE(admin_->PauseLearning(&pause_context, {}, &paused).ok());
+  EXPECT_TRUE(Status().learning_paused());
+
+  v1::IngestResponse partial;
+  ASSERT_TRUE(IngestBatch({MakeSample(RawImage(4, 4, 1, 1), "a"), MakeSample(RawImage(4, 4, 1, 2), "b"),
+                           MakeSample(RawImage(4, 4, 1, 3), "c")},
+                          &partial).ok());
+  EXPECT_EQ(partial.accepted(), 2u);
+  EXPECT_EQ(partial.rejected(), 1u);
+  EXPECT_TRUE(partial.results(2).retryable());
+  EXPECT_EQ(partial.retry_after_ms(), 250u);
+
+  grpc::ClientContext refused_context;
+  v1::IngestResponse refused;
+  const grpc::Status status =
+      IngestBatch({MakeSample(RawImage(4, 4, 1, 4), "d")}, &refused, &refused_context);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  const auto& trailers = refused_context.GetServerTrailingMetadata();
+  auto hint = trailers.find("retry-after-ms");
+  ASSERT_NE(hint, trailers.end());
+  EXPECT_EQ(std::string(hint->second.data(), hint->second.size()), "250");
+
+  grpc::ClientContext resume_context;
+  v1::ResumeLearningResponse resumed;
+  ASSERT_TRUE(admin_->ResumeLearning(&resume_context, {}, &resumed).ok());
+  WaitForCursor(2);
+  v1::IngestResponse accepted;
+  ASSERT_TRUE(IngestBatch({MakeSample(RawImage(4, 4, 1, 4), "d")}, &accepted).ok());
+  EXPECT_EQ(accepted.accepted(), 1u);
+}
+
+TEST_F(ServerTest, MetricsEndpointServesPerennialSeries) {
+  StartServer(Options());
+  v1::IngestResponse ingested;
+  ASSERT_TRUE(IngestBatch({MakeSample(RawImage(4, 4, 1, 1), "a"), MakeSample(v1::Image(), "b")},
+                          &ingested).ok());
+  v1::ClassifyRequest request;
+  *request.mutable_image() = RawImage(16, 16, 3, 1);
+  request.add_labels("a");
+  v1::ClassifyResponse answer;
+  ASSERT_TRUE(Classify(request, &answer).ok());
+
+  ASSERT_NE(server_->metrics_port(), 0);
+  const std::string page = HttpGet(server_->metrics_port(), "/metrics");
+  ASSERT_NE(page.find("200 OK"), std::string::npos) << page.substr(0, 200);
+  for (const char* series :
+       {"perennial_ingest_samples_total{result=\"accepted\"} 1",
+        "perennial_ingest_samples_total{result=\"rejected\"} 1", "perennial_ingest_bytes_total",
+        "perennial_query_latency_seconds_count{method=\"classify\"} 1",
+        "perennial_query_batch_size_count 1", "perennial_model_version 0",
+        "perennial_backlog_limit_samples 100000", "perennial_process_resident_memory_bytes"}) {
+    EXPECT_NE(page.find(series), std::string::npos) << series;
+  }
+}
+
+TEST_F(ServerTest, ShutdownCheckpointsAndARestartResumes) {
+  const ServerOptions options = Options();
+  StartServer(options);
+  v1::IngestResponse ingested;
+  ASSERT_TRUE(IngestBatch({MakeSample(RawImage(4, 4, 1, 1), "a", "k1"),
+                           MakeSample(RawImage(4, 4, 1, 2), "b", "k2")},
+                          &ingested).ok());
+  WaitForCursor(2);
+  ASSERT_TRUE(server_->Shutdown().ok());
+  server_.reset();
+
+  StartServer(options);
+  const v1::GetStatusResponse status = Status();
+  EXPECT_EQ(status.checkpoint_version(), 1u);
+  EXPECT_EQ(status.model_version(), 1u);
+  EXPECT_EQ(status.last_seq(), 2u);
+  v1::IngestResponse again;
+  ASSERT_TRUE(IngestBatch({MakeSample(RawImage(4, 4, 1, 1), "a", "k1")}, &again).ok());
+  EXPECT_EQ(again.results(0).outcome(), v1::SampleResult::DUPLICATE);
+  EXPECT_EQ(again.results(0).seq(), 1u);
+}
+
+}  // namespace
+}  // namespace perennial

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# End-to-end test of the `perennial` CLI on the reference fixtures: JSON on stdout, errors on
+# stderr with a non-zero exit. Usage: cli_test.sh PATH/TO/perennial (run from the repo root).
+set -uo pipefail
+BIN=${1:?usage: cli_test.sh PATH/TO/perennial}
+PY=/usr/bin/python3
+FIX=tests/fixtures
+MODEL=$FIX/tiny_clip/openai_fp32.safetensors
+failures=0
+passes=0
+check() {  # check NAME PYTHON-ASSERTION  (reads the command's stdout from $out)
+  if echo "$out" | "$PY" -c "import json,sys; lines=[json.loads(l) for l in sys.stdin if l.strip()]; $2"; then
+    passes=$((passes + 1))
+  else
+    echo "FAILED: $1"; echo "  output: ${out:0:300}"; failures=$((failures + 1))
+  fi
+}
+expect_error() {  # expect_error NAME STDERR-SUBSTRING CMD...
+  local name=$1 needle=$2; shift 2
+  local err
+  err=$("$@" 2>&1 >/dev/null); local rc=$?
+  if [ $rc -ne 0 ] && [[ "$err" == *"$needle"* ]]; then
+    passes=$((passes + 1))
+  else
+    echo "FAILED: $name (rc=$rc, stderr: ${err:0:300})"; failures=$((failures + 1))
+  fi
+}
+
+out=$("$BIN" tokenize "a photo of a cat." "")
+check tokenize "assert lines[0]['ids'] == [49406, 320, 1125, 539, 320, 2368, 269, 49407], lines; assert lines[1]['ids'] == [49406, 49407]"
+
+out=$("$BIN" model info --model "$MODEL")
+check model-info "c = lines[0]['config']; assert (c['embed_dim'], c['image_resolution'], c['vision_layers'], c['vision_width'], c['vision_patch_size'], c['text_width'], c['text_layers'], c['vocab_size'], c['context_length']) == (32, 32, 2, 64, 8, 32, 2, 49408, 77), c; assert lines[0]['parameters']['total'] > 1500000"
+
+img=$(ls $FIX/images/*.png | head -1)
+out=$("$BIN" embed --model "$MODEL" --image "$img" --text "a dog" --text "a cat" --threads 1)
+check embed "o = lines[0]; assert len(o['image_features']) == 1 and len(o['image_features'][0]) == 32; assert len(o['text_features']) == 2 and len(o['text_features'][1]) == 32"
+
+out=$("$BIN" classify --model "$MODEL" --image "$img" --labels "cat,dog,bird" --template "a {}." --template "a photo of a {}.")
+check classify "o = lines[0]; assert o['labels'] == ['cat', 'dog', 'bird']; assert abs(sum(o['probs']) - 1) < 1e-5; assert len(o['logits']) == 3"
+
+expect_error missing-model "No such file" "$BIN" model info --model /nonexistent/model.safetensors
+expect_error not-a-model "$FIX/tokenizer_ids.json" "$BIN" model info --model $FIX/tokenizer_ids.json
+expect_error corrupt-image "image" "$BIN" classify --model "$MODEL" --image $FIX/tokenizer_ids.json --labels a,b
+expect_error empty-label "empty label" "$BIN" classify --model "$MODEL" --image "$img" --labels "a,,b"
+expect_error bad-template "{}" "$BIN" classify --model "$MODEL" --image "$img" --labels a,b --template "no placeholder"
+expect_error bad-device "--device" "$BIN" embed --model "$MODEL" --text a --device tpu
+expect_error no-args "" "$BIN"
+
+echo "cli_test: $passes passed, $failures failed"
+[ $failures -eq 0 ]
