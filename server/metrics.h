@@ -51,7 +51,7 @@ struct LiveGauges {
 
 class ServerMetrics {
  public:
-  // Serves /metrics on `listen` ("127.0.0.1:9464"; port 0 picks a free port). Empty `listen`:
+  // Serves /metrics on `listen` ("127.0.0.1:9464"; civetweb cannot bind port 0). Empty `listen`:
   // metrics are recorded but not served. UNAVAILABLE if the address cannot be bound.
   static absl::StatusOr<std::unique_ptr<ServerMetrics>> Create(const std::string& listen);
   ~ServerMetrics();

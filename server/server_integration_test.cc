@@ -66,15 +66,16 @@ ClipConfig TinyConfig() {
 }
 
 const TempDir& ModelDir() {
-  static TempDir* dir = [] {
-    auto* d = new TempDir();
+  static TempDir dir;  // removed at exit
+  static const bool saved = [] {
     const ClipConfig c = TinyConfig();
-    Status saved = SaveClipWeights(d->File("tiny.safetensors"), InitClipTensors(c, 3),
-                                   ClipConfigMetadata(c));
-    EXPECT_TRUE(saved.ok()) << saved;
-    return d;
+    Status status = SaveClipWeights(dir.File("tiny.safetensors"), InitClipTensors(c, 3),
+                                    ClipConfigMetadata(c));
+    EXPECT_TRUE(status.ok()) << status;
+    return status.ok();
   }();
-  return *dir;
+  (void)saved;
+  return dir;
 }
 
 v1::Image RawImage(int h, int w, int c, uint8_t seed) {
@@ -134,12 +135,29 @@ std::string HttpGet(int port, const std::string& path) {
   return response;
 }
 
+// A loopback port that was free a moment ago (civetweb, unlike gRPC, cannot bind port 0).
+int FreePort() {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  address.sin_port = 0;
+  socklen_t length = sizeof(address);
+  int port = 0;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0 &&
+      getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0) {
+    port = ntohs(address.sin_port);
+  }
+  close(fd);
+  return port;
+}
+
 class ServerTest : public ::testing::Test {
  protected:
   ServerOptions Options() {
     ServerOptions options;
     options.listen = "127.0.0.1:0";
-    options.metrics_listen = "127.0.0.1:0";
+    options.metrics_listen = "127.0.0.1:" + std::to_string(FreePort());
     options.data_dir = data_.File("data");
     options.model_path = ModelDir().File("tiny.safetensors");
     options.sync_writes = false;
@@ -158,7 +176,9 @@ class ServerTest : public ::testing::Test {
     ingest_ = v1::IngestService::NewStub(channel_);
     inference_ = v1::InferenceService::NewStub(channel_);
     admin_ = v1::AdminService::NewStub(channel_);
-    if (load) ASSERT_TRUE(server_->LoadModel().ok());
+    if (load) {
+      ASSERT_TRUE(server_->LoadModel().ok());
+    }
   }
 
   // grpc.health.v1.Health/Check for the whole server: 1 SERVING, 2 NOT_SERVING (proto enum),
@@ -195,7 +215,7 @@ class ServerTest : public ::testing::Test {
     return ingest_->IngestBatch(context ? context : &local, request, response);
   }
 
-  v1::GetStatusResponse Status() {
+  v1::GetStatusResponse ServerStatus() {
     grpc::ClientContext context;
     v1::GetStatusResponse response;
     EXPECT_TRUE(admin_->GetStatus(&context, {}, &response).ok());
@@ -204,8 +224,8 @@ class ServerTest : public ::testing::Test {
 
   // Waits for the learner to consume the log up to `seq`.
   void WaitForCursor(uint64_t seq) {
-    for (int i = 0; i < 200 && Status().cursor() < seq; ++i) absl::SleepFor(absl::Milliseconds(10));
-    ASSERT_EQ(Status().cursor(), seq);
+    for (int i = 0; i < 200 && ServerStatus().cursor() < seq; ++i) absl::SleepFor(absl::Milliseconds(10));
+    ASSERT_EQ(ServerStatus().cursor(), seq);
   }
 
   TempDir data_;
@@ -217,9 +237,9 @@ class ServerTest : public ::testing::Test {
 };
 
 TEST_F(ServerTest, HealthIsNotServingUntilTheModelIsLoaded) {
-  StartServer(Options(), /*load=*/false);
+  ASSERT_NO_FATAL_FAILURE(StartServer(Options(), /*load=*/false));
   EXPECT_EQ(HealthStatus(), 2);
-  EXPECT_EQ(Status().health(), v1::GetStatusResponse::STARTING);
+  EXPECT_EQ(ServerStatus().health(), v1::GetStatusResponse::STARTING);
   v1::ClassifyRequest request;
   *request.mutable_image() = RawImage(16, 16, 3, 1);
   request.add_labels("cat");
@@ -231,7 +251,7 @@ TEST_F(ServerTest, HealthIsNotServingUntilTheModelIsLoaded) {
 
   ASSERT_TRUE(server_->LoadModel().ok());
   EXPECT_EQ(HealthStatus(), 1);
-  const v1::GetStatusResponse status = Status();
+  const v1::GetStatusResponse status = ServerStatus();
   EXPECT_EQ(status.health(), v1::GetStatusResponse::SERVING);
   EXPECT_EQ(status.method(), "frozen");
   EXPECT_EQ(status.last_seq(), 1u);
@@ -239,7 +259,7 @@ TEST_F(ServerTest, HealthIsNotServingUntilTheModelIsLoaded) {
 }
 
 TEST_F(ServerTest, IngestAcknowledgesDeduplicatesAndRejectsWithReasons) {
-  StartServer(Options());
+  ASSERT_NO_FATAL_FAILURE(StartServer(Options()));
   v1::Sample corrupt = MakeSample(v1::Image(), "cat", "c");
   corrupt.mutable_image()->set_encoded(std::string("\x89PNG\r\n\x1a\n", 8) + "not a png");
   v1::IngestResponse response;
@@ -290,7 +310,7 @@ TEST_F(ServerTest, IngestAcknowledgesDeduplicatesAndRejectsWithReasons) {
 }
 
 TEST_F(ServerTest, ClassifyAndEmbed) {
-  StartServer(Options());
+  ASSERT_NO_FATAL_FAILURE(StartServer(Options()));
   v1::ClassifyRequest request;
   *request.mutable_image() = PngImage(data_, 20, 24);
   for (const char* label : {"cat", "dog", "car", "ankle boot"}) request.add_labels(label);
@@ -351,7 +371,7 @@ TEST_F(ServerTest, ClassifyAndEmbed) {
 }
 
 TEST_F(ServerTest, BadInputGetsTheRightCodeAndTheServerStaysUp) {
-  StartServer(Options());
+  ASSERT_NO_FATAL_FAILURE(StartServer(Options()));
   auto classify = [](v1::Image image, std::vector<std::string> labels) {
     v1::ClassifyRequest request;
     *request.mutable_image() = std::move(image);
@@ -435,7 +455,7 @@ TEST_F(ServerTest, BadInputGetsTheRightCodeAndTheServerStaysUp) {
 }
 
 TEST_F(ServerTest, CheckpointAndRollbackKeepVersionsGrowing) {
-  StartServer(Options());
+  ASSERT_NO_FATAL_FAILURE(StartServer(Options()));
   v1::IngestResponse ingested;
   ASSERT_TRUE(IngestBatch({MakeSample(RawImage(4, 4, 1, 1), "a"), MakeSample(RawImage(4, 4, 1, 2), "b"),
                            MakeSample(RawImage(4, 4, 1, 3), "c")},
@@ -449,8 +469,8 @@ TEST_F(ServerTest, CheckpointAndRollbackKeepVersionsGrowing) {
   EXPECT_EQ(written.checkpoint().version(), 1u);
   EXPECT_EQ(written.checkpoint().cursor(), 3u);
   EXPECT_EQ(written.checkpoint().method(), "frozen");
-  EXPECT_EQ(Status().model_version(), 1u);
-  EXPECT_EQ(Status().checkpoint_version(), 1u);
+  EXPECT_EQ(ServerStatus().model_version(), 1u);
+  EXPECT_EQ(ServerStatus().checkpoint_version(), 1u);
 
   grpc::ClientContext c2;
   v1::ListCheckpointsResponse listed;
@@ -470,8 +490,8 @@ TEST_F(ServerTest, CheckpointAndRollbackKeepVersionsGrowing) {
   EXPECT_EQ(rolled.model_version(), 2u);
   EXPECT_EQ(rolled.restored_version(), 0u);
   EXPECT_EQ(rolled.cursor(), 0u);
-  EXPECT_EQ(Status().cursor(), 0u);
-  EXPECT_EQ(Status().checkpoint_version(), 0u);
+  EXPECT_EQ(ServerStatus().cursor(), 0u);
+  EXPECT_EQ(ServerStatus().checkpoint_version(), 0u);
 
   grpc::ClientContext c4;
   v1::RollbackRequest to_one;
@@ -493,11 +513,11 @@ TEST_F(ServerTest, BackpressureRefusesWithARetryHint) {
   ServerOptions options = Options();
   options.limits.max_backlog_samples = 2;
   options.limits.backpressure_retry_ms = 250;
-  StartServer(options);
+  ASSERT_NO_FATAL_FAILURE(StartServer(options));
   grpc::ClientContext pause_context;
   v1::PauseLearningResponse paused;
   ASSERT_TRUE(admin_->PauseLearning(&pause_context, {}, &paused).ok());
-  EXPECT_TRUE(Status().learning_paused());
+  EXPECT_TRUE(ServerStatus().learning_paused());
 
   v1::IngestResponse partial;
   ASSERT_TRUE(IngestBatch({MakeSample(RawImage(4, 4, 1, 1), "a"), MakeSample(RawImage(4, 4, 1, 2), "b"),
@@ -528,7 +548,7 @@ TEST_F(ServerTest, BackpressureRefusesWithARetryHint) {
 }
 
 TEST_F(ServerTest, MetricsEndpointServesPerennialSeries) {
-  StartServer(Options());
+  ASSERT_NO_FATAL_FAILURE(StartServer(Options()));
   v1::IngestResponse ingested;
   ASSERT_TRUE(IngestBatch({MakeSample(RawImage(4, 4, 1, 1), "a"), MakeSample(v1::Image(), "b")},
                           &ingested).ok());
@@ -553,7 +573,7 @@ TEST_F(ServerTest, MetricsEndpointServesPerennialSeries) {
 
 TEST_F(ServerTest, ShutdownCheckpointsAndARestartResumes) {
   const ServerOptions options = Options();
-  StartServer(options);
+  ASSERT_NO_FATAL_FAILURE(StartServer(options));
   v1::IngestResponse ingested;
   ASSERT_TRUE(IngestBatch({MakeSample(RawImage(4, 4, 1, 1), "a", "k1"),
                            MakeSample(RawImage(4, 4, 1, 2), "b", "k2")},
@@ -562,8 +582,8 @@ TEST_F(ServerTest, ShutdownCheckpointsAndARestartResumes) {
   ASSERT_TRUE(server_->Shutdown().ok());
   server_.reset();
 
-  StartServer(options);
-  const v1::GetStatusResponse status = Status();
+  ASSERT_NO_FATAL_FAILURE(StartServer(options));
+  const v1::GetStatusResponse status = ServerStatus();
   EXPECT_EQ(status.checkpoint_version(), 1u);
   EXPECT_EQ(status.model_version(), 1u);
   EXPECT_EQ(status.last_seq(), 2u);

@@ -12,7 +12,7 @@
 //   F_last            per class j with max over the task ends before the last of acc_j > 0:
 //                     that maximum minus acc_j at the last task end; averaged over those classes;
 //   prequential       test-then-train accuracy on the stream itself;
-//   retention         zero-shot accuracy now / zero-shot accuracy of the base model, per probe task.
+//   retention         zero-shot accuracy now / that of the base model, per probe task.
 //
 // Accuracies are fractions in [0, 1]. Thread-safety: pure functions; EvalSchedule and
 // PrequentialAccuracy are plain values.

@@ -5,7 +5,7 @@
 #include <sstream>
 
 #include "learner/base/torch_status.h"
-#include "learner/data/world_probes.h"
+#include "learner/eval/zero_shot_probes.h"
 #include "learner/model/preprocess.h"
 #include "learner/online/model_snapshot.h"
 #include "learner/online/online_learner.h"
@@ -69,35 +69,6 @@ StatusOr<ClassCounts> EvaluateExposed(const ClipModel& model, const Tokenizer& t
   return CountPredictions(predicted, truth, test.num_classes());
 }
 
-// Zero-shot accuracy of `adapters` (null: base model) on each probe task.
-StatusOr<std::vector<double>> ProbeAccuracies(const ClipModel& model, const Tokenizer& tokenizer,
-                                              const Adapters* adapters,
-                                              const ContinualBenchmarkOptions& options) {
-  std::vector<double> out;
-  for (const ProbeTask& task : ProbeTasks()) {
-    std::vector<Image> images;
-    std::vector<int64_t> truth;
-    for (int i = 0; i < options.probe_samples_per_task; ++i) {
-      LabeledProbeSample s = GenerateProbeSample(task, options.probe_seed, static_cast<uint64_t>(i));
-      images.push_back(std::move(s.image));
-      truth.push_back(s.label);
-    }
-    PERENNIAL_ASSIGN_OR_RETURN(
-        torch::Tensor pixels, CatchTorch("preprocessing probes", [&]() -> StatusOr<torch::Tensor> {
-          PreprocessOptions p;
-          p.resolution = model.config().image_resolution;
-          return PreprocessBatch(images, p);
-        }));
-    PERENNIAL_ASSIGN_OR_RETURN(
-        torch::Tensor p,
-        PredictLabels(model, tokenizer, adapters, pixels, task.label_texts, task.templates));
-    std::vector<int64_t> predicted(p.data_ptr<int64_t>(), p.data_ptr<int64_t>() + p.numel());
-    out.push_back(Accuracy(
-        CountPredictions(predicted, truth, static_cast<int>(task.label_texts.size()))));
-  }
-  return out;
-}
-
 }  // namespace
 
 StatusOr<ContinualBenchmarkResult> RunContinualBenchmark(
@@ -124,7 +95,9 @@ StatusOr<ContinualBenchmarkResult> RunContinualBenchmark(
   ContinualRecord& rec = result.record;
   std::vector<double> base_probe;
   if (options.probe_samples_per_task > 0) {
-    PERENNIAL_ASSIGN_OR_RETURN(base_probe, ProbeAccuracies(model, tokenizer, nullptr, options));
+    PERENNIAL_ASSIGN_OR_RETURN(base_probe,
+                               ProbeAccuracies(model, tokenizer, nullptr,
+                                               options.probe_samples_per_task, options.probe_seed));
   }
   const auto test_by_class = TestIndicesByClass(test, options.max_test_per_class);
   std::vector<int32_t> exposed;
@@ -164,7 +137,8 @@ StatusOr<ContinualBenchmarkResult> RunContinualBenchmark(
       }
     }
     PERENNIAL_ASSIGN_OR_RETURN(
-        torch::Tensor pixels, CatchTorch("preprocessing stream images", [&]() -> StatusOr<torch::Tensor> {
+        torch::Tensor pixels,
+        CatchTorch("preprocessing stream images", [&]() -> StatusOr<torch::Tensor> {
           return Pixels(train, idx, model.config().image_resolution);
         }));
     const auto start = Clock::now();
@@ -198,11 +172,11 @@ StatusOr<ContinualBenchmarkResult> RunContinualBenchmark(
     PERENNIAL_RETURN_IF_ERROR(learner->Publish());
     PERENNIAL_ASSIGN_OR_RETURN(
         std::vector<double> final_probe,
-        ProbeAccuracies(model, tokenizer, &learner->snapshot()->adapters, options));
-    const std::vector<ProbeTask> tasks = ProbeTasks();
-    for (size_t i = 0; i < tasks.size(); ++i) {
-      rec.zero_shot.push_back({tasks[i].name, base_probe[i], final_probe[i]});
-      result.probe_tasks.push_back(tasks[i].name);
+        ProbeAccuracies(model, tokenizer, &learner->snapshot()->adapters,
+                        options.probe_samples_per_task, options.probe_seed));
+    result.probe_tasks = ProbeTaskNames();
+    for (size_t i = 0; i < result.probe_tasks.size(); ++i) {
+      rec.zero_shot.push_back({result.probe_tasks[i], base_probe[i], final_probe[i]});
     }
   }
   result.metrics = Summarize(rec);

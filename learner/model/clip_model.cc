@@ -136,10 +136,19 @@ StatusOr<ClipModel> ClipModel::Load(const std::string& path, const ModelOptions&
 torch::Tensor ClipModel::EncodeImage(const torch::Tensor& pixels, const Adapters* adapters,
                                      bool training) const {
   const VisionWeights& v = vision_;
-  torch::Tensor x = torch::conv2d(pixels.to(options_.device, options_.dtype), v.conv1,
-                                  /*bias=*/{}, /*stride=*/config_.vision_patch_size);
-  const int64_t n = x.size(0), w = x.size(1);
-  x = x.reshape({n, w, -1}).permute({0, 2, 1});  // [N, grid^2, w]
+  // The patch embedding is a stride-p convolution with a p x p kernel, i.e. one GEMM of the
+  // non-overlapping patches against the kernel: [N, grid^2, 3 p p] x [3 p p, w]. As a GEMM it
+  // runs at BLAS speed where a naive convolution path would not.
+  const int64_t r = config_.image_resolution;
+  TORCH_CHECK(pixels.dim() == 4 && pixels.size(1) == 3 && pixels.size(2) == r && pixels.size(3) == r,
+              "EncodeImage expects pixels of shape [N, 3, ", r, ", ", r, "], got ", pixels.sizes());
+  const int64_t n = pixels.size(0), p = config_.vision_patch_size, g = config_.vision_grid();
+  const int64_t w = v.conv1.size(0);
+  torch::Tensor patches = pixels.to(options_.device, options_.dtype)
+                              .reshape({n, 3, g, p, g, p})
+                              .permute({0, 2, 4, 1, 3, 5})
+                              .reshape({n, g * g, 3 * p * p});
+  torch::Tensor x = torch::matmul(patches, v.conv1.reshape({w, 3 * p * p}).t());  // [N, g^2, w]
   x = torch::cat({v.class_embedding.view({1, 1, w}).expand({n, 1, w}), x}, 1);
   x = LayerNorm(x + v.positional_embedding, v.ln_pre);
   PetRuntime rt{adapters ? &adapters->options() : nullptr, training};

@@ -78,6 +78,7 @@ class ClipModel {
 
   // pixels: [N, 3, R, R] float (preprocessed). Returns projected, unnormalised features [N, E]
   // in fp32. `adapters` may be null (the base model); `training` enables LoRA dropout.
+  // Throws c10::Error on a wrong pixel shape (callers outside learner/ wrap with CatchTorch).
   torch::Tensor EncodeImage(const torch::Tensor& pixels, const Adapters* adapters = nullptr,
                             bool training = false) const;
   // tokens: [N, L] int64 with L <= context_length, SOT ... EOT then zero padding (EOT has the

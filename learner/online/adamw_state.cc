@@ -39,7 +39,8 @@ void AppendAdamWState(const torch::optim::AdamW& optimizer, const NamedTensorLis
     torch::optim::AdamWParamState* s = FindState(optimizer.state(), param);
     if (s == nullptr) continue;
     const std::string base = prefix + name;
-    out->emplace_back(base + ".step", torch::tensor({static_cast<int64_t>(s->step())}, torch::kLong));
+    const int64_t step = static_cast<int64_t>(s->step());
+    out->emplace_back(base + ".step", torch::tensor({step}, torch::kLong));
     out->emplace_back(base + ".exp_avg", s->exp_avg().detach().cpu().clone());
     out->emplace_back(base + ".exp_avg_sq", s->exp_avg_sq().detach().cpu().clone());
     if (s->max_exp_avg_sq().defined()) {
@@ -72,7 +73,9 @@ Status RestoreAdamWState(torch::optim::AdamW& optimizer, const NamedTensorList& 
       state->exp_avg(avg->second.to(param.options()).clone());
       state->exp_avg_sq(avg_sq->second.to(param.options()).clone());
       auto max_sq = by_name.find(base + ".max_exp_avg_sq");
-      if (max_sq != by_name.end()) state->max_exp_avg_sq(max_sq->second.to(param.options()).clone());
+      if (max_sq != by_name.end()) {
+        state->max_exp_avg_sq(max_sq->second.to(param.options()).clone());
+      }
       optimizer.state()[StateKey<Key>(param)] = std::move(state);
     }
     return OkStatus();

@@ -137,13 +137,16 @@ Status OnlineLearner::RestoreState(const std::string& bytes) {
   auto strip = [&](const std::string& prefix) {
     NamedTensorList out;
     for (const auto& [name, t] : file.tensors) {
-      if (name.compare(0, prefix.size(), prefix) == 0) out.emplace_back(name.substr(prefix.size()), t);
+      if (name.compare(0, prefix.size(), prefix) == 0) {
+        out.emplace_back(name.substr(prefix.size()), t);
+      }
     }
     return out;
   };
   // Parse everything before changing anything.
   PERENNIAL_ASSIGN_OR_RETURN(
-      Adapters saved, Adapters::FromNamedTensors(model_->config(), options_.pet, strip("adapters.")));
+      Adapters saved,
+      Adapters::FromNamedTensors(model_->config(), options_.pet, strip("adapters.")));
   PERENNIAL_ASSIGN_OR_RETURN(
       Adapters published,
       Adapters::FromNamedTensors(model_->config(), options_.pet, strip("snapshot.")));

@@ -64,7 +64,8 @@ Status ReplayBuffer::RestoreFromNamedTensors(
   }
   if (labels->second.scalar_type() != torch::kLong || labels->second.dim() != 1 ||
       seen->second.scalar_type() != torch::kLong || seen->second.numel() != 1) {
-    return InvalidArgumentError("replay buffer tensors " + prefix + "labels/seen: wrong dtype or shape");
+    return InvalidArgumentError("replay buffer tensors " + prefix +
+                                "labels/seen: wrong dtype or shape");
   }
   const int64_t m = labels->second.size(0);
   if (m > capacity_) {
