@@ -2,7 +2,6 @@
 
 #include <unistd.h>
 
-#include <exception>
 #include <fstream>
 #include <utility>
 #include <vector>
@@ -10,11 +9,11 @@
 #include "absl/strings/str_cat.h"
 #include "prometheus/collectable.h"
 #include "prometheus/counter.h"
-#include "prometheus/exposer.h"
 #include "prometheus/family.h"
 #include "prometheus/histogram.h"
 #include "prometheus/metric_family.h"
 #include "prometheus/registry.h"
+#include "prometheus/text_serializer.h"
 
 namespace perennial {
 
@@ -112,18 +111,20 @@ ServerMetrics::~ServerMetrics() = default;
 absl::StatusOr<std::unique_ptr<ServerMetrics>> ServerMetrics::Create(const std::string& listen) {
   std::unique_ptr<ServerMetrics> metrics(new ServerMetrics());
   if (listen.empty()) return metrics;
-  try {
-    // civetweb takes "host:port"; one worker thread is plenty for a scrape every few seconds.
-    metrics->exposer_ = std::make_unique<prometheus::Exposer>(listen, 2);
-  } catch (const std::exception& e) {
-    return absl::UnavailableError(
-        absl::StrCat("cannot serve /metrics on ", listen, ": ", e.what()));
-  }
-  metrics->exposer_->RegisterCollectable(metrics->registry_);
-  metrics->exposer_->RegisterCollectable(metrics->live_);
-  const std::vector<int> ports = metrics->exposer_->GetListeningPorts();
-  metrics->port_ = ports.empty() ? 0 : ports.front();
+  ServerMetrics* raw = metrics.get();
+  absl::StatusOr<std::unique_ptr<HttpExposer>> exposer =
+      HttpExposer::Start(listen, "/metrics", "text/plain; version=0.0.4; charset=utf-8",
+                         [raw] { return raw->Scrape(); });
+  if (!exposer.ok()) return exposer.status();
+  metrics->exposer_ = *std::move(exposer);
+  metrics->port_ = metrics->exposer_->port();
   return metrics;
+}
+
+std::string ServerMetrics::Scrape() const {
+  std::vector<prometheus::MetricFamily> families = registry_->Collect();
+  for (prometheus::MetricFamily& family : live_->Collect()) families.push_back(std::move(family));
+  return prometheus::TextSerializer().Serialize(families);
 }
 
 void ServerMetrics::SetLiveGauges(std::function<LiveGauges()> source) {

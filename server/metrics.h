@@ -1,6 +1,7 @@
 // File: server/metrics.h
 //
-// The server's Prometheus metrics (prometheus-cpp), served as text on http://<listen>/metrics.
+// The server's Prometheus metrics (prometheus-cpp registry and text format), served on
+// http://<listen>/metrics by HttpExposer (see http_exposer.h for why not prometheus::Exposer).
 // All names start with perennial_, carry their unit, and counters end in _total:
 //   perennial_ingest_samples_total{result="accepted"|"duplicate"|"rejected"}  counter
 //   perennial_ingest_bytes_total                       counter  (serialized samples received)
@@ -26,10 +27,10 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "server/http_exposer.h"
 
 namespace prometheus {
 class Counter;
-class Exposer;
 class Histogram;
 class Registry;
 template <typename T>
@@ -51,11 +52,13 @@ struct LiveGauges {
 
 class ServerMetrics {
  public:
-  // Serves /metrics on `listen` ("127.0.0.1:9464"; civetweb cannot bind port 0). Empty `listen`:
+  // Serves /metrics on `listen` ("127.0.0.1:9464"; port 0 picks a free port). Empty `listen`:
   // metrics are recorded but not served. UNAVAILABLE if the address cannot be bound.
   static absl::StatusOr<std::unique_ptr<ServerMetrics>> Create(const std::string& listen);
   ~ServerMetrics();
 
+  // The text page Prometheus scrapes (registry plus live gauges).
+  std::string Scrape() const;
   // The bound HTTP port (0 when not serving).
   int port() const { return port_; }
   std::shared_ptr<prometheus::Registry> registry() const { return registry_; }
@@ -74,7 +77,7 @@ class ServerMetrics {
 
   std::shared_ptr<prometheus::Registry> registry_;
   std::shared_ptr<LiveCollectable> live_;
-  std::unique_ptr<prometheus::Exposer> exposer_;
+  std::unique_ptr<HttpExposer> exposer_;
   int port_ = 0;
   prometheus::Counter* accepted_ = nullptr;
   prometheus::Counter* duplicates_ = nullptr;

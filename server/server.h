@@ -32,7 +32,7 @@ namespace perennial {
 struct ServerOptions {
   // gRPC address. Port 0 picks a free port (see port()). Default: 127.0.0.1:50051.
   std::string listen = "127.0.0.1:50051";
-  // Prometheus /metrics address; empty disables it (port 0 is not supported by civetweb).
+  // Prometheus /metrics address; empty disables it; port 0 picks a free port.
   // Default: 127.0.0.1:9464.
   std::string metrics_listen = "127.0.0.1:9464";
   // Data directory; the RocksDB store is <data_dir>/db. Default: ./perennial-data.

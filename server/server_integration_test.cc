@@ -135,29 +135,12 @@ std::string HttpGet(int port, const std::string& path) {
   return response;
 }
 
-// A loopback port that was free a moment ago (civetweb, unlike gRPC, cannot bind port 0).
-int FreePort() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  address.sin_port = 0;
-  socklen_t length = sizeof(address);
-  int port = 0;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0 &&
-      getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0) {
-    port = ntohs(address.sin_port);
-  }
-  close(fd);
-  return port;
-}
-
 class ServerTest : public ::testing::Test {
  protected:
   ServerOptions Options() {
     ServerOptions options;
     options.listen = "127.0.0.1:0";
-    options.metrics_listen = "127.0.0.1:" + std::to_string(FreePort());
+    options.metrics_listen = "127.0.0.1:0";
     options.data_dir = data_.File("data");
     options.model_path = ModelDir().File("tiny.safetensors");
     options.sync_writes = false;

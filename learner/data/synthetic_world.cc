@@ -23,13 +23,13 @@ struct Constraint {
   int fixed_colour = -1;
 };
 
-bool ShapeColourInSplit(int shape, int colour, Split split) {
-  return IsHeldOutShapeColour(shape, colour) == (split == Split::kHeldOut);
+bool ShapeColourInSplit(int shape, int colour, WorldSplit split) {
+  return IsHeldOutShapeColour(shape, colour) == (split == WorldSplit::kHeldOut);
 }
 
 // A (shape, colour) pair drawn uniformly from those allowed: in `split` when `use_split`, with the
 // fixed shape/colour when >= 0, and with a shape other than `exclude_shape`.
-std::pair<int, int> PickShapeColour(Split split, bool use_split, int fixed_shape, int fixed_colour,
+std::pair<int, int> PickShapeColour(WorldSplit split, bool use_split, int fixed_shape, int fixed_colour,
                                     int exclude_shape, WorldRng* rng) {
   int candidates[kNumShapes * kNumColours];
   int n = 0;
@@ -49,11 +49,11 @@ std::pair<int, int> PickShapeColour(Split split, bool use_split, int fixed_shape
 }
 
 // A group size in 2..max_count allowed for `shape` in the split; 1 when there is none.
-int PickGroupCount(int shape, int max_count, Split split, WorldRng* rng) {
+int PickGroupCount(int shape, int max_count, WorldSplit split, WorldRng* rng) {
   int counts[kMaxCount];
   int n = 0;
   for (int c = 2; c <= max_count; ++c) {
-    if (split == Split::kTrain && IsHeldOutShapeCount(shape, c)) continue;
+    if (split == WorldSplit::kTrain && IsHeldOutShapeCount(shape, c)) continue;
     counts[n++] = c;
   }
   return n == 0 ? 1 : counts[rng->Below(static_cast<uint32_t>(n))];
@@ -74,7 +74,7 @@ Attributes SampleAttributes(const WorldOptions& o, const Constraint& constraint,
     a.has_second = true;
     // The held-out split only promises a held-out primary; the partner may be anything.
     std::tie(a.second_shape, a.second_colour) =
-        PickShapeColour(o.split, o.split == Split::kTrain, -1, -1, a.shape, rng);
+        PickShapeColour(o.split, o.split == WorldSplit::kTrain, -1, -1, a.shape, rng);
     a.second_size = static_cast<int>(rng->Below(kNumSizes));
     a.relation = static_cast<Relation>(1 + rng->Below(4));
     return a;

@@ -410,7 +410,7 @@ TEST(SyntheticWorldTest, TrainSplitNeverShowsAHeldOutCombination) {
 
 TEST(SyntheticWorldTest, HeldOutSplitAlwaysShowsAHeldOutPair) {
   WorldOptions o;
-  o.split = Split::kHeldOut;
+  o.split = WorldSplit::kHeldOut;
   for (uint64_t index = 0; index < 2000; ++index) {
     const Attributes a = Generate(17, index, o).attributes;
     ASSERT_TRUE(IsHeldOutShapeColour(a.shape, a.colour)) << "index " << index;

@@ -21,7 +21,7 @@ float ClampOr(float v, float lo, float hi, float fallback) {
 
 Status ValidateWorldOptions(const WorldOptions& o) {
   if (o.resolution < 16 || o.resolution > 1024) return OutOfRange("resolution", "[16, 1024]");
-  if (o.split != Split::kTrain && o.split != Split::kHeldOut) {
+  if (o.split != WorldSplit::kTrain && o.split != WorldSplit::kHeldOut) {
     return OutOfRange("split", "{kTrain, kHeldOut}");
   }
   if (o.background_level < 0 || o.background_level > 2) {
@@ -59,7 +59,7 @@ WorldOptions ClampWorldOptions(const WorldOptions& o) {
   const WorldOptions d;
   WorldOptions c = o;
   c.resolution = std::clamp(o.resolution, 16, 1024);
-  if (o.split != Split::kTrain && o.split != Split::kHeldOut) c.split = d.split;
+  if (o.split != WorldSplit::kTrain && o.split != WorldSplit::kHeldOut) c.split = d.split;
   c.background_level = std::clamp(o.background_level, 0, 2);
   c.max_count = std::clamp(o.max_count, 1, 4);
   c.group_probability = ClampOr(o.group_probability, 0, 1, d.group_probability);

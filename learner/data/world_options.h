@@ -12,7 +12,7 @@
 
 namespace perennial {
 
-enum class Split : uint8_t {
+enum class WorldSplit : uint8_t {
   // Never shows a held-out (shape, colour) or (shape, count) combination (world_attributes.h).
   kTrain,
   // Primary object always has a held-out (shape, colour) pair: for retrieval-style evaluation.
@@ -25,7 +25,7 @@ struct WorldOptions {
   int resolution = 64;
 
   // Which combinations may appear. Default: kTrain.
-  Split split = Split::kTrain;
+  WorldSplit split = WorldSplit::kTrain;
 
   // Background curriculum: 0 plain light or dark only; 1 adds gradients and per-pixel noise;
   // 2 adds stripes and checkerboards. Backgrounds are always near-neutral (light or dark), so an
