@@ -1,12 +1,10 @@
 #include "clients/cli/cli_common.h"
 
-#include <unistd.h>
-
-#include <cstdlib>
-#include <filesystem>
 #include <iostream>
 #include <map>
 #include <thread>
+
+#include "learner/model/default_model.h"
 
 namespace perennial::cli {
 namespace {
@@ -15,15 +13,6 @@ std::map<const CLI::App*, CommandFn>& Commands() {
   static auto* commands = new std::map<const CLI::App*, CommandFn>();
   return *commands;
 }
-
-std::filesystem::path ExecutableDir() {
-  std::error_code error;
-  const auto exe = std::filesystem::read_symlink("/proc/self/exe", error);
-  return error ? std::filesystem::path() : exe.parent_path();
-}
-
-// The shipped default model's file name under models/ (issue 4 provides the weights).
-constexpr char kDefaultModelFile[] = "perennial-tiny-clip.safetensors";
 
 }  // namespace
 
@@ -65,23 +54,6 @@ void AddModelFlag(CLI::App* sub, std::string* model_path) {
   sub->add_option("--model", *model_path,
                   "CLIP weights: OpenAI/open_clip or Hugging Face safetensors, or an OpenAI "
                   "TorchScript .pt (default: $PERENNIAL_MODEL, else the embedded model)");
-}
-
-StatusOr<std::string> ResolveModelPath(const std::string& requested) {
-  if (!requested.empty()) return requested;
-  if (const char* env = std::getenv("PERENNIAL_MODEL"); env != nullptr && *env != '\0') {
-    return std::string(env);
-  }
-  const std::filesystem::path candidates[] = {
-      ExecutableDir() / "../share/perennial/models" / kDefaultModelFile,
-      std::filesystem::path(PERENNIAL_SOURCE_DIR) / "models" / kDefaultModelFile,
-  };
-  for (const auto& path : candidates) {
-    if (std::filesystem::exists(path)) return path.lexically_normal().string();
-  }
-  return NotFoundError(
-      "no --model given and the embedded default model (models/" + std::string(kDefaultModelFile) +
-      ") is not available yet; pass --model FILE or set PERENNIAL_MODEL");
 }
 
 StatusOr<ClipModel> LoadModel(const std::string& requested, const RuntimeFlags& flags) {

@@ -37,8 +37,8 @@ StatusOr<torch::Device> ApplyRuntimeFlags(const RuntimeFlags& flags);
 
 // Adds --model (defaulting to the embedded model) to `sub`.
 void AddModelFlag(CLI::App* sub, std::string* model_path);
-// `requested` if non-empty, else $PERENNIAL_MODEL, else the embedded default model (models/).
-StatusOr<std::string> ResolveModelPath(const std::string& requested);
+// Loads `requested`, or the default model that ResolveModelPath (learner/model/default_model.h)
+// finds, on the device the flags select.
 StatusOr<ClipModel> LoadModel(const std::string& requested, const RuntimeFlags& flags);
 
 // Writes `value` as one line of JSON to stdout.

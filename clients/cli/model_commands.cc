@@ -4,6 +4,7 @@
 
 #include "clients/cli/cli_common.h"
 #include "learner/base/torch_status.h"
+#include "learner/model/default_model.h"
 #include "learner/model/image_io.h"
 #include "learner/model/preprocess.h"
 #include "learner/model/tokenizer.h"
