@@ -8,6 +8,7 @@
 #include <string>
 
 #include "clients/cli/cli_common.h"
+#include "learner/model/default_model.h"
 #include "learner/model/tokenizer.h"
 #include "learner/pretrain/pretrain.h"
 #include "learner/pretrain/probe_eval.h"
