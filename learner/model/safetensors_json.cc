@@ -2,6 +2,8 @@
 
 #include <utility>
 
+#include "learner/base/utf8.h"
+
 namespace perennial {
 namespace safetensors_internal {
 namespace {
@@ -125,24 +127,6 @@ class Parser {
     return OkStatus();
   }
 
-  static void AppendUtf8(uint32_t cp, std::string* out) {
-    if (cp < 0x80) {
-      out->push_back(static_cast<char>(cp));
-    } else if (cp < 0x800) {
-      out->push_back(static_cast<char>(0xC0 | (cp >> 6)));
-      out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-    } else if (cp < 0x10000) {
-      out->push_back(static_cast<char>(0xE0 | (cp >> 12)));
-      out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-      out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-    } else {
-      out->push_back(static_cast<char>(0xF0 | (cp >> 18)));
-      out->push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-      out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-      out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-    }
-  }
-
   Status ParseHex4(uint32_t* out) {
     if (text_.size() - pos_ < 4) return Error("truncated \\u escape");
     uint32_t v = 0;
@@ -191,7 +175,7 @@ class Parser {
       if (low < 0xDC00 || low > 0xDFFF) return Error("unpaired high surrogate");
       cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
     }
-    AppendUtf8(cp, out);
+    AppendUtf8(static_cast<char32_t>(cp), out);
     return OkStatus();
   }
 

@@ -15,6 +15,8 @@
 #include <string_view>
 #include <vector>
 
+#include "learner/base/utf8.h"
+
 namespace perennial {
 namespace tokenizer_internal {
 
@@ -36,8 +38,8 @@ uint8_t CodePointFlags(char32_t cp);
 // invalid subsequence becomes one U+FFFD.
 std::u32string DecodeUtf8(std::string_view utf8);
 
-// Appends the UTF-8 encoding of `cp` (which must be a scalar value) to `out`.
-void AppendUtf8(char32_t cp, std::string* out);
+// AppendUtf8 (the encoder of one code point) lives in learner/base/utf8.h.
+using ::perennial::AppendUtf8;
 std::string EncodeUtf8(std::u32string_view text);
 
 // Python's html.unescape(): named (HTML5) and numeric character references.
