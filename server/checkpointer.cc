@@ -7,8 +7,8 @@
 namespace perennial {
 
 Checkpointer::Checkpointer(Store* store, ModelHost* host, LearnerControl* learner,
-                           RetentionPolicy retention)
-    : store_(store), host_(host), learner_(learner), retention_(retention) {}
+                           RetentionPolicy retention, ServerMetrics* metrics)
+    : store_(store), host_(host), learner_(learner), retention_(retention), metrics_(metrics) {}
 
 absl::StatusOr<v1::CheckpointInfo> Checkpointer::Checkpoint(const std::vector<std::string>& tags) {
   for (size_t i = 0; i < tags.size(); ++i) {
@@ -22,6 +22,18 @@ absl::StatusOr<v1::CheckpointInfo> Checkpointer::Checkpoint(const std::vector<st
 }
 
 absl::StatusOr<v1::CheckpointInfo> Checkpointer::CheckpointLocked(
+    const std::vector<std::string>& tags) {
+  const absl::Time start = absl::Now();
+  absl::StatusOr<v1::CheckpointInfo> written = WriteCheckpointLocked(tags);
+  if (metrics_ != nullptr) {
+    metrics_->ObserveCheckpoint(
+        written.ok(), absl::Now() - start,
+        written.ok() ? written->adapter_size_bytes() + written->optimizer_size_bytes() : 0);
+  }
+  return written;
+}
+
+absl::StatusOr<v1::CheckpointInfo> Checkpointer::WriteCheckpointLocked(
     const std::vector<std::string>& tags) {
   absl::StatusOr<LearnerCheckpointState> state =
       learner_->CaptureCheckpoint(store_->MaxCheckpointVersion() + 1);

@@ -22,6 +22,7 @@
 #include "perennial/v1/admin.pb.h"
 #include "perennial/v1/checkpoint.pb.h"
 #include "server/learner_control.h"
+#include "server/metrics.h"
 #include "server/model_host.h"
 #include "storage/store.h"
 
@@ -29,8 +30,9 @@ namespace perennial {
 
 class Checkpointer {
  public:
-  // All pointers must outlive the Checkpointer.
-  Checkpointer(Store* store, ModelHost* host, LearnerControl* learner, RetentionPolicy retention);
+  // All pointers must outlive the Checkpointer; `metrics` may be null.
+  Checkpointer(Store* store, ModelHost* host, LearnerControl* learner, RetentionPolicy retention,
+               ServerMetrics* metrics = nullptr);
 
   // Writes a checkpoint of the live learner state now, tagged with `tags` (each 1..64 bytes),
   // then prunes per the retention policy. Returns the new checkpoint's info.
@@ -45,13 +47,17 @@ class Checkpointer {
   absl::StatusOr<v1::RollbackResponse> Rollback(uint64_t version, bool resume_from_head);
 
  private:
+  // Writes and measures (perennial_checkpoint_* metrics).
   absl::StatusOr<v1::CheckpointInfo> CheckpointLocked(const std::vector<std::string>& tags)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<v1::CheckpointInfo> WriteCheckpointLocked(const std::vector<std::string>& tags)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   Store* const store_;
   ModelHost* const host_;
   LearnerControl* const learner_;
   const RetentionPolicy retention_;
+  ServerMetrics* const metrics_;
   absl::Mutex mu_;
 };
 

@@ -33,12 +33,14 @@ namespace perennial {
 class Store;
 class ModelHost;
 class QueryBatcher;
+class LearnerMetrics;
 
 // What a learner is built with. All pointers outlive the learner.
 struct LearnerEnv {
   Store* store = nullptr;          // the sample log, vocabulary and blobs
   ModelHost* host = nullptr;       // base model, tokenizer, Publish()
   QueryBatcher* queries = nullptr; // QueriesPending()/WaitForIdle() before each step
+  LearnerMetrics* metrics = nullptr;  // the learner's Prometheus series; may be null
 };
 
 // A zero-shot probe task, decoded and preprocessed by the server (AdminService.SetProbes).

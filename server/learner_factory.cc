@@ -1,20 +1,25 @@
 #include "server/learner_factory.h"
 
+#include <utility>
+
 #include "absl/strings/str_cat.h"
 #include "server/frozen_learner.h"
 
 namespace perennial {
 
 absl::StatusOr<std::unique_ptr<LearnerControl>> CreateLearner(const std::string& method,
+                                                              LearningLoopOptions options,
                                                               const LearnerEnv& env) {
   if (method == "frozen") return std::make_unique<FrozenLearner>(env);
-  if (method == "sit" || method == "sit+vrlwf" || method == "finetune" || method == "er") {
-    return absl::UnimplementedError(absl::StrCat(
-        "--method ", method, ": the online learner is not wired into the server yet; "
-        "use --method frozen"));
+  StatusOr<OnlineMethod> parsed = ParseOnlineMethod(method);
+  if (!parsed.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--method '", method, "' is unknown; want sit+vrlwf, sit, lwf, er, asym-ft or frozen"));
   }
-  return absl::InvalidArgumentError(absl::StrCat(
-      "--method '", method, "' is unknown; want frozen, sit, sit+vrlwf, finetune or er"));
+  options.learner.method = *parsed;
+  absl::StatusOr<std::unique_ptr<LearningLoop>> loop = LearningLoop::Create(env, std::move(options));
+  if (!loop.ok()) return loop.status();
+  return std::unique_ptr<LearnerControl>(*std::move(loop));
 }
 
 }  // namespace perennial

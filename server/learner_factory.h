@@ -1,7 +1,8 @@
 // File: server/learner_factory.h
 //
-// The learner behind --method. Today: "frozen" (FrozenLearner). The online learner
-// (learner/online/: sit, sit+vrlwf, er, finetune ...) is added here when it lands.
+// The learner behind --method: "frozen" runs FrozenLearner (follows the log, never changes the
+// model); every learning method of learner/online/ ("sit+vrlwf", "sit", "lwf", "er", "asym-ft")
+// runs a LearningLoop with `options` (its learner.method is set from `method`).
 #ifndef PERENNIAL_SERVER_LEARNER_FACTORY_H_
 #define PERENNIAL_SERVER_LEARNER_FACTORY_H_
 
@@ -10,12 +11,14 @@
 
 #include "absl/status/statusor.h"
 #include "server/learner_control.h"
+#include "server/learning_loop.h"
 
 namespace perennial {
 
-// UNIMPLEMENTED for a method that exists in the design but is not wired into the server yet,
-// INVALID_ARGUMENT for an unknown one.
+// INVALID_ARGUMENT for an unknown method (the message lists the known ones), or the
+// LearningLoop's own errors (options, vocabulary).
 absl::StatusOr<std::unique_ptr<LearnerControl>> CreateLearner(const std::string& method,
+                                                              LearningLoopOptions options,
                                                               const LearnerEnv& env);
 
 }  // namespace perennial

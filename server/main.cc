@@ -35,8 +35,6 @@ void AddFlags(CLI::App& app, perennial::ServerOptions* o, int* threads, int64_t*
   app.add_option("--device", o->device, "cpu, cuda or cuda:N")->capture_default_str();
   app.add_option("--threads", *threads, "LibTorch CPU threads (0: one per core)")
       ->capture_default_str()->check(CLI::NonNegativeNumber);
-  app.add_option("--method", o->method, "learner method (frozen; the online methods follow)")
-      ->capture_default_str();
   perennial::ServerLimits& l = o->limits;
   app.add_option("--max-message-bytes", l.max_message_bytes, "largest gRPC message")
       ->capture_default_str()->check(CLI::PositiveNumber);
@@ -67,6 +65,73 @@ void AddFlags(CLI::App& app, perennial::ServerOptions* o, int* threads, int64_t*
   app.set_config("--config", "", "read flags from this TOML/INI file (same names, no dashes)");
 }
 
+// Flags whose option type differs from the command line's (durations, enums).
+struct LearnerFlagValues {
+  int64_t batch_wait_ms = 200;
+  int64_t checkpoint_interval_s = 60;
+  std::string pet = "lora";
+  std::string towers = "both";
+};
+
+void AddLearnerFlags(CLI::App& app, perennial::ServerOptions* o, LearnerFlagValues* v) {
+  perennial::LearningLoopOptions& l = o->learning;
+  perennial::OnlineLearnerOptions& m = l.learner;
+  app.add_option("--method", o->method,
+                 "sit+vrlwf (SIT + replayed-vocabulary distillation), sit, lwf, er, asym-ft, or "
+                 "frozen (never updates: the zero-shot baseline)")
+      ->capture_default_str();
+  app.add_option("--learner-batch", l.batch_size, "training samples per step")
+      ->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--batch-wait-ms", v->batch_wait_ms,
+                 "how long a step waits for a full batch before training a partial one")
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
+  app.add_option("--online-iters", m.online_iters, "optimizer steps per batch")
+      ->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--lr", m.learning_rate, "AdamW learning rate of the adapters")
+      ->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--pet", v->pet, "lora or adapter")->capture_default_str();
+  app.add_option("--towers", v->towers, "image, text or both")->capture_default_str();
+  app.add_option("--lora-rank", m.pet.lora_rank, "LoRA rank")
+      ->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--publish-every", m.publish_every_k_steps,
+                 "publish a new model version every k optimizer steps (and when caught up)")
+      ->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--vrlwf-k", m.vrlwf_num_pseudo_classes,
+                 "sit+vrlwf: pseudo-classes drawn from the replayed vocabulary per step")
+      ->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--kd-weight", m.kd_weight, "weight of the distillation term")
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
+  app.add_option("--learner-seed", m.seed, "seed of adapters, replay and vocabulary draws")
+      ->capture_default_str();
+  app.add_option("--eval-every", l.evaluation.eval_every_samples,
+                 "trained samples between anytime evaluations on EVAL samples (0: never)")
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
+  app.add_option("--max-eval-samples", l.evaluation.max_eval_samples,
+                 "EVAL samples kept for anytime evaluation")
+      ->capture_default_str();
+  app.add_option("--checkpoint-every-steps", o->checkpoints.every_steps,
+                 "optimizer steps between periodic checkpoints (0: off)")
+      ->capture_default_str();
+  app.add_option("--checkpoint-interval-s", v->checkpoint_interval_s,
+                 "longest time a learner change stays without a checkpoint (0: off)")
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
+}
+
+// Converts the raw flag values; false (after printing why) when one is invalid.
+bool ApplyLearnerFlags(const LearnerFlagValues& v, perennial::ServerOptions* o) {
+  o->learning.batch_wait = absl::Milliseconds(v.batch_wait_ms);
+  o->checkpoints.interval = absl::Seconds(v.checkpoint_interval_s);
+  perennial::StatusOr<perennial::PetKind> pet = perennial::ParsePetKind(v.pet);
+  perennial::StatusOr<perennial::TowerSelection> towers = perennial::ParseTowerSelection(v.towers);
+  if (!pet.ok() || !towers.ok()) {
+    std::cerr << "error: " << (pet.ok() ? towers.status() : pet.status()).message() << std::endl;
+    return false;
+  }
+  o->learning.learner.pet.kind = *pet;
+  o->learning.learner.pet.towers = *towers;
+  return true;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -74,9 +139,12 @@ int main(int argc, char** argv) {
   perennial::ServerOptions options;
   int threads = 0;
   int64_t delay_us = absl::ToInt64Microseconds(options.batching.max_queue_delay);
+  LearnerFlagValues learner_flags;
   AddFlags(app, &options, &threads, &delay_us);
+  AddLearnerFlags(app, &options, &learner_flags);
   CLI11_PARSE(app, argc, argv);
   options.batching.max_queue_delay = absl::Microseconds(delay_us);
+  if (!ApplyLearnerFlags(learner_flags, &options)) return 1;
   torch::set_num_threads(threads > 0 ? threads
                                      : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
 

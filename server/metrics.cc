@@ -10,6 +10,7 @@
 #include "prometheus/collectable.h"
 #include "prometheus/counter.h"
 #include "prometheus/family.h"
+#include "prometheus/gauge.h"
 #include "prometheus/histogram.h"
 #include "prometheus/metric_family.h"
 #include "prometheus/registry.h"
@@ -104,6 +105,40 @@ ServerMetrics::ServerMetrics()
                      .Help("Images per query forward pass (dynamic batching).")
                      .Register(*registry_)
                      .Add({}, prometheus::Histogram::BucketBoundaries{1, 2, 4, 8, 16, 32, 64, 128});
+  auto& checkpoints = prometheus::BuildCounter()
+                         .Name("perennial_checkpoints_total")
+                         .Help("Checkpoint attempts by outcome.")
+                         .Register(*registry_);
+  checkpoints_ok_ = &checkpoints.Add({{"result", "ok"}});
+  checkpoints_error_ = &checkpoints.Add({{"result", "error"}});
+  prometheus::Histogram::BucketBoundaries checkpoint_buckets;
+  for (double b = 0.001; b < 70; b *= 2) checkpoint_buckets.push_back(b);
+  checkpoint_duration_ = &prometheus::BuildHistogram()
+                              .Name("perennial_checkpoint_duration_seconds")
+                              .Help("Time to capture and write one checkpoint.")
+                              .Register(*registry_)
+                              .Add({}, checkpoint_buckets);
+  // Absent until the first checkpoint of this process.
+  checkpoint_size_ = &prometheus::BuildGauge()
+                          .Name("perennial_checkpoint_size_bytes")
+                          .Help("Stored size (adapter + learner state) of the newest checkpoint.")
+                          .Register(*registry_);
+  checkpoint_success_time_ =
+      &prometheus::BuildGauge()
+           .Name("perennial_checkpoint_last_success_timestamp_seconds")
+           .Help("Unix time the newest durable checkpoint was written.")
+           .Register(*registry_);
+  build_info_ = &prometheus::BuildGauge()
+                     .Name("perennial_build_info")
+                     .Help("Always 1; labels describe the server and its learner.")
+                     .Register(*registry_);
+  prometheus::BuildGauge()
+      .Name("perennial_start_time_seconds")
+      .Help("Unix time the server process started.")
+      .Register(*registry_)
+      .Add({})
+      .Set(absl::ToDoubleSeconds(absl::Now() - absl::UnixEpoch()));
+  learner_ = std::make_unique<LearnerMetrics>(*registry_);
 }
 
 ServerMetrics::~ServerMetrics() = default;
@@ -144,6 +179,26 @@ void ServerMetrics::ObserveQuery(absl::string_view method, absl::Duration latenc
                                      : method == "embed_image" ? embed_image_latency_
                                                                : embed_text_latency_;
   histogram->Observe(absl::ToDoubleSeconds(latency));
+}
+
+void ServerMetrics::ObserveCheckpoint(bool ok, absl::Duration duration, uint64_t size_bytes) {
+  if (!ok) {
+    checkpoints_error_->Increment();
+    return;
+  }
+  checkpoints_ok_->Increment();
+  checkpoint_duration_->Observe(absl::ToDoubleSeconds(duration));
+  checkpoint_size_->Add({}).Set(static_cast<double>(size_bytes));
+  checkpoint_success_time_->Add({}).Set(absl::ToDoubleSeconds(absl::Now() - absl::UnixEpoch()));
+}
+
+void ServerMetrics::SetBuildInfo(const std::string& method, const std::string& base_model_id,
+                                 const std::string& device) {
+  build_info_->Add({{"version", PERENNIAL_VERSION_STRING},
+                    {"method", method},
+                    {"base_model_id", base_model_id},
+                    {"device", device}})
+      .Set(1);
 }
 
 void ServerMetrics::ObserveBatch(int batch_size) {

@@ -12,7 +12,7 @@
 //   perennial_model_version, perennial_checkpoint_version        gauges, read at scrape time
 //   perennial_learning_paused                                    gauge (0/1), read at scrape time
 //   perennial_process_resident_memory_bytes                      gauge, read at scrape time
-// Learner metrics (steps, loss, accuracy, forgetting, ...) are added by the learner later.
+// and the learner's series (learner_metrics.h), pushed by the learner thread.
 //
 // Thread-safety: every method may be called from any thread.
 #ifndef PERENNIAL_SERVER_METRICS_H_
@@ -28,9 +28,11 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "server/http_exposer.h"
+#include "server/learner_metrics.h"
 
 namespace prometheus {
 class Counter;
+class Gauge;
 class Histogram;
 class Registry;
 template <typename T>
@@ -71,12 +73,23 @@ class ServerMetrics {
   void ObserveQuery(absl::string_view method, absl::Duration latency);
   void ObserveBatch(int batch_size);
 
+  // A checkpoint attempt: perennial_checkpoints_total{result}, and on success the duration
+  // histogram, perennial_checkpoint_size_bytes and the last-success timestamp.
+  void ObserveCheckpoint(bool ok, absl::Duration duration, uint64_t size_bytes);
+  // perennial_build_info{version,method,base_model_id,device} 1 and perennial_start_time_seconds.
+  void SetBuildInfo(const std::string& method, const std::string& base_model_id,
+                    const std::string& device);
+
+  // The learner's series, in the same registry.
+  LearnerMetrics* learner() { return learner_.get(); }
+
  private:
   class LiveCollectable;
   ServerMetrics();
 
   std::shared_ptr<prometheus::Registry> registry_;
   std::shared_ptr<LiveCollectable> live_;
+  std::unique_ptr<LearnerMetrics> learner_;
   std::unique_ptr<HttpExposer> exposer_;
   int port_ = 0;
   prometheus::Counter* accepted_ = nullptr;
@@ -87,6 +100,12 @@ class ServerMetrics {
   prometheus::Histogram* embed_image_latency_ = nullptr;
   prometheus::Histogram* embed_text_latency_ = nullptr;
   prometheus::Histogram* batch_size_ = nullptr;
+  prometheus::Counter* checkpoints_ok_ = nullptr;
+  prometheus::Counter* checkpoints_error_ = nullptr;
+  prometheus::Histogram* checkpoint_duration_ = nullptr;
+  prometheus::Family<prometheus::Gauge>* checkpoint_size_ = nullptr;
+  prometheus::Family<prometheus::Gauge>* checkpoint_success_time_ = nullptr;
+  prometheus::Family<prometheus::Gauge>* build_info_ = nullptr;
 };
 
 // Resident set size of this process in bytes (from /proc/self/statm; 0 where unavailable).

@@ -37,6 +37,7 @@ struct PerennialServer::State {
   std::unique_ptr<QueryBatcher> batcher;
   std::unique_ptr<LearnerControl> learner;
   std::unique_ptr<Checkpointer> checkpointer;
+  std::unique_ptr<CheckpointScheduler> checkpoint_scheduler;
   ServerCore core;
   std::unique_ptr<IngestServiceImpl> ingest;
   std::unique_ptr<InferenceServiceImpl> inference;
@@ -149,8 +150,11 @@ absl::Status PerennialServer::LoadModel() {
       s.host.get(), s.options.batching,
       [metrics](int batch_size, absl::Duration) { metrics->ObserveBatch(batch_size); });
 
-  LearnerEnv env{s.store.get(), s.host.get(), s.batcher.get()};
-  absl::StatusOr<std::unique_ptr<LearnerControl>> learner = CreateLearner(s.options.method, env);
+  LearnerEnv env{s.store.get(), s.host.get(), s.batcher.get(), s.metrics->learner()};
+  LearningLoopOptions learning = s.options.learning;
+  learning.limits = s.options.limits;
+  absl::StatusOr<std::unique_ptr<LearnerControl>> learner =
+      CreateLearner(s.options.method, std::move(learning), env);
   if (!learner.ok()) return learner.status();
   s.learner = *std::move(learner);
   absl::StatusOr<std::optional<v1::CheckpointRecord>> start = s.store->LatestValidCheckpoint();
@@ -165,12 +169,15 @@ absl::Status PerennialServer::LoadModel() {
   absl::Status status = s.learner->Start(*start, cursor);
   if (!status.ok()) return status;
   s.checkpointer = std::make_unique<Checkpointer>(s.store.get(), s.host.get(), s.learner.get(),
-                                                  s.options.retention);
+                                                  s.options.retention, s.metrics.get());
+  s.checkpoint_scheduler = std::make_unique<CheckpointScheduler>(
+      s.checkpointer.get(), s.learner.get(), s.options.checkpoints);
   s.core.host = s.host.get();
   s.core.batcher = s.batcher.get();
   s.core.learner = s.learner.get();
   s.core.checkpointer = s.checkpointer.get();
   s.core.method = s.learner->method();
+  s.metrics->SetBuildInfo(s.core.method, s.store->base_model_id(), s.options.device);
   s.core.ready.store(true, std::memory_order_release);
   s.loaded = true;
   s.server->GetHealthCheckService()->SetServingStatus(true);
@@ -188,6 +195,7 @@ absl::Status PerennialServer::Shutdown() {
   }
   absl::Status status;
   if (s.learner != nullptr) {
+    s.checkpoint_scheduler.reset();
     s.learner->Stop();
     status = s.checkpointer->CheckpointIfChanged();
   }

@@ -19,6 +19,8 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "server/checkpoint_scheduler.h"
+#include "server/learning_loop.h"
 #include "server/limits.h"
 #include "server/query_batcher.h"
 #include "storage/store.h"
@@ -41,11 +43,17 @@ struct ServerOptions {
   std::string model_path;
   // "cpu", "cuda" or "cuda:N". Default: cpu.
   std::string device = "cpu";
-  // Learner method (learner_factory.h). Default: frozen (the only one wired in so far).
-  std::string method = "frozen";
+  // Learner method (learner_factory.h): sit+vrlwf, sit, lwf, er, asym-ft or frozen.
+  // Default: sit+vrlwf.
+  std::string method = "sit+vrlwf";
+  // Batching, evaluation and hyper-parameters of the learning methods (learner.method is set
+  // from `method`; decoding limits from `limits`).
+  LearningLoopOptions learning;
   ServerLimits limits;
   QueryBatcherOptions batching;
   RetentionPolicy retention;
+  // When checkpoints are written besides shutdown and AdminService.Checkpoint.
+  CheckpointSchedule checkpoints;
   // Synced WAL for every acknowledged sample. Only tests turn this off. Default: true.
   bool sync_writes = true;
   // How long Shutdown() lets in-flight RPCs finish before cancelling them. Default: 10 s.

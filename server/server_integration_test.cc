@@ -146,6 +146,7 @@ class ServerTest : public ::testing::Test {
     options.sync_writes = false;
     options.limits.max_message_bytes = 1 << 20;
     options.drain_timeout = absl::Seconds(2);
+    options.method = "frozen";
     return options;
   }
 
