@@ -13,6 +13,7 @@ PACKAGES=(
   dataset-fashion-mnist
   wamerican
   python3 python3-torch python3-numpy python3-pil python3-grpcio python3-regex python3-yaml
+  python3-matplotlib
 )
 
 missing=()

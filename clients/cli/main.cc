@@ -4,6 +4,7 @@
 
 #include <iostream>
 
+#include "clients/cli/bench_cl_commands.h"
 #include "clients/cli/cli_common.h"
 #include "clients/cli/model_commands.h"
 #include "clients/cli/pretrain_commands.h"
@@ -16,6 +17,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "perennial 0.1.0");
   perennial::cli::AddModelCommands(app);
   perennial::cli::AddPretrainCommands(app);
+  perennial::cli::AddBenchClCommand(app);
   CLI11_PARSE(app, argc, argv);
 
   perennial::cli::CommandFn* command = perennial::cli::SelectedCommand(app);
