@@ -9,6 +9,7 @@ there are several seeds. The legend carries each method's A_auc. Needs python3-m
 """
 import json
 import sys
+import textwrap
 
 import matplotlib
 
@@ -47,8 +48,7 @@ def main(argv):
     ax.set_ylabel("anytime accuracy (seen classes)")
     ax.set_ylim(0, 1)
     ax.grid(alpha=0.3)
-    ax.set_title("%s, %s" % (results.get("dataset", ""), results.get("command", ""))[:110],
-                 fontsize=7)
+    ax.set_title(textwrap.fill(results.get("command", ""), 110), fontsize=7)
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(argv[2])

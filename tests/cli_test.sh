@@ -39,6 +39,18 @@ check embed "o = lines[0]; assert len(o['image_features']) == 1 and len(o['image
 out=$("$BIN" classify --model "$MODEL" --image "$img" --labels "cat,dog,bird" --template "a {}." --template "a photo of a {}.")
 check classify "o = lines[0]; assert o['labels'] == ['cat', 'dog', 'bird']; assert abs(sum(o['probs']) - 1) < 1e-5; assert len(o['logits']) == 3"
 
+# bench-cl on a 200-sample Fashion-MNIST stream: the table, the JSON and (with matplotlib) the plot.
+bench_dir=$(mktemp -d)
+out=$("$BIN" bench-cl --model "$MODEL" --methods frozen,sit --seeds 1,2 --max-train 200 --test-per-class 5 --eval-period 100 --probe-samples 5 --threads 1 --out "$bench_dir" 2>/dev/null | grep '^| ' | tr '\n' ' ' | "$PY" -c "import json,sys; print(json.dumps(sys.stdin.read()))")
+check bench-cl-table "t = lines[0]; assert '| method | A_auc' in t and '| frozen |' in t and '| sit |' in t, t"
+out=$(cat "$bench_dir/results.json" 2>/dev/null | "$PY" -c "import json,sys; print(json.dumps(json.load(sys.stdin)))")
+check bench-cl-json "m = lines[0]['methods']; assert sorted(m) == ['frozen', 'sit']; r = m['frozen'][0]; assert [x['seed'] for x in m['sit']] == [1, 2]; assert r['samples_trained'] == 200 and len(r['curve']) == 2 and 0 <= r['a_auc'] <= 1 and r['zero_shot_retention'] == 1.0, r"
+if "$PY" -c "import matplotlib" 2>/dev/null; then
+  if [ -s "$bench_dir/curves.png" ]; then passes=$((passes + 1)); else echo "FAILED: bench-cl-plot"; failures=$((failures + 1)); fi
+fi
+rm -rf "$bench_dir"
+expect_error bench-cl-bad-method "unknown" "$BIN" bench-cl --model "$MODEL" --methods sit,nonsense --max-train 10
+
 expect_error missing-model "No such file" "$BIN" model info --model /nonexistent/model.safetensors
 expect_error not-a-model "$FIX/tokenizer_ids.json" "$BIN" model info --model $FIX/tokenizer_ids.json
 expect_error corrupt-image "image" "$BIN" classify --model "$MODEL" --image $FIX/tokenizer_ids.json --labels a,b

@@ -91,15 +91,20 @@ ContinualMetrics Summarize(const ContinualRecord& r) {
   m.prequential =
       r.prequential_count > 0 ? static_cast<double>(r.prequential_correct) / r.prequential_count
                               : 0.0;
+  int retained_probes = 0;
   for (const ZeroShotResult& z : r.zero_shot) {
     m.zero_shot_retention.push_back(Retention(z.accuracy, z.base_accuracy));
-    m.mean_zero_shot_retention += m.zero_shot_retention.back();
     m.mean_zero_shot_accuracy += z.accuracy;
+    // Retention of a probe the base model scores 0 on is undefined: left out of the mean.
+    if (z.base_accuracy > 0) {
+      m.mean_zero_shot_retention += m.zero_shot_retention.back();
+      ++retained_probes;
+    }
   }
   if (!r.zero_shot.empty()) {
-    m.mean_zero_shot_retention /= static_cast<double>(r.zero_shot.size());
     m.mean_zero_shot_accuracy /= static_cast<double>(r.zero_shot.size());
   }
+  if (retained_probes > 0) m.mean_zero_shot_retention /= retained_probes;
   m.samples_per_second = r.train_seconds > 0 ? r.samples_trained / r.train_seconds : 0.0;
   return m;
 }

@@ -113,7 +113,8 @@ struct ContinualMetrics {
   double a_last = 0;
   double f_last = 0;
   double prequential = 0;
-  // Per probe task, in record order, and their mean (0 without probes).
+  // Per probe task, in record order, and their mean over the probes the base model scores above
+  // 0 on (0 without such probes).
   std::vector<double> zero_shot_retention;
   double mean_zero_shot_retention = 0;
   double mean_zero_shot_accuracy = 0;

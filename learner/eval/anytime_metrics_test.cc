@@ -94,5 +94,14 @@ TEST(AnytimeMetricsTest, SummarizeCombinesEverything) {
   EXPECT_EQ(m.samples_per_second, 250.0);
 }
 
+TEST(AnytimeMetricsTest, MeanRetentionSkipsProbesTheBaseModelNeverGotRight) {
+  ContinualRecord r;
+  r.zero_shot = {{"colour", 0.0, 0.0}, {"shape", 0.5, 0.25}};
+  const ContinualMetrics m = Summarize(r);
+  EXPECT_EQ(m.zero_shot_retention, (std::vector<double>{0.0, 0.5}));
+  EXPECT_EQ(m.mean_zero_shot_retention, 0.5);
+  EXPECT_EQ(m.mean_zero_shot_accuracy, 0.125);
+}
+
 }  // namespace
 }  // namespace perennial
