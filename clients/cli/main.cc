@@ -8,6 +8,7 @@
 #include "clients/cli/cli_common.h"
 #include "clients/cli/model_commands.h"
 #include "clients/cli/pretrain_commands.h"
+#include "clients/cli/server_commands.h"
 
 int main(int argc, char** argv) {
   CLI::App app{
@@ -18,6 +19,7 @@ int main(int argc, char** argv) {
   perennial::cli::AddModelCommands(app);
   perennial::cli::AddPretrainCommands(app);
   perennial::cli::AddBenchClCommand(app);
+  perennial::cli::AddServerCommands(app);
   CLI11_PARSE(app, argc, argv);
 
   perennial::cli::CommandFn* command = perennial::cli::SelectedCommand(app);

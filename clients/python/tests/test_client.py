@@ -11,147 +11,57 @@ repository root after building the server:
 Environment:
   PERENNIAL_SERVER_BIN   server binary (default build/bin/perennial-server)
   PERENNIAL_TEST_MODEL   weights to serve (default tests/fixtures/tiny_clip/openai_fp32.safetensors)
-  CI                     when "true", a missing binary or model FAILS the tests instead of skipping
+  PERENNIAL_TEST_METHOD  learner method (--method; default frozen). The test that needs the model
+                         to change is skipped under frozen.
+  CI                     when "true", a missing binary, model or dataset FAILS the tests instead of
+                         skipping them
+
+Paths may be absolute or relative to the repository root.
 
 It regenerates the stubs first (clients/python/generate.sh).
 """
-import gzip
 import math
 import os
-import re
-import shutil
-import signal
-import subprocess
 import sys
-import tempfile
-import threading
 import time
 import unittest
-import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-PYTHON_DIR = os.path.dirname(HERE)
-ROOT = os.path.dirname(os.path.dirname(PYTHON_DIR))
-subprocess.run([os.path.join(PYTHON_DIR, "generate.sh")], check=True)
-sys.path.insert(0, PYTHON_DIR)
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(HERE)))
+sys.path.insert(0, os.path.join(ROOT, "tests"))  # tests/server_harness.py
+import server_harness as harness  # noqa: E402
+from server_harness import CLASSES, fashion_mnist, metric_value  # noqa: E402
 
-import numpy as np  # noqa: E402
+pc = harness.import_client()
 
-import perennial_client as pc  # noqa: E402
-
-SERVER_BIN = os.path.join(ROOT, os.environ.get("PERENNIAL_SERVER_BIN", "build/bin/perennial-server"))
-MODEL = os.path.join(ROOT, os.environ.get("PERENNIAL_TEST_MODEL",
-                                          "tests/fixtures/tiny_clip/openai_fp32.safetensors"))
-IN_CI = os.environ.get("CI", "").lower() == "true"
-FASHION_MNIST = "/usr/share/datasets/fashion-mnist"
-CLASSES = ["t-shirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag",
-           "ankle boot"]
+METHOD = os.environ.get("PERENNIAL_TEST_METHOD", "frozen")
 STARTUP_TIMEOUT_S = 120
-
-
-def missing_prerequisite():
-    """Why the server cannot be started here, or None."""
-    if not os.access(SERVER_BIN, os.X_OK):
-        return ("server binary %s does not exist (build it: make build; or set "
-                "PERENNIAL_SERVER_BIN)" % SERVER_BIN)
-    if not os.path.exists(MODEL):
-        return "model %s does not exist (set PERENNIAL_TEST_MODEL)" % MODEL
-    return None
-
-
-def fashion_mnist(count):
-    """The first `count` test images (28x28 uint8) and labels, from Debian's dataset package."""
-    with gzip.open(os.path.join(FASHION_MNIST, "t10k-images-idx3-ubyte.gz")) as f:
-        images = np.frombuffer(f.read(16 + count * 784)[16:], dtype=np.uint8)
-    with gzip.open(os.path.join(FASHION_MNIST, "t10k-labels-idx1-ubyte.gz")) as f:
-        labels = np.frombuffer(f.read(8 + count)[8:], dtype=np.uint8)
-    return images.reshape(count, 28, 28), [CLASSES[i] for i in labels]
-
-
-class ServerProcess:
-    """perennial-server in a temporary data directory; ports parsed from its startup line."""
-
-    def __init__(self):
-        self.data_dir = tempfile.mkdtemp(prefix="perennial_client_test_")
-        self.log = []
-        self.process = subprocess.Popen(
-            [SERVER_BIN, "--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0",
-             "--data-dir", self.data_dir, "--model", MODEL, "--threads", "1"],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        self.grpc_port = self.metrics_port = None
-        ready = threading.Event()
-
-        def read_output():
-            for line in self.process.stdout:
-                self.log.append(line.rstrip())
-                match = re.search(r"gRPC on [^ ,]+:(\d+)", line)
-                if match:
-                    self.grpc_port = int(match.group(1))
-                match = re.search(r"metrics on http://[^ ]+:(\d+)/metrics", line)
-                if match:
-                    self.metrics_port = int(match.group(1))
-                if line.startswith("serving"):
-                    ready.set()
-            ready.set()  # exited
-
-        self.reader = threading.Thread(target=read_output, daemon=True)
-        self.reader.start()
-        if not ready.wait(STARTUP_TIMEOUT_S) or self.process.poll() is not None:
-            self.stop()
-            raise RuntimeError("perennial-server did not start:\n" + "\n".join(self.log))
-
-    def metrics(self):
-        url = "http://127.0.0.1:%d/metrics" % self.metrics_port
-        with urllib.request.urlopen(url, timeout=10) as response:
-            return response.read().decode()
-
-    def stop(self):
-        """SIGTERM, then wait for the final checkpoint; returns the exit status."""
-        code = None
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                code = self.process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                code = self.process.wait()
-        else:
-            code = self.process.returncode
-        self.reader.join(timeout=5)
-        shutil.rmtree(self.data_dir, ignore_errors=True)
-        return code
-
-
-def metric_value(text, series):
-    """The value of one exact series line (name{labels}) in Prometheus text format."""
-    for line in text.splitlines():
-        if line.startswith(series + " "):
-            return float(line.split()[-1])
-    raise AssertionError("series %s not in /metrics" % series)
 
 
 class ClientAgainstServerTest(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        why = missing_prerequisite()
-        if why:
-            print("test_client: " + why, file=sys.stderr)
-            if IN_CI:
-                raise AssertionError("CI=true and the server cannot run: " + why)
-            raise unittest.SkipTest(why)
-        cls.server = ServerProcess()
-        cls.client = pc.Client("127.0.0.1:%d" % cls.server.grpc_port, timeout=60)
-        cls.client.wait_until_ready(timeout=STARTUP_TIMEOUT_S)
-        cls.images, cls.labels = fashion_mnist(12)
+        harness.require_prerequisites("test_client")
+        cls.server = harness.ServerProcess(method=METHOD)
+        # tearDownClass does not run when setUpClass fails: never leave the server behind.
+        try:
+            cls.server.start(timeout=STARTUP_TIMEOUT_S)
+            cls.client = pc.Client(cls.server.grpc_target, timeout=60)
+            cls.client.wait_until_ready(timeout=STARTUP_TIMEOUT_S)
+            cls.images, cls.labels = fashion_mnist(12)
+        except BaseException:
+            cls.server.cleanup()
+            raise
 
     @classmethod
     def tearDownClass(cls):
         cls.client.close()
         code = cls.server.stop()
+        cls.server.cleanup()
         if code != 0:
             raise AssertionError("perennial-server exited with %s after SIGTERM:\n%s"
-                                 % (code, "\n".join(cls.server.log[-30:])))
+                                 % (code, cls.server.tail()))
 
     def test_1_status_of_a_fresh_server(self):
         status = self.client.status()
@@ -183,7 +93,9 @@ class ClientAgainstServerTest(unittest.TestCase):
             label="coat")
         summary = self.client.ingest([bad, (self.images[9], "   ")])
         self.assertEqual((summary.accepted, summary.rejected), (0, 2))
-        self.assertIn("pixels", summary.results[0].reason)
+        # "samples[0].image.raw: 784 pixel bytes, want 28*28*3 = 2352"
+        self.assertIn("image.raw", summary.results[0].reason)
+        self.assertIn("2352", summary.results[0].reason)
         self.assertIn("label", summary.results[1].reason)
         self.assertFalse(any(r.retryable for r in summary.results))
 
@@ -218,8 +130,27 @@ class ClientAgainstServerTest(unittest.TestCase):
         with self.assertRaises(pc.NotFoundError):
             self.client.rollback(987654)
 
+    def test_7b_checkpoint_list_and_rollback(self):
+        before = self.client.status().model_version
+        info = self.client.checkpoint(tags=["client-test"])
+        self.assertGreater(info.version, 0)
+        self.assertEqual(list(info.tags), ["client-test"])
+        self.assertEqual(info.base_model_id, self.client.status().base_model_id)
+        listed = self.client.list_checkpoints()
+        versions = {c.version: c for c in listed.checkpoints}
+        self.assertIn(info.version, versions)
+        self.assertEqual(list(versions[info.version].tags), ["client-test"])
+        self.assertNotIn(info.version, listed.corrupt_versions)
+
+        rolled = self.client.rollback(info.version)
+        self.assertEqual(rolled.restored_version, info.version)
+        self.assertEqual(rolled.cursor, info.cursor)
+        # Versions seen by clients never go backwards, a rollback included.
+        self.assertGreaterEqual(rolled.model_version, before)
+        self.assertEqual(self.client.status().model_version, rolled.model_version)
+
     def test_8_metrics_counted_the_calls(self):
-        text = self.server.metrics()
+        text = self.server.metrics_text()
         # test_2: 8 + 1 accepted, 2 duplicates; test_3: 2 rejected (tests run in name order).
         self.assertEqual(metric_value(text, 'perennial_ingest_samples_total{result="accepted"}'), 9)
         self.assertEqual(metric_value(text, 'perennial_ingest_samples_total{result="duplicate"}'),
@@ -228,6 +159,28 @@ class ClientAgainstServerTest(unittest.TestCase):
                          2)
         self.assertGreaterEqual(
             metric_value(text, 'perennial_query_latency_seconds_count{method="classify"}'), 2)
+
+    def test_9_learning_moves_the_model(self):
+        status = self.client.status()
+        if status.method.split("/")[0] == "frozen":
+            self.skipTest("method %r never changes the model; the online learning methods are "
+                          "being wired into the server (issue 6): rerun with "
+                          "PERENNIAL_TEST_METHOD=sit+vrlwf" % status.method)
+        samples = [(self.images[i], self.labels[i], "fmnist-learn-%d" % i) for i in range(12)]
+        last_seq = self.client.ingest(samples).last_seq
+        deadline = time.monotonic() + 90
+        while True:
+            now = self.client.status()
+            if now.cursor >= last_seq and now.steps > status.steps:
+                break
+            if time.monotonic() > deadline:
+                self.fail("learner did not train through seq %d in 90 s: cursor %d, steps %d"
+                          % (last_seq, now.cursor, now.steps))
+            time.sleep(0.5)
+        self.assertGreater(now.samples_trained, status.samples_trained)
+        self.assertGreater(now.model_version, status.model_version)
+        self.assertIn("loss", now.metrics)
+        self.assertTrue(math.isfinite(now.metrics["loss"]))
 
 
 if __name__ == "__main__":

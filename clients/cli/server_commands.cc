@@ -1,0 +1,348 @@
+#include "clients/cli/server_commands.h"
+
+#include <google/protobuf/util/json_util.h>
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "clients/cli/cli_common.h"
+#include "clients/cli/ingest_source.h"
+#include "perennial/v1/admin.grpc.pb.h"
+#include "perennial/v1/ingest.grpc.pb.h"
+#include "server/status_convert.h"
+
+namespace perennial::cli {
+namespace {
+
+struct Connection {
+  std::string server = [] {
+    const char* env = std::getenv("PERENNIAL_SERVER");
+    return std::string(env != nullptr && *env != '\0' ? env : "127.0.0.1:50051");
+  }();
+  double timeout_s = 30;
+  bool json = false;
+};
+
+void AddConnectionFlags(CLI::App* sub, Connection* c) {
+  sub->add_option("--server", c->server, "perennial-server address (default: $PERENNIAL_SERVER)")
+      ->capture_default_str();
+  sub->add_option("--timeout", c->timeout_s, "deadline of each call, seconds")
+      ->capture_default_str()->check(CLI::PositiveNumber);
+  sub->add_flag("--json", c->json, "print JSON instead of text");
+}
+
+std::shared_ptr<grpc::Channel> Channel(const Connection& c) {
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(64 << 20);
+  args.SetMaxSendMessageSize(64 << 20);
+  return grpc::CreateCustomChannel(c.server, grpc::InsecureChannelCredentials(), args);
+}
+
+void SetDeadline(const Connection& c, grpc::ClientContext* context) {
+  context->set_deadline(std::chrono::system_clock::now() +
+                        std::chrono::milliseconds(static_cast<int64_t>(c.timeout_s * 1000)));
+}
+
+// The call's status with the server address in the message.
+Status CallStatus(const Connection& c, const char* rpc, const grpc::Status& status) {
+  if (status.ok()) return OkStatus();
+  const Status converted = FromGrpcStatus(status);
+  return Status(converted.code(),
+                std::string(rpc) + " on " + c.server + ": " + std::string(converted.message()));
+}
+
+void PrintMessage(const Connection& c, const google::protobuf::Message& message) {
+  std::string text;
+  if (c.json) {
+    google::protobuf::util::JsonPrintOptions options;
+    options.preserve_proto_field_names = true;
+    // Cannot fail for a message compiled into this binary.
+    const auto printed = google::protobuf::util::MessageToJsonString(message, &text, options);
+    (void)printed;
+  } else {
+    text = message.DebugString();
+  }
+  std::printf("%s\n", text.c_str());
+}
+
+// Unary admin call: request -> response printed.
+template <typename Request, typename Response, typename Method>
+Status AdminCall(const Connection& c, const char* rpc, Method method, const Request& request) {
+  auto stub = v1::AdminService::NewStub(Channel(c));
+  grpc::ClientContext context;
+  SetDeadline(c, &context);
+  Response response;
+  PERENNIAL_RETURN_IF_ERROR(CallStatus(c, rpc, ((*stub).*method)(&context, request, &response)));
+  PrintMessage(c, response);
+  return OkStatus();
+}
+
+void AddAdminCommands(CLI::App& app) {
+  auto c = std::make_shared<Connection>();
+  CLI::App* status = app.add_subcommand("status", "A running server's versions, cursor, lag and "
+                                                  "learning metrics (GetStatus).");
+  AddConnectionFlags(status, c.get());
+  SetCommand(status, [c]() -> Status {
+    return AdminCall<v1::GetStatusRequest, v1::GetStatusResponse>(
+        *c, "GetStatus", &v1::AdminService::Stub::GetStatus, v1::GetStatusRequest());
+  });
+
+  auto tags = std::make_shared<std::vector<std::string>>();
+  CLI::App* checkpoint = app.add_subcommand("checkpoint", "Write a checkpoint now (tagged "
+                                                          "checkpoints survive retention).");
+  AddConnectionFlags(checkpoint, c.get());
+  checkpoint->add_option("--tag", *tags, "tag (repeatable), e.g. before-rollout");
+  SetCommand(checkpoint, [c, tags]() -> Status {
+    v1::CheckpointRequest request;
+    for (const std::string& tag : *tags) request.add_tags(tag);
+    return AdminCall<v1::CheckpointRequest, v1::CheckpointResponse>(
+        *c, "Checkpoint", &v1::AdminService::Stub::Checkpoint, request);
+  });
+
+  CLI::App* list = app.add_subcommand("checkpoints", "List stored checkpoints.");
+  AddConnectionFlags(list, c.get());
+  SetCommand(list, [c]() -> Status {
+    return AdminCall<v1::ListCheckpointsRequest, v1::ListCheckpointsResponse>(
+        *c, "ListCheckpoints", &v1::AdminService::Stub::ListCheckpoints,
+        v1::ListCheckpointsRequest());
+  });
+
+  auto version = std::make_shared<uint64_t>(0);
+  auto from_head = std::make_shared<bool>(false);
+  CLI::App* roll = app.add_subcommand(
+      "rollback", "Make checkpoint VERSION (0: the base model) live again, under a new version.");
+  AddConnectionFlags(roll, c.get());
+  roll->add_option("version", *version, "checkpoint version")->required();
+  roll->add_flag("--from-head", *from_head,
+                 "keep the cursor at the log's head (do not re-train the samples after it)");
+  SetCommand(roll, [c, version, from_head]() -> Status {
+    v1::RollbackRequest request;
+    request.set_version(*version);
+    request.set_resume_from_head(*from_head);
+    return AdminCall<v1::RollbackRequest, v1::RollbackResponse>(
+        *c, "Rollback", &v1::AdminService::Stub::Rollback, request);
+  });
+
+  CLI::App* pause = app.add_subcommand("pause", "Pause learning (ingest and queries go on).");
+  AddConnectionFlags(pause, c.get());
+  SetCommand(pause, [c]() -> Status {
+    return AdminCall<v1::PauseLearningRequest, v1::PauseLearningResponse>(
+        *c, "PauseLearning", &v1::AdminService::Stub::PauseLearning, v1::PauseLearningRequest());
+  });
+  CLI::App* resume = app.add_subcommand("resume", "Resume learning.");
+  AddConnectionFlags(resume, c.get());
+  SetCommand(resume, [c]() -> Status {
+    return AdminCall<v1::ResumeLearningRequest, v1::ResumeLearningResponse>(
+        *c, "ResumeLearning", &v1::AdminService::Stub::ResumeLearning,
+        v1::ResumeLearningRequest());
+  });
+
+  auto words = std::make_shared<std::vector<std::string>>();
+  CLI::App* vocab = app.add_subcommand(
+      "vocab-add", "Add words to the replayed vocabulary (sit+vrlwf; used after a restart).");
+  AddConnectionFlags(vocab, c.get());
+  vocab->add_option("words", *words, "words")->required();
+  SetCommand(vocab, [c, words]() -> Status {
+    v1::AddVocabularyRequest request;
+    for (const std::string& w : *words) request.add_words(w);
+    return AdminCall<v1::AddVocabularyRequest, v1::AddVocabularyResponse>(
+        *c, "AddVocabulary", &v1::AdminService::Stub::AddVocabulary, request);
+  });
+
+  auto labels = std::make_shared<std::vector<std::string>>();
+  auto templates = std::make_shared<std::vector<std::string>>();
+  auto name = std::make_shared<std::string>();
+  CLI::App* set = app.add_subcommand(
+      "labels-set", "Store a named label set that Classify can use by name (label_set).");
+  AddConnectionFlags(set, c.get());
+  set->add_option("name", *name, "label set name")->required();
+  set->add_option("--labels", *labels, "comma-separated labels")->delimiter(',')->required();
+  set->add_option("--template", *templates, "prompt template with {} (repeatable)");
+  SetCommand(set, [c, name, labels, templates]() -> Status {
+    v1::SetLabelSetRequest request;
+    request.set_name(*name);
+    for (const std::string& l : *labels) request.add_labels(l);
+    for (const std::string& t : *templates) request.add_templates(t);
+    return AdminCall<v1::SetLabelSetRequest, v1::SetLabelSetResponse>(
+        *c, "SetLabelSet", &v1::AdminService::Stub::SetLabelSet, request);
+  });
+}
+
+struct IngestFlags {
+  Connection connection;
+  IngestSourceOptions source;
+  int batch = 64;
+  double rate = 0;  // samples/s; 0: as fast as the server takes them
+  int max_retries = 30;
+};
+
+// Totals over the whole ingest.
+struct IngestTotals {
+  uint64_t accepted = 0, duplicates = 0, rejected = 0, retries = 0, last_seq = 0;
+};
+
+// Sends one batch, resending the samples the server rejected as retryable (backpressure) or the
+// whole batch on UNAVAILABLE / RESOURCE_EXHAUSTED, with the server's retry hint or exponential
+// backoff. Rejections that are not retryable are counted and reported.
+Status SendBatch(const IngestFlags& f, v1::IngestService::Stub* stub,
+                 std::vector<v1::Sample> batch, IngestTotals* totals) {
+  int backoff_ms = 100;
+  for (int attempt = 0; !batch.empty(); ++attempt) {
+    v1::IngestRequest request;
+    for (v1::Sample& s : batch) *request.add_samples() = s;
+    grpc::ClientContext context;
+    SetDeadline(f.connection, &context);
+    v1::IngestResponse response;
+    const grpc::Status status = stub->IngestBatch(&context, request, &response);
+    const bool transient = status.error_code() == grpc::StatusCode::UNAVAILABLE ||
+                           status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED;
+    if (!status.ok() && !(transient && attempt < f.max_retries)) {
+      return CallStatus(f.connection, "IngestBatch", status);
+    }
+    std::vector<v1::Sample> retry;
+    if (!status.ok()) {
+      retry = std::move(batch);
+    } else {
+      totals->accepted += response.accepted();
+      totals->duplicates += response.duplicates();
+      totals->last_seq = std::max<uint64_t>(totals->last_seq, response.last_seq());
+      for (const v1::SampleResult& r : response.results()) {
+        if (r.outcome() != v1::SampleResult::REJECTED) continue;
+        if (r.retryable() && attempt < f.max_retries) {
+          retry.push_back(batch[r.index()]);
+          continue;
+        }
+        ++totals->rejected;
+        std::fprintf(stderr, "\nrejected %s: %s\n", batch[r.index()].idempotency_key().c_str(),
+                     r.reason().c_str());
+      }
+    }
+    if (retry.empty()) break;
+    totals->retries += retry.size();
+    const int wait_ms = response.retry_after_ms() > 0 ? static_cast<int>(response.retry_after_ms())
+                                                      : backoff_ms;
+    std::this_thread::sleep_for(std::chrono::milliseconds(wait_ms));
+    backoff_ms = std::min(backoff_ms * 2, 5000);
+    batch = std::move(retry);
+  }
+  return OkStatus();
+}
+
+void DrawIngestProgress(size_t sent, size_t total, const IngestTotals& t, double seconds) {
+  const double rate = seconds > 0 ? static_cast<double>(sent) / seconds : 0;
+  const double eta = rate > 0 ? static_cast<double>(total - sent) / rate : 0;
+  std::fprintf(stderr,
+               "\r%zu/%zu sent  %.0f samples/s  accepted %llu  duplicate %llu  rejected %llu  "
+               "retried %llu  eta %.0fs ",
+               sent, total, rate, static_cast<unsigned long long>(t.accepted),
+               static_cast<unsigned long long>(t.duplicates),
+               static_cast<unsigned long long>(t.rejected),
+               static_cast<unsigned long long>(t.retries), eta);
+  std::fflush(stderr);
+}
+
+Status RunIngest(const IngestFlags& f) {
+  PERENNIAL_ASSIGN_OR_RETURN(std::unique_ptr<IngestSource> source,
+                             IngestSource::Open(f.source));
+  auto stub = v1::IngestService::NewStub(Channel(f.connection));
+  const size_t total = source->size();
+  std::fprintf(stderr, "ingesting %zu samples (%s) into %s\n", total,
+               source->description().c_str(), f.connection.server.c_str());
+  IngestTotals totals;
+  const auto start = std::chrono::steady_clock::now();
+  auto elapsed = [&] {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  };
+  for (size_t sent = 0; sent < total;) {
+    const size_t n = std::min<size_t>(static_cast<size_t>(f.batch), total - sent);
+    std::vector<v1::Sample> batch;
+    for (size_t i = 0; i < n; ++i) {
+      PERENNIAL_ASSIGN_OR_RETURN(v1::Sample sample, source->Sample(sent + i));
+      batch.push_back(std::move(sample));
+    }
+    PERENNIAL_RETURN_IF_ERROR(SendBatch(f, stub.get(), std::move(batch), &totals));
+    sent += n;
+    if (f.rate > 0) {
+      const double ahead = static_cast<double>(sent) / f.rate - elapsed();
+      if (ahead > 0) std::this_thread::sleep_for(std::chrono::duration<double>(ahead));
+    }
+    DrawIngestProgress(sent, total, totals, elapsed());
+  }
+  std::fprintf(stderr, "\n");
+  const double seconds = elapsed();
+  if (f.connection.json) {
+    PrintJson({{"sent", total},
+               {"accepted", totals.accepted},
+               {"duplicates", totals.duplicates},
+               {"rejected", totals.rejected},
+               {"retries", totals.retries},
+               {"last_seq", totals.last_seq},
+               {"seconds", seconds}});
+  } else {
+    std::printf("sent %zu in %.1f s: accepted %llu, duplicate %llu, rejected %llu; last seq %llu\n",
+                total, seconds, static_cast<unsigned long long>(totals.accepted),
+                static_cast<unsigned long long>(totals.duplicates),
+                static_cast<unsigned long long>(totals.rejected),
+                static_cast<unsigned long long>(totals.last_seq));
+  }
+  if (totals.rejected > 0) {
+    return FailedPreconditionError(std::to_string(totals.rejected) + " samples were rejected");
+  }
+  return OkStatus();
+}
+
+void AddIngestCommand(CLI::App& app) {
+  auto f = std::make_shared<IngestFlags>();
+  IngestSourceOptions& s = f->source;
+  CLI::App* sub = app.add_subcommand(
+      "ingest",
+      "Stream labeled images into a running server: a built-in dataset in a stream order\n"
+      "(--dataset fashion-mnist --order si-blurry), a folder of class sub-folders (--folder),\n"
+      "or image files with one --label. Idempotency keys make a rerun send nothing twice.\n"
+      "Retries with backoff when the server applies backpressure.");
+  AddConnectionFlags(sub, &f->connection);
+  sub->add_option("--dataset", s.dataset, "fashion-mnist");
+  sub->add_option("--data-dir", s.data_dir, "dataset location (default: Debian's)");
+  sub->add_option("--split", s.split, "train or test")->capture_default_str();
+  sub->add_option("--order", s.order, "si-blurry, class-incremental or iid")
+      ->capture_default_str();
+  sub->add_option("--seed", s.seed, "stream order seed")->capture_default_str();
+  sub->add_option("--tasks", s.tasks, "tasks of the stream order")->capture_default_str();
+  sub->add_option("--n", s.n_percent, "Si-Blurry: percent of disjoint classes")
+      ->capture_default_str();
+  sub->add_option("--m", s.m_percent, "Si-Blurry: percent of blurry samples moved")
+      ->capture_default_str();
+  sub->add_option("--limit", s.limit, "send only the first N samples of the order (0: all)")
+      ->capture_default_str();
+  sub->add_option("--eval-every", s.eval_every,
+                  "mark every K-th sample as EVAL (held out for anytime accuracy; 0: none)")
+      ->capture_default_str();
+  sub->add_option("--folder", s.folder, "a folder of class sub-folders of PNG/JPEG files");
+  sub->add_option("--label", s.label, "the label of the image files given as arguments");
+  sub->add_option("files", s.files, "PNG/JPEG files (with --label)");
+  sub->add_option("--batch", f->batch, "samples per IngestBatch call")
+      ->capture_default_str()->check(CLI::Range(1, 1024));
+  sub->add_option("--rate", f->rate, "samples per second (0: as fast as accepted)")
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
+  sub->add_option("--max-retries", f->max_retries, "retries of a backpressured batch")
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
+  SetCommand(sub, [f]() -> Status { return RunIngest(*f); });
+}
+
+}  // namespace
+
+void AddServerCommands(CLI::App& app) {
+  AddIngestCommand(app);
+  AddAdminCommands(app);
+}
+
+}  // namespace perennial::cli

@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# The `perennial` CLI against a real perennial-server (method sit, tiny fixture model, temp data
+# dir, free port): ingest a Fashion-MNIST slice (and again: all duplicates), files with a label
+# (a corrupt one is rejected with a reason), status, checkpoint, checkpoints, pause/resume,
+# labels-set, vocab-add, and clear errors for a missing checkpoint and an unreachable server.
+# Usage: cli_server_test.sh PATH/TO/perennial PATH/TO/perennial-server (from the repo root).
+set -uo pipefail
+CLI=${1:?usage: cli_server_test.sh PATH/TO/perennial PATH/TO/perennial-server}
+SERVER=${2:?usage: cli_server_test.sh PATH/TO/perennial PATH/TO/perennial-server}
+PY=/usr/bin/python3
+MODEL=tests/fixtures/tiny_clip/openai_fp32.safetensors
+if [ ! -e /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]; then
+  echo "cli_server_test: dataset-fashion-mnist is not installed"; [ "${CI:-}" != true ]; exit $?
+fi
+data=$(mktemp -d)
+log=$data/server.log
+"$SERVER" --listen 127.0.0.1:0 --metrics-listen "" --data-dir "$data/d" --model "$MODEL" \
+  --threads 1 --method sit --checkpoint-interval-s 0 >"$log" 2>&1 &
+server_pid=$!
+trap 'kill $server_pid 2>/dev/null; wait $server_pid 2>/dev/null; rm -rf "$data"' EXIT
+for _ in $(seq 600); do grep -q '^serving' "$log" && break; sleep 0.1; done
+port=$(sed -n 's/.*gRPC on [^ ,]*:\([0-9]*\).*/\1/p' "$log" | head -1)
+[ -n "$port" ] || { echo "server did not start:"; cat "$log"; exit 1; }
+export PERENNIAL_SERVER=127.0.0.1:$port
+
+failures=0
+passes=0
+check() {  # check NAME PYTHON-ASSERTION  (reads JSON lines from $out)
+  if echo "$out" | "$PY" -c "import json,sys; lines=[json.loads(l) for l in sys.stdin if l.strip()]; $2"; then
+    passes=$((passes + 1))
+  else
+    echo "FAILED: $1"; echo "  output: ${out:0:400}"; failures=$((failures + 1))
+  fi
+}
+expect_error() {  # expect_error NAME STDERR-SUBSTRING CMD...
+  local name=$1 needle=$2; shift 2
+  local err
+  err=$("$@" 2>&1 >/dev/null); local rc=$?
+  if [ $rc -ne 0 ] && [[ "$err" == *"$needle"* ]]; then
+    passes=$((passes + 1))
+  else
+    echo "FAILED: $name (rc=$rc, stderr: ${err:0:300})"; failures=$((failures + 1))
+  fi
+}
+
+out=$("$CLI" ingest --dataset fashion-mnist --order si-blurry --limit 200 --eval-every 10 --batch 32 --json 2>/dev/null)
+check ingest "o = lines[0]; assert (o['sent'], o['accepted'], o['duplicates'], o['rejected'], o['last_seq']) == (200, 200, 0, 0, 200), o"
+out=$("$CLI" ingest --dataset fashion-mnist --order si-blurry --limit 200 --eval-every 10 --json 2>/dev/null)
+check ingest-again-is-deduplicated "o = lines[0]; assert (o['accepted'], o['duplicates'], o['last_seq']) == (0, 200, 200), o"
+
+cp tests/fixtures/images/*.png "$data/" && printf 'not an image' > "$data/corrupt.png"
+expect_error ingest-files-rejects-corrupt "corrupt.png" "$CLI" ingest --label cat "$data"/*.png
+expect_error ingest-needs-one-source "exactly one" "$CLI" ingest --dataset fashion-mnist --folder x
+
+for _ in $(seq 300); do  # the learner catches up with the log
+  out=$("$CLI" status --json)
+  echo "$out" | "$PY" -c "import json,sys; o=json.load(sys.stdin); sys.exit(int(o.get('cursor','0')) < int(o['last_seq']))" && break
+  sleep 0.2
+done
+check status "o = lines[0]; assert o['method'] == 'sit/lora' and o['cursor'] == o['last_seq'] and int(o['steps']) > 0 and 'prequential_acc' in o['metrics'], o"
+
+out=$("$CLI" checkpoint --tag cli-test --json)
+check checkpoint "c = lines[0]['checkpoint']; assert c['tags'] == ['cli-test'] and int(c['version']) > 0, c"
+out=$("$CLI" checkpoints --json)
+check checkpoints "o = lines[0]; assert any(c.get('tags') == ['cli-test'] for c in o['checkpoints']), o"
+out=$("$CLI" pause --json); check pause "assert int(lines[0]['cursor']) == 207, lines[0]  # 200 dataset + 7 fixture images"
+out=$("$CLI" status --json); check paused-status "assert lines[0]['learning_paused'] is True, lines[0]"
+"$CLI" resume >/dev/null
+out=$("$CLI" status --json); check resumed-status "assert not lines[0].get('learning_paused', False), lines[0]"
+out=$("$CLI" labels-set clothes --labels "t-shirt,trouser,bag" --json)
+check labels-set "assert lines[0]['label_count'] == 3, lines[0]"
+out=$("$CLI" vocab-add apple pear --json)
+check vocab-add "assert lines[0]['added'] == 2, lines[0]"
+expect_error rollback-missing "no checkpoint with version 999" "$CLI" rollback 999
+expect_error unreachable "127.0.0.1:1" "$CLI" status --server 127.0.0.1:1 --timeout 2
+
+kill -TERM $server_pid; wait $server_pid; rc=$?
+if [ $rc -eq 0 ]; then passes=$((passes + 1)); else echo "FAILED: SIGTERM exit $rc"; failures=$((failures + 1)); fi
+echo "cli_server_test: $passes passed, $failures failed"
+[ $failures -eq 0 ]
