@@ -4,11 +4,8 @@
 #include <string>
 #include <vector>
 
-#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
-#include "learner/base/torch_status.h"
-#include "learner/model/preprocess.h"
-#include "learner/model/zero_shot.h"
+#include "server/probes.h"
 #include "server/status_convert.h"
 #include "server/validation.h"
 
@@ -16,12 +13,8 @@ namespace perennial {
 namespace {
 
 constexpr char kServerVersion[] = "0.1.0";
-constexpr int kMaxProbes = 16;
-constexpr int kMaxProbeSamples = 2000;
 constexpr int kMaxVocabularyWords = 10000;
 constexpr size_t kMaxWordBytes = 64;
-// Probe images encoded per EncodeImages call (bounds the batch tensor).
-constexpr int64_t kProbeChunk = 64;
 
 google::protobuf::Timestamp ToProto(absl::Time time) {
   google::protobuf::Timestamp out;
@@ -135,93 +128,18 @@ grpc::Status AdminServiceImpl::SetLabelSet(grpc::ServerContext*,
 absl::Status AdminServiceImpl::DoSetProbes(const grpc::ServerContext& context,
                                            const v1::SetProbesRequest& request,
                                            v1::SetProbesResponse* response) {
-  if (request.probes_size() > kMaxProbes) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("probes: ", request.probes_size(), " probes, at most ", kMaxProbes));
-  }
   absl::Status status = core_->CheckReady();
   if (!status.ok()) return status;
-  auto tasks = std::make_shared<std::vector<ProbeTask>>();
-  auto base = std::make_shared<ServedModel>();  // version 0, no adapters: the base model
-  const absl::Time deadline = CallDeadline(context);
-  for (int p = 0; p < request.probes_size(); ++p) {
-    const v1::Probe& probe = request.probes(p);
-    const std::string field = absl::StrCat("probes[", p, "]");
-    status = ValidateName(probe.name(), field + ".name");
-    if (!status.ok()) return status;
-    if (!probe.dataset().empty()) {
-      return absl::UnimplementedError(absl::StrCat(
-          field, ".dataset: server-side probe datasets are not supported yet; send samples"));
-    }
-    if (probe.samples().empty() || probe.samples_size() > kMaxProbeSamples) {
-      return absl::InvalidArgumentError(absl::StrCat(field, ".samples: ", probe.samples_size(),
-                                                     " samples, want 1..", kMaxProbeSamples));
-    }
-    ProbeTask task;
-    task.name = probe.name();
-    task.labels.assign(probe.labels().begin(), probe.labels().end());
-    task.templates.assign(probe.templates().begin(), probe.templates().end());
-    status = ValidateTemplates(probe.templates(), core_->limits, field + ".templates");
-    if (!status.ok()) return status;
-    if (task.templates.empty()) task.templates = DefaultTemplates();
-    std::vector<Image> images;
-    absl::flat_hash_map<std::string, int64_t> label_index;
-    for (size_t i = 0; i < task.labels.size(); ++i) label_index[task.labels[i]] = i;
-    for (int i = 0; i < probe.samples_size(); ++i) {
-      const v1::Sample& sample = probe.samples(i);
-      const std::string where = absl::StrCat(field, ".samples[", i, "]");
-      status = ValidateSample(sample, core_->limits, where);
-      if (!status.ok()) return status;
-      const std::string label = TrimLabel(sample.label());
-      auto it = label_index.find(label);
-      if (it == label_index.end()) {
-        if (!probe.labels().empty()) {
-          return absl::InvalidArgumentError(
-              absl::StrCat(where, ".label: '", label, "' is not among the probe's labels"));
-        }
-        it = label_index.emplace(label, task.labels.size()).first;
-        task.labels.push_back(label);
-      }
-      task.targets.push_back(it->second);
-      absl::StatusOr<Image> image = DecodeRequestImage(sample.image(), core_->limits, where + ".image");
-      if (!image.ok()) return image.status();
-      images.push_back(*std::move(image));
-    }
-    google::protobuf::RepeatedPtrField<std::string> label_field(task.labels.begin(), task.labels.end());
-    status = ValidateLabelList(label_field, core_->limits, field + ".labels");
-    if (!status.ok()) return status;
-
-    absl::StatusOr<torch::Tensor> classes = core_->host->LabelEmbeddings(*base, task.labels, task.templates);
-    if (!classes.ok()) return classes.status();
-    absl::StatusOr<torch::Tensor> pixels = CatchTorch(
-        "preprocessing probe images", [&]() -> absl::StatusOr<torch::Tensor> {
-          return PreprocessBatch(images, core_->host->preprocess_options());
-        });
-    if (!pixels.ok()) return pixels.status();
-    task.pixels = *pixels;
-    int64_t correct = 0;
-    for (int64_t begin = 0; begin < pixels->size(0); begin += kProbeChunk) {
-      const int64_t n = std::min(kProbeChunk, pixels->size(0) - begin);
-      absl::StatusOr<torch::Tensor> features =
-          core_->batcher->EncodeImages(base, pixels->narrow(0, begin, n), deadline);
-      if (!features.ok()) return features.status();
-      status = CatchTorch("scoring probe images", [&]() -> absl::Status {
-        const torch::Tensor predicted =
-            ScoreZeroShot(core_->host->model(), *features, *classes).logits.argmax(-1).to(torch::kCPU);
-        for (int64_t i = 0; i < n; ++i) {
-          if (predicted[i].item<int64_t>() == task.targets[begin + i]) ++correct;
-        }
-        return absl::OkStatus();
-      });
-      if (!status.ok()) return status;
-    }
-    task.base_accuracy = static_cast<double>(correct) / static_cast<double>(pixels->size(0));
+  absl::StatusOr<std::shared_ptr<std::vector<ProbeTask>>> tasks =
+      BuildProbeTasks(request, *core_, CallDeadline(context));
+  if (!tasks.ok()) return tasks.status();
+  for (const ProbeTask& task : **tasks) {
     (*response->mutable_base_accuracy())[task.name] = task.base_accuracy;
-    tasks->push_back(std::move(task));
   }
-  status = core_->store->PutBlob("probes", request.SerializeAsString());
+  // Stored so that a restart measures the same probes (RestoreProbes).
+  status = core_->store->PutBlob(kProbesBlob, request.SerializeAsString());
   if (!status.ok()) return status;
-  core_->learner->SetProbes(std::move(tasks));
+  core_->learner->SetProbes(*std::move(tasks));
   return absl::OkStatus();
 }
 

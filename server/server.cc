@@ -7,6 +7,7 @@
 #include <grpcpp/server_builder.h>
 
 #include <filesystem>
+#include <iostream>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -22,6 +23,7 @@
 #include "server/metrics.h"
 #include "server/model_host.h"
 #include "server/model_identity.h"
+#include "server/probes.h"
 #include "server/server_core.h"
 
 namespace perennial {
@@ -180,6 +182,9 @@ absl::Status PerennialServer::LoadModel() {
   s.metrics->SetBuildInfo(s.core.method, s.store->base_model_id(), s.options.device);
   s.core.ready.store(true, std::memory_order_release);
   s.loaded = true;
+  // A probe set that no longer loads (e.g. limits were lowered) must not keep the server down.
+  absl::Status probes = RestoreProbes(s.core);
+  if (!probes.ok()) std::cerr << "warning: stored probes not restored: " << probes << std::endl;
   s.server->GetHealthCheckService()->SetServingStatus(true);
   return absl::OkStatus();
 }
