@@ -23,25 +23,7 @@ port=$(sed -n 's/.*gRPC on [^ ,]*:\([0-9]*\).*/\1/p' "$log" | head -1)
 [ -n "$port" ] || { echo "server did not start:"; cat "$log"; exit 1; }
 export PERENNIAL_SERVER=127.0.0.1:$port
 
-failures=0
-passes=0
-check() {  # check NAME PYTHON-ASSERTION  (reads JSON lines from $out)
-  if echo "$out" | "$PY" -c "import json,sys; lines=[json.loads(l) for l in sys.stdin if l.strip()]; $2"; then
-    passes=$((passes + 1))
-  else
-    echo "FAILED: $1"; echo "  output: ${out:0:400}"; failures=$((failures + 1))
-  fi
-}
-expect_error() {  # expect_error NAME STDERR-SUBSTRING CMD...
-  local name=$1 needle=$2; shift 2
-  local err
-  err=$("$@" 2>&1 >/dev/null); local rc=$?
-  if [ $rc -ne 0 ] && [[ "$err" == *"$needle"* ]]; then
-    passes=$((passes + 1))
-  else
-    echo "FAILED: $name (rc=$rc, stderr: ${err:0:300})"; failures=$((failures + 1))
-  fi
-}
+source "$(dirname "$0")/cli_test_lib.sh"
 
 out=$("$CLI" ingest --dataset fashion-mnist --order si-blurry --limit 200 --eval-every 10 --batch 32 --json 2>/dev/null)
 check ingest "o = lines[0]; assert (o['sent'], o['accepted'], o['duplicates'], o['rejected'], o['last_seq']) == (200, 200, 0, 0, 200), o"

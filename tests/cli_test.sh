@@ -6,25 +6,7 @@ BIN=${1:?usage: cli_test.sh PATH/TO/perennial}
 PY=/usr/bin/python3
 FIX=tests/fixtures
 MODEL=$FIX/tiny_clip/openai_fp32.safetensors
-failures=0
-passes=0
-check() {  # check NAME PYTHON-ASSERTION  (reads the command's stdout from $out)
-  if echo "$out" | "$PY" -c "import json,sys; lines=[json.loads(l) for l in sys.stdin if l.strip()]; $2"; then
-    passes=$((passes + 1))
-  else
-    echo "FAILED: $1"; echo "  output: ${out:0:300}"; failures=$((failures + 1))
-  fi
-}
-expect_error() {  # expect_error NAME STDERR-SUBSTRING CMD...
-  local name=$1 needle=$2; shift 2
-  local err
-  err=$("$@" 2>&1 >/dev/null); local rc=$?
-  if [ $rc -ne 0 ] && [[ "$err" == *"$needle"* ]]; then
-    passes=$((passes + 1))
-  else
-    echo "FAILED: $name (rc=$rc, stderr: ${err:0:300})"; failures=$((failures + 1))
-  fi
-}
+source "$(dirname "$0")/cli_test_lib.sh"
 
 out=$("$BIN" tokenize "a photo of a cat." "")
 check tokenize "assert lines[0]['ids'] == [49406, 320, 1125, 539, 320, 2368, 269, 49407], lines; assert lines[1]['ids'] == [49406, 49407]"

@@ -102,23 +102,11 @@ class LearningIntegrationTest(unittest.TestCase):
         held_out = [i for c in SEEN
                     for i in class_indices("test", [c], HELD_OUT_PER_CLASS, rng)[c]]
         cls.eval_images, cls.eval_labels = harness.fashion_mnist(indices=held_out, split="test")
-        cls.server = harness.ServerProcess(method=METHOD, flags=SERVER_FLAGS)
-        try:
-            cls.server.start()
-            cls.client = cls.pc.Client(cls.server.grpc_target, timeout=60)
-            cls.client.wait_until_ready(timeout=harness.STARTUP_TIMEOUT_S)
-        except BaseException:
-            cls.server.cleanup()
-            raise
+        cls.server, cls.client = harness.start_with_client(cls.pc, METHOD, SERVER_FLAGS)
 
     @classmethod
     def tearDownClass(cls):
-        cls.client.close()
-        code = cls.server.stop()
-        cls.server.cleanup()
-        if code != 0:
-            raise AssertionError("perennial-server exited with %s after SIGTERM\n%s"
-                                 % (code, cls.server.tail()))
+        harness.stop_with_client(cls.server, cls.client)
 
     def held_out_accuracy(self, min_version=None):
         """(accuracy, versions seen) of classifying the held-out set over the SEEN classes."""

@@ -318,3 +318,32 @@ def metric_value(text, series):
         if line.startswith(series + " "):
             return float(line.split()[-1])
     raise AssertionError("series %s not in /metrics" % series)
+
+
+# --- one server and a client for a test class ----------------------------------------------------
+
+def start_with_client(pc, method="frozen", flags=(), timeout=STARTUP_TIMEOUT_S):
+    """(server, client): a started ServerProcess and a ready perennial_client.Client on it.
+
+    Cleans the server up when anything fails (unittest skips tearDownClass after a failed
+    setUpClass, so nothing else would).
+    """
+    server = ServerProcess(method=method, flags=flags)
+    try:
+        server.start(timeout=timeout)
+        client = pc.Client(server.grpc_target, timeout=60)
+        client.wait_until_ready(timeout=timeout)
+        return server, client
+    except BaseException:
+        server.cleanup()
+        raise
+
+
+def stop_with_client(server, client):
+    """Closes `client`, SIGTERMs `server`, removes its data; AssertionError unless it exited 0."""
+    client.close()
+    code = server.stop()
+    server.cleanup()
+    if code != 0:
+        raise AssertionError("perennial-server exited with %s after SIGTERM:\n%s"
+                             % (code, server.tail()))

@@ -43,25 +43,12 @@ class ClientAgainstServerTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         harness.require_prerequisites("test_client")
-        cls.server = harness.ServerProcess(method=METHOD)
-        # tearDownClass does not run when setUpClass fails: never leave the server behind.
-        try:
-            cls.server.start(timeout=STARTUP_TIMEOUT_S)
-            cls.client = pc.Client(cls.server.grpc_target, timeout=60)
-            cls.client.wait_until_ready(timeout=STARTUP_TIMEOUT_S)
-            cls.images, cls.labels = fashion_mnist(12)
-        except BaseException:
-            cls.server.cleanup()
-            raise
+        cls.server, cls.client = harness.start_with_client(pc, METHOD)
+        cls.images, cls.labels = fashion_mnist(12)
 
     @classmethod
     def tearDownClass(cls):
-        cls.client.close()
-        code = cls.server.stop()
-        cls.server.cleanup()
-        if code != 0:
-            raise AssertionError("perennial-server exited with %s after SIGTERM:\n%s"
-                                 % (code, cls.server.tail()))
+        harness.stop_with_client(cls.server, cls.client)
 
     def test_1_status_of_a_fresh_server(self):
         status = self.client.status()
