@@ -31,7 +31,7 @@ test: build
 	ctest --test-dir $(BUILD_DIR) --output-on-failure -j $(JOBS)
 
 serve: build
-	@scripts/serve.sh $(BUILD_DIR)
+	@scripts/serve.sh $(BUILD_DIR) $(ARGS)
 
 bench: build
 	$(BUILD_DIR)/bin/perennial-bench --suite clip --batch 16 --threads $(JOBS)

@@ -1,11 +1,8 @@
 #!/usr/bin/env bash
-# Runs the service on the embedded default model. The gRPC server (issue 6) has not landed yet;
-# until it does this says so honestly instead of pretending.
+# `make serve`: runs perennial-server on the embedded default model with its defaults (gRPC on
+# 127.0.0.1:50051, /metrics on 127.0.0.1:9464, data in ./perennial-data, method sit+vrlwf).
+# Extra arguments go to the server, e.g. `make serve ARGS="--method sit"`.
 set -euo pipefail
 BUILD_DIR=${1:-build}
-if [ -x "$BUILD_DIR/bin/perennial-server" ]; then
-  exec "$BUILD_DIR/bin/perennial-server"
-fi
-echo "perennial-server is not built yet: the service lands with issue 6 (gRPC API, RocksDB store)." >&2
-echo "What works today: $BUILD_DIR/bin/perennial --help (tokenize, embed, classify, model info)." >&2
-exit 1
+shift || true
+exec "$BUILD_DIR/bin/perennial-server" "$@"
