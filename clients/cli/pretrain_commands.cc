@@ -186,6 +186,12 @@ void AddEvalZeroShot(CLI::App& app) {
   sub->add_option("--background", flags->eval.background_level,
                   "probe backgrounds: 0 plain, 1 + gradients and noise, 2 + stripes and checkers")
       ->capture_default_str()->check(CLI::Range(0, 2));
+  sub->add_flag_function(
+      "--seen-combinations",
+      [flags](int64_t) { flags->eval.combinations = ProbeCombinations::kSeen; },
+      "probe attribute combinations pretraining showed instead of held-out ones (a diagnostic:\n"
+      "high here and low held-out means the model learned the attribute but binds it to the\n"
+      "combinations it saw)");
   AddRuntimeFlags(sub, &flags->runtime);
   SetCommand(sub, [flags]() -> Status {
     PERENNIAL_ASSIGN_OR_RETURN(std::string path, ResolveModelPath(flags->model));
@@ -200,6 +206,8 @@ void AddEvalZeroShot(CLI::App& app) {
                {"samples_per_task", flags->eval.samples_per_task},
                {"seed", flags->eval.seed},
                {"background_level", flags->eval.background_level},
+               {"combinations",
+                flags->eval.combinations == ProbeCombinations::kSeen ? "seen" : "held-out"},
                {"seconds", seconds},
                {"probes", ProbesJson(probes)}});
     return OkStatus();

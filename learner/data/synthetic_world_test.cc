@@ -713,6 +713,29 @@ TEST(WorldProbesTest, ProbeSamplesShowOnlyHeldOutCombinations) {
   }
 }
 
+TEST(WorldProbesTest, SeenCombinationProbesShowOnlyTrainingCombinations) {
+  for (const ProbeTask& task : ProbeTasks()) {
+    SCOPED_TRACE(task.name);
+    const int k = static_cast<int>(task.label_texts.size());
+    for (uint64_t index = 0; index < 100; ++index) {
+      const LabeledProbeSample s =
+          GenerateProbeSample(task, 3, index, WorldOptions(), ProbeCombinations::kSeen);
+      const Attributes& a = s.attributes;
+      ASSERT_EQ(s.label, static_cast<int>(index % k));
+      EXPECT_FALSE(IsHeldOutShapeColour(a.shape, a.colour));
+      if (task.kind == ProbeKind::kShape) {
+        EXPECT_EQ(a.shape, s.label);
+      }
+      if (task.kind == ProbeKind::kColour) {
+        EXPECT_EQ(a.colour, s.label);
+      }
+      if (task.kind == ProbeKind::kCount && a.count >= 2) {
+        EXPECT_FALSE(IsHeldOutShapeCount(a.shape, a.count));
+      }
+    }
+  }
+}
+
 TEST(WorldProbesTest, ProbeSamplesAreDeterministicAndSeeded) {
   const ProbeTask task = ProbeTasks()[0];
   EXPECT_EQ(GenerateProbeSample(task, 1, 7).image.pixels,

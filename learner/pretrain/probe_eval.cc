@@ -51,7 +51,8 @@ StatusOr<std::vector<ProbeAccuracy>> EvaluateZeroShotProbes(const ClipModel& mod
                                ClassEmbeddings(model, tokenizer, task.label_texts, task.templates));
     std::vector<LabeledProbeSample> samples;
     for (int i = 0; i < options.samples_per_task; ++i) {
-      samples.push_back(GenerateProbeSample(task, options.seed, static_cast<uint64_t>(i), world));
+      samples.push_back(GenerateProbeSample(task, options.seed, static_cast<uint64_t>(i), world,
+                                            options.combinations));
     }
     PERENNIAL_ASSIGN_OR_RETURN(
         int64_t correct, CatchTorch("evaluating probe '" + task.name + "'", [&]() -> StatusOr<int64_t> {

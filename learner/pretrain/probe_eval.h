@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "learner/base/status.h"
+#include "learner/data/world_probes.h"
 #include "learner/model/clip_model.h"
 #include "learner/model/tokenizer.h"
 
@@ -31,6 +32,9 @@ struct ProbeEvalOptions {
   int background_level = 2;
   // Images encoded per forward pass. Default: 256.
   int batch_size = 256;
+  // Held-out combinations (zero-shot composition) or seen ones (a diagnostic).
+  // Default: kHeldOut.
+  ProbeCombinations combinations = ProbeCombinations::kHeldOut;
 };
 
 struct ProbeAccuracy {
