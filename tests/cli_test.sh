@@ -33,6 +33,13 @@ fi
 rm -rf "$bench_dir"
 expect_error bench-cl-bad-method "unknown" "$BIN" bench-cl --model "$MODEL" --methods sit,nonsense --max-train 10
 
+# The embedded default model (models/perennial-tiny-clip.safetensors) without --model: a blue disc.
+disc=$(mktemp --suffix=.png)
+"$PY" -c "from PIL import Image, ImageDraw; im = Image.new('RGB', (64, 64), (235, 235, 235)); ImageDraw.Draw(im).ellipse((18, 18, 46, 46), fill=(40, 90, 220)); im.save('$disc')"
+out=$("$BIN" classify --image "$disc" --labels "red,green,blue,yellow,purple" --template "something {}." --threads 1)
+check default-model-reads-colour "p = lines[0]['probs']; assert max(range(5), key=lambda i: p[i]) == 2 and p[2] > 0.9, p"
+rm -f "$disc"
+
 expect_error missing-model "No such file" "$BIN" model info --model /nonexistent/model.safetensors
 expect_error not-a-model "$FIX/tokenizer_ids.json" "$BIN" model info --model $FIX/tokenizer_ids.json
 expect_error corrupt-image "image" "$BIN" classify --model "$MODEL" --image $FIX/tokenizer_ids.json --labels a,b
