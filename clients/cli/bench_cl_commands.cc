@@ -279,7 +279,7 @@ void AddBenchClCommand(CLI::App& app) {
       "method (no server), with anytime evaluation on the test samples of the classes seen so\n"
       "far, and prints mean ± std over seeds of A_auc, A_last, F_last, prequential accuracy,\n"
       "zero-shot retention (synthetic-world probes) and training img/s. Writes results.md,\n"
-      "results.json and curves.png to --out. Defaults: a 6000-sample subsample of the stream.");
+      "results.json and curves.png to --out. Defaults: a 6000-sample stratified subsample.");
   AddModelFlag(sub, &flags->model);
   sub->add_option("--dataset", flags->dataset, "fashion-mnist, cifar10, cifar100 or folder")
       ->capture_default_str();
@@ -296,7 +296,7 @@ void AddBenchClCommand(CLI::App& app) {
   sub->add_option("--m", flags->m_percent, "percent of blurry-class samples moved (M)")
       ->capture_default_str()->check(CLI::Range(0.0, 100.0));
   sub->add_option("--max-train", o.max_train_samples,
-                  "train on the first N samples of the stream (0: all)")
+                  "train on a class-stratified subsample of about N samples, all tasks (0: all)")
       ->capture_default_str();
   sub->add_option("--test-per-class", o.max_test_per_class, "test samples per class (0: all)")
       ->capture_default_str();

@@ -1,6 +1,7 @@
 #include "learner/eval/continual_benchmark.h"
 
 #include <chrono>
+#include <map>
 #include <memory>
 #include <sstream>
 
@@ -69,6 +70,31 @@ StatusOr<ClassCounts> EvaluateExposed(const ClipModel& model, const Tokenizer& t
   return CountPredictions(predicted, truth, test.num_classes());
 }
 
+// The Si-Blurry order of a class-stratified subsample of the training set: the first
+// ceil(max_samples / classes) samples of each class (dataset order), so that a short stream still
+// has every task and class structure of the full one. max_samples <= 0 or >= the set: all of it.
+StatusOr<StreamOrder> SubsampledOrder(const std::vector<int32_t>& labels, int64_t max_samples,
+                                      const SiBlurryOptions& stream) {
+  if (max_samples <= 0 || max_samples >= static_cast<int64_t>(labels.size())) {
+    return SiBlurryOrder(labels, stream);
+  }
+  std::map<int32_t, int64_t> per_class;
+  for (int32_t label : labels) ++per_class[label];
+  const int64_t quota = (max_samples + static_cast<int64_t>(per_class.size()) - 1) /
+                        static_cast<int64_t>(per_class.size());
+  std::vector<int64_t> subset;
+  std::vector<int32_t> subset_labels;
+  std::map<int32_t, int64_t> taken;
+  for (size_t i = 0; i < labels.size(); ++i) {
+    if (taken[labels[i]]++ >= quota) continue;
+    subset.push_back(static_cast<int64_t>(i));
+    subset_labels.push_back(labels[i]);
+  }
+  PERENNIAL_ASSIGN_OR_RETURN(StreamOrder order, SiBlurryOrder(subset_labels, stream));
+  for (int64_t& index : order.indices) index = subset[static_cast<size_t>(index)];
+  return order;
+}
+
 }  // namespace
 
 StatusOr<ContinualBenchmarkResult> RunContinualBenchmark(
@@ -81,9 +107,10 @@ StatusOr<ContinualBenchmarkResult> RunContinualBenchmark(
   if (options.batch_size < 1 || options.eval_period < 1 || options.eval_batch_size < 1) {
     return InvalidArgumentError("batch_size, eval_period and eval_batch_size must be >= 1");
   }
-  PERENNIAL_ASSIGN_OR_RETURN(StreamOrder order, SiBlurryOrder(train.labels(), options.stream));
-  int64_t total = static_cast<int64_t>(order.indices.size());
-  if (options.max_train_samples > 0) total = std::min(total, options.max_train_samples);
+  PERENNIAL_ASSIGN_OR_RETURN(StreamOrder order,
+                             SubsampledOrder(train.labels(), options.max_train_samples,
+                                             options.stream));
+  const int64_t total = static_cast<int64_t>(order.indices.size());
   PERENNIAL_ASSIGN_OR_RETURN(
       std::unique_ptr<OnlineLearner> learner,
       OnlineLearner::Create(&model, &tokenizer, options.learner, std::move(vocabulary)));

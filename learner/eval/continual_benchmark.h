@@ -33,7 +33,8 @@ struct ContinualBenchmarkOptions {
   SiBlurryOptions stream;
   // Stream samples per Observe() call (the Si-Blurry "temp batch"). Default: 16.
   int batch_size = 16;
-  // Train on only the first n samples of the stream (tasks are cut accordingly); 0 = all.
+  // Train on a class-stratified subsample of about n training samples (the first n/classes of
+  // each class), streamed in the same Si-Blurry order structure (all tasks); 0 = all.
   // Default: 0.
   int64_t max_train_samples = 0;
   // Anytime evaluation period in stream samples. Default: 1000.
