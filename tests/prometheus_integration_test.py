@@ -16,7 +16,7 @@ repository root after building the server:
 Environment:
   PERENNIAL_SERVER_BIN   server binary (default build/bin/perennial-server)
   PERENNIAL_TEST_MODEL   weights to serve (default tests/fixtures/tiny_clip/openai_fp32.safetensors)
-  PERENNIAL_TEST_METHOD  learner method (--method; default frozen). With a learning method the
+  PERENNIAL_TEST_METHOD  learner method (--method; default sit+vrlwf). With a learning method the
                          learning series are checked too; under frozen that test is skipped.
   PERENNIAL_PROMETHEUS   prometheus binary (default: `prometheus` on PATH)
   CI                     when "true", a missing prerequisite (prometheus included) FAILS the test
@@ -40,7 +40,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import server_harness as harness  # noqa: E402
 from server_harness import CLASSES, ROOT, Child, fashion_mnist, free_port  # noqa: E402
 
-METHOD = os.environ.get("PERENNIAL_TEST_METHOD", "frozen")
+METHOD = os.environ.get("PERENNIAL_TEST_METHOD", "sit+vrlwf")
 PROMETHEUS_BIN = os.environ.get("PERENNIAL_PROMETHEUS") or shutil.which("prometheus") or ""
 DEPLOY_DIR = os.path.join(ROOT, "deploy", "prometheus")
 

@@ -11,7 +11,7 @@ repository root after building the server:
 Environment:
   PERENNIAL_SERVER_BIN   server binary (default build/bin/perennial-server)
   PERENNIAL_TEST_MODEL   weights to serve (default tests/fixtures/tiny_clip/openai_fp32.safetensors)
-  PERENNIAL_TEST_METHOD  learner method (--method; default frozen). The test that needs the model
+  PERENNIAL_TEST_METHOD  learner method (--method; default sit+vrlwf). The test that needs the model
                          to change is skipped under frozen.
   CI                     when "true", a missing binary, model or dataset FAILS the tests instead of
                          skipping them
@@ -34,7 +34,7 @@ from server_harness import CLASSES, fashion_mnist, metric_value  # noqa: E402
 
 pc = harness.import_client()
 
-METHOD = os.environ.get("PERENNIAL_TEST_METHOD", "frozen")
+METHOD = os.environ.get("PERENNIAL_TEST_METHOD", "sit+vrlwf")
 STARTUP_TIMEOUT_S = 120
 
 
