@@ -8,6 +8,7 @@
 #include <string>
 
 #include "bench/clip_bench.h"
+#include "learner/base/cpu_runtime.h"
 
 namespace {
 
@@ -20,6 +21,7 @@ void Usage() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  perennial::TuneCpuRuntime();
   std::string suite = "clip";
   perennial::bench::ClipBenchOptions clip;
   for (int i = 1; i < argc; ++i) {

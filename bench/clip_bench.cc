@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "bench/bench_util.h"
+#include "learner/base/cpu_runtime.h"
 #include "learner/model/clip_init.h"
 #include "learner/model/clip_model.h"
 #include "learner/model/pet.h"
@@ -47,7 +48,7 @@ void Report(const std::string& name, const ClipBenchOptions& o, const Timing& t,
   std::vector<Field> fields = {Num("images_per_s", images_per_s), Num("ms_per_step", t.mean_ms),
                                Num("min_ms_per_step", t.min_ms), Num("batch", o.batch),
                                Num("threads", o.threads), Str("device", o.device),
-                               Num("peak_rss_mib", PeakRssMiB())};
+                               Num("peak_rss_mib", PeakRssMiB()), Str("cpu", CpuRuntimeSummary())};
   if (cpu_peer) {
     fields.push_back(Num("peer_images_per_s", peer));
     fields.push_back(Num("goal_images_per_s", 2 * peer));

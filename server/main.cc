@@ -12,6 +12,7 @@
 #include <string>
 #include <thread>
 
+#include "learner/base/cpu_runtime.h"
 #include "learner/model/default_model.h"
 #include "server/server.h"
 
@@ -135,6 +136,7 @@ bool ApplyLearnerFlags(const LearnerFlagValues& v, perennial::ServerOptions* o) 
 }  // namespace
 
 int main(int argc, char** argv) {
+  perennial::TuneCpuRuntime();
   CLI::App app{"perennial-server: keeps a CLIP model learning from a stream while serving it"};
   perennial::ServerOptions options;
   int threads = 0;

@@ -9,8 +9,10 @@
 #include "clients/cli/model_commands.h"
 #include "clients/cli/pretrain_commands.h"
 #include "clients/cli/server_commands.h"
+#include "learner/base/cpu_runtime.h"
 
 int main(int argc, char** argv) {
+  perennial::TuneCpuRuntime();
   CLI::App app{
       "perennial: a CLIP model that keeps learning from a stream of labeled images.\n"
       "Run `perennial <command> --help` for a command's options."};

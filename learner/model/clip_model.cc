@@ -48,11 +48,11 @@ class TensorReader {
       const std::string p = prefix + "resblocks." + std::to_string(i) + ".";
       BlockWeights b;
       b.ln_1 = TakeLayerNorm(p + "ln_1", w);
-      b.qkv = {Take(p + "attn.in_proj_weight", {3 * w, w}), Take(p + "attn.in_proj_bias", {3 * w})};
-      b.out = {Take(p + "attn.out_proj.weight", {w, w}), Take(p + "attn.out_proj.bias", {w})};
+      b.qkv = {Take(p + "attn.in_proj_weight", {3 * w, w}), Take(p + "attn.in_proj_bias", {3 * w}), {}};
+      b.out = {Take(p + "attn.out_proj.weight", {w, w}), Take(p + "attn.out_proj.bias", {w}), {}};
       b.ln_2 = TakeLayerNorm(p + "ln_2", w);
-      b.fc = {Take(p + "mlp.c_fc.weight", {4 * w, w}), Take(p + "mlp.c_fc.bias", {4 * w})};
-      b.proj = {Take(p + "mlp.c_proj.weight", {w, 4 * w}), Take(p + "mlp.c_proj.bias", {w})};
+      b.fc = {Take(p + "mlp.c_fc.weight", {4 * w, w}), Take(p + "mlp.c_fc.bias", {4 * w}), {}};
+      b.proj = {Take(p + "mlp.c_proj.weight", {w, 4 * w}), Take(p + "mlp.c_proj.bias", {w}), {}};
       t.blocks.push_back(std::move(b));
     }
     return t;
@@ -120,6 +120,10 @@ StatusOr<ClipModel> ClipModel::FromTensors(const TensorMap& tensors,
     m.text_.projection = r.Take("text_projection", {tw, e});
     m.logit_scale_ = r.Take("logit_scale", {}, /*keep_fp32=*/true);
     PERENNIAL_RETURN_IF_ERROR(r.status());
+    if (options.onednn_linear) {
+      PackTransformerForOneDnn(m.vision_.transformer);
+      PackTransformerForOneDnn(m.text_.transformer);
+    }
     return m;
   });
 }
@@ -186,17 +190,18 @@ Adapters ClipModel::MergeAdapters(const Adapters& adapters) const {
     for (size_t i = 0; i < blocks.size(); ++i) {
       BlockAdapters& a = blocks[i];
       const BlockWeights& b = base.blocks[i];
-      auto fold = [&](LoraPair& pair, const torch::Tensor& weight, torch::Tensor& merged_weight) {
+      auto fold = [&](const LoraPair& pair, const LinearWeights& base, torch::Tensor& merged_weight,
+                      PackedLinear& packed) {
         if (!pair.defined()) return;
         torch::Tensor delta = torch::matmul(pair.b, pair.a) * scaling;
-        merged_weight = (weight.to(torch::kFloat32) + delta.to(weight.device()))
-                            .to(weight.scalar_type());
-        pair = LoraPair();
+        merged_weight = (base.weight.to(torch::kFloat32) + delta.to(base.weight.device()))
+                            .to(base.weight.scalar_type());
+        if (options_.onednn_linear) packed = PackLinear(merged_weight, base.bias, false);
       };
-      fold(a.qkv, b.qkv.weight, a.merged_qkv);
-      fold(a.out, b.out.weight, a.merged_out);
-      fold(a.fc, b.fc.weight, a.merged_fc);
-      fold(a.proj, b.proj.weight, a.merged_proj);
+      fold(a.qkv, b.qkv, a.merged_qkv, a.packed_qkv);
+      fold(a.out, b.out, a.merged_out, a.packed_out);
+      fold(a.fc, b.fc, a.merged_fc, a.packed_fc);
+      fold(a.proj, b.proj, a.merged_proj, a.packed_proj);
     }
   };
   merge_tower(merged.image_, vision_.transformer);

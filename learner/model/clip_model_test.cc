@@ -164,6 +164,42 @@ TEST(LoraTest, MergedAdaptersMatchTheUnmergedForward) {
                               model.EncodeImage(pixels, &merged), 1e-4, 1e-5));
   EXPECT_TRUE(torch::allclose(model.EncodeText(Tokens(), &adapters),
                               model.EncodeText(Tokens(), &merged), 1e-4, 1e-5));
+  // The pairs stay, so a merged snapshot serialises like the adapters it came from.
+  const auto named = adapters.NamedTensors(), merged_named = merged.NamedTensors();
+  ASSERT_EQ(named.size(), merged_named.size());
+  for (size_t i = 0; i < named.size(); ++i) {
+    EXPECT_TRUE(torch::equal(named[i].second, merged_named[i].second)) << named[i].first;
+  }
+}
+
+TEST(ClipModelTest, OneDnnAndBlasForwardsAgreeWithGradients) {
+  const ClipConfig c = TinyConfig();
+  ModelOptions blas_options;
+  blas_options.onednn_linear = false;
+  const ClipModel onednn = TinyModel();
+  const ClipModel blas = *ClipModel::FromTensors(InitClipTensors(c, 7), ClipConfigMetadata(c),
+                                                 blas_options);
+  auto adapters = *Adapters::Create(c, PetOptions(), 5);
+  {
+    torch::NoGradGuard no_grad;
+    for (const torch::Tensor& p : adapters.Parameters()) p.add_(torch::randn_like(p) * 0.1);
+  }
+  const torch::Tensor pixels = torch::randn({2, 3, 16, 16});
+  std::vector<torch::Tensor> grads[2];
+  torch::Tensor outputs[2];
+  for (int i = 0; i < 2; ++i) {
+    const ClipModel& model = i == 0 ? onednn : blas;
+    for (const torch::Tensor& p : adapters.Parameters()) p.mutable_grad().reset();
+    outputs[i] = model.EncodeImage(pixels, &adapters, false) + model.EncodeText(Tokens(), &adapters).sum();
+    outputs[i].pow(2).sum().backward();
+    for (const torch::Tensor& p : adapters.Parameters()) grads[i].push_back(p.grad().clone());
+  }
+  EXPECT_TRUE(torch::allclose(outputs[0], outputs[1], 1e-4, 1e-5));
+  for (size_t j = 0; j < grads[0].size(); ++j) {
+    // Relative to the gradient's norm: entries near zero differ by summation order only.
+    const double error = (grads[0][j] - grads[1][j]).norm().item<double>();
+    EXPECT_LT(error, 1e-5 * grads[1][j].norm().item<double>() + 1e-6) << "parameter " << j;
+  }
 }
 
 TEST(LoraTest, SnapshotIsIndependentOfFurtherTraining) {

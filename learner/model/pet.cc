@@ -285,6 +285,7 @@ Adapters Adapters::To(torch::Device device) const {
   for (auto* blocks : {&copy.image_, &copy.text_}) {
     for (BlockAdapters& block : *blocks) {
       MapTensors(block, [device](const torch::Tensor& t) { return t.to(device); });
+      block.packed_qkv = block.packed_out = block.packed_fc = block.packed_proj = PackedLinear();
     }
   }
   return copy;

@@ -19,6 +19,8 @@
 #include <utility>
 #include <vector>
 
+#include "learner/model/onednn_linear.h"
+
 #include "learner/base/status.h"
 #include "learner/model/clip_config.h"
 
@@ -77,6 +79,9 @@ struct LoraPair {
 struct BlockAdapters {
   LoraPair qkv, out, fc, proj;
   torch::Tensor merged_qkv, merged_out, merged_fc, merged_proj;
+  // oneDNN copies of the merged weights with the base biases (forward only), made by
+  // MergeAdapters on CPU; derived data that Snapshot() shares and To() drops.
+  PackedLinear packed_qkv, packed_out, packed_fc, packed_proj;
   // Bottleneck: h = up(act(down(x))) added to the block output. down [d, w], up [w, d].
   torch::Tensor down_weight, down_bias, up_weight, up_bias;
 };

@@ -5,24 +5,40 @@
 namespace perennial {
 namespace {
 
+// The members of BlockAdapters that adapt one linear map of a block.
+struct AdaptedMap {
+  LoraPair BlockAdapters::*lora;
+  torch::Tensor BlockAdapters::*merged;
+  PackedLinear BlockAdapters::*packed;
+};
+constexpr AdaptedMap kQkv{&BlockAdapters::qkv, &BlockAdapters::merged_qkv,
+                          &BlockAdapters::packed_qkv};
+constexpr AdaptedMap kOut{&BlockAdapters::out, &BlockAdapters::merged_out,
+                          &BlockAdapters::packed_out};
+constexpr AdaptedMap kFc{&BlockAdapters::fc, &BlockAdapters::merged_fc, &BlockAdapters::packed_fc};
+constexpr AdaptedMap kProj{&BlockAdapters::proj, &BlockAdapters::merged_proj,
+                           &BlockAdapters::packed_proj};
+
 // y = x W^T + b for one adapted map of a block: the merged weight in place of W when the
 // adapters carry one, else the base map plus the LoRA delta as two thin GEMMs (B A is never
-// materialised). `a` may be null (no adapters).
+// materialised; the second one accumulates into y). `a` may be null (no adapters).
 torch::Tensor AdaptedLinear(const torch::Tensor& x, const LinearWeights& base,
-                            const BlockAdapters* a, LoraPair BlockAdapters::*lora_member,
-                            torch::Tensor BlockAdapters::*merged_member, const PetRuntime& rt) {
-  if (a != nullptr && (a->*merged_member).defined()) {
-    return torch::linear(x, a->*merged_member, base.bias);
+                            const BlockAdapters* a, const AdaptedMap& map, const PetRuntime& rt) {
+  if (a != nullptr && (a->*map.merged).defined()) {
+    return Linear(x, LinearWeights{a->*map.merged, base.bias, a->*map.packed});
   }
-  torch::Tensor y = torch::linear(x, base.weight, base.bias);
-  if (a == nullptr || !(a->*lora_member).defined()) return y;
-  const LoraPair& lora = a->*lora_member;
+  torch::Tensor y = Linear(x, base);
+  if (a == nullptr || !(a->*map.lora).defined()) return y;
+  const LoraPair& lora = a->*map.lora;
   torch::Tensor h = x;
   if (rt.training && rt.options->lora_dropout > 0) {
     h = torch::dropout(h, rt.options->lora_dropout, /*train=*/true);
   }
-  h = torch::linear(torch::linear(h, lora.a.to(x.dtype())), lora.b.to(x.dtype()));
-  return y + h * rt.options->lora_scaling();
+  const int64_t in = x.size(-1), out = y.size(-1);
+  h = torch::linear(h.reshape({-1, in}), lora.a.to(x.dtype()));
+  return torch::addmm(y.reshape({-1, out}), h, lora.b.to(x.dtype()).t(), /*beta=*/1,
+                      /*alpha=*/rt.options->lora_scaling())
+      .view(y.sizes());
 }
 
 torch::Tensor Activate(const torch::Tensor& x, Activation activation) {
@@ -54,12 +70,11 @@ torch::Tensor Attention(const torch::Tensor& qkv, int heads, bool causal) {
 torch::Tensor BlockForward(const BlockWeights& b, const torch::Tensor& x, int heads,
                            Activation activation, bool causal, const BlockAdapters* a,
                            const PetRuntime& rt) {
-  using B = BlockAdapters;
-  torch::Tensor qkv = AdaptedLinear(LayerNorm(x, b.ln_1), b.qkv, a, &B::qkv, &B::merged_qkv, rt);
+  torch::Tensor qkv = AdaptedLinear(LayerNorm(x, b.ln_1), b.qkv, a, kQkv, rt);
   torch::Tensor attn = Attention(qkv, heads, causal);
-  torch::Tensor h = x + AdaptedLinear(attn, b.out, a, &B::out, &B::merged_out, rt);
-  torch::Tensor m = AdaptedLinear(LayerNorm(h, b.ln_2), b.fc, a, &B::fc, &B::merged_fc, rt);
-  m = AdaptedLinear(Activate(m, activation), b.proj, a, &B::proj, &B::merged_proj, rt);
+  torch::Tensor h = x + AdaptedLinear(attn, b.out, a, kOut, rt);
+  torch::Tensor m = AdaptedLinear(LayerNorm(h, b.ln_2), b.fc, a, kFc, rt);
+  m = AdaptedLinear(Activate(m, activation), b.proj, a, kProj, rt);
   if (a != nullptr && a->down_weight.defined()) {
     // Houlsby-style bottleneck on the MLP output, before the residual add.
     torch::Tensor z = torch::relu(torch::linear(m, a->down_weight.to(m.dtype()),
@@ -71,6 +86,21 @@ torch::Tensor BlockForward(const BlockWeights& b, const torch::Tensor& x, int he
 }
 
 }  // namespace
+
+torch::Tensor Linear(const torch::Tensor& x, const LinearWeights& w) {
+  if (w.packed.defined() && x.device().is_cpu() && x.scalar_type() == torch::kFloat32) {
+    return OneDnnLinear(x, w.packed);
+  }
+  return torch::linear(x, w.weight, w.bias);
+}
+
+void PackTransformerForOneDnn(TransformerWeights& weights) {
+  for (BlockWeights& b : weights.blocks) {
+    for (LinearWeights* w : {&b.qkv, &b.out, &b.fc, &b.proj}) {
+      w->packed = PackLinear(w->weight, w->bias, /*for_backward=*/true);
+    }
+  }
+}
 
 torch::Tensor LayerNorm(const torch::Tensor& x, const LayerNormWeights& w) {
   const auto dtype = x.scalar_type();

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "learner/model/clip_config.h"
+#include "learner/model/onednn_linear.h"
 #include "learner/model/pet.h"
 
 namespace perennial {
@@ -18,6 +19,7 @@ namespace perennial {
 struct LinearWeights {
   torch::Tensor weight;  // [out, in]
   torch::Tensor bias;    // [out]
+  PackedLinear packed;   // oneDNN copy of the frozen weight, used on CPU when defined
 };
 
 struct LayerNormWeights {
@@ -46,6 +48,13 @@ struct PetRuntime {
   const PetOptions* options = nullptr;  // null: no adapters
   bool training = false;                // enables LoRA dropout
 };
+
+// y = x W^T + b, through the packed oneDNN weight when there is one and x is fp32 on CPU.
+torch::Tensor Linear(const torch::Tensor& x, const LinearWeights& w);
+
+// Packs every linear weight of `weights` for oneDNN (see onednn_linear.h); weights that cannot
+// be packed are left as they are.
+void PackTransformerForOneDnn(TransformerWeights& weights);
 
 // LayerNorm computed in fp32 and cast back, as the reference does for fp16 weights.
 torch::Tensor LayerNorm(const torch::Tensor& x, const LayerNormWeights& w);

@@ -102,9 +102,14 @@ void OnlineLearner::PublishNow() {
   s->version = version_++;
   s->step = step_;
   s->samples_seen = samples_seen_;
-  s->adapters = adapters_.Snapshot();
+  s->adapters = SnapshotAdapters(adapters_);
   s->labels = labels_;
   std::atomic_store(&snapshot_, std::shared_ptr<const ModelSnapshot>(std::move(s)));
+}
+
+Adapters OnlineLearner::SnapshotAdapters(const Adapters& adapters) const {
+  if (options_.merge_snapshots) return model_->MergeAdapters(adapters);
+  return adapters.Snapshot();
 }
 
 Status OnlineLearner::Publish() {

@@ -130,6 +130,8 @@ class OnlineLearner {
   torch::Tensor Distill(const torch::Tensor& teacher_logits,
                         const torch::Tensor& student_logits) const;
   void PublishNow();
+  // Detached copy of `adapters` for a snapshot, merged when options_.merge_snapshots.
+  Adapters SnapshotAdapters(const Adapters& adapters) const;
 
   const ClipModel* model_;
   const Tokenizer* tokenizer_;

@@ -176,7 +176,7 @@ Status OnlineLearner::RestoreState(const std::string& bytes) {
     s->version = snap_version;
     s->step = snap_step;
     s->samples_seen = snap_samples;
-    s->adapters = published.To(model_->device()).Snapshot();
+    s->adapters = SnapshotAdapters(published.To(model_->device()));
     s->labels.assign(labels.begin(), labels.begin() + snap_labels);
     std::atomic_store(&snapshot_, std::shared_ptr<const ModelSnapshot>(std::move(s)));
     return OkStatus();

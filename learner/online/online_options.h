@@ -85,6 +85,10 @@ struct OnlineLearnerOptions {
 
   // Publish a ModelSnapshot every k optimizer steps (and on Publish()). Default: 10.
   int publish_every_k_steps = 10;
+  // LoRA: published snapshots carry merged weights (ClipModel::MergeAdapters), so queries pay
+  // no adapter cost (ViT-B/32 image encode: 600 -> 545 ms per 16 images here), at one merge per
+  // publication and a copy of the adapted weights per live snapshot. Default: true.
+  bool merge_snapshots = true;
   // Observe() first predicts the batch over all seen labels with the current adapters and counts
   // hits (prequential, test-then-train accuracy); costs one extra no-grad forward. Default: true.
   bool prequential = true;

@@ -1,0 +1,67 @@
+#include "learner/base/cpu_runtime.h"
+
+#include <dlfcn.h>
+#include <malloc.h>
+
+#include <cstdlib>
+#include <cstring>
+
+namespace perennial {
+namespace {
+
+constexpr char kTuningEnv[] = "PERENNIAL_CPU_TUNING";
+
+bool TuningEnabled() {
+  const char* value = std::getenv(kTuningEnv);
+  return value == nullptr || std::strcmp(value, "0") != 0;
+}
+
+bool CpuHasAvx512() {
+#if defined(__x86_64__) && defined(__GNUC__)
+  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
+#else
+  return false;
+#endif
+}
+
+// glibc: allocations up to 32 MiB (its maximum mmap threshold) come from the heap, and up to
+// 1 GiB of freed heap stays mapped instead of being trimmed after every free.
+void RetainFreedMemory() {
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
+  mallopt(M_TOP_PAD, 64 << 20);
+}
+
+}  // namespace
+
+std::string BlasCoreName() {
+  using CoreNameFn = char* (*)();
+  auto fn = reinterpret_cast<CoreNameFn>(dlsym(RTLD_DEFAULT, "openblas_get_corename"));
+  if (fn == nullptr) return "";
+  const char* name = fn();
+  return name == nullptr ? "" : name;
+}
+
+bool CpuHasBf16Dot() {
+#if defined(__x86_64__) && defined(__GNUC__) && __GNUC__ >= 11
+  return CpuHasAvx512() && __builtin_cpu_supports("avx512bf16");
+#else
+  return false;
+#endif
+}
+
+void TuneCpuRuntime() {
+  if (TuningEnabled()) RetainFreedMemory();
+}
+
+std::string CpuRuntimeSummary() {
+  const std::string core = BlasCoreName();
+  std::string out = "blas=" + (core.empty() ? std::string("other") : "OpenBLAS/" + core);
+  out += std::string(" avx512=") + (CpuHasAvx512() ? "yes" : "no");
+  out += std::string(" avx512_bf16=") + (CpuHasBf16Dot() ? "yes" : "no");
+  out += std::string(" tuning=") + (TuningEnabled() ? "on" : "off");
+  return out;
+}
+
+}  // namespace perennial

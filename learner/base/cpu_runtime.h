@@ -1,0 +1,41 @@
+// File: learner/base/cpu_runtime.h
+//
+// Process-wide CPU settings that decide how fast LibTorch runs on this machine, measured on the
+// development machine (AMD EPYC with AVX-512, Debian's OpenBLAS 0.3.21, ViT-B/32, 2 threads):
+//
+//  * Allocator: glibc hands freed activation buffers back to the kernel (trim / mmap thresholds)
+//    and every step page-faults them in again: 12% of a ViT-B/32 forward was in page faults.
+//    Keeping freed memory in the heap (as PyTorch's CUDA caching allocator does on GPUs) makes
+//    the SIT step 1.6x faster. Memory held stays bounded by the peak of one step.
+//  * BLAS: OpenBLAS 0.3.21 does not know CPUs newer than it (e.g. Zen 4) and runs its Haswell
+//    (AVX2) sgemm there, ~190 GFLOP/s on 2 threads. Its AVX-512 kernels are faster but some
+//    machines pin OPENBLAS_CORETYPE because older builds compute wrong results on new CPUs, so
+//    perennial never overrides it; the model routes its big fp32 GEMMs through oneDNN instead
+//    (transformer.h, ~345 GFLOP/s on the same 2 threads). BlasCoreName() reports what runs.
+//
+// Setting PERENNIAL_CPU_TUNING=0 in the environment turns the allocator setting off.
+#ifndef PERENNIAL_LEARNER_BASE_CPU_RUNTIME_H_
+#define PERENNIAL_LEARNER_BASE_CPU_RUNTIME_H_
+
+#include <string>
+
+namespace perennial {
+
+// Call first thing in main(), before any thread starts: tunes the allocator.
+void TuneCpuRuntime();
+
+// The BLAS core OpenBLAS runs ("SkylakeX", "Haswell", ...), or "" when the BLAS in this process
+// is not OpenBLAS (e.g. MKL in PyTorch's LibTorch).
+std::string BlasCoreName();
+
+// True when the CPU has AVX512-BF16 (bf16 dot products at twice the fp32 rate): where bf16
+// compute pays on CPU.
+bool CpuHasBf16Dot();
+
+// One line for logs and benchmark output, e.g.
+// "blas=OpenBLAS/Haswell onednn=yes avx512=yes avx512_bf16=yes tuning=on".
+std::string CpuRuntimeSummary();
+
+}  // namespace perennial
+
+#endif  // PERENNIAL_LEARNER_BASE_CPU_RUNTIME_H_

@@ -1,0 +1,40 @@
+// File: learner/model/onednn_linear.h
+//
+// y = x W^T + b for a frozen fp32 weight on CPU, multiplied by oneDNN instead of the BLAS that
+// LibTorch was built with. Debian's LibTorch multiplies fp32 with OpenBLAS, whose kernels on
+// this machine's CPU run at ~190 GFLOP/s on 2 threads; oneDNN's AVX-512 kernels, which ship
+// inside the same libtorch, run the same GEMMs at ~345 GFLOP/s (bench/README.md).
+//
+// Gradients flow to x (LoRA and adapters need them) through a second packed copy, of W^T;
+// W itself gets no gradient, so weights that train (pretraining) must not be packed.
+#ifndef PERENNIAL_LEARNER_MODEL_ONEDNN_LINEAR_H_
+#define PERENNIAL_LEARNER_MODEL_ONEDNN_LINEAR_H_
+
+#include <torch/torch.h>
+
+namespace perennial {
+
+// A weight (and bias) in oneDNN's tensor format; all undefined when not packed.
+struct PackedLinear {
+  torch::Tensor weight;    // [out, in]
+  torch::Tensor weight_t;  // [in, out], for the gradient of x; undefined if not requested
+  torch::Tensor bias;      // [out]; undefined when the linear map has none
+
+  bool defined() const { return weight.defined(); }
+};
+
+// True when this LibTorch has oneDNN (MKLDNN) and the CPU can run it.
+bool OneDnnLinearAvailable();
+
+// Packs `weight` [out, in] and `bias` ([out] or undefined). Returns an undefined PackedLinear
+// when oneDNN is unavailable, or the weight is not a contiguous fp32 CPU tensor, or it requires
+// grad. `for_backward` also packs W^T (twice the memory) so that x can get gradients.
+PackedLinear PackLinear(const torch::Tensor& weight, const torch::Tensor& bias, bool for_backward);
+
+// x: [..., in] fp32 on CPU. Differentiable in x when `packed.weight_t` is defined; otherwise x
+// must not require grad (checked).
+torch::Tensor OneDnnLinear(const torch::Tensor& x, const PackedLinear& packed);
+
+}  // namespace perennial
+
+#endif  // PERENNIAL_LEARNER_MODEL_ONEDNN_LINEAR_H_
