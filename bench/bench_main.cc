@@ -1,21 +1,45 @@
 // perennial-bench: prints one JSON line per figure, each with the goal or peer it is compared
-// with. Usage: perennial-bench --suite clip [--arch ViT-B/32] [--batch 16] [--threads 2]
-//              [--iterations 5] [--device cpu]
-// Flags are parsed by hand: this program must build with LibTorch alone (PERENNIAL_MODEL_ONLY).
+// with. Flags are parsed by hand: this program must build with LibTorch alone
+// (PERENNIAL_MODEL_ONLY), without CLI11.
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
+#include <sstream>
 #include <string>
 
 #include "bench/clip_bench.h"
+#include "bench/learner_bench.h"
 #include "learner/base/cpu_runtime.h"
 
 namespace {
 
 void Usage() {
-  std::cerr << "usage: perennial-bench --suite clip [--arch ViT-B/32|ViT-B/16|ViT-L/14]\n"
-               "                       [--batch N] [--threads N] [--iterations N] [--device cpu|cuda]\n"
-               "Prints one JSON line per figure with the peer and goal beside it.\n";
+  std::cerr
+      << "usage: perennial-bench --suite clip|learner [flags]\n"
+         "Prints one JSON line per figure with the peer and goal beside it.\n\n"
+         "  --suite clip      zero-shot inference and one SIT step on a released CLIP\n"
+         "                    architecture with random weights\n"
+         "  --suite learner   the online learner's img/s per method on a model file, and its\n"
+         "                    memory before/after the timed steps\n\n"
+         "flags (defaults in brackets):\n"
+         "  --arch NAME       clip: ViT-B/32 | ViT-B/16 | ViT-L/14 [ViT-B/32]\n"
+         "  --model PATH      learner: model file [the embedded default model]\n"
+         "  --methods A,B     learner: methods to time [sit,sit+vrlwf]\n"
+         "  --steps N         learner: timed Observe() calls per method [200]\n"
+         "  --batch N         images per step [16]\n"
+         "  --threads N       LibTorch intra-op threads [2]\n"
+         "  --iterations N    clip: timed iterations per figure [5]\n"
+         "  --onednn 0|1      multiply frozen fp32 CPU weights with oneDNN [1]\n"
+         "  --device cpu|cuda [cpu]\n";
+}
+
+std::vector<std::string> SplitComma(const std::string& list) {
+  std::vector<std::string> out;
+  std::stringstream in(list);
+  for (std::string item; std::getline(in, item, ',');) {
+    if (!item.empty()) out.push_back(item);
+  }
+  return out;
 }
 
 }  // namespace
@@ -24,6 +48,7 @@ int main(int argc, char** argv) {
   perennial::TuneCpuRuntime();
   std::string suite = "clip";
   perennial::bench::ClipBenchOptions clip;
+  perennial::bench::LearnerBenchOptions learner;
   for (int i = 1; i < argc; ++i) {
     const std::string flag = argv[i];
     if (flag == "--help" || flag == "-h") {
@@ -40,25 +65,34 @@ int main(int argc, char** argv) {
       suite = value;
     } else if (flag == "--arch") {
       clip.architecture = value;
+    } else if (flag == "--model") {
+      learner.model_path = value;
+    } else if (flag == "--methods") {
+      learner.methods = SplitComma(value);
+    } else if (flag == "--steps") {
+      learner.steps = std::atoi(value.c_str());
     } else if (flag == "--batch") {
-      clip.batch = std::atoi(value.c_str());
+      clip.batch = learner.batch = std::atoi(value.c_str());
     } else if (flag == "--threads") {
-      clip.threads = std::atoi(value.c_str());
+      clip.threads = learner.threads = std::atoi(value.c_str());
     } else if (flag == "--iterations") {
       clip.iterations = std::atoi(value.c_str());
+    } else if (flag == "--onednn") {
+      clip.onednn_linear = learner.onednn_linear = value != "0";
     } else if (flag == "--device") {
-      clip.device = value;
+      clip.device = learner.device = value;
     } else {
       std::cerr << "perennial-bench: unknown flag " << flag << "\n";
       Usage();
       return 2;
     }
   }
-  if (clip.batch <= 0 || clip.threads <= 0 || clip.iterations <= 0) {
-    std::cerr << "perennial-bench: --batch, --threads and --iterations must be positive\n";
+  if (clip.batch <= 0 || clip.threads <= 0 || clip.iterations <= 0 || learner.steps <= 0) {
+    std::cerr << "perennial-bench: --batch, --threads, --iterations and --steps must be positive\n";
     return 2;
   }
   if (suite == "clip") return perennial::bench::RunClipBench(clip);
-  std::cerr << "perennial-bench: unknown suite '" << suite << "' (known: clip)\n";
+  if (suite == "learner") return perennial::bench::RunLearnerBench(learner);
+  std::cerr << "perennial-bench: unknown suite '" << suite << "' (known: clip, learner)\n";
   return 2;
 }

@@ -20,6 +20,8 @@ struct ClipBenchOptions {
   int iterations = 5;
   // "cpu" or "cuda". Default: cpu.
   std::string device = "cpu";
+  // ModelOptions::onednn_linear, to measure what it buys. Default: true.
+  bool onednn_linear = true;
 };
 
 // Prints one JSON line per figure (clip_infer_<arch>, clip_sit_step_<arch>). Returns 0, or

@@ -161,17 +161,24 @@ torch::Tensor OnlineLearner::Distill(const torch::Tensor& teacher_logits,
 int64_t OnlineLearner::CountCorrect(const torch::Tensor& pixels,
                                     const std::vector<int64_t>& targets) {
   torch::NoGradGuard no_grad;
+  return CountCorrectFromFeatures(UnitRows(model_->EncodeImage(pixels, &adapters_, false)),
+                                  targets);
+}
+
+int64_t OnlineLearner::CountCorrectFromFeatures(const torch::Tensor& unit_image,
+                                                const std::vector<int64_t>& targets) {
+  torch::NoGradGuard no_grad;
   std::vector<int64_t> all(labels_.size());
   for (size_t i = 0; i < all.size(); ++i) all[i] = static_cast<int64_t>(i);
   torch::Tensor classes = ClassFeatures(all, &adapters_, false);
-  torch::Tensor image = UnitRows(model_->EncodeImage(pixels, &adapters_, false));
-  torch::Tensor predicted = torch::matmul(image, classes.t()).argmax(-1).cpu();
+  torch::Tensor predicted = torch::matmul(unit_image, classes.t()).argmax(-1).cpu();
   torch::Tensor truth = torch::tensor(targets, torch::kLong);
   return predicted.eq(truth).sum().item<int64_t>();
 }
 
 OnlineLearner::StepOutcome OnlineLearner::Step(const torch::Tensor& batch_pixels,
-                                               const std::vector<int64_t>& batch_targets) {
+                                               const std::vector<int64_t>& batch_targets,
+                                               int64_t* prequential_correct) {
   std::optional<ScopedGeneratorSeed> dropout_seed;
   if (options_.pet.lora_dropout > 0) {
     dropout_seed.emplace(model_->device(),
@@ -205,6 +212,10 @@ OnlineLearner::StepOutcome OnlineLearner::Step(const torch::Tensor& batch_pixels
 
   const torch::Tensor scale = model_->LogitScale().to(pixels.device());
   torch::Tensor image = UnitRows(model_->EncodeImage(pixels, &adapters_, true));
+  if (prequential_correct != nullptr) {
+    *prequential_correct = CountCorrectFromFeatures(
+        image.narrow(0, 0, static_cast<int64_t>(batch_targets.size())).detach(), batch_targets);
+  }
   torch::Tensor class_features = ClassFeatures(classes, &adapters_, true);
   torch::Tensor logits = scale * torch::matmul(image, class_features.t());
   torch::Tensor ce = torch::nn::functional::cross_entropy(
@@ -282,13 +293,17 @@ StatusOr<ObserveResult> OnlineLearner::Observe(const torch::Tensor& pixels,
     const std::vector<int64_t> targets = AddLabels(labels);
     samples_seen_ += static_cast<int64_t>(targets.size());
     ObserveResult result;
+    // Test-then-train: the first step's forward doubles as the prediction when it can.
+    const bool predict_in_step =
+        options_.prequential && recipe_.update && options_.pet.lora_dropout == 0;
     if (options_.prequential) {
-      result.prequential_correct = CountCorrect(x, targets);
+      if (!predict_in_step) result.prequential_correct = CountCorrect(x, targets);
       result.prequential_count = static_cast<int64_t>(targets.size());
     }
     if (recipe_.update) {
       for (int i = 0; i < options_.online_iters; ++i) {
-        const StepOutcome s = Step(x, targets);
+        const bool predict = predict_in_step && i == 0;
+        const StepOutcome s = Step(x, targets, predict ? &result.prequential_correct : nullptr);
         result.loss += s.loss / options_.online_iters;
         result.ce_loss = s.ce;
         result.kd_loss = s.kd;

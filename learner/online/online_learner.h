@@ -121,8 +121,16 @@ class OnlineLearner {
 
   void ResetOptimizer();
   std::vector<int64_t> AddLabels(const std::vector<std::string>& labels);
+  // Rows of the batch whose best match over all seen labels is their target, with the current
+  // adapters: from pixels, or from the batch's unit image features when a forward already ran.
   int64_t CountCorrect(const torch::Tensor& pixels, const std::vector<int64_t>& targets);
-  StepOutcome Step(const torch::Tensor& pixels, const std::vector<int64_t>& targets);
+  int64_t CountCorrectFromFeatures(const torch::Tensor& unit_image,
+                                   const std::vector<int64_t>& targets);
+  // One optimizer step. When `prequential_correct` is not null it receives CountCorrect() of the
+  // batch before the update, computed from this step's own image forward (exact when LoRA
+  // dropout is off: the training forward then equals the inference forward).
+  StepOutcome Step(const torch::Tensor& pixels, const std::vector<int64_t>& targets,
+                   int64_t* prequential_correct = nullptr);
   // [C, E] unit-norm class vectors of label ids (mean over templates), with autograd when
   // `adapters` are being trained.
   torch::Tensor ClassFeatures(const std::vector<int64_t>& ids, const Adapters* adapters,

@@ -214,6 +214,36 @@ TEST(OnlineLearnerTest, SitStepsLearnASeparableToyProblem) {
   EXPECT_GE(late_correct, 36);
 }
 
+// The prequential count comes from the training step's own forward; it must equal a separate
+// prediction with the adapters as they were before the batch.
+TEST(OnlineLearnerTest, PrequentialCountIsTheTestBeforeTheTrain) {
+  for (OnlineMethod method : {OnlineMethod::kSit, OnlineMethod::kEr}) {
+    OnlineLearnerOptions o = Options(method);
+    o.prequential = true;
+    auto learner = MakeLearner(o);
+    int64_t mismatches = 0;
+    for (uint64_t s = 0; s < 12; ++s) {
+      const ToyBatch b = Batch(s);
+      int64_t expected = 0;
+      if (!learner->labels().empty()) {
+        const Adapters before = learner->adapters().Snapshot();
+        auto predicted = PredictLabels(Model(), Tok(), &before, b.pixels, learner->labels(),
+                                       learner->options().templates);
+        ASSERT_TRUE(predicted.ok());
+        for (size_t i = 0; i < b.labels.size(); ++i) {
+          const int64_t p = predicted->index({static_cast<int64_t>(i)}).item<int64_t>();
+          expected += learner->labels()[p] == b.labels[i];
+        }
+      }
+      auto r = learner->Observe(b.pixels, b.labels);
+      ASSERT_TRUE(r.ok());
+      // The first batch brings its labels with it: nothing to compare before it.
+      if (s > 0) mismatches += r->prequential_correct != expected;
+    }
+    EXPECT_EQ(mismatches, 0) << OnlineMethodName(method);
+  }
+}
+
 TEST(OnlineLearnerTest, VrLwfDistillationStartsAtZeroAndGrows) {
   OnlineLearnerOptions o = Options(OnlineMethod::kSitVrLwf);
   o.learning_rate = 3e-2;

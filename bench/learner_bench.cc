@@ -1,0 +1,110 @@
+#include "bench/learner_bench.h"
+
+#include <torch/torch.h>
+
+#include <filesystem>
+#include <iostream>
+#include <memory>
+
+#include "bench/bench_util.h"
+#include "learner/base/cpu_runtime.h"
+#include "learner/model/clip_model.h"
+#include "learner/model/default_model.h"
+#include "learner/model/tokenizer.h"
+#include "learner/online/online_learner.h"
+
+namespace perennial::bench {
+namespace {
+
+// The performance issue's figures for the embedded default model: a PyTorch-eager prototype of
+// its SIT step ran at ~170 img/s on this machine; the goal is twice that.
+constexpr double kPeerSitImagesPerS = 170;
+
+const std::vector<std::string> kLabels = {"T-shirt/top", "trouser", "pullover", "dress", "coat",
+                                          "sandal",      "shirt",   "sneaker",  "bag",   "ankle boot"};
+
+// Cycles through `kLabels` so that every batch holds several classes (SIT's cross-entropy runs
+// over the batch's classes) and new ones keep arriving early on, as in a stream.
+std::vector<std::string> BatchLabels(int batch, int step) {
+  std::vector<std::string> labels;
+  for (int i = 0; i < batch; ++i) labels.push_back(kLabels[(step * 3 + i) % kLabels.size()]);
+  return labels;
+}
+
+// Times one method; false (after printing why) when the learner cannot be set up or fails.
+bool RunMethod(const ClipModel& model, const Tokenizer& tokenizer, const std::string& method_name,
+               const LearnerBenchOptions& o, const std::string& model_name) {
+  StatusOr<OnlineMethod> method = ParseOnlineMethod(method_name);
+  if (!method.ok()) {
+    std::cerr << "learner bench: " << method.status().ToString() << std::endl;
+    return false;
+  }
+  OnlineLearnerOptions options;
+  options.method = *method;
+  StatusOr<std::unique_ptr<OnlineLearner>> learner =
+      OnlineLearner::Create(&model, &tokenizer, options);
+  if (!learner.ok()) {
+    std::cerr << "learner bench: " << learner.status().ToString() << std::endl;
+    return false;
+  }
+  const int r = model.config().image_resolution;
+  const torch::Tensor pixels = torch::randn({o.batch, 3, r, r}).to(model.device());
+  int step = 0;
+  bool failed = false;
+  auto observe = [&] {
+    StatusOr<ObserveResult> result = (*learner)->Observe(pixels, BatchLabels(o.batch, step++));
+    if (!result.ok() && !failed) {
+      std::cerr << "learner bench: " << result.status().ToString() << std::endl;
+      failed = true;
+    }
+  };
+  for (int i = 0; i < 10; ++i) observe();
+  const double rss_before = CurrentRssMiB();
+  const Timing t = TimeIt(observe, 0, o.steps);
+  if (failed) return false;
+  const double images_per_s = o.batch * 1000.0 / t.mean_ms;
+  std::vector<Field> fields = {
+      Num("images_per_s", images_per_s), Num("ms_per_step", t.mean_ms),
+      Num("min_ms_per_step", t.min_ms), Num("steps", o.steps), Num("batch", o.batch),
+      Num("threads", o.threads), Str("device", o.device),
+      Num("rss_mib_before", rss_before), Num("rss_mib_after", CurrentRssMiB()),
+      Num("peak_rss_mib", PeakRssMiB()), Str("cpu", CpuRuntimeSummary())};
+  if (model_name == "perennial-tiny-clip" && o.device == "cpu") {
+    fields.push_back(Num("peer_images_per_s", kPeerSitImagesPerS));
+    fields.push_back(Num("goal_images_per_s", 2 * kPeerSitImagesPerS));
+  }
+  std::string name = "learner_" + method_name + "_" + model_name;
+  for (char& c : name) {
+    if (c == '+' || c == '-') c = '_';
+  }
+  PrintRecord(name, fields);
+  return true;
+}
+
+}  // namespace
+
+int RunLearnerBench(const LearnerBenchOptions& o) {
+  torch::set_num_threads(o.threads);
+  StatusOr<std::string> path = ResolveModelPath(o.model_path);
+  StatusOr<Tokenizer> tokenizer = Tokenizer::LoadDefault();
+  if (!path.ok() || !tokenizer.ok()) {
+    std::cerr << "learner bench: " << (path.ok() ? tokenizer.status() : path.status()).ToString()
+              << std::endl;
+    return 1;
+  }
+  ModelOptions model_options;
+  model_options.device = torch::Device(o.device);
+  model_options.onednn_linear = o.onednn_linear;
+  StatusOr<ClipModel> model = ClipModel::Load(*path, model_options);
+  if (!model.ok()) {
+    std::cerr << "learner bench: " << model.status().ToString() << std::endl;
+    return 1;
+  }
+  const std::string model_name = std::filesystem::path(*path).stem().string();
+  for (const std::string& method : o.methods) {
+    if (!RunMethod(*model, *tokenizer, method, o, model_name)) return 1;
+  }
+  return 0;
+}
+
+}  // namespace perennial::bench

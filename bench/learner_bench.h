@@ -1,0 +1,38 @@
+// File: bench/learner_bench.h
+//
+// The "learner" suite: the online learner's training throughput on a real model file (the
+// embedded default unless --model), per method, as the server's learner thread runs it
+// (OnlineLearner::Observe on batches of preprocessed images, publishing every k steps), and the
+// resident memory before and after the timed steps (the "no growth" check).
+#ifndef PERENNIAL_BENCH_LEARNER_BENCH_H_
+#define PERENNIAL_BENCH_LEARNER_BENCH_H_
+
+#include <string>
+#include <vector>
+
+namespace perennial::bench {
+
+struct LearnerBenchOptions {
+  // Model file; empty means the embedded default model. Default: empty.
+  std::string model_path;
+  // Methods timed, in order (OnlineMethodName spellings). Default: sit, sit+vrlwf.
+  std::vector<std::string> methods = {"sit", "sit+vrlwf"};
+  // Images per Observe() call. Default: 16.
+  int batch = 16;
+  // LibTorch intra-op threads. Default: 2.
+  int threads = 2;
+  // Timed Observe() calls per method (after 10 warm-up calls). Default: 200.
+  int steps = 200;
+  // "cpu" or "cuda". Default: cpu.
+  std::string device = "cpu";
+  // ModelOptions::onednn_linear, to measure what it buys. Default: true.
+  bool onednn_linear = true;
+};
+
+// Prints one JSON line per method (learner_<method>_<model>). Returns 0, or non-zero with a
+// message on stderr when the setup fails.
+int RunLearnerBench(const LearnerBenchOptions& options);
+
+}  // namespace perennial::bench
+
+#endif  // PERENNIAL_BENCH_LEARNER_BENCH_H_
