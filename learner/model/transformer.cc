@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "learner/model/cpu_attention.h"
+
 namespace perennial {
 namespace {
 
@@ -55,6 +57,12 @@ torch::Tensor Attention(const torch::Tensor& qkv, int heads, bool causal) {
   torch::Tensor out = at::scaled_dot_product_attention(parts[0], parts[1], parts[2], {}, 0.0,
                                                        /*is_causal=*/causal);
 #else
+  if (qkv.device().is_cpu() && qkv.scalar_type() == torch::kFloat32) {
+    auto heads_first = [&](const torch::Tensor& t) { return t.reshape({n * heads, l, head_dim}); };
+    torch::Tensor out = CpuAttention(heads_first(parts[0]), heads_first(parts[1]),
+                                     heads_first(parts[2]), 1.0 / std::sqrt(head_dim), causal);
+    return out.view({n, heads, l, head_dim}).transpose(1, 2).reshape({n, l, w});
+  }
   torch::Tensor scores =
       torch::matmul(parts[0], parts[1].transpose(-2, -1)) * (1.0 / std::sqrt(head_dim));
   if (causal) {

@@ -1,0 +1,51 @@
+#include "learner/model/cpu_attention.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+
+namespace perennial {
+namespace {
+
+// The textbook formula, differentiated by autograd.
+torch::Tensor Reference(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                        double scale, bool causal) {
+  torch::Tensor scores = torch::matmul(q, k.transpose(1, 2)) * scale;
+  if (causal) {
+    const int64_t l = q.size(1);
+    scores = scores.masked_fill(torch::ones({l, l}, torch::kBool).triu(1),
+                                -std::numeric_limits<float>::infinity());
+  }
+  return torch::matmul(torch::softmax(scores, -1), v);
+}
+
+class CpuAttentionTest : public ::testing::TestWithParam<bool> {};
+
+TEST_P(CpuAttentionTest, MatchesTheReferenceForwardAndGradients) {
+  const bool causal = GetParam();
+  torch::manual_seed(5);
+  const double scale = 1.0 / std::sqrt(8.0);
+  torch::Tensor inputs[2][3];
+  for (int i = 0; i < 3; ++i) {
+    inputs[0][i] = torch::randn({6, 7, 8}, torch::requires_grad());
+    inputs[1][i] = inputs[0][i].detach().clone().requires_grad_(true);
+  }
+  const torch::Tensor upstream = torch::randn({6, 7, 8});
+  const torch::Tensor ours = CpuAttention(inputs[0][0], inputs[0][1], inputs[0][2], scale, causal);
+  const torch::Tensor reference =
+      Reference(inputs[1][0], inputs[1][1], inputs[1][2], scale, causal);
+  EXPECT_TRUE(torch::allclose(ours, reference, 1e-5, 1e-6));
+  ours.backward(upstream);
+  reference.backward(upstream);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_TRUE(torch::allclose(inputs[0][i].grad(), inputs[1][i].grad(), 1e-4, 1e-6))
+        << "input " << i;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Masks, CpuAttentionTest, ::testing::Bool(),
+                         [](const auto& info) { return info.param ? "Causal" : "Full"; });
+
+}  // namespace
+}  // namespace perennial
