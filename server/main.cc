@@ -56,6 +56,9 @@ void AddFlags(CLI::App& app, perennial::ServerOptions* o, int* threads, int64_t*
       ->capture_default_str()->check(CLI::PositiveNumber);
   app.add_option("--retry-after-ms", l.backpressure_retry_ms, "retry hint sent on backpressure")
       ->capture_default_str();
+  app.add_option("--query-threads", o->batching.intra_op_threads,
+                 "LibTorch threads of each query forward pass (0: as --threads)")
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
   app.add_option("--max-batch-size", o->batching.max_batch_size, "images per query forward pass")
       ->capture_default_str()->check(CLI::PositiveNumber);
   app.add_option("--max-queue-delay-us", *delay_us,

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
+#include "learner/base/cpu_runtime.h"
 #include "learner/base/torch_status.h"
 
 namespace perennial {
@@ -160,6 +161,7 @@ void QueryBatcher::Encode(const std::vector<Item>& batch) {
 }
 
 void QueryBatcher::Run() {
+  if (options_.intra_op_threads > 0) SetCallingThreadIntraOpThreads(options_.intra_op_threads);
   std::vector<Item> batch;
   while (NextBatch(&batch)) {
     if (batch.empty()) continue;

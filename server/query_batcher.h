@@ -42,6 +42,10 @@ struct QueryBatcherOptions {
   absl::Duration max_queue_delay = absl::Milliseconds(1);
   // Images queued at most; beyond it EncodeImages fails with RESOURCE_EXHAUSTED. Default: 4096.
   size_t max_queue_images = 4096;
+  // Intra-op threads of the query thread's forward passes; 0 leaves LibTorch's setting. On a
+  // small machine one thread keeps a query beside a running training step from fighting it for
+  // the cores (bench/service_bench.sh). Default: 0.
+  int intra_op_threads = 0;
 };
 
 class QueryBatcher {

@@ -2,7 +2,7 @@
 # The `perennial` CLI against a real perennial-server (method sit, tiny fixture model, temp data
 # dir, free port): ingest a Fashion-MNIST slice (and again: all duplicates), files with a label
 # (a corrupt one is rejected with a reason), status, checkpoint, checkpoints, pause/resume,
-# labels-set, vocab-add, and clear errors for a missing checkpoint and an unreachable server.
+# labels-set, vocab-add, a short loadgen, and clear errors for a missing checkpoint and an unreachable server.
 # Usage: cli_server_test.sh PATH/TO/perennial PATH/TO/perennial-server (from the repo root).
 set -uo pipefail
 CLI=${1:?usage: cli_server_test.sh PATH/TO/perennial PATH/TO/perennial-server}
@@ -53,6 +53,9 @@ out=$("$CLI" labels-set clothes --labels "t-shirt,trouser,bag" --json)
 check labels-set "assert lines[0]['label_count'] == 3, lines[0]"
 out=$("$CLI" vocab-add apple pear --json)
 check vocab-add "assert lines[0]['added'] == 2, lines[0]"
+out=$("$CLI" loadgen --ingest-streams 2 --ingest-batch 16 --query-clients 1 --duration 2 --json 2>/dev/null)
+check loadgen "o = lines[0]; assert o['acked_samples'] > 0 and o['queries'] > 0 and o['errors'] == {} and 0 < o['query_p50_ms'] <= o['query_p99_ms'] <= o['query_max_ms'], o"
+expect_error loadgen-needs-work "nothing to do" "$CLI" loadgen --ingest-streams 0 --query-clients 0
 expect_error rollback-missing "no checkpoint with version 999" "$CLI" rollback 999
 expect_error unreachable "127.0.0.1:1" "$CLI" status --server 127.0.0.1:1 --timeout 2
 

@@ -6,6 +6,7 @@
 
 #include "clients/cli/bench_cl_commands.h"
 #include "clients/cli/cli_common.h"
+#include "clients/cli/loadgen_command.h"
 #include "clients/cli/model_commands.h"
 #include "clients/cli/pretrain_commands.h"
 #include "clients/cli/server_commands.h"
@@ -22,6 +23,7 @@ int main(int argc, char** argv) {
   perennial::cli::AddPretrainCommands(app);
   perennial::cli::AddBenchClCommand(app);
   perennial::cli::AddServerCommands(app);
+  perennial::cli::AddLoadgenCommand(app);
   CLI11_PARSE(app, argc, argv);
 
   perennial::cli::CommandFn* command = perennial::cli::SelectedCommand(app);

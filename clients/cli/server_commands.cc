@@ -1,9 +1,5 @@
 #include "clients/cli/server_commands.h"
 
-#include <google/protobuf/util/json_util.h>
-#include <grpcpp/create_channel.h>
-#include <grpcpp/security/credentials.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -15,64 +11,13 @@
 #include <vector>
 
 #include "clients/cli/cli_common.h"
+#include "clients/cli/connection.h"
 #include "clients/cli/ingest_source.h"
 #include "perennial/v1/admin.grpc.pb.h"
 #include "perennial/v1/ingest.grpc.pb.h"
-#include "server/status_convert.h"
 
 namespace perennial::cli {
 namespace {
-
-struct Connection {
-  std::string server = [] {
-    const char* env = std::getenv("PERENNIAL_SERVER");
-    return std::string(env != nullptr && *env != '\0' ? env : "127.0.0.1:50051");
-  }();
-  double timeout_s = 30;
-  bool json = false;
-};
-
-void AddConnectionFlags(CLI::App* sub, Connection* c) {
-  sub->add_option("--server", c->server, "perennial-server address (default: $PERENNIAL_SERVER)")
-      ->capture_default_str();
-  sub->add_option("--timeout", c->timeout_s, "deadline of each call, seconds")
-      ->capture_default_str()->check(CLI::PositiveNumber);
-  sub->add_flag("--json", c->json, "print JSON instead of text");
-}
-
-std::shared_ptr<grpc::Channel> Channel(const Connection& c) {
-  grpc::ChannelArguments args;
-  args.SetMaxReceiveMessageSize(64 << 20);
-  args.SetMaxSendMessageSize(64 << 20);
-  return grpc::CreateCustomChannel(c.server, grpc::InsecureChannelCredentials(), args);
-}
-
-void SetDeadline(const Connection& c, grpc::ClientContext* context) {
-  context->set_deadline(std::chrono::system_clock::now() +
-                        std::chrono::milliseconds(static_cast<int64_t>(c.timeout_s * 1000)));
-}
-
-// The call's status with the server address in the message.
-Status CallStatus(const Connection& c, const char* rpc, const grpc::Status& status) {
-  if (status.ok()) return OkStatus();
-  const Status converted = FromGrpcStatus(status);
-  return Status(converted.code(),
-                std::string(rpc) + " on " + c.server + ": " + std::string(converted.message()));
-}
-
-void PrintMessage(const Connection& c, const google::protobuf::Message& message) {
-  std::string text;
-  if (c.json) {
-    google::protobuf::util::JsonPrintOptions options;
-    options.preserve_proto_field_names = true;
-    // Cannot fail for a message compiled into this binary.
-    const auto printed = google::protobuf::util::MessageToJsonString(message, &text, options);
-    (void)printed;
-  } else {
-    text = message.DebugString();
-  }
-  std::printf("%s\n", text.c_str());
-}
 
 // Unary admin call: request -> response printed.
 template <typename Request, typename Response, typename Method>

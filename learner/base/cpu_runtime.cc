@@ -43,6 +43,14 @@ std::string BlasCoreName() {
   return name == nullptr ? "" : name;
 }
 
+bool SetCallingThreadIntraOpThreads(int threads) {
+  using SetNumThreadsFn = void (*)(int);
+  auto fn = reinterpret_cast<SetNumThreadsFn>(dlsym(RTLD_DEFAULT, "omp_set_num_threads"));
+  if (fn == nullptr || threads < 1) return false;
+  fn(threads);
+  return true;
+}
+
 bool CpuHasBf16Dot() {
 #if defined(__x86_64__) && defined(__GNUC__) && __GNUC__ >= 11
   return CpuHasAvx512() && __builtin_cpu_supports("avx512bf16");

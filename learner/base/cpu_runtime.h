@@ -24,6 +24,13 @@ namespace perennial {
 // Call first thing in main(), before any thread starts: tunes the allocator.
 void TuneCpuRuntime();
 
+// Sets how many OpenMP threads the ops that the calling thread runs may use, leaving other
+// threads' settings alone (unlike torch::set_num_threads, which also changes the default for
+// threads started later). Returns false when this LibTorch does not use OpenMP. The server's
+// query thread uses it so that a query and a training step on 2 cores use 1 + 2 threads
+// instead of 2 + 2 spinning ones.
+bool SetCallingThreadIntraOpThreads(int threads);
+
 // The BLAS core OpenBLAS runs ("SkylakeX", "Haswell", ...), or "" when the BLAS in this process
 // is not OpenBLAS (e.g. MKL in PyTorch's LibTorch).
 std::string BlasCoreName();

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# service_bench.sh: the service figures of the performance issue, measured end to end over
+# gRPC on loopback against a real perennial-server (embedded default model, default method
+# sit+vrlwf, fresh data dir), with `perennial loadgen`:
+#   1. ingest: 4 concurrent streams, durable acknowledgements per second (goal >= 5000);
+#   2. Classify latency while the learner trains on the backlog phase 1 left (goal p99 < 50 ms):
+#      2 clients at QUERY_RATE queries/s each (default 10), so that the learner, which yields
+#      to queries, still trains; its steps during the phase are reported beside the latency.
+# Prints one JSON line per figure (as perennial-bench does). Usage, from the repository root:
+#   bench/service_bench.sh [build/bin] [seconds per phase, default 20]
+# Extra server flags go in $SERVER_FLAGS (e.g. "--query-threads 0 --method sit").
+set -euo pipefail
+BIN=${1:-build/bin}
+SECONDS_PER_PHASE=${2:-20}
+QUERY_RATE=${QUERY_RATE:-10}
+PY=/usr/bin/python3
+data=$(mktemp -d)
+log=$data/server.log
+"$BIN/perennial-server" --listen 127.0.0.1:0 --metrics-listen "" --data-dir "$data/d" \
+  --checkpoint-interval-s 0 --max-backlog 100000000 ${SERVER_FLAGS:-} >"$log" 2>&1 &
+server_pid=$!
+trap 'kill $server_pid 2>/dev/null; wait $server_pid 2>/dev/null; rm -rf "$data"' EXIT
+for _ in $(seq 600); do grep -q '^serving' "$log" && break; sleep 0.1; done
+port=$(sed -n 's/.*gRPC on [^ ,]*:\([0-9]*\).*/\1/p' "$log" | head -1)
+[ -n "$port" ] || { echo "service_bench: server did not start:" >&2; cat "$log" >&2; exit 1; }
+export PERENNIAL_SERVER=127.0.0.1:$port
+CLI=$BIN/perennial
+
+steps() { "$CLI" status --json | "$PY" -c "import json,sys; print(json.load(sys.stdin).get('steps', 0))"; }
+
+ingest=$("$CLI" loadgen --ingest-streams 4 --query-clients 0 --duration "$SECONDS_PER_PHASE" --json)
+steps_before=$(steps)
+query=$("$CLI" loadgen --ingest-streams 0 --query-clients 2 --query-rate "$QUERY_RATE" \
+  --duration "$SECONDS_PER_PHASE" --json)
+steps_after=$(steps)
+
+"$PY" - "$ingest" "$query" "$steps_before" "$steps_after" "$SECONDS_PER_PHASE" <<'PYEOF'
+import json, sys
+ingest, query = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+steps = int(sys.argv[4]) - int(sys.argv[3])
+seconds = float(sys.argv[5])
+print(json.dumps({"name": "service_ingest_4_streams", "acked_samples_per_s": round(ingest["acked_samples_per_s"], 1),
+                  "acked_samples": ingest["acked_samples"], "backpressured": ingest["backpressured_samples"],
+                  "errors": ingest["errors"], "goal_acked_samples_per_s": 5000}))
+print(json.dumps({"name": "service_classify_while_training", "p50_ms": round(query["query_p50_ms"], 2),
+                  "p95_ms": round(query["query_p95_ms"], 2), "p99_ms": round(query["query_p99_ms"], 2),
+                  "max_ms": round(query["query_max_ms"], 2), "queries_per_s": round(query["queries_per_s"], 1),
+                  "query_clients": 2, "learner_steps_meanwhile": steps,
+                  "learner_images_per_s_meanwhile": round(steps * 16 / seconds, 1),
+                  "errors": query["errors"], "goal_p99_ms": 50}))
+PYEOF

@@ -1,0 +1,46 @@
+// File: clients/cli/connection.h
+//
+// How the `perennial` commands that talk to a running server reach it: --server (default
+// $PERENNIAL_SERVER, else 127.0.0.1:50051), --timeout per call, --json output; and the one
+// place a grpc::Status becomes a perennial Status with the RPC and address in its message.
+#ifndef PERENNIAL_CLIENTS_CLI_CONNECTION_H_
+#define PERENNIAL_CLIENTS_CLI_CONNECTION_H_
+
+#include <CLI/CLI.hpp>
+#include <google/protobuf/message.h>
+#include <grpcpp/channel.h>
+#include <grpcpp/client_context.h>
+
+#include <memory>
+#include <string>
+
+#include "learner/base/status.h"
+
+namespace perennial::cli {
+
+struct Connection {
+  // host:port of perennial-server. Default: $PERENNIAL_SERVER, else 127.0.0.1:50051.
+  std::string server = DefaultServer();
+  // Deadline of each call, seconds. Default: 30.
+  double timeout_s = 30;
+  // Print JSON instead of text. Default: false.
+  bool json = false;
+
+  static std::string DefaultServer();
+};
+
+// Adds --server, --timeout and --json to `sub`, bound to `c`.
+void AddConnectionFlags(CLI::App* sub, Connection* c);
+// A channel to c.server with 64 MiB message limits. `stream_id` > 0 gives the caller a channel
+// of its own (a separate TCP connection), as separate client processes would have.
+std::shared_ptr<grpc::Channel> Channel(const Connection& c, int stream_id = 0);
+// Sets the call's deadline to now + c.timeout_s.
+void SetDeadline(const Connection& c, grpc::ClientContext* context);
+// OK, or the call's status as "<rpc> on <server>: <message>" with the same code.
+Status CallStatus(const Connection& c, const char* rpc, const grpc::Status& status);
+// Prints `message` as text, or as one line of JSON with c.json.
+void PrintMessage(const Connection& c, const google::protobuf::Message& message);
+
+}  // namespace perennial::cli
+
+#endif  // PERENNIAL_CLIENTS_CLI_CONNECTION_H_

@@ -1,0 +1,272 @@
+#include "clients/cli/loadgen_command.h"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "clients/cli/cli_common.h"
+#include "clients/cli/connection.h"
+#include "clients/cli/ingest_source.h"
+#include "perennial/v1/inference.grpc.pb.h"
+#include "perennial/v1/ingest.grpc.pb.h"
+
+namespace perennial::cli {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct LoadgenFlags {
+  Connection connection;
+  int ingest_streams = 4;
+  double ingest_rate = 0;  // samples/s per stream; 0: as fast as acknowledged
+  int ingest_batch = 64;
+  int query_clients = 2;
+  double query_rate = 0;  // queries/s per client; 0: back to back
+  double duration_s = 30;
+  std::string key_prefix;  // empty: "loadgen/<unix seconds>"
+  std::string data_dir;
+};
+
+// What every worker adds to; read by the progress line and the report.
+struct LoadStats {
+  std::atomic<uint64_t> acked{0};          // ACCEPTED + DUPLICATE samples
+  std::atomic<uint64_t> backpressured{0};  // samples rejected as retryable
+  std::mutex mu;
+  std::vector<double> latencies_ms;        // successful Classify calls
+  std::map<std::string, uint64_t> errors;  // "<rpc> <code>" -> count
+
+  void AddError(const char* rpc, const grpc::Status& status) {
+    std::lock_guard<std::mutex> lock(mu);
+    ++errors[std::string(rpc) + " " + std::to_string(static_cast<int>(status.error_code()))];
+  }
+  void AddLatency(double ms) {
+    std::lock_guard<std::mutex> lock(mu);
+    latencies_ms.push_back(ms);
+  }
+};
+
+// Train images to ingest and test images to query, loaded once before the clock starts.
+struct Workload {
+  std::vector<v1::Sample> samples;
+  std::vector<v1::Image> queries;
+  std::vector<std::string> labels;
+};
+
+StatusOr<Workload> LoadWorkload(const LoadgenFlags& f) {
+  Workload w;
+  IngestSourceOptions o;
+  o.dataset = "fashion-mnist";
+  o.data_dir = f.data_dir;
+  o.order = "iid";
+  o.limit = 4096;
+  PERENNIAL_ASSIGN_OR_RETURN(std::unique_ptr<IngestSource> train, IngestSource::Open(o));
+  for (size_t i = 0; i < train->size(); ++i) {
+    PERENNIAL_ASSIGN_OR_RETURN(v1::Sample sample, train->Sample(i));
+    if (std::find(w.labels.begin(), w.labels.end(), sample.label()) == w.labels.end()) {
+      w.labels.push_back(sample.label());
+    }
+    w.samples.push_back(std::move(sample));
+  }
+  o.split = "test";
+  o.limit = 512;
+  PERENNIAL_ASSIGN_OR_RETURN(std::unique_ptr<IngestSource> test, IngestSource::Open(o));
+  for (size_t i = 0; i < test->size(); ++i) {
+    PERENNIAL_ASSIGN_OR_RETURN(v1::Sample sample, test->Sample(i));
+    w.queries.push_back(sample.image());
+  }
+  return w;
+}
+
+// Sleeps until `done` items at `rate` per second are due since `start` (no-op for rate 0).
+void Pace(Clock::time_point start, uint64_t done, double rate) {
+  if (rate <= 0) return;
+  std::this_thread::sleep_until(start + std::chrono::duration_cast<Clock::duration>(
+                                            std::chrono::duration<double>(done / rate)));
+}
+
+void IngestStream(const LoadgenFlags& f, const Workload& w, int stream, Clock::time_point end,
+                  LoadStats* stats) {
+  auto stub = v1::IngestService::NewStub(Channel(f.connection, stream + 1));
+  const Clock::time_point start = Clock::now();
+  uint64_t sent = 0;
+  const size_t offset = static_cast<size_t>(stream) * 997;
+  while (Clock::now() < end) {
+    v1::IngestRequest request;
+    for (int i = 0; i < f.ingest_batch; ++i) {
+      v1::Sample* s = request.add_samples();
+      *s = w.samples[(offset + sent + i) % w.samples.size()];
+      s->set_idempotency_key(f.key_prefix + "/" + std::to_string(stream) + "/" +
+                             std::to_string(sent + i));
+    }
+    grpc::ClientContext context;
+    SetDeadline(f.connection, &context);
+    v1::IngestResponse response;
+    const grpc::Status status = stub->IngestBatch(&context, request, &response);
+    if (!status.ok()) {
+      stats->AddError("IngestBatch", status);
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      continue;
+    }
+    stats->acked += response.accepted() + response.duplicates();
+    const uint64_t rejected = request.samples_size() - response.accepted() - response.duplicates();
+    stats->backpressured += rejected;
+    // Rejected samples are not resent: the next batch carries new keys, and the figure is what
+    // the server acknowledged.
+    sent += static_cast<uint64_t>(f.ingest_batch);
+    if (response.retry_after_ms() > 0) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(response.retry_after_ms()));
+    }
+    Pace(start, sent, f.ingest_rate);
+  }
+}
+
+void QueryClient(const LoadgenFlags& f, const Workload& w, int client, Clock::time_point end,
+                 LoadStats* stats) {
+  auto stub = v1::InferenceService::NewStub(Channel(f.connection, 1000 + client));
+  const Clock::time_point start = Clock::now();
+  for (uint64_t n = 0; Clock::now() < end; ++n) {
+    v1::ClassifyRequest request;
+    *request.mutable_image() = w.queries[(client * 131 + n) % w.queries.size()];
+    for (const std::string& label : w.labels) request.add_labels(label);
+    request.set_top_k(1);
+    grpc::ClientContext context;
+    SetDeadline(f.connection, &context);
+    v1::ClassifyResponse response;
+    const Clock::time_point sent = Clock::now();
+    const grpc::Status status = stub->Classify(&context, request, &response);
+    if (status.ok()) {
+      stats->AddLatency(std::chrono::duration<double, std::milli>(Clock::now() - sent).count());
+    } else {
+      stats->AddError("Classify", status);
+    }
+    Pace(start, n + 1, f.query_rate);
+  }
+}
+
+double Percentile(std::vector<double> sorted, double q) {
+  if (sorted.empty()) return 0;
+  std::sort(sorted.begin(), sorted.end());
+  const size_t i = std::min(sorted.size() - 1, static_cast<size_t>(q * (sorted.size() - 1) + 0.5));
+  return sorted[i];
+}
+
+void Report(const LoadgenFlags& f, LoadStats& stats, double seconds) {
+  std::lock_guard<std::mutex> lock(stats.mu);
+  const std::vector<double>& l = stats.latencies_ms;
+  const double acked_per_s = stats.acked / seconds;
+  nlohmann::json errors = nlohmann::json::object();
+  uint64_t error_count = 0;
+  for (const auto& [what, count] : stats.errors) {
+    errors[what] = count;
+    error_count += count;
+  }
+  if (f.connection.json) {
+    PrintJson({{"seconds", seconds},
+               {"ingest_streams", f.ingest_streams},
+               {"ingest_batch", f.ingest_batch},
+               {"acked_samples", stats.acked.load()},
+               {"acked_samples_per_s", acked_per_s},
+               {"backpressured_samples", stats.backpressured.load()},
+               {"query_clients", f.query_clients},
+               {"queries", l.size()},
+               {"queries_per_s", l.size() / seconds},
+               {"query_p50_ms", Percentile(l, 0.50)},
+               {"query_p95_ms", Percentile(l, 0.95)},
+               {"query_p99_ms", Percentile(l, 0.99)},
+               {"query_max_ms", l.empty() ? 0.0 : *std::max_element(l.begin(), l.end())},
+               {"errors", errors}});
+    return;
+  }
+  std::printf("%.1f s against %s\n", seconds, f.connection.server.c_str());
+  std::printf("ingest: %d streams x batch %d: %llu samples acknowledged, %.0f/s; %llu "
+              "backpressured\n",
+              f.ingest_streams, f.ingest_batch, static_cast<unsigned long long>(stats.acked),
+              acked_per_s, static_cast<unsigned long long>(stats.backpressured));
+  std::printf("classify: %d clients: %zu queries, %.1f/s; latency p50 %.1f ms, p95 %.1f ms, "
+              "p99 %.1f ms, max %.1f ms\n",
+              f.query_clients, l.size(), l.size() / seconds, Percentile(l, 0.50),
+              Percentile(l, 0.95), Percentile(l, 0.99),
+              l.empty() ? 0.0 : *std::max_element(l.begin(), l.end()));
+  std::printf("errors: %llu%s\n", static_cast<unsigned long long>(error_count),
+              error_count > 0 ? (" " + errors.dump()).c_str() : "");
+}
+
+Status RunLoadgen(LoadgenFlags f) {
+  if (f.ingest_streams == 0 && f.query_clients == 0) {
+    return InvalidArgumentError("nothing to do: --ingest-streams and --query-clients are both 0");
+  }
+  if (f.key_prefix.empty()) {
+    f.key_prefix = "loadgen/" + std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
+                                                    std::chrono::system_clock::now()
+                                                        .time_since_epoch())
+                                                    .count());
+  }
+  PERENNIAL_ASSIGN_OR_RETURN(Workload workload, LoadWorkload(f));
+  std::fprintf(stderr, "loadgen: %d ingest streams, %d query clients for %.0f s against %s\n",
+               f.ingest_streams, f.query_clients, f.duration_s, f.connection.server.c_str());
+  LoadStats stats;
+  const Clock::time_point start = Clock::now();
+  const Clock::time_point end =
+      start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(f.duration_s));
+  std::vector<std::thread> workers;
+  for (int i = 0; i < f.ingest_streams; ++i) {
+    workers.emplace_back(IngestStream, std::cref(f), std::cref(workload), i, end, &stats);
+  }
+  for (int i = 0; i < f.query_clients; ++i) {
+    workers.emplace_back(QueryClient, std::cref(f), std::cref(workload), i, end, &stats);
+  }
+  while (Clock::now() < end) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    const double t = std::chrono::duration<double>(Clock::now() - start).count();
+    size_t queries = 0;
+    {
+      std::lock_guard<std::mutex> lock(stats.mu);
+      queries = stats.latencies_ms.size();
+    }
+    std::fprintf(stderr, "\r%4.0fs  acked %llu (%.0f/s)  queries %zu (%.1f/s) ", t,
+                 static_cast<unsigned long long>(stats.acked), stats.acked / t, queries,
+                 queries / t);
+    std::fflush(stderr);
+  }
+  for (std::thread& w : workers) w.join();
+  std::fprintf(stderr, "\n");
+  Report(f, stats, std::chrono::duration<double>(Clock::now() - start).count());
+  return OkStatus();
+}
+
+}  // namespace
+
+void AddLoadgenCommand(CLI::App& app) {
+  auto f = std::make_shared<LoadgenFlags>();
+  CLI::App* sub = app.add_subcommand(
+      "loadgen",
+      "Load a running server for a bounded time: concurrent ingest streams of Fashion-MNIST\n"
+      "train images (fresh keys) and Classify clients on test images; prints acknowledged\n"
+      "samples/s, query latency percentiles and errors.");
+  AddConnectionFlags(sub, &f->connection);
+  sub->add_option("--ingest-streams", f->ingest_streams, "concurrent IngestBatch streams")
+      ->capture_default_str()->check(CLI::Range(0, 64));
+  sub->add_option("--ingest-rate", f->ingest_rate, "samples/s per stream (0: unthrottled)")
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
+  sub->add_option("--ingest-batch", f->ingest_batch, "samples per IngestBatch call")
+      ->capture_default_str()->check(CLI::Range(1, 1024));
+  sub->add_option("--query-clients", f->query_clients, "concurrent Classify clients")
+      ->capture_default_str()->check(CLI::Range(0, 64));
+  sub->add_option("--query-rate", f->query_rate, "queries/s per client (0: back to back)")
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
+  sub->add_option("--duration", f->duration_s, "seconds of load")
+      ->capture_default_str()->check(CLI::Range(0.1, 3600.0));
+  sub->add_option("--key-prefix", f->key_prefix,
+                  "idempotency key prefix (default: loadgen/<unix time>)");
+  sub->add_option("--data-dir", f->data_dir, "Fashion-MNIST location (default: Debian's)");
+  SetCommand(sub, [f]() -> Status { return RunLoadgen(*f); });
+}
+
+}  // namespace perennial::cli
