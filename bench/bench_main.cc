@@ -30,6 +30,7 @@ void Usage() {
          "  --threads N       LibTorch intra-op threads [2]\n"
          "  --iterations N    clip: timed iterations per figure [5]\n"
          "  --onednn 0|1      multiply frozen fp32 CPU weights with oneDNN [1]\n"
+         "  --dtype fp32|bf16|fp16  compute dtype of the frozen weights [fp32]\n"
          "  --device cpu|cuda [cpu]\n";
 }
 
@@ -77,6 +78,12 @@ int main(int argc, char** argv) {
       clip.threads = learner.threads = std::atoi(value.c_str());
     } else if (flag == "--iterations") {
       clip.iterations = std::atoi(value.c_str());
+    } else if (flag == "--dtype") {
+      if (value != "fp32" && value != "bf16" && value != "fp16") {
+        std::cerr << "perennial-bench: --dtype must be fp32, bf16 or fp16\n";
+        return 2;
+      }
+      clip.dtype = learner.dtype = value;
     } else if (flag == "--onednn") {
       clip.onednn_linear = learner.onednn_linear = value != "0";
     } else if (flag == "--device") {

@@ -48,7 +48,8 @@ void Report(const std::string& name, const ClipBenchOptions& o, const Timing& t,
   std::vector<Field> fields = {Num("images_per_s", images_per_s), Num("ms_per_step", t.mean_ms),
                                Num("min_ms_per_step", t.min_ms), Num("batch", o.batch),
                                Num("threads", o.threads), Str("device", o.device),
-                               Num("peak_rss_mib", PeakRssMiB()), Str("cpu", CpuRuntimeSummary())};
+                               Str("dtype", o.dtype), Num("peak_rss_mib", PeakRssMiB()),
+                               Str("cpu", CpuRuntimeSummary())};
   if (cpu_peer) {
     fields.push_back(Num("peer_images_per_s", peer));
     fields.push_back(Num("goal_images_per_s", 2 * peer));
@@ -70,6 +71,8 @@ int RunClipBench(const ClipBenchOptions& o) {
   ModelOptions model_options;
   model_options.device = torch::Device(o.device);
   model_options.onednn_linear = o.onednn_linear;
+  const StatusOr<torch::ScalarType> dtype = ParseComputeDtype(o.dtype);  // checked by main
+  model_options.dtype = dtype.ok() ? *dtype : torch::kFloat32;
   auto model = ClipModel::FromTensors(InitClipTensors(*config, 0), ClipConfigMetadata(*config),
                                       model_options);
   PetOptions pet;  // LoRA r = 8 on attention qkv/out and MLP fc/proj of both towers

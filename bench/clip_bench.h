@@ -22,6 +22,8 @@ struct ClipBenchOptions {
   std::string device = "cpu";
   // ModelOptions::onednn_linear, to measure what it buys. Default: true.
   bool onednn_linear = true;
+  // Compute dtype of the frozen weights: "fp32", "bf16" or "fp16" (LoRA stays fp32). Default: fp32.
+  std::string dtype = "fp32";
 };
 
 // Prints one JSON line per figure (clip_infer_<arch>, clip_sit_step_<arch>). Returns 0, or

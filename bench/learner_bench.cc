@@ -66,7 +66,7 @@ bool RunMethod(const ClipModel& model, const Tokenizer& tokenizer, const std::st
   std::vector<Field> fields = {
       Num("images_per_s", images_per_s), Num("ms_per_step", t.mean_ms),
       Num("min_ms_per_step", t.min_ms), Num("steps", o.steps), Num("batch", o.batch),
-      Num("threads", o.threads), Str("device", o.device),
+      Num("threads", o.threads), Str("device", o.device), Str("dtype", o.dtype),
       Num("rss_mib_before", rss_before), Num("rss_mib_after", CurrentRssMiB()),
       Num("peak_rss_mib", PeakRssMiB()), Str("cpu", CpuRuntimeSummary())};
   if (model_name == "perennial-tiny-clip" && o.device == "cpu") {
@@ -95,6 +95,8 @@ int RunLearnerBench(const LearnerBenchOptions& o) {
   ModelOptions model_options;
   model_options.device = torch::Device(o.device);
   model_options.onednn_linear = o.onednn_linear;
+  const StatusOr<torch::ScalarType> dtype = ParseComputeDtype(o.dtype);  // checked by main
+  model_options.dtype = dtype.ok() ? *dtype : torch::kFloat32;
   StatusOr<ClipModel> model = ClipModel::Load(*path, model_options);
   if (!model.ok()) {
     std::cerr << "learner bench: " << model.status().ToString() << std::endl;

@@ -27,6 +27,8 @@ struct LearnerBenchOptions {
   std::string device = "cpu";
   // ModelOptions::onednn_linear, to measure what it buys. Default: true.
   bool onednn_linear = true;
+  // Compute dtype of the frozen weights: "fp32", "bf16" or "fp16" (LoRA stays fp32). Default: fp32.
+  std::string dtype = "fp32";
 };
 
 // Prints one JSON line per method (learner_<method>_<model>). Returns 0, or non-zero with a

@@ -141,6 +141,11 @@ absl::Status PerennialServer::LoadModel() {
                                                    "' is not cpu, cuda or cuda:N: ",
                                                    device_status.message()));
   }
+  absl::StatusOr<torch::ScalarType> dtype = ParseComputeDtype(s.options.dtype);
+  if (!dtype.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("--dtype: ", dtype.status().message()));
+  }
+  model_options.dtype = *dtype;
   absl::StatusOr<ClipModel> model = ClipModel::Load(s.options.model_path, model_options);
   if (!model.ok()) return model.status();
   absl::StatusOr<Tokenizer> tokenizer = Tokenizer::LoadDefault();

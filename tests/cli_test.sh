@@ -38,6 +38,9 @@ disc=$(mktemp --suffix=.png)
 "$PY" -c "from PIL import Image, ImageDraw; im = Image.new('RGB', (64, 64), (235, 235, 235)); ImageDraw.Draw(im).ellipse((18, 18, 46, 46), fill=(40, 90, 220)); im.save('$disc')"
 out=$("$BIN" classify --image "$disc" --labels "red,green,blue,yellow,purple" --template "something {}." --threads 1)
 check default-model-reads-colour "p = lines[0]['probs']; assert max(range(5), key=lambda i: p[i]) == 2 and p[2] > 0.9, p"
+out=$("$BIN" classify --image "$disc" --labels "red,green,blue,yellow,purple" --template "something {}." --threads 1 --dtype bf16)
+check bf16-reads-colour-too "p = lines[0]['probs']; assert max(range(5), key=lambda i: p[i]) == 2 and p[2] > 0.9, p"
+expect_error bad-dtype "fp8" "$BIN" classify --image "$disc" --labels a,b --dtype fp8
 rm -f "$disc"
 
 expect_error missing-model "No such file" "$BIN" model info --model /nonexistent/model.safetensors

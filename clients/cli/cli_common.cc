@@ -29,6 +29,8 @@ CommandFn* SelectedCommand(CLI::App& app) {
 
 void AddRuntimeFlags(CLI::App* sub, RuntimeFlags* flags) {
   sub->add_option("--device", flags->device, "cpu, cuda or cuda:N")->capture_default_str();
+  sub->add_option("--dtype", flags->dtype, "compute dtype of the weights: fp32, bf16 or fp16")
+      ->capture_default_str();
   sub->add_option("--threads", flags->threads, "CPU threads for LibTorch (0: one per core)")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
@@ -61,6 +63,7 @@ StatusOr<ClipModel> LoadModel(const std::string& requested, const RuntimeFlags& 
   PERENNIAL_ASSIGN_OR_RETURN(std::string path, ResolveModelPath(requested));
   ModelOptions options;
   options.device = device;
+  PERENNIAL_ASSIGN_OR_RETURN(options.dtype, ParseComputeDtype(flags.dtype));
   return ClipModel::Load(path, options);
 }
 

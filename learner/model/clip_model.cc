@@ -179,6 +179,13 @@ torch::Tensor ClipModel::EncodeText(const torch::Tensor& tokens, const Adapters*
   return torch::matmul(x, t.projection).to(torch::kFloat32);
 }
 
+StatusOr<torch::ScalarType> ParseComputeDtype(const std::string& name) {
+  if (name == "fp32") return torch::kFloat32;
+  if (name == "bf16") return torch::kBFloat16;
+  if (name == "fp16") return torch::kFloat16;
+  return InvalidArgumentError("dtype '" + name + "' is not fp32, bf16 or fp16");
+}
+
 torch::Tensor ClipModel::LogitScale() const { return logit_scale_.exp().clamp_max(100.0); }
 
 Adapters ClipModel::MergeAdapters(const Adapters& adapters) const {
