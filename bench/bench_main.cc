@@ -73,9 +73,9 @@ int main(int argc, char** argv) {
     } else if (flag == "--steps") {
       learner.steps = std::atoi(value.c_str());
     } else if (flag == "--batch") {
-      clip.batch = learner.batch = std::atoi(value.c_str());
+      clip.run.batch = learner.run.batch = std::atoi(value.c_str());
     } else if (flag == "--threads") {
-      clip.threads = learner.threads = std::atoi(value.c_str());
+      clip.run.threads = learner.run.threads = std::atoi(value.c_str());
     } else if (flag == "--iterations") {
       clip.iterations = std::atoi(value.c_str());
     } else if (flag == "--dtype") {
@@ -83,18 +83,18 @@ int main(int argc, char** argv) {
         std::cerr << "perennial-bench: --dtype must be fp32, bf16 or fp16\n";
         return 2;
       }
-      clip.dtype = learner.dtype = value;
+      clip.run.dtype = learner.run.dtype = value;
     } else if (flag == "--onednn") {
-      clip.onednn_linear = learner.onednn_linear = value != "0";
+      clip.run.onednn_linear = learner.run.onednn_linear = value != "0";
     } else if (flag == "--device") {
-      clip.device = learner.device = value;
+      clip.run.device = learner.run.device = value;
     } else {
       std::cerr << "perennial-bench: unknown flag " << flag << "\n";
       Usage();
       return 2;
     }
   }
-  if (clip.batch <= 0 || clip.threads <= 0 || clip.iterations <= 0 || learner.steps <= 0) {
+  if (clip.run.batch <= 0 || clip.run.threads <= 0 || clip.iterations <= 0 || learner.steps <= 0) {
     std::cerr << "perennial-bench: --batch, --threads, --iterations and --steps must be positive\n";
     return 2;
   }

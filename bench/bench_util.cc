@@ -9,7 +9,25 @@
 #include <iostream>
 #include <sstream>
 
+#include "learner/base/cpu_runtime.h"
+
 namespace perennial::bench {
+
+ModelOptions ApplyRunOptions(const RunOptions& run) {
+  torch::set_num_threads(run.threads);
+  ModelOptions options;
+  options.device = torch::Device(run.device);
+  options.onednn_linear = run.onednn_linear;
+  const StatusOr<torch::ScalarType> dtype = ParseComputeDtype(run.dtype);
+  options.dtype = dtype.ok() ? *dtype : torch::kFloat32;
+  return options;
+}
+
+std::vector<Field> RunFields(const RunOptions& run) {
+  return {Num("batch", run.batch),       Num("threads", run.threads),
+          Str("device", run.device),     Str("dtype", run.dtype),
+          Num("peak_rss_mib", PeakRssMiB()), Str("cpu", CpuRuntimeSummary())};
+}
 
 Timing TimeIt(const std::function<void()>& fn, int warmup, int iterations) {
   for (int i = 0; i < warmup; ++i) fn();

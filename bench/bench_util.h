@@ -11,7 +11,32 @@
 #include <utility>
 #include <vector>
 
+#include "learner/model/clip_model.h"
+
 namespace perennial::bench {
+
+struct Field;
+
+// How a suite runs its model: shared by every suite's options.
+struct RunOptions {
+  // Images per step. Default: 16.
+  int batch = 16;
+  // LibTorch intra-op threads. Default: 2.
+  int threads = 2;
+  // "cpu" or "cuda". Default: cpu.
+  std::string device = "cpu";
+  // ModelOptions::onednn_linear, to measure what it buys. Default: true.
+  bool onednn_linear = true;
+  // Compute dtype of the frozen weights: "fp32", "bf16" or "fp16" (LoRA stays fp32).
+  // Default: fp32.
+  std::string dtype = "fp32";
+};
+
+// Sets LibTorch's thread count and returns the ModelOptions `run` asks for (an unknown dtype,
+// which main() rejects first, falls back to fp32).
+ModelOptions ApplyRunOptions(const RunOptions& run);
+// The fields every model figure carries: batch, threads, device, dtype, peak RSS, CPU runtime.
+std::vector<Field> RunFields(const RunOptions& run);
 
 struct Timing {
   double mean_ms = 0;

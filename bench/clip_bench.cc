@@ -43,13 +43,11 @@ torch::Tensor LabelTokens(const Tokenizer& tokenizer, const std::vector<std::str
 }
 
 void Report(const std::string& name, const ClipBenchOptions& o, const Timing& t, double peer) {
-  const double images_per_s = o.batch * 1000.0 / t.mean_ms;
-  const bool cpu_peer = o.architecture == "ViT-B/32" && o.device == "cpu";
+  const double images_per_s = o.run.batch * 1000.0 / t.mean_ms;
+  const bool cpu_peer = o.architecture == "ViT-B/32" && o.run.device == "cpu";
   std::vector<Field> fields = {Num("images_per_s", images_per_s), Num("ms_per_step", t.mean_ms),
-                               Num("min_ms_per_step", t.min_ms), Num("batch", o.batch),
-                               Num("threads", o.threads), Str("device", o.device),
-                               Str("dtype", o.dtype), Num("peak_rss_mib", PeakRssMiB()),
-                               Str("cpu", CpuRuntimeSummary())};
+                               Num("min_ms_per_step", t.min_ms)};
+  for (Field& f : RunFields(o.run)) fields.push_back(std::move(f));
   if (cpu_peer) {
     fields.push_back(Num("peer_images_per_s", peer));
     fields.push_back(Num("goal_images_per_s", 2 * peer));
@@ -60,7 +58,7 @@ void Report(const std::string& name, const ClipBenchOptions& o, const Timing& t,
 }  // namespace
 
 int RunClipBench(const ClipBenchOptions& o) {
-  torch::set_num_threads(o.threads);
+  const ModelOptions model_options = ApplyRunOptions(o.run);
   auto config = NamedClipConfig(o.architecture);
   auto tokenizer = Tokenizer::LoadDefault();
   if (!config.ok() || !tokenizer.ok()) {
@@ -68,11 +66,6 @@ int RunClipBench(const ClipBenchOptions& o) {
               << (config.ok() ? tokenizer.status() : config.status()).ToString() << std::endl;
     return 1;
   }
-  ModelOptions model_options;
-  model_options.device = torch::Device(o.device);
-  model_options.onednn_linear = o.onednn_linear;
-  const StatusOr<torch::ScalarType> dtype = ParseComputeDtype(o.dtype);  // checked by main
-  model_options.dtype = dtype.ok() ? *dtype : torch::kFloat32;
   auto model = ClipModel::FromTensors(InitClipTensors(*config, 0), ClipConfigMetadata(*config),
                                       model_options);
   PetOptions pet;  // LoRA r = 8 on attention qkv/out and MLP fc/proj of both towers
@@ -83,7 +76,7 @@ int RunClipBench(const ClipBenchOptions& o) {
     return 1;
   }
   const int r = config->image_resolution;
-  const torch::Tensor pixels = torch::randn({o.batch, 3, r, r}).to(model_options.device);
+  const torch::Tensor pixels = torch::randn({o.run.batch, 3, r, r}).to(model_options.device);
   const torch::Tensor label_tokens = LabelTokens(*tokenizer, kLabels, config->context_length);
   const std::string arch = ShortName(o.architecture);
   // Queries run on published snapshots, which carry merged LoRA weights (online_options.h).
@@ -108,9 +101,9 @@ int RunClipBench(const ClipBenchOptions& o) {
       },
       1, o.iterations);
   PrintRecord("clip_encode_image_" + arch,
-              {Num("images_per_s", o.batch * 1000.0 / image_only.mean_ms),
-               Num("ms_per_step", image_only.mean_ms), Num("batch", o.batch),
-               Num("threads", o.threads)});
+              {Num("images_per_s", o.run.batch * 1000.0 / image_only.mean_ms),
+               Num("ms_per_step", image_only.mean_ms), Num("batch", o.run.batch),
+               Num("threads", o.run.threads)});
   const Timing text_only = TimeIt(
       [&] {
         torch::NoGradGuard no_grad;
@@ -119,11 +112,11 @@ int RunClipBench(const ClipBenchOptions& o) {
       1, o.iterations);
   PrintRecord("clip_encode_text_" + arch, {Num("labels", static_cast<double>(kLabels.size())),
                                            Num("ms_per_step", text_only.mean_ms),
-                                           Num("threads", o.threads)});
+                                           Num("threads", o.run.threads)});
 
   // SIT step: cross-entropy over the classes present in the batch only.
   torch::optim::AdamW optimizer(adapters->Parameters(), torch::optim::AdamWOptions(1e-4));
-  const torch::Tensor labels = torch::arange(o.batch) % 5;  // 5 classes present
+  const torch::Tensor labels = torch::arange(o.run.batch) % 5;  // 5 classes present
   const torch::Tensor present_tokens = label_tokens.narrow(0, 0, 5);
   const Timing sit = TimeIt(
       [&] {

@@ -7,23 +7,17 @@
 
 #include <string>
 
+#include "bench/bench_util.h"
+
 namespace perennial::bench {
 
 struct ClipBenchOptions {
   // Architecture name understood by NamedClipConfig(). Default: ViT-B/32.
   std::string architecture = "ViT-B/32";
-  // Images per step. Default: 16.
-  int batch = 16;
-  // LibTorch intra-op threads. Default: 2.
-  int threads = 2;
   // Timed iterations per figure (after 2 warm-up iterations). Default: 5.
   int iterations = 5;
-  // "cpu" or "cuda". Default: cpu.
-  std::string device = "cpu";
-  // ModelOptions::onednn_linear, to measure what it buys. Default: true.
-  bool onednn_linear = true;
-  // Compute dtype of the frozen weights: "fp32", "bf16" or "fp16" (LoRA stays fp32). Default: fp32.
-  std::string dtype = "fp32";
+  // Batch, threads, device, dtype, oneDNN.
+  RunOptions run;
 };
 
 // Prints one JSON line per figure (clip_infer_<arch>, clip_sit_step_<arch>). Returns 0, or

@@ -48,11 +48,11 @@ bool RunMethod(const ClipModel& model, const Tokenizer& tokenizer, const std::st
     return false;
   }
   const int r = model.config().image_resolution;
-  const torch::Tensor pixels = torch::randn({o.batch, 3, r, r}).to(model.device());
+  const torch::Tensor pixels = torch::randn({o.run.batch, 3, r, r}).to(model.device());
   int step = 0;
   bool failed = false;
   auto observe = [&] {
-    StatusOr<ObserveResult> result = (*learner)->Observe(pixels, BatchLabels(o.batch, step++));
+    StatusOr<ObserveResult> result = (*learner)->Observe(pixels, BatchLabels(o.run.batch, step++));
     if (!result.ok() && !failed) {
       std::cerr << "learner bench: " << result.status().ToString() << std::endl;
       failed = true;
@@ -62,14 +62,13 @@ bool RunMethod(const ClipModel& model, const Tokenizer& tokenizer, const std::st
   const double rss_before = CurrentRssMiB();
   const Timing t = TimeIt(observe, 0, o.steps);
   if (failed) return false;
-  const double images_per_s = o.batch * 1000.0 / t.mean_ms;
+  const double images_per_s = o.run.batch * 1000.0 / t.mean_ms;
   std::vector<Field> fields = {
       Num("images_per_s", images_per_s), Num("ms_per_step", t.mean_ms),
-      Num("min_ms_per_step", t.min_ms), Num("steps", o.steps), Num("batch", o.batch),
-      Num("threads", o.threads), Str("device", o.device), Str("dtype", o.dtype),
-      Num("rss_mib_before", rss_before), Num("rss_mib_after", CurrentRssMiB()),
-      Num("peak_rss_mib", PeakRssMiB()), Str("cpu", CpuRuntimeSummary())};
-  if (model_name == "perennial-tiny-clip" && o.device == "cpu") {
+      Num("min_ms_per_step", t.min_ms), Num("steps", o.steps),
+      Num("rss_mib_before", rss_before), Num("rss_mib_after", CurrentRssMiB())};
+  for (Field& f : RunFields(o.run)) fields.push_back(std::move(f));
+  if (model_name == "perennial-tiny-clip" && o.run.device == "cpu") {
     fields.push_back(Num("peer_images_per_s", kPeerSitImagesPerS));
     fields.push_back(Num("goal_images_per_s", 2 * kPeerSitImagesPerS));
   }
@@ -84,7 +83,7 @@ bool RunMethod(const ClipModel& model, const Tokenizer& tokenizer, const std::st
 }  // namespace
 
 int RunLearnerBench(const LearnerBenchOptions& o) {
-  torch::set_num_threads(o.threads);
+  const ModelOptions model_options = ApplyRunOptions(o.run);
   StatusOr<std::string> path = ResolveModelPath(o.model_path);
   StatusOr<Tokenizer> tokenizer = Tokenizer::LoadDefault();
   if (!path.ok() || !tokenizer.ok()) {
@@ -92,11 +91,6 @@ int RunLearnerBench(const LearnerBenchOptions& o) {
               << std::endl;
     return 1;
   }
-  ModelOptions model_options;
-  model_options.device = torch::Device(o.device);
-  model_options.onednn_linear = o.onednn_linear;
-  const StatusOr<torch::ScalarType> dtype = ParseComputeDtype(o.dtype);  // checked by main
-  model_options.dtype = dtype.ok() ? *dtype : torch::kFloat32;
   StatusOr<ClipModel> model = ClipModel::Load(*path, model_options);
   if (!model.ok()) {
     std::cerr << "learner bench: " << model.status().ToString() << std::endl;

@@ -8,6 +8,8 @@
 #define PERENNIAL_BENCH_LEARNER_BENCH_H_
 
 #include <string>
+
+#include "bench/bench_util.h"
 #include <vector>
 
 namespace perennial::bench {
@@ -17,18 +19,10 @@ struct LearnerBenchOptions {
   std::string model_path;
   // Methods timed, in order (OnlineMethodName spellings). Default: sit, sit+vrlwf.
   std::vector<std::string> methods = {"sit", "sit+vrlwf"};
-  // Images per Observe() call. Default: 16.
-  int batch = 16;
-  // LibTorch intra-op threads. Default: 2.
-  int threads = 2;
   // Timed Observe() calls per method (after 10 warm-up calls). Default: 200.
   int steps = 200;
-  // "cpu" or "cuda". Default: cpu.
-  std::string device = "cpu";
-  // ModelOptions::onednn_linear, to measure what it buys. Default: true.
-  bool onednn_linear = true;
-  // Compute dtype of the frozen weights: "fp32", "bf16" or "fp16" (LoRA stays fp32). Default: fp32.
-  std::string dtype = "fp32";
+  // Batch, threads, device, dtype, oneDNN.
+  RunOptions run;
 };
 
 // Prints one JSON line per method (learner_<method>_<model>). Returns 0, or non-zero with a
