@@ -53,6 +53,12 @@ out=$("$CLI" labels-set clothes --labels "t-shirt,trouser,bag" --json)
 check labels-set "assert lines[0]['label_count'] == 3, lines[0]"
 out=$("$CLI" vocab-add apple pear --json)
 check vocab-add "assert lines[0]['added'] == 2, lines[0]"
+out=$("$CLI" query --labels "t-shirt,trouser,bag" --top-k 2 --json tests/fixtures/images/fashion_28x28.png)
+check query "o = lines[0]; assert len(o['predictions']) == 2 and o['predictions'][0]['label'] in ('t-shirt','trouser','bag') and int(o['model_version']) > 0, o"
+out=$("$CLI" query --label-set clothes --json tests/fixtures/images/fashion_28x28.png)
+check query-label-set "o = lines[0]; assert len(o['predictions']) == 3, o"
+expect_error query-corrupt "corrupt.png" "$CLI" query --labels a,b "$data/corrupt.png"
+expect_error query-needs-labels "exactly one" "$CLI" query tests/fixtures/images/fashion_28x28.png
 out=$("$CLI" loadgen --ingest-streams 2 --ingest-batch 16 --query-clients 1 --duration 2 --json 2>/dev/null)
 check loadgen "o = lines[0]; assert o['acked_samples'] > 0 and o['queries'] > 0 and o['errors'] == {} and 0 < o['query_p50_ms'] <= o['query_p99_ms'] <= o['query_max_ms'], o"
 expect_error loadgen-needs-work "nothing to do" "$CLI" loadgen --ingest-streams 0 --query-clients 0

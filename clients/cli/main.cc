@@ -7,6 +7,7 @@
 #include "clients/cli/bench_cl_commands.h"
 #include "clients/cli/cli_common.h"
 #include "clients/cli/loadgen_command.h"
+#include "clients/cli/query_command.h"
 #include "clients/cli/model_commands.h"
 #include "clients/cli/pretrain_commands.h"
 #include "clients/cli/server_commands.h"
@@ -24,6 +25,7 @@ int main(int argc, char** argv) {
   perennial::cli::AddBenchClCommand(app);
   perennial::cli::AddServerCommands(app);
   perennial::cli::AddLoadgenCommand(app);
+  perennial::cli::AddQueryCommand(app);
   CLI11_PARSE(app, argc, argv);
 
   perennial::cli::CommandFn* command = perennial::cli::SelectedCommand(app);
