@@ -10,6 +10,7 @@
 #include "bench/clip_bench.h"
 #include "bench/learner_bench.h"
 #include "learner/base/cpu_runtime.h"
+#include "learner/model/clip_model.h"
 
 namespace {
 
@@ -79,7 +80,7 @@ int main(int argc, char** argv) {
     } else if (flag == "--iterations") {
       clip.iterations = std::atoi(value.c_str());
     } else if (flag == "--dtype") {
-      if (value != "fp32" && value != "bf16" && value != "fp16") {
+      if (!perennial::ParseComputeDtype(value).ok()) {
         std::cerr << "perennial-bench: --dtype must be fp32, bf16 or fp16\n";
         return 2;
       }

@@ -150,16 +150,18 @@ void QueryClient(const LoadgenFlags& f, const Workload& w, int client, Clock::ti
   }
 }
 
-double Percentile(std::vector<double> sorted, double q) {
+// `sorted` ascending; 0 when empty.
+double Percentile(const std::vector<double>& sorted, double q) {
   if (sorted.empty()) return 0;
-  std::sort(sorted.begin(), sorted.end());
   const size_t i = std::min(sorted.size() - 1, static_cast<size_t>(q * (sorted.size() - 1) + 0.5));
   return sorted[i];
 }
 
 void Report(const LoadgenFlags& f, LoadStats& stats, double seconds) {
   std::lock_guard<std::mutex> lock(stats.mu);
-  const std::vector<double>& l = stats.latencies_ms;
+  std::vector<double>& l = stats.latencies_ms;
+  std::sort(l.begin(), l.end());
+  const double max_ms = l.empty() ? 0.0 : l.back();
   const double acked_per_s = stats.acked / seconds;
   nlohmann::json errors = nlohmann::json::object();
   uint64_t error_count = 0;
@@ -180,7 +182,7 @@ void Report(const LoadgenFlags& f, LoadStats& stats, double seconds) {
                {"query_p50_ms", Percentile(l, 0.50)},
                {"query_p95_ms", Percentile(l, 0.95)},
                {"query_p99_ms", Percentile(l, 0.99)},
-               {"query_max_ms", l.empty() ? 0.0 : *std::max_element(l.begin(), l.end())},
+               {"query_max_ms", max_ms},
                {"errors", errors}});
     return;
   }
@@ -192,8 +194,7 @@ void Report(const LoadgenFlags& f, LoadStats& stats, double seconds) {
   std::printf("classify: %d clients: %zu queries, %.1f/s; latency p50 %.1f ms, p95 %.1f ms, "
               "p99 %.1f ms, max %.1f ms\n",
               f.query_clients, l.size(), l.size() / seconds, Percentile(l, 0.50),
-              Percentile(l, 0.95), Percentile(l, 0.99),
-              l.empty() ? 0.0 : *std::max_element(l.begin(), l.end()));
+              Percentile(l, 0.95), Percentile(l, 0.99), max_ms);
   std::printf("errors: %llu%s\n", static_cast<unsigned long long>(error_count),
               error_count > 0 ? (" " + errors.dump()).c_str() : "");
 }
