@@ -4,6 +4,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -95,6 +96,29 @@ std::string DefaultCheckpointPath(const std::string& out) {
   return stem + ".checkpoint.safetensors";
 }
 
+// The knobs of what the model is shown (the synthetic world's batch mix and the loss's
+// positives); the defaults reproduce older models, the model card names the ones it used.
+void AddPretrainDataFlags(CLI::App* sub, PretrainOptions& o) {
+  sub->add_option("--positives", o.all_true_captions_positive,
+                  "an image's positives in the loss: its own caption, or every caption in the "
+                  "batch true of it")
+      ->transform(CLI::CheckedTransformer(std::map<std::string, bool>{{"own", false},
+                                                                       {"all-true", true}}))
+      ->default_str("own");
+  sub->add_option("--shape-captions", o.world.shape_only_captions_need_fixed_colour,
+                  "where shape-only captions are drawn: everywhere, or only in colour-fixed "
+                  "batches (no colour prior on shape words)")
+      ->transform(CLI::CheckedTransformer(
+          std::map<std::string, bool>{{"everywhere", false}, {"colour-fixed", true}}))
+      ->default_str("everywhere");
+  sub->add_option("--hard-negatives", o.world.hard_negative_fraction,
+                  "fraction of batches that hold colour (or shape) fixed")
+      ->capture_default_str()->check(CLI::Range(0.0, 1.0));
+  sub->add_option("--colour-fixed-share", o.world.colour_fixed_share,
+                  "share of the hard-negative batches that fix the colour (the rest fix the shape)")
+      ->capture_default_str()->check(CLI::Range(0.0, 1.0));
+}
+
 void AddPretrain(CLI::App& app) {
   auto flags = std::make_shared<PretrainFlags>();
   PretrainOptions& o = flags->options;
@@ -135,6 +159,7 @@ void AddPretrain(CLI::App& app) {
       ->capture_default_str()->check(CLI::NonNegativeNumber);
   sub->add_option("--eval-samples", o.eval_samples, "probe images per task in evaluations")
       ->capture_default_str()->check(CLI::PositiveNumber);
+  AddPretrainDataFlags(sub, o);
   SetCommand(sub, [flags]() -> Status {
     PretrainOptions options = flags->options;
     options.checkpoint_path =

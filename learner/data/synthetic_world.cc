@@ -89,7 +89,11 @@ float FocusWeight(CaptionFocus focus, const WorldOptions& o, HardNegativeMode mo
     case CaptionFocus::kShapeAndColour:
       return o.shape_and_colour_caption_weight;
     case CaptionFocus::kShapeOnly:
-      return mode == HardNegativeMode::kShapeFixed ? 0.0f : o.shape_only_caption_weight;
+      if (mode == HardNegativeMode::kShapeFixed) return 0.0f;
+      if (o.shape_only_captions_need_fixed_colour && mode != HardNegativeMode::kColourFixed) {
+        return 0.0f;
+      }
+      return o.shape_only_caption_weight;
     case CaptionFocus::kColourOnly:
       return mode == HardNegativeMode::kColourFixed ? 0.0f : o.colour_only_caption_weight;
     case CaptionFocus::kOther:

@@ -623,6 +623,31 @@ TEST(SyntheticWorldTest, HardNegativeBatchesHoldTheAttributeFixed) {
   EXPECT_GT(checked[2], 0);
 }
 
+TEST(SyntheticWorldTest, ShapeOnlyCaptionsCanBeKeptToColourFixedBatches) {
+  WorldOptions o;
+  o.hard_negative_fraction = 0.5f;
+  o.colour_fixed_share = 0.5f;
+  o.shape_only_captions_need_fixed_colour = true;
+  int shape_only[3] = {0, 0, 0};  // by HardNegativeMode
+  for (uint64_t b = 0; b < 24; ++b) {
+    const HardNegativeMode mode = BatchMode(21, b, o);
+    for (const WorldSample& s : GenerateBatch(21, b, 32, o)) {
+      const uint32_t mentions = s.captions[s.caption_index].mentions;
+      shape_only[static_cast<int>(mode)] += FocusOf(mentions) == CaptionFocus::kShapeOnly;
+    }
+  }
+  EXPECT_EQ(shape_only[static_cast<int>(HardNegativeMode::kNone)], 0);
+  EXPECT_EQ(shape_only[static_cast<int>(HardNegativeMode::kShapeFixed)], 0);
+  EXPECT_GT(shape_only[static_cast<int>(HardNegativeMode::kColourFixed)], 0);
+  o.shape_only_captions_need_fixed_colour = false;
+  int anywhere = 0;
+  for (uint64_t i = 0; i < 200; ++i) {
+    const WorldSample s = Generate(21, i, o);
+    anywhere += FocusOf(s.captions[s.caption_index].mentions) == CaptionFocus::kShapeOnly;
+  }
+  EXPECT_GT(anywhere, 0);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Probes
 

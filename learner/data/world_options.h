@@ -68,6 +68,14 @@ struct WorldOptions {
   // Among hard-negative batches, the share that fixes the colour (only shapes vary); the rest fix
   // the shape (only colours vary). Valid: 0..1. Default: 0.75.
   float colour_fixed_share = 0.75f;
+
+  // Whether shape-only captions ("a circle.", "three stars.") are chosen only in colour-fixed
+  // hard-negative batches. In mixed batches the held-out (shape, colour) pairs give a shape-only
+  // caption a colour prior: no red circle is ever its positive while red squares are its
+  // negatives, so "a circle." learns "not red", and a zero-shot shape probe on a red circle
+  // inherits that. Inside a colour-fixed batch every image has the same colour, so the gradient
+  // on a shape-only caption carries shape alone. Default: false (shape-only captions everywhere).
+  bool shape_only_captions_need_fixed_colour = false;
 };
 
 // OK, or InvalidArgument naming the first field out of its valid range.

@@ -1,5 +1,7 @@
 #include "learner/pretrain/batch_stream.h"
 
+#include <unordered_map>
+
 #include "learner/model/clip_model.h"
 #include "learner/model/preprocess.h"
 #include "learner/pretrain/contrastive_loss.h"
@@ -26,6 +28,28 @@ torch::Tensor NormalizeImages(const std::vector<const Image*>& images) {
   return out;
 }
 
+namespace {
+
+// [N, M]: 1 where unique caption m is one of the captions true of sample n (its full caption
+// list, of which the training caption is one).
+torch::Tensor AllTrueCaptionPositives(const std::vector<WorldSample>& samples,
+                                      const std::vector<std::string>& texts) {
+  std::unordered_map<std::string, int64_t> column;
+  for (size_t m = 0; m < texts.size(); ++m) column.emplace(texts[m], static_cast<int64_t>(m));
+  const int64_t n = static_cast<int64_t>(samples.size());
+  torch::Tensor out = torch::zeros({n, static_cast<int64_t>(texts.size())}, torch::kFloat32);
+  auto a = out.accessor<float, 2>();
+  for (int64_t i = 0; i < n; ++i) {
+    for (const Caption& caption : samples[static_cast<size_t>(i)].captions) {
+      const auto it = column.find(caption.text);
+      if (it != column.end()) a[i][it->second] = 1.0f;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
 PretrainBatch MakePretrainBatch(const PretrainOptions& options, const Tokenizer& tokenizer,
                                 int64_t index) {
   WorldOptions world = options.world;
@@ -49,6 +73,9 @@ PretrainBatch MakePretrainBatch(const PretrainOptions& options, const Tokenizer&
   batch.pixels = NormalizeImages(images);
   batch.tokens = TokensToTensor(ids, options.model.context_length);
   batch.caption_index = torch::tensor(unique.index_of, torch::kLong);
+  batch.positives = options.all_true_captions_positive
+                        ? AllTrueCaptionPositives(samples, unique.texts)
+                        : OwnCaptionPositives(batch.caption_index, unique.texts.size());
   batch.captions = std::move(unique.texts);
   return batch;
 }

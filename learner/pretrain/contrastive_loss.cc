@@ -16,23 +16,25 @@ UniqueCaptions DeduplicateCaptions(const std::vector<std::string>& captions) {
   return out;
 }
 
+torch::Tensor OwnCaptionPositives(const torch::Tensor& caption_index, int64_t num_texts) {
+  return torch::nn::functional::one_hot(caption_index.to(torch::kLong), num_texts)
+      .to(torch::kFloat32);
+}
+
 torch::Tensor ContrastiveLoss(const torch::Tensor& image_features,
-                              const torch::Tensor& text_features,
-                              const torch::Tensor& caption_index,
+                              const torch::Tensor& text_features, const torch::Tensor& positives,
                               const torch::Tensor& logit_scale) {
   namespace F = torch::nn::functional;
   const auto unit = F::NormalizeFuncOptions().dim(-1);
   const torch::Tensor image = F::normalize(image_features, unit);
   const torch::Tensor text = F::normalize(text_features, unit);
   const torch::Tensor logits = logit_scale * torch::matmul(image, text.t());  // [N, M]
-  const torch::Tensor target = caption_index.to(logits.device(), torch::kLong);
-  const torch::Tensor image_to_text = F::cross_entropy(logits, target);
-  // [M, N] indicator of "image n has text m", normalised per text.
-  const torch::Tensor positives =
-      F::one_hot(target, text.size(0)).t().to(logits.scalar_type());
-  const torch::Tensor soft = positives / positives.sum(1, /*keepdim=*/true);
+  const torch::Tensor p = positives.to(logits.device(), logits.scalar_type());
+  const torch::Tensor per_image = p / p.sum(1, /*keepdim=*/true);
+  const torch::Tensor per_text = p.t() / p.sum(0).unsqueeze(1);
+  const torch::Tensor image_to_text = -(per_image * torch::log_softmax(logits, 1)).sum(1).mean();
   const torch::Tensor text_to_image =
-      -(soft * torch::log_softmax(logits.t(), /*dim=*/1)).sum(1).mean();
+      -(per_text * torch::log_softmax(logits.t(), 1)).sum(1).mean();
   return 0.5 * (image_to_text + text_to_image);
 }
 

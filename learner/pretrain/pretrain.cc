@@ -80,7 +80,7 @@ StepStats TrainStep(const ClipModel& model, AdamW& optimizer, const PretrainBatc
                     double lr, double max_grad_norm, torch::Tensor& log_scale) {
   const torch::Tensor image = model.EncodeImage(batch.pixels);
   const torch::Tensor text = model.EncodeText(batch.tokens);
-  torch::Tensor loss = ContrastiveLoss(image, text, batch.caption_index, model.LogitScale());
+  torch::Tensor loss = ContrastiveLoss(image, text, batch.positives, model.LogitScale());
   optimizer.ZeroGrad();
   loss.backward();
   StepStats stats;

@@ -43,6 +43,12 @@ struct PretrainOptions {
     w.hard_negative_fraction = 0.3f;
     return w;
   }();
+  // Which captions of the batch are positives of an image: only the one drawn for it (CLIP's
+  // pairing; identical texts are shared), or every caption in the batch that is true of it. With
+  // the first, "something in the top left." drawn for one image has every other top-left object
+  // of the batch as a negative, which is false and drowns out the position signal.
+  // Default: false (own caption).
+  bool all_true_captions_positive = false;
   // Background curriculum: plain backgrounds (level 0) for the first plain_fraction of the steps,
   // gradients and noise (level 1) until noise_fraction, then everything (level 2).
   // Defaults: 0.1, 0.25.

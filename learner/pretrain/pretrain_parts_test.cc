@@ -82,7 +82,7 @@ TEST(ContrastiveLossTest, DistinctCaptionsGiveClipsLoss) {
   torch::manual_seed(3);
   const torch::Tensor image = torch::randn({5, 8}), text = torch::randn({5, 8});
   const torch::Tensor scale = torch::tensor(10.0f);
-  const torch::Tensor loss = ContrastiveLoss(image, text, torch::arange(5), scale);
+  const torch::Tensor loss = ContrastiveLoss(image, text, torch::eye(5), scale);
   namespace F = torch::nn::functional;
   const torch::Tensor logits = scale * torch::matmul(F::normalize(image, F::NormalizeFuncOptions().dim(1)),
                                                      F::normalize(text, F::NormalizeFuncOptions().dim(1)).t());
@@ -97,12 +97,29 @@ TEST(ContrastiveLossTest, SharedCaptionIsNotANegative) {
   const torch::Tensor text = torch::tensor({{1.0f, 0.0f}, {0.0f, 1.0f}});
   const torch::Tensor index = torch::tensor({0, 0, 1}, torch::kLong);
   const double s = 20.0;
-  const double loss = ContrastiveLoss(image, text, index, torch::tensor(20.0f)).item<double>();
+  const double loss =
+      ContrastiveLoss(image, text, OwnCaptionPositives(index, 2), torch::tensor(20.0f))
+          .item<double>();
   // image->text: each image's own caption scores s, the other 0.
   const double i2t = std::log(1.0 + std::exp(-s));
   // text 0 -> images {0,1} with targets 1/2: -log(e^s / (2e^s + 1)) = log(2 + e^-s);
   // text 1 -> image 2: log(1 + 2e^-s).
   const double t2i = 0.5 * (std::log(2.0 + std::exp(-s)) + std::log(1.0 + 2.0 * std::exp(-s)));
+  EXPECT_NEAR(loss, 0.5 * (i2t + t2i), 1e-6);
+}
+
+TEST(ContrastiveLossTest, EveryPositiveOfAnImageSharesItsTarget) {
+  // Image 0 is true of both captions; image 1 only of caption 1.
+  const torch::Tensor image = torch::tensor({{1.0f, 0.0f}, {0.0f, 1.0f}});
+  const torch::Tensor text = torch::tensor({{1.0f, 0.0f}, {0.0f, 1.0f}});
+  const torch::Tensor positives = torch::tensor({{1.0f, 1.0f}, {0.0f, 1.0f}});
+  const double s = 5.0;
+  const double loss = ContrastiveLoss(image, text, positives, torch::tensor(5.0f)).item<double>();
+  const double z = 1.0 + std::exp(s);  // both rows and both columns: logits {s, 0}
+  // image 0 -> captions {0,1} at 1/2 each; image 1 -> caption 1.
+  const double i2t = 0.5 * (0.5 * (std::log(z) - s) + 0.5 * std::log(z) + (std::log(z) - s));
+  // caption 0 -> image 0; caption 1 -> images {0,1} at 1/2 each.
+  const double t2i = 0.5 * ((std::log(z) - s) + 0.5 * std::log(z) + 0.5 * (std::log(z) - s));
   EXPECT_NEAR(loss, 0.5 * (i2t + t2i), 1e-6);
 }
 
@@ -156,6 +173,8 @@ TEST(BatchStreamTest, BatchesArePureFunctionsOfTheirIndexAndMatchTheThreadedStre
   EXPECT_EQ(direct.caption_index.size(0), 16);
   EXPECT_EQ(direct.tokens.size(0), static_cast<int64_t>(direct.captions.size()));
   EXPECT_EQ(direct.caption_index.max().item<int64_t>() + 1, direct.tokens.size(0));
+  EXPECT_TRUE(torch::equal(direct.positives,
+                           OwnCaptionPositives(direct.caption_index, direct.tokens.size(0))));
   BatchStream stream(o, *tokenizer, 1);
   EXPECT_EQ(stream.Next().index, 1);
   const PretrainBatch threaded = stream.Next();
@@ -163,6 +182,34 @@ TEST(BatchStreamTest, BatchesArePureFunctionsOfTheirIndexAndMatchTheThreadedStre
   EXPECT_TRUE(torch::equal(threaded.pixels, direct.pixels));
   EXPECT_TRUE(torch::equal(threaded.tokens, direct.tokens));
   EXPECT_EQ(threaded.captions, direct.captions);
+}
+
+TEST(BatchStreamTest, AllTrueCaptionsAreEachImagesPositives) {
+  auto tokenizer = Tokenizer::LoadDefault();
+  ASSERT_TRUE(tokenizer.ok()) << tokenizer.status().message();
+  PretrainOptions o;
+  o.model = TinyConfig();
+  o.batch_size = 64;
+  o.all_true_captions_positive = true;
+  const PretrainBatch batch = MakePretrainBatch(o, *tokenizer, 0);
+  WorldOptions world = o.world;
+  world.resolution = o.model.image_resolution;
+  world.background_level = CurriculumBackgroundLevel(o, 0);
+  const std::vector<WorldSample> samples = GenerateBatch(o.seed, 0, o.batch_size, world);
+  ASSERT_EQ(batch.positives.size(0), o.batch_size);
+  ASSERT_EQ(batch.positives.size(1), static_cast<int64_t>(batch.captions.size()));
+  int64_t beyond_own = 0;
+  for (int64_t i = 0; i < o.batch_size; ++i) {
+    const WorldSample& s = samples[static_cast<size_t>(i)];
+    for (int64_t m = 0; m < batch.positives.size(1); ++m) {
+      bool true_of_image = false;
+      for (const Caption& c : s.captions) true_of_image |= c.text == batch.captions[m];
+      EXPECT_EQ(batch.positives[i][m].item<float>(), true_of_image ? 1.0f : 0.0f);
+      if (true_of_image && m != batch.caption_index[i].item<int64_t>()) ++beyond_own;
+    }
+    EXPECT_EQ(batch.positives[i][batch.caption_index[i].item<int64_t>()].item<float>(), 1.0f);
+  }
+  EXPECT_GT(beyond_own, 0);  // short captions recur: some image matches another's caption
 }
 
 TEST(BatchStreamTest, NormalisationMatchesTheModelPreprocessing) {
