@@ -11,7 +11,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   nlohmann-json3-dev libcli11-dev libpng-dev libturbojpeg0-dev
   dataset-fashion-mnist
-  wamerican
+  wamerican openssl
   python3 python3-torch python3-numpy python3-pil python3-grpcio python3-regex python3-yaml
   python3-matplotlib
 )

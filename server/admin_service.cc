@@ -28,8 +28,9 @@ grpc::Status NotReady(const ServerCore& core) { return ToGrpcStatus(core.CheckRe
 
 }  // namespace
 
-grpc::Status AdminServiceImpl::GetStatus(grpc::ServerContext*, const v1::GetStatusRequest*,
+grpc::Status AdminServiceImpl::GetStatus(grpc::ServerContext* context, const v1::GetStatusRequest*,
                                          v1::GetStatusResponse* response) {
+  if (absl::Status denied = core_->Authorize(*context); !denied.ok()) return ToGrpcStatus(denied);
   Store& store = *core_->store;
   const bool ready = core_->is_ready();
   const uint64_t last_seq = store.LastSeq();
@@ -73,9 +74,10 @@ grpc::Status AdminServiceImpl::GetStatus(grpc::ServerContext*, const v1::GetStat
   return grpc::Status::OK;
 }
 
-grpc::Status AdminServiceImpl::Checkpoint(grpc::ServerContext*,
+grpc::Status AdminServiceImpl::Checkpoint(grpc::ServerContext* context,
                                           const v1::CheckpointRequest* request,
                                           v1::CheckpointResponse* response) {
+  if (absl::Status denied = core_->Authorize(*context); !denied.ok()) return ToGrpcStatus(denied);
   if (!core_->is_ready()) return NotReady(*core_);
   std::vector<std::string> tags(request->tags().begin(), request->tags().end());
   absl::StatusOr<v1::CheckpointInfo> info = core_->checkpointer->Checkpoint(tags);
@@ -84,9 +86,10 @@ grpc::Status AdminServiceImpl::Checkpoint(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status AdminServiceImpl::ListCheckpoints(grpc::ServerContext*,
+grpc::Status AdminServiceImpl::ListCheckpoints(grpc::ServerContext* context,
                                                const v1::ListCheckpointsRequest*,
                                                v1::ListCheckpointsResponse* response) {
+  if (absl::Status denied = core_->Authorize(*context); !denied.ok()) return ToGrpcStatus(denied);
   absl::StatusOr<CheckpointListing> listing = core_->store->ListCheckpoints();
   if (!listing.ok()) return ToGrpcStatus(listing.status());
   for (v1::CheckpointInfo& info : listing->checkpoints) {
@@ -97,8 +100,9 @@ grpc::Status AdminServiceImpl::ListCheckpoints(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status AdminServiceImpl::Rollback(grpc::ServerContext*, const v1::RollbackRequest* request,
+grpc::Status AdminServiceImpl::Rollback(grpc::ServerContext* context, const v1::RollbackRequest* request,
                                         v1::RollbackResponse* response) {
+  if (absl::Status denied = core_->Authorize(*context); !denied.ok()) return ToGrpcStatus(denied);
   if (!core_->is_ready()) return NotReady(*core_);
   absl::StatusOr<v1::RollbackResponse> result =
       core_->checkpointer->Rollback(request->version(), request->resume_from_head());
@@ -107,9 +111,10 @@ grpc::Status AdminServiceImpl::Rollback(grpc::ServerContext*, const v1::Rollback
   return grpc::Status::OK;
 }
 
-grpc::Status AdminServiceImpl::SetLabelSet(grpc::ServerContext*,
+grpc::Status AdminServiceImpl::SetLabelSet(grpc::ServerContext* context,
                                            const v1::SetLabelSetRequest* request,
                                            v1::SetLabelSetResponse* response) {
+  if (absl::Status denied = core_->Authorize(*context); !denied.ok()) return ToGrpcStatus(denied);
   absl::Status status = ValidateName(request->name(), "name");
   if (status.ok() && !request->labels().empty()) {
     status = ValidateLabelList(request->labels(), core_->limits, "labels");
@@ -146,12 +151,14 @@ absl::Status AdminServiceImpl::DoSetProbes(const grpc::ServerContext& context,
 grpc::Status AdminServiceImpl::SetProbes(grpc::ServerContext* context,
                                          const v1::SetProbesRequest* request,
                                          v1::SetProbesResponse* response) {
+  if (absl::Status denied = core_->Authorize(*context); !denied.ok()) return ToGrpcStatus(denied);
   return ToGrpcStatus(DoSetProbes(*context, *request, response));
 }
 
-grpc::Status AdminServiceImpl::AddVocabulary(grpc::ServerContext*,
+grpc::Status AdminServiceImpl::AddVocabulary(grpc::ServerContext* context,
                                              const v1::AddVocabularyRequest* request,
                                              v1::AddVocabularyResponse* response) {
+  if (absl::Status denied = core_->Authorize(*context); !denied.ok()) return ToGrpcStatus(denied);
   if (request->words().empty() || request->words_size() > kMaxVocabularyWords) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                         absl::StrCat("words: ", request->words_size(), " words, want 1..",
@@ -176,9 +183,10 @@ grpc::Status AdminServiceImpl::AddVocabulary(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status AdminServiceImpl::PauseLearning(grpc::ServerContext*,
+grpc::Status AdminServiceImpl::PauseLearning(grpc::ServerContext* context,
                                              const v1::PauseLearningRequest*,
                                              v1::PauseLearningResponse* response) {
+  if (absl::Status denied = core_->Authorize(*context); !denied.ok()) return ToGrpcStatus(denied);
   if (!core_->is_ready()) return NotReady(*core_);
   core_->learner->Pause();
   response->set_model_version(core_->host->version());
@@ -186,9 +194,10 @@ grpc::Status AdminServiceImpl::PauseLearning(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status AdminServiceImpl::ResumeLearning(grpc::ServerContext*,
+grpc::Status AdminServiceImpl::ResumeLearning(grpc::ServerContext* context,
                                               const v1::ResumeLearningRequest*,
                                               v1::ResumeLearningResponse* response) {
+  if (absl::Status denied = core_->Authorize(*context); !denied.ok()) return ToGrpcStatus(denied);
   if (!core_->is_ready()) return NotReady(*core_);
   core_->learner->Resume();
   response->set_model_version(core_->host->version());

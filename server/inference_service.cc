@@ -155,6 +155,7 @@ absl::Status InferenceServiceImpl::DoEmbedText(const grpc::ServerContext& contex
 grpc::Status InferenceServiceImpl::Classify(grpc::ServerContext* context,
                                             const v1::ClassifyRequest* request,
                                             v1::ClassifyResponse* response) {
+  if (absl::Status denied = core_->Authorize(*context); !denied.ok()) return ToGrpcStatus(denied);
   const absl::Time start = absl::Now();
   absl::Status status = DoClassify(*context, *request, response);
   core_->metrics->ObserveQuery("classify", absl::Now() - start);
@@ -164,6 +165,7 @@ grpc::Status InferenceServiceImpl::Classify(grpc::ServerContext* context,
 grpc::Status InferenceServiceImpl::EmbedImage(grpc::ServerContext* context,
                                               const v1::EmbedImageRequest* request,
                                               v1::EmbedImageResponse* response) {
+  if (absl::Status denied = core_->Authorize(*context); !denied.ok()) return ToGrpcStatus(denied);
   const absl::Time start = absl::Now();
   absl::Status status = DoEmbedImage(*context, *request, response);
   core_->metrics->ObserveQuery("embed_image", absl::Now() - start);
@@ -173,6 +175,7 @@ grpc::Status InferenceServiceImpl::EmbedImage(grpc::ServerContext* context,
 grpc::Status InferenceServiceImpl::EmbedText(grpc::ServerContext* context,
                                              const v1::EmbedTextRequest* request,
                                              v1::EmbedTextResponse* response) {
+  if (absl::Status denied = core_->Authorize(*context); !denied.ok()) return ToGrpcStatus(denied);
   const absl::Time start = absl::Now();
   absl::Status status = DoEmbedText(*context, *request, response);
   core_->metrics->ObserveQuery("embed_text", absl::Now() - start);

@@ -125,6 +125,7 @@ grpc::Status IngestServiceImpl::Finish(grpc::ServerContext* context, bool backpr
 grpc::Status IngestServiceImpl::Ingest(grpc::ServerContext* context,
                                        grpc::ServerReader<v1::IngestRequest>* reader,
                                        v1::IngestResponse* response) {
+  if (absl::Status denied = core_->Authorize(*context); !denied.ok()) return ToGrpcStatus(denied);
   uint32_t next_index = 0;
   bool backpressured = false;
   v1::IngestRequest request;
@@ -138,6 +139,7 @@ grpc::Status IngestServiceImpl::Ingest(grpc::ServerContext* context,
 grpc::Status IngestServiceImpl::IngestBatch(grpc::ServerContext* context,
                                             const v1::IngestRequest* request,
                                             v1::IngestResponse* response) {
+  if (absl::Status denied = core_->Authorize(*context); !denied.ok()) return ToGrpcStatus(denied);
   if (request->samples().empty()) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                         "samples: empty; send 1.." + std::to_string(core_->limits.max_batch_samples));

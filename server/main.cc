@@ -24,6 +24,26 @@ std::string WithPort(const std::string& address, int port) {
          std::to_string(port);
 }
 
+void AddSecurityFlags(CLI::App& app, perennial::SecurityOptions* s) {
+  app.add_option("--tls-cert", s->tls_cert_file, "PEM certificate chain: serve gRPC over TLS")
+      ->check(CLI::ExistingFile);
+  app.add_option("--tls-key", s->tls_key_file, "PEM private key of --tls-cert")
+      ->check(CLI::ExistingFile);
+  app.add_option("--tls-client-ca", s->tls_client_ca_file,
+                 "PEM CA bundle: require client certificates it signed (mutual TLS)")
+      ->check(CLI::ExistingFile);
+  app.add_option("--auth-token-file", s->auth_token_file,
+                 "require 'authorization: Bearer <token>' on every call; the file lists accepted "
+                 "tokens, one per line (health checks stay open)")
+      ->check(CLI::ExistingFile);
+}
+
+// Loopback addresses, where plaintext tokens do not cross the network.
+bool IsLoopback(const std::string& address) {
+  return address.rfind("127.", 0) == 0 || address.rfind("localhost:", 0) == 0 ||
+         address.rfind("[::1]:", 0) == 0;
+}
+
 void AddFlags(CLI::App& app, perennial::ServerOptions* o, int* threads, int64_t* delay_us) {
   app.add_option("--listen", o->listen, "gRPC address")->capture_default_str();
   app.add_option("--metrics-listen", o->metrics_listen,
@@ -40,6 +60,7 @@ void AddFlags(CLI::App& app, perennial::ServerOptions* o, int* threads, int64_t*
       ->capture_default_str();
   app.add_option("--threads", *threads, "LibTorch CPU threads (0: one per core)")
       ->capture_default_str()->check(CLI::NonNegativeNumber);
+  AddSecurityFlags(app, &o->security);
   perennial::ServerLimits& l = o->limits;
   app.add_option("--max-message-bytes", l.max_message_bytes, "largest gRPC message")
       ->capture_default_str()->check(CLI::PositiveNumber);
@@ -183,7 +204,13 @@ int main(int argc, char** argv) {
     std::cout << ", metrics on http://" << WithPort(options.metrics_listen, (*server)->metrics_port())
               << "/metrics";
   }
-  std::cout << ", data in " << options.data_dir << std::endl;
+  std::cout << ", data in " << options.data_dir << " ("
+            << perennial::DescribeSecurity(options.security) << ")" << std::endl;
+  if (!options.security.auth_token_file.empty() && options.security.tls_cert_file.empty() &&
+      !IsLoopback(options.listen)) {
+    std::cout << "warning: bearer tokens travel in plaintext to " << options.listen
+              << "; add --tls-cert/--tls-key or listen on loopback behind a TLS proxy" << std::endl;
+  }
   std::cout << "loading model " << options.model_path << " on " << options.device << " ("
             << options.dtype << "; " << perennial::CpuRuntimeSummary() << ") ..." << std::endl;
   if (options.dtype == "fp32" && options.device == "cpu" && perennial::CpuHasBf16Dot()) {

@@ -40,6 +40,7 @@ struct PerennialServer::State {
   std::unique_ptr<LearnerControl> learner;
   std::unique_ptr<Checkpointer> checkpointer;
   std::unique_ptr<CheckpointScheduler> checkpoint_scheduler;
+  TokenAuthenticator auth;
   ServerCore core;
   std::unique_ptr<IngestServiceImpl> ingest;
   std::unique_ptr<InferenceServiceImpl> inference;
@@ -62,6 +63,19 @@ absl::StatusOr<std::unique_ptr<PerennialServer>> PerennialServer::Start(
     const ServerOptions& options) {
   auto state = std::make_unique<State>();
   state->options = options;
+  // Flag mistakes fail here, before the store is opened or a port is bound.
+  if (absl::StatusOr<torch::ScalarType> dtype = ParseComputeDtype(options.dtype); !dtype.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("--dtype: ", dtype.status().message()));
+  }
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
+      MakeServerCredentials(options.security);
+  if (!credentials.ok()) return credentials.status();
+  if (!options.security.auth_token_file.empty()) {
+    absl::StatusOr<TokenAuthenticator> auth =
+        TokenAuthenticator::FromFile(options.security.auth_token_file);
+    if (!auth.ok()) return auth.status();
+    state->auth = *std::move(auth);
+  }
   absl::StatusOr<std::string> model_id = ModelFileIdentity(options.model_path);
   if (!model_id.ok()) return model_id.status();
 
@@ -85,6 +99,7 @@ absl::StatusOr<std::unique_ptr<PerennialServer>> PerennialServer::Start(
   core.metrics = state->metrics.get();
   core.label_sets = state->label_sets.get();
   core.start_time = absl::Now();
+  core.auth = &state->auth;
   core.device = options.device;
   core.method = options.method;
   state->metrics->SetLiveGauges([&core] {
@@ -109,7 +124,7 @@ absl::StatusOr<std::unique_ptr<PerennialServer>> PerennialServer::Start(
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(), &state->port);
+  builder.AddListeningPort(options.listen, *credentials, &state->port);
   builder.SetMaxReceiveMessageSize(options.limits.max_message_bytes);
   builder.SetMaxSendMessageSize(options.limits.max_message_bytes);
   builder.RegisterService(state->ingest.get());

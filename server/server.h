@@ -23,6 +23,7 @@
 #include "server/learning_loop.h"
 #include "server/limits.h"
 #include "server/query_batcher.h"
+#include "server/security.h"
 #include "storage/store.h"
 
 namespace grpc {
@@ -34,6 +35,8 @@ namespace perennial {
 struct ServerOptions {
   // gRPC address. Port 0 picks a free port (see port()). Default: 127.0.0.1:50051.
   std::string listen = "127.0.0.1:50051";
+  // TLS and bearer tokens on the gRPC listener (security.h). Default: plaintext, no tokens.
+  SecurityOptions security;
   // Prometheus /metrics address; empty disables it; port 0 picks a free port.
   // Default: 127.0.0.1:9464.
   std::string metrics_listen = "127.0.0.1:9464";

@@ -25,6 +25,7 @@
 #include "server/metrics.h"
 #include "server/model_host.h"
 #include "server/query_batcher.h"
+#include "server/security.h"
 #include "storage/store.h"
 
 namespace perennial {
@@ -35,6 +36,8 @@ struct ServerCore {
   ServerMetrics* metrics = nullptr;
   LabelSets* label_sets = nullptr;
   absl::Time start_time;
+  // Bearer-token check of every call; null: calls need no token.
+  const TokenAuthenticator* auth = nullptr;
   std::string device = "cpu";
   std::string method;
 
@@ -48,6 +51,10 @@ struct ServerCore {
   // them as backlog so that concurrent calls cannot overshoot the limit together).
   std::atomic<uint64_t> ingest_reserved{0};
 
+  // OK, or UNAUTHENTICATED when the server requires a token the call does not carry.
+  absl::Status Authorize(const grpc::ServerContext& context) const {
+    return auth == nullptr ? absl::OkStatus() : auth->Check(context);
+  }
   bool is_ready() const { return ready.load(std::memory_order_acquire); }
   // UNAVAILABLE while the model is loading.
   absl::Status CheckReady() const {

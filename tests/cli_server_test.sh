@@ -2,7 +2,7 @@
 # The `perennial` CLI against a real perennial-server (method sit, tiny fixture model, temp data
 # dir, free port): ingest a Fashion-MNIST slice (and again: all duplicates), files with a label
 # (a corrupt one is rejected with a reason), status, checkpoint, checkpoints, pause/resume,
-# labels-set, vocab-add, a short loadgen, and clear errors for a missing checkpoint and an unreachable server.
+# labels-set, vocab-add, query, query-embed, a short loadgen, and clear errors for a missing checkpoint and an unreachable server.
 # Usage: cli_server_test.sh PATH/TO/perennial PATH/TO/perennial-server (from the repo root).
 set -uo pipefail
 CLI=${1:?usage: cli_server_test.sh PATH/TO/perennial PATH/TO/perennial-server}
@@ -57,6 +57,9 @@ out=$("$CLI" query --labels "t-shirt,trouser,bag" --top-k 2 --json tests/fixture
 check query "o = lines[0]; assert len(o['predictions']) == 2 and o['predictions'][0]['label'] in ('t-shirt','trouser','bag') and int(o['model_version']) > 0, o"
 out=$("$CLI" query --label-set clothes --json tests/fixtures/images/fashion_28x28.png)
 check query-label-set "o = lines[0]; assert len(o['predictions']) == 3, o"
+out=$("$CLI" query-embed tests/fixtures/images/fashion_28x28.png --text "a bag." --text "a shoe.")
+check query-embed "import math; o = lines[0]; v = o['image_embeddings'] + o['text_embeddings']; assert len(o['image_embeddings']) == 1 and len(o['text_embeddings']) == 2 and all(abs(math.hypot(*r) - 1) < 1e-4 for r in v) and v[1] != v[2] and int(o['model_version']) > 0, o"
+expect_error query-embed-needs-input "image files and/or --text" "$CLI" query-embed
 expect_error query-corrupt "corrupt.png" "$CLI" query --labels a,b "$data/corrupt.png"
 expect_error query-needs-labels "exactly one" "$CLI" query tests/fixtures/images/fashion_28x28.png
 out=$("$CLI" loadgen --ingest-streams 2 --ingest-batch 16 --query-clients 1 --duration 2 --json 2>/dev/null)

@@ -106,7 +106,7 @@ void IngestStream(const LoadgenFlags& f, const Workload& w, int stream, Clock::t
                              std::to_string(sent + i));
     }
     grpc::ClientContext context;
-    SetDeadline(f.connection, &context);
+    PrepareCall(f.connection, &context);
     v1::IngestResponse response;
     const grpc::Status status = stub->IngestBatch(&context, request, &response);
     if (!status.ok()) {
@@ -137,7 +137,7 @@ void QueryClient(const LoadgenFlags& f, const Workload& w, int client, Clock::ti
     for (const std::string& label : w.labels) request.add_labels(label);
     request.set_top_k(1);
     grpc::ClientContext context;
-    SetDeadline(f.connection, &context);
+    PrepareCall(f.connection, &context);
     v1::ClassifyResponse response;
     const Clock::time_point sent = Clock::now();
     const grpc::Status status = stub->Classify(&context, request, &response);

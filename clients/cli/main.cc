@@ -26,6 +26,7 @@ int main(int argc, char** argv) {
   perennial::cli::AddServerCommands(app);
   perennial::cli::AddLoadgenCommand(app);
   perennial::cli::AddQueryCommand(app);
+  perennial::cli::AddQueryEmbedCommand(app);
   CLI11_PARSE(app, argc, argv);
 
   perennial::cli::CommandFn* command = perennial::cli::SelectedCommand(app);

@@ -24,10 +24,13 @@ struct QueryFlags {
   uint64_t min_version = 0;
 };
 
-// The request for one image file; files above the server's 8 MiB image limit are refused here.
+// The server's default encoded-image limit: larger files are refused here, before sending.
+constexpr int64_t kMaxImageBytes = int64_t{8} << 20;
+
+// The request for one image file.
 StatusOr<v1::ClassifyRequest> MakeRequest(const QueryFlags& f, const std::string& path) {
   v1::ClassifyRequest request;
-  PERENNIAL_ASSIGN_OR_RETURN(std::vector<uint8_t> bytes, ReadFileBytes(path, int64_t{8} << 20));
+  PERENNIAL_ASSIGN_OR_RETURN(std::vector<uint8_t> bytes, ReadFileBytes(path, kMaxImageBytes));
   request.mutable_image()->set_encoded(std::string(bytes.begin(), bytes.end()));
   std::stringstream labels(f.labels);
   for (std::string label; std::getline(labels, label, ',');) {
@@ -48,7 +51,7 @@ Status RunQuery(const QueryFlags& f) {
   for (const std::string& path : f.images) {
     PERENNIAL_ASSIGN_OR_RETURN(v1::ClassifyRequest request, MakeRequest(f, path));
     grpc::ClientContext context;
-    SetDeadline(f.connection, &context);
+    PrepareCall(f.connection, &context);
     v1::ClassifyResponse response;
     const Status status = CallStatus(f.connection, "Classify",
                                      stub->Classify(&context, request, &response));
@@ -59,7 +62,75 @@ Status RunQuery(const QueryFlags& f) {
   return OkStatus();
 }
 
+struct QueryEmbedFlags {
+  Connection connection;
+  std::vector<std::string> images;
+  std::vector<std::string> texts;
+  uint64_t min_version = 0;
+};
+
+nlohmann::json Vectors(const google::protobuf::RepeatedPtrField<v1::Embedding>& embeddings) {
+  nlohmann::json rows = nlohmann::json::array();
+  for (const v1::Embedding& e : embeddings) rows.push_back(e.values());
+  return rows;
+}
+
+Status RunQueryEmbed(const QueryEmbedFlags& f) {
+  if (f.images.empty() && f.texts.empty()) {
+    return InvalidArgumentError("give image files and/or --text");
+  }
+  auto stub = v1::InferenceService::NewStub(Channel(f.connection));
+  nlohmann::json out = nlohmann::json::object();
+  if (!f.images.empty()) {
+    v1::EmbedImageRequest request;
+    for (const std::string& path : f.images) {
+      PERENNIAL_ASSIGN_OR_RETURN(std::vector<uint8_t> bytes, ReadFileBytes(path, kMaxImageBytes));
+      request.add_images()->set_encoded(std::string(bytes.begin(), bytes.end()));
+    }
+    request.set_min_version(f.min_version);
+    grpc::ClientContext context;
+    PrepareCall(f.connection, &context);
+    v1::EmbedImageResponse response;
+    PERENNIAL_RETURN_IF_ERROR(CallStatus(f.connection, "EmbedImage",
+                                         stub->EmbedImage(&context, request, &response)));
+    out["image_files"] = f.images;
+    out["image_embeddings"] = Vectors(response.embeddings());
+    out["model_version"] = response.model_version();
+  }
+  if (!f.texts.empty()) {
+    v1::EmbedTextRequest request;
+    for (const std::string& text : f.texts) request.add_texts(text);
+    request.set_min_version(f.min_version);
+    grpc::ClientContext context;
+    PrepareCall(f.connection, &context);
+    v1::EmbedTextResponse response;
+    PERENNIAL_RETURN_IF_ERROR(CallStatus(f.connection, "EmbedText",
+                                         stub->EmbedText(&context, request, &response)));
+    out["texts"] = f.texts;
+    out["text_embeddings"] = Vectors(response.embeddings());
+    out["model_version"] = response.model_version();
+  }
+  PrintJson(out);
+  return OkStatus();
+}
+
 }  // namespace
+
+void AddQueryEmbedCommand(CLI::App& app) {
+  auto f = std::make_shared<QueryEmbedFlags>();
+  CLI::App* sub = app.add_subcommand(
+      "query-embed",
+      "Embed image files and texts with the model a running server serves now (EmbedImage,\n"
+      "EmbedText); prints one JSON object of unit-norm vectors and the model version:\n"
+      "  perennial query-embed shoe.png --text \"a photo of a sandal.\"");
+  AddConnectionFlags(sub, &f->connection);
+  sub->add_option("images", f->images, "PNG or JPEG files");
+  sub->add_option("--text", f->texts, "text to embed (repeatable)");
+  sub->add_option("--min-version", f->min_version,
+                  "wait (up to --timeout) until the server's model reaches this version")
+      ->capture_default_str();
+  SetCommand(sub, [f]() -> Status { return RunQueryEmbed(*f); });
+}
 
 void AddQueryCommand(CLI::App& app) {
   auto f = std::make_shared<QueryFlags>();

@@ -24,7 +24,7 @@ template <typename Request, typename Response, typename Method>
 Status AdminCall(const Connection& c, const char* rpc, Method method, const Request& request) {
   auto stub = v1::AdminService::NewStub(Channel(c));
   grpc::ClientContext context;
-  SetDeadline(c, &context);
+  PrepareCall(c, &context);
   Response response;
   PERENNIAL_RETURN_IF_ERROR(CallStatus(c, rpc, ((*stub).*method)(&context, request, &response)));
   PrintMessage(c, response);
@@ -145,7 +145,7 @@ Status SendBatch(const IngestFlags& f, v1::IngestService::Stub* stub,
     v1::IngestRequest request;
     for (v1::Sample& s : batch) *request.add_samples() = s;
     grpc::ClientContext context;
-    SetDeadline(f.connection, &context);
+    PrepareCall(f.connection, &context);
     v1::IngestResponse response;
     const grpc::Status status = stub->IngestBatch(&context, request, &response);
     const bool transient = status.error_code() == grpc::StatusCode::UNAVAILABLE ||

@@ -13,7 +13,7 @@ from .client import (Classification, Client, Embeddings, IngestSummary, Predicti
                      to_sample)
 from .errors import (DataLossError, DeadlineExceededError, FailedPreconditionError,
                      InvalidArgumentError, NotFoundError, PerennialError, ResourceExhaustedError,
-                     UnavailableError)
+                     UnauthenticatedError, UnavailableError)
 from .images import to_image
 from .retry import NO_RETRY, RetryPolicy
 from ._stubs import admin_pb2, checkpoint_pb2, inference_pb2, ingest_pb2, sample_pb2
@@ -23,6 +23,7 @@ __all__ = [
     "to_sample", "to_image", "RetryPolicy", "NO_RETRY",
     "PerennialError", "InvalidArgumentError", "NotFoundError", "UnavailableError",
     "ResourceExhaustedError", "DeadlineExceededError", "FailedPreconditionError", "DataLossError",
+    "UnauthenticatedError",
     "admin_pb2", "checkpoint_pb2", "inference_pb2", "ingest_pb2", "sample_pb2",
 ]
 __version__ = "0.1.0"

@@ -40,6 +40,10 @@ class FailedPreconditionError(PerennialError):
     """The server is in a state that refuses the call (e.g. a rollback while one is running)."""
 
 
+class UnauthenticatedError(PerennialError):
+    """The server requires a bearer token (Client(token=...)) and the call had none or a wrong one."""
+
+
 class DataLossError(PerennialError):
     """Stored data failed its integrity check (a corrupt checkpoint)."""
 
@@ -53,6 +57,7 @@ _BY_CODE = {
     grpc.StatusCode.DEADLINE_EXCEEDED: DeadlineExceededError,
     grpc.StatusCode.FAILED_PRECONDITION: FailedPreconditionError,
     grpc.StatusCode.DATA_LOSS: DataLossError,
+    grpc.StatusCode.UNAUTHENTICATED: UnauthenticatedError,
 }
 
 

@@ -22,7 +22,10 @@ It regenerates the stubs first (clients/python/generate.sh).
 """
 import math
 import os
+import shutil
+import subprocess
 import sys
+import tempfile
 import time
 import unittest
 
@@ -168,6 +171,55 @@ class ClientAgainstServerTest(unittest.TestCase):
         self.assertGreater(now.model_version, status.model_version)
         self.assertIn("loss", now.metrics)
         self.assertTrue(math.isfinite(now.metrics["loss"]))
+
+
+class SecureServerTest(unittest.TestCase):
+    """TLS and bearer tokens: Client(root_certificates=..., token=...) against a server started
+    with --tls-cert/--tls-key/--auth-token-file (certificates made by tests/make_test_certs.sh)."""
+
+    @classmethod
+    def setUpClass(cls):
+        harness.require_prerequisites("test_client")
+        if shutil.which("openssl") is None:
+            if os.environ.get("CI") == "true":
+                raise AssertionError("openssl is not installed")
+            raise unittest.SkipTest("openssl is not installed")
+        cls.certs = tempfile.mkdtemp(prefix="perennial_certs_")
+        subprocess.run([os.path.join(ROOT, "tests", "make_test_certs.sh"), cls.certs], check=True)
+        with open(os.path.join(cls.certs, "tokens"), "w") as f:
+            f.write("# the test's token\nsecret-token-42\n")
+        with open(os.path.join(cls.certs, "ca.pem"), "rb") as f:
+            cls.ca = f.read()
+        cert = lambda name: os.path.join(cls.certs, name)  # noqa: E731
+        cls.server = harness.ServerProcess(flags=[
+            "--tls-cert", cert("server.pem"), "--tls-key", cert("server.key"),
+            "--auth-token-file", cert("tokens")])
+        try:
+            cls.server.start(timeout=STARTUP_TIMEOUT_S)
+        except BaseException:
+            cls.server.cleanup()
+            shutil.rmtree(cls.certs)
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.stop()
+        cls.server.cleanup()
+        shutil.rmtree(cls.certs)
+
+    def test_token_over_tls(self):
+        with pc.Client(self.server.grpc_target, root_certificates=self.ca,
+                       token="secret-token-42") as client:
+            client.wait_until_ready(timeout=STARTUP_TIMEOUT_S)
+            self.assertEqual(len(client.embed_text(["a bag."]).vectors), 1)
+
+    def test_missing_or_wrong_token_is_unauthenticated(self):
+        for token in (None, "secret-token-43"):
+            with pc.Client(self.server.grpc_target, root_certificates=self.ca, token=token,
+                           retry=pc.NO_RETRY) as client:
+                with self.assertRaises(pc.UnauthenticatedError) as caught:
+                    client.status()
+                self.assertIn("token", caught.exception.details)
 
 
 if __name__ == "__main__":
