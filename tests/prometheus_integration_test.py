@@ -28,6 +28,7 @@ import json
 import os
 import shutil
 import socket
+import subprocess
 import sys
 import tempfile
 import time
@@ -328,6 +329,24 @@ class PrometheusIntegrationTest(unittest.TestCase):
         self.api.wait_for('perennial_zero_shot_accuracy_ratio{probe="fmnist"}',
                           lambda v: 0 <= v <= 1, "a ratio in [0, 1]")
         self.assertGreater(self.api.value('increase(%s[5m])' % steps), 0)
+
+    def test_6_report_renders_the_series(self):
+        out = os.path.join(self.workdir, "report")
+        result = subprocess.run(
+            [sys.executable, os.path.join(ROOT, "scripts", "report.py"), "--prometheus",
+             self.api.url, "--minutes", "10", "--out", out, "--json"],
+            capture_output=True, text=True, timeout=120)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        report = json.loads(result.stdout)
+        for path in report["files"]:
+            with open(path, "rb") as f:
+                self.assertEqual(f.read(8), b"\x89PNG\r\n\x1a\n", path)
+        panels = report["panels"]
+        self.assertGreater(panels["Ingest"].get("accepted", 0), 1, panels)
+        self.assertGreater(panels["Model version"].get("live", 0), 1, panels)
+        if METHOD.split("/")[0] != "frozen":  # test_5 streamed with probes set
+            self.assertGreater(panels["Stream accuracy"].get("prequential", 0), 0, panels)
+            self.assertIn("accuracy fmnist", panels["Zero-shot probes"], panels)
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)

@@ -75,6 +75,20 @@ nlohmann::json Vectors(const google::protobuf::RepeatedPtrField<v1::Embedding>& 
   return rows;
 }
 
+// One EmbedImage or EmbedText call: its vectors go to out[key], its version to
+// out["model_version"].
+template <typename Response, typename Request, typename Rpc>
+Status CallEmbed(const Connection& c, const char* name, Rpc rpc, const Request& request,
+                 const char* key, nlohmann::json* out) {
+  grpc::ClientContext context;
+  PrepareCall(c, &context);
+  Response response;
+  PERENNIAL_RETURN_IF_ERROR(CallStatus(c, name, rpc(&context, request, &response)));
+  (*out)[key] = Vectors(response.embeddings());
+  (*out)["model_version"] = response.model_version();
+  return OkStatus();
+}
+
 Status RunQueryEmbed(const QueryEmbedFlags& f) {
   if (f.images.empty() && f.texts.empty()) {
     return InvalidArgumentError("give image files and/or --text");
@@ -88,27 +102,25 @@ Status RunQueryEmbed(const QueryEmbedFlags& f) {
       request.add_images()->set_encoded(std::string(bytes.begin(), bytes.end()));
     }
     request.set_min_version(f.min_version);
-    grpc::ClientContext context;
-    PrepareCall(f.connection, &context);
-    v1::EmbedImageResponse response;
-    PERENNIAL_RETURN_IF_ERROR(CallStatus(f.connection, "EmbedImage",
-                                         stub->EmbedImage(&context, request, &response)));
     out["image_files"] = f.images;
-    out["image_embeddings"] = Vectors(response.embeddings());
-    out["model_version"] = response.model_version();
+    PERENNIAL_RETURN_IF_ERROR(CallEmbed<v1::EmbedImageResponse>(
+        f.connection, "EmbedImage",
+        [&](auto* context, const auto& r, auto* response) {
+          return stub->EmbedImage(context, r, response);
+        },
+        request, "image_embeddings", &out));
   }
   if (!f.texts.empty()) {
     v1::EmbedTextRequest request;
     for (const std::string& text : f.texts) request.add_texts(text);
     request.set_min_version(f.min_version);
-    grpc::ClientContext context;
-    PrepareCall(f.connection, &context);
-    v1::EmbedTextResponse response;
-    PERENNIAL_RETURN_IF_ERROR(CallStatus(f.connection, "EmbedText",
-                                         stub->EmbedText(&context, request, &response)));
     out["texts"] = f.texts;
-    out["text_embeddings"] = Vectors(response.embeddings());
-    out["model_version"] = response.model_version();
+    PERENNIAL_RETURN_IF_ERROR(CallEmbed<v1::EmbedTextResponse>(
+        f.connection, "EmbedText",
+        [&](auto* context, const auto& r, auto* response) {
+          return stub->EmbedText(context, r, response);
+        },
+        request, "text_embeddings", &out));
   }
   PrintJson(out);
   return OkStatus();
