@@ -114,6 +114,9 @@ void AddPretrainDataFlags(CLI::App* sub, PretrainOptions& o) {
   sub->add_option("--hard-negatives", o.world.hard_negative_fraction,
                   "fraction of batches that hold colour (or shape) fixed")
       ->capture_default_str()->check(CLI::Range(0.0, 1.0));
+  sub->add_option("--position-batches", o.world.position_batch_fraction,
+                  "fraction of batches where only the position varies (captions name it)")
+      ->capture_default_str()->check(CLI::Range(0.0, 1.0));
   sub->add_option("--colour-fixed-share", o.world.colour_fixed_share,
                   "share of the hard-negative batches that fix the colour (the rest fix the shape)")
       ->capture_default_str()->check(CLI::Range(0.0, 1.0));

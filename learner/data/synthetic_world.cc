@@ -15,12 +15,15 @@ constexpr uint64_t kAttributeStream = 1;
 constexpr uint64_t kRenderStream = 2;
 constexpr uint64_t kCaptionStream = 3;
 constexpr uint64_t kBatchStream = 4;
+// Position-batch draws have their own stream so that worlds without them keep their batches.
+constexpr uint64_t kPositionBatchStream = 5;
 
 // What a hard-negative batch imposes on each of its samples.
 struct Constraint {
   HardNegativeMode mode = HardNegativeMode::kNone;
   int fixed_shape = -1;
   int fixed_colour = -1;
+  int fixed_size = -1;
 };
 
 bool ShapeColourInSplit(int shape, int colour, WorldSplit split) {
@@ -65,11 +68,13 @@ Attributes SampleAttributes(const WorldOptions& o, const Constraint& constraint,
   const float u = rng->Unit();
   const bool allow_pairs = constraint.mode == HardNegativeMode::kNone;
   const bool pair = allow_pairs && u < o.pair_probability;
-  const bool group = !pair && u >= o.pair_probability &&
-                     u < o.pair_probability + o.group_probability && o.max_count >= 2;
+  const bool group = !pair && constraint.mode != HardNegativeMode::kPositionVaries &&
+                     u >= o.pair_probability && u < o.pair_probability + o.group_probability &&
+                     o.max_count >= 2;
   std::tie(a.shape, a.colour) = PickShapeColour(o.split, /*use_split=*/true, constraint.fixed_shape,
                                                 constraint.fixed_colour, -1, rng);
   a.size = static_cast<int>(rng->Below(kNumSizes));
+  if (constraint.fixed_size >= 0) a.size = constraint.fixed_size;
   if (pair) {
     a.has_second = true;
     // The held-out split only promises a held-out primary; the partner may be anything.
@@ -103,8 +108,19 @@ float FocusWeight(CaptionFocus focus, const WorldOptions& o, HardNegativeMode mo
 }
 
 // Picks a caption group by its weight (among groups present), then a caption uniformly in it.
+// Uniformly among the captions that name the position; 0 when none does.
+int ChoosePositionCaption(const std::vector<Caption>& captions, WorldRng* rng) {
+  std::vector<int> naming;
+  for (size_t i = 0; i < captions.size(); ++i) {
+    if (captions[i].mentions & kMentionsPosition) naming.push_back(static_cast<int>(i));
+  }
+  if (naming.empty()) return 0;
+  return naming[rng->Below(static_cast<uint32_t>(naming.size()))];
+}
+
 int ChooseCaption(const std::vector<Caption>& captions, const WorldOptions& o,
                   HardNegativeMode mode, WorldRng* rng) {
+  if (mode == HardNegativeMode::kPositionVaries) return ChoosePositionCaption(captions, rng);
   int in_focus[kNumCaptionFocuses] = {0, 0, 0, 0};
   for (const Caption& caption : captions) ++in_focus[static_cast<int>(FocusOf(caption.mentions))];
   float weights[kNumCaptionFocuses];
@@ -156,9 +172,17 @@ WorldSample Generate(uint64_t seed, uint64_t index, const WorldOptions& options)
 HardNegativeMode BatchMode(uint64_t seed, uint64_t batch_index, const WorldOptions& options) {
   const WorldOptions o = ClampWorldOptions(options);
   WorldRng rng(seed, batch_index, kBatchStream);
-  if (!rng.Bernoulli(o.hard_negative_fraction)) return HardNegativeMode::kNone;
-  return rng.Bernoulli(o.colour_fixed_share) ? HardNegativeMode::kColourFixed
-                                             : HardNegativeMode::kShapeFixed;
+  if (rng.Bernoulli(o.hard_negative_fraction)) {
+    return rng.Bernoulli(o.colour_fixed_share) ? HardNegativeMode::kColourFixed
+                                               : HardNegativeMode::kShapeFixed;
+  }
+  if (o.position_batch_fraction > 0) {
+    WorldRng position_rng(seed, batch_index, kPositionBatchStream);
+    if (position_rng.Bernoulli(o.position_batch_fraction / (1 - o.hard_negative_fraction))) {
+      return HardNegativeMode::kPositionVaries;
+    }
+  }
+  return HardNegativeMode::kNone;
 }
 
 std::vector<WorldSample> GenerateBatch(uint64_t seed, uint64_t batch_index, int batch_size,
@@ -176,6 +200,12 @@ std::vector<WorldSample> GenerateBatch(uint64_t seed, uint64_t batch_index, int 
     constraint.fixed_colour = static_cast<int>(rng.Below(kNumColours));
   } else if (constraint.mode == HardNegativeMode::kShapeFixed) {
     constraint.fixed_shape = static_cast<int>(rng.Below(kNumShapes));
+  } else if (constraint.mode == HardNegativeMode::kPositionVaries) {
+    WorldRng position_rng(seed, batch_index, kPositionBatchStream);
+    position_rng.NextU64();  // the draw that made this a position batch
+    std::tie(constraint.fixed_shape, constraint.fixed_colour) =
+        PickShapeColour(o.split, /*use_split=*/true, -1, -1, -1, &position_rng);
+    constraint.fixed_size = static_cast<int>(position_rng.Below(kNumSizes));
   }
   batch.reserve(static_cast<size_t>(batch_size));
   const uint64_t first = batch_index * static_cast<uint64_t>(batch_size);

@@ -52,16 +52,20 @@ enum class HardNegativeMode : uint8_t {
   kNone,         // ordinary batch: sample i is Generate(seed, batch_index * batch_size + i)
   kColourFixed,  // every sample has the same colour; shapes vary; captions name the shape
   kShapeFixed,   // every sample has the same shape; colours vary; captions name the colour
+  kPositionVaries,  // single objects of one shape, colour and size; captions name the position
 };
 
 // The mode of batch `batch_index`: hard-negative with probability options.hard_negative_fraction,
-// colour-fixed with probability colour_fixed_share among those.
+// colour-fixed with probability colour_fixed_share among those; otherwise a position batch with
+// probability position_batch_fraction overall. Batches of a world without position batches keep
+// the modes (and bytes) they had before position batches existed.
 HardNegativeMode BatchMode(uint64_t seed, uint64_t batch_index, const WorldOptions& options);
 
 // The `batch_size` samples of batch `batch_index` (sample indices batch_index * batch_size + i).
 // In a hard-negative batch the fixed colour or shape is drawn per batch, scenes are single objects
 // or groups (no pairs, whose second object would reintroduce the other attribute), and each
-// training caption mentions the varying attribute. The split is respected in every mode.
+// training caption mentions the varying attribute; a position batch draws its (shape, colour,
+// size) per batch. The split is respected in every mode.
 // batch_size <= 0 gives an empty batch.
 std::vector<WorldSample> GenerateBatch(uint64_t seed, uint64_t batch_index, int batch_size,
                                        const WorldOptions& options = WorldOptions());

@@ -623,6 +623,46 @@ TEST(SyntheticWorldTest, HardNegativeBatchesHoldTheAttributeFixed) {
   EXPECT_GT(checked[2], 0);
 }
 
+TEST(SyntheticWorldTest, PositionBatchesVaryOnlyThePosition) {
+  WorldOptions o;
+  o.position_batch_fraction = 0.3f;
+  int position_batches = 0;
+  const int n = 2000;
+  for (uint64_t b = 0; b < n; ++b) {
+    const HardNegativeMode with = BatchMode(9, b, o);
+    position_batches += with == HardNegativeMode::kPositionVaries;
+    WorldOptions without = o;
+    without.position_batch_fraction = 0;
+    // Adding position batches only turns ordinary batches into position batches.
+    if (with != HardNegativeMode::kPositionVaries) {
+      EXPECT_EQ(with, BatchMode(9, b, without));
+    }
+  }
+  EXPECT_NEAR(position_batches / static_cast<double>(n), 0.3, 0.03);
+  int checked = 0;
+  for (uint64_t b = 0; b < 40 && checked < 3; ++b) {
+    if (BatchMode(9, b, o) != HardNegativeMode::kPositionVaries) continue;
+    ++checked;
+    const std::vector<WorldSample> batch = GenerateBatch(9, b, 64, o);
+    std::set<int> positions;
+    for (const WorldSample& s : batch) {
+      const Attributes& a = s.attributes;
+      EXPECT_EQ(a.count, 1);
+      EXPECT_FALSE(a.has_second);
+      EXPECT_FALSE(IsHeldOut(a));
+      EXPECT_EQ(a.shape, batch[0].attributes.shape);
+      EXPECT_EQ(a.colour, batch[0].attributes.colour);
+      EXPECT_EQ(a.size, batch[0].attributes.size);
+      EXPECT_TRUE(s.captions[s.caption_index].mentions & kMentionsPosition) << s.caption();
+      positions.insert(a.position);
+    }
+    EXPECT_EQ(positions.size(), static_cast<size_t>(kNumPositions));
+  }
+  EXPECT_EQ(checked, 3);
+  o.position_batch_fraction = 0.9f;  // above 1 - hard_negative_fraction
+  EXPECT_NE(ValidateWorldOptions(o).message().find("position_batch_fraction"), std::string::npos);
+}
+
 TEST(SyntheticWorldTest, ShapeOnlyCaptionsCanBeKeptToColourFixedBatches) {
   WorldOptions o;
   o.hard_negative_fraction = 0.5f;

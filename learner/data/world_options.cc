@@ -52,6 +52,9 @@ Status ValidateWorldOptions(const WorldOptions& o) {
     return OutOfRange("hard_negative_fraction", "[0, 1]");
   }
   if (!InRange(o.colour_fixed_share, 0, 1)) return OutOfRange("colour_fixed_share", "[0, 1]");
+  if (!InRange(o.position_batch_fraction, 0, 1 - o.hard_negative_fraction)) {
+    return OutOfRange("position_batch_fraction", "[0, 1 - hard_negative_fraction]");
+  }
   return OkStatus();
 }
 
@@ -84,6 +87,8 @@ WorldOptions ClampWorldOptions(const WorldOptions& o) {
   }
   c.hard_negative_fraction = ClampOr(o.hard_negative_fraction, 0, 1, d.hard_negative_fraction);
   c.colour_fixed_share = ClampOr(o.colour_fixed_share, 0, 1, d.colour_fixed_share);
+  c.position_batch_fraction =
+      ClampOr(o.position_batch_fraction, 0, 1 - c.hard_negative_fraction, 0.0f);
   return c;
 }
 

@@ -76,6 +76,14 @@ struct WorldOptions {
   // inherits that. Inside a colour-fixed batch every image has the same colour, so the gradient
   // on a shape-only caption carries shape alone. Default: false (shape-only captions everywhere).
   bool shape_only_captions_need_fixed_colour = false;
+
+  // Fraction of GenerateBatch() batches that are position batches: one object per image, the
+  // same shape, colour and size throughout the batch, only the position varies, and every
+  // training caption names the position. In mixed batches position is a weak, second-order
+  // signal (an additive pool over patches cancels it), so neither tower starts to use it: the
+  // shipped model's nine position captions embed identically. Drawn among the batches that are
+  // not hard-negative ones. Valid: 0..1 - hard_negative_fraction. Default: 0 (off).
+  float position_batch_fraction = 0.0f;
 };
 
 // OK, or InvalidArgument naming the first field out of its valid range.
