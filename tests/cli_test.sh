@@ -42,6 +42,12 @@ out=$("$BIN" classify --image "$disc" --labels "red,green,blue,yellow,purple" --
 check bf16-reads-colour-too "p = lines[0]['probs']; assert max(range(5), key=lambda i: p[i]) == 2 and p[2] > 0.9, p"
 expect_error bad-dtype "fp8" "$BIN" classify --image "$disc" --labels a,b --dtype fp8
 rm -f "$disc"
+# ... and its card's zero-shot table (models/README.md, from models/*.eval.json) reproduces.
+for combinations in held-out seen; do
+  flag=$([ $combinations = seen ] && echo --seen-combinations)
+  out=$("$BIN" eval-zero-shot --samples 500 $flag)
+  check "default-model-card-$combinations" "card = json.load(open('models/perennial-tiny-clip.eval.json'))['$combinations']; got = {p['task']: p['accuracy'] for p in lines[0]['probes']}; assert set(got) == set(card) and all(abs(got[t] - card[t]) <= 0.01 for t in card), (got, card)"
+done
 
 expect_error missing-model "No such file" "$BIN" model info --model /nonexistent/model.safetensors
 expect_error not-a-model "$FIX/tokenizer_ids.json" "$BIN" model info --model $FIX/tokenizer_ids.json
