@@ -8,9 +8,7 @@
 //
 // Text embeddings of label sets are cached per (version, labels, templates) in a small LRU, so a
 // Classify against a stored label set costs one image forward once the set has been embedded
-// with the live version. Publish() embeds the recently queried sets with the new version before
-// it goes live: otherwise the first query after every publish would run a text forward on its
-// own gRPC thread while the learner trains, two thread pools fighting over the same cores.
+// with the live version.
 //
 // Thread-safety: every method may be called from any thread.
 #ifndef PERENNIAL_SERVER_MODEL_HOST_H_
@@ -56,18 +54,6 @@ struct ModelHostOptions {
   // Labels embedded per text forward when filling the cache (bounds activation memory for
   // 1000-label sets with 16 templates). Default: 64.
   size_t labels_per_text_batch = 64;
-  // Publish() embeds up to this many label sets (the most recently queried first) with the new
-  // version before making it live; 0 disables. Default: 4.
-  size_t warm_label_sets = 4;
-  // ... only sets queried within this window (a set nobody asks for stops being re-embedded) ...
-  // Default: 60 s.
-  absl::Duration warm_window = absl::Seconds(60);
-  // ... and of at most this many prompts (labels x templates); larger sets are left to their
-  // next query. Default: 1024.
-  size_t warm_max_prompts = 1024;
-  // LibTorch threads of the text forwards a query runs on its own thread (cache misses,
-  // EmbedText); 0 leaves the thread's default. The server passes --query-threads. Default: 0.
-  int query_intra_op_threads = 0;
 };
 
 class ModelHost {
@@ -90,10 +76,9 @@ class ModelHost {
   std::shared_ptr<const ServedModel> Current() const;
   uint64_t version() const;
 
-  // Makes `adapters` (null: the base model) live as `version`, after embedding the recently
-  // queried label sets with it (ModelHostOptions::warm_*) on the calling thread. Called by the
-  // learner thread (and by rollback). Versions must strictly grow: FAILED_PRECONDITION
-  // otherwise, and nothing changes. Queries already running keep the snapshot they started with.
+  // Makes `adapters` (null: the base model) live as `version`. Called by the learner thread (and
+  // by rollback). Versions must strictly grow: FAILED_PRECONDITION otherwise, and nothing
+  // changes. Queries already running keep the snapshot they started with.
   absl::Status Publish(uint64_t version, std::shared_ptr<const Adapters> adapters);
 
   // The live snapshot once its version is >= min_version. Waits until `deadline` for the learner
@@ -114,22 +99,9 @@ class ModelHost {
   // Cache statistics, for tests and metrics.
   uint64_t label_cache_hits() const;
   uint64_t label_cache_misses() const;
-  uint64_t label_sets_warmed() const;
 
  private:
-  struct CacheEntry {
-    std::string key;      // version and set
-    std::string set_key;  // labels and templates only
-    std::vector<std::string> labels;
-    std::vector<std::string> templates;
-    torch::Tensor embeddings;
-    absl::Time last_queried;  // by a query, for any version (warming does not refresh it)
-  };
-
-  // Embeds the sets that qualify for warming with `next` and caches them.
-  void WarmLabelCache(const ServedModel& next);
-  // Caches `entry` unless its key is present; evicts the least recently used beyond capacity.
-  void InsertLocked(CacheEntry entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(cache_mu_);
+  using CacheEntry = std::pair<std::string, torch::Tensor>;
 
   absl::StatusOr<torch::Tensor> ComputeLabelEmbeddings(const ServedModel& snapshot,
                                                        const std::vector<std::string>& labels,
@@ -150,7 +122,6 @@ class ModelHost {
       ABSL_GUARDED_BY(cache_mu_);
   uint64_t hits_ ABSL_GUARDED_BY(cache_mu_) = 0;
   uint64_t misses_ ABSL_GUARDED_BY(cache_mu_) = 0;
-  uint64_t warmed_ ABSL_GUARDED_BY(cache_mu_) = 0;
 };
 
 }  // namespace perennial

@@ -165,10 +165,8 @@ absl::Status PerennialServer::LoadModel() {
   if (!model.ok()) return model.status();
   absl::StatusOr<Tokenizer> tokenizer = Tokenizer::LoadDefault();
   if (!tokenizer.ok()) return tokenizer.status();
-  ModelHostOptions host_options;
-  host_options.query_intra_op_threads = s.options.batching.intra_op_threads;
   s.host = std::make_unique<ModelHost>(*std::move(model), *std::move(tokenizer),
-                                       s.store->base_model_id(), host_options);
+                                       s.store->base_model_id());
   ServerMetrics* metrics = s.metrics.get();
   s.batcher = std::make_unique<QueryBatcher>(
       s.host.get(), s.options.batching,
