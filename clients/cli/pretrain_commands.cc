@@ -97,20 +97,20 @@ std::string DefaultCheckpointPath(const std::string& out) {
 }
 
 // The knobs of what the model is shown (the synthetic world's batch mix and the loss's
-// positives); the defaults reproduce older models, the model card names the ones it used.
+// positives); the defaults train the shipped model, whose card spells them out.
 void AddPretrainDataFlags(CLI::App* sub, PretrainOptions& o) {
   sub->add_option("--positives", o.all_true_captions_positive,
                   "an image's positives in the loss: its own caption, or every caption in the "
                   "batch true of it")
       ->transform(CLI::CheckedTransformer(std::map<std::string, bool>{{"own", false},
                                                                        {"all-true", true}}))
-      ->default_str("own");
+      ->default_str("all-true");
   sub->add_option("--shape-captions", o.world.shape_only_captions_need_fixed_colour,
                   "where shape-only captions are drawn: everywhere, or only in colour-fixed "
                   "batches (no colour prior on shape words)")
       ->transform(CLI::CheckedTransformer(
           std::map<std::string, bool>{{"everywhere", false}, {"colour-fixed", true}}))
-      ->default_str("everywhere");
+      ->default_str("colour-fixed");
   sub->add_option("--hard-negatives", o.world.hard_negative_fraction,
                   "fraction of batches that hold colour (or shape) fixed")
       ->capture_default_str()->check(CLI::Range(0.0, 1.0));

@@ -3,8 +3,8 @@
 // Everything `perennial pretrain` can be told: the architecture of the model trained from scratch,
 // the optimisation (AdamW, warmup + hold + cosine schedule, clipping), the synthetic world and its
 // background curriculum, evaluation and checkpointing. The defaults are the configuration of the
-// shipped model (models/perennial-tiny-clip.safetensors): they are sized to reach >= 90% zero-shot
-// accuracy on the colour and shape probes within about 2 hours on 2 CPU cores.
+// shipped model (models/perennial-tiny-clip.safetensors): about 95 minutes on 2 CPU cores to
+// >= 0.95 zero-shot accuracy on the colour and shape probes (models/README.md).
 #ifndef PERENNIAL_LEARNER_PRETRAIN_PRETRAIN_OPTIONS_H_
 #define PERENNIAL_LEARNER_PRETRAIN_PRETRAIN_OPTIONS_H_
 
@@ -37,18 +37,19 @@ struct PretrainOptions {
   int batch_size = 128;
   // The synthetic world (resolution is overridden by model.image_resolution and
   // background_level by the curriculum below). Default: WorldOptions() with
-  // hard_negative_fraction 0.3.
+  // hard_negative_fraction 0.4 and shape-only captions only in colour-fixed batches.
   WorldOptions world = [] {
     WorldOptions w;
-    w.hard_negative_fraction = 0.3f;
+    w.hard_negative_fraction = 0.4f;
+    w.shape_only_captions_need_fixed_colour = true;
     return w;
   }();
   // Which captions of the batch are positives of an image: only the one drawn for it (CLIP's
   // pairing; identical texts are shared), or every caption in the batch that is true of it. With
   // the first, "something in the top left." drawn for one image has every other top-left object
   // of the batch as a negative, which is false and drowns out the position signal.
-  // Default: false (own caption).
-  bool all_true_captions_positive = false;
+  // Default: true (all true captions).
+  bool all_true_captions_positive = true;
   // Background curriculum: plain backgrounds (level 0) for the first plain_fraction of the steps,
   // gradients and noise (level 1) until noise_fraction, then everything (level 2).
   // Defaults: 0.1, 0.25.
@@ -56,8 +57,8 @@ struct PretrainOptions {
   double curriculum_noise_fraction = 0.25;
 
   // --- optimisation ---
-  // Optimizer steps in the whole run (the schedule's length). Default: 6000.
-  int64_t steps = 6000;
+  // Optimizer steps in the whole run (the schedule's length). Default: 10000.
+  int64_t steps = 10000;
   // Peak learning rate of AdamW. Default: 1e-3.
   double learning_rate = 1e-3;
   // Linear warmup from 0 to the peak over this many steps. Default: 300.

@@ -168,6 +168,7 @@ TEST(BatchStreamTest, BatchesArePureFunctionsOfTheirIndexAndMatchTheThreadedStre
   o.model = TinyConfig();
   o.batch_size = 16;
   o.steps = 4;
+  o.all_true_captions_positive = false;
   const PretrainBatch direct = MakePretrainBatch(o, *tokenizer, 2);
   EXPECT_EQ(direct.pixels.sizes(), (std::vector<int64_t>{16, 3, 16, 16}));
   EXPECT_EQ(direct.caption_index.size(0), 16);
