@@ -2,7 +2,7 @@
 # The `perennial` CLI against a real perennial-server (method sit, tiny fixture model, temp data
 # dir, free port): ingest a Fashion-MNIST slice (and again: all duplicates), files with a label
 # (a corrupt one is rejected with a reason), status, checkpoint, checkpoints, pause/resume,
-# labels-set, vocab-add, query, query-embed, a short loadgen, and clear errors for a missing checkpoint and an unreachable server.
+# labels-set, probes-set, vocab-add, query, query-embed, a short loadgen, and clear errors for a missing checkpoint and an unreachable server.
 # Usage: cli_server_test.sh PATH/TO/perennial PATH/TO/perennial-server (from the repo root).
 set -uo pipefail
 CLI=${1:?usage: cli_server_test.sh PATH/TO/perennial PATH/TO/perennial-server}
@@ -51,6 +51,9 @@ out=$("$CLI" status --json); check paused-status "assert lines[0]['learning_paus
 out=$("$CLI" status --json); check resumed-status "assert not lines[0].get('learning_paused', False), lines[0]"
 out=$("$CLI" labels-set clothes --labels "t-shirt,trouser,bag" --json)
 check labels-set "assert lines[0]['label_count'] == 3, lines[0]"
+out=$("$CLI" probes-set fmnist --dataset fashion-mnist --limit 40 --json)
+check probes-set "b = lines[0]['base_accuracy']; assert set(b) == {'fmnist'} and 0 <= b['fmnist'] <= 1, lines[0]"
+expect_error probes-set-bad-name "name" "$CLI" probes-set "bad name!" --dataset fashion-mnist --limit 5
 out=$("$CLI" vocab-add apple pear --json)
 check vocab-add "assert lines[0]['added'] == 2, lines[0]"
 out=$("$CLI" query --labels "t-shirt,trouser,bag" --top-k 2 --json tests/fixtures/images/fashion_28x28.png)

@@ -245,6 +245,61 @@ Status RunIngest(const IngestFlags& f) {
   return OkStatus();
 }
 
+// Where the samples of `ingest` and `probes-set` come from: a built-in dataset, a folder of class
+// sub-folders, or files with one label.
+void AddSourceFlags(CLI::App* sub, IngestSourceOptions* s) {
+  sub->add_option("--dataset", s->dataset, "fashion-mnist");
+  sub->add_option("--data-dir", s->data_dir, "dataset location (default: Debian's)");
+  sub->add_option("--split", s->split, "train or test")->capture_default_str();
+  sub->add_option("--seed", s->seed, "order seed")->capture_default_str();
+  sub->add_option("--limit", s->limit, "only the first N samples of the order (0: all)")
+      ->capture_default_str();
+  sub->add_option("--folder", s->folder, "a folder of class sub-folders of PNG/JPEG files");
+  sub->add_option("--label", s->label, "the label of the image files given as arguments");
+  sub->add_option("files", s->files, "PNG/JPEG files (with --label)");
+}
+
+struct ProbesSetFlags {
+  Connection connection;
+  std::string name;
+  std::vector<std::string> labels;
+  IngestSourceOptions source;
+};
+
+Status RunProbesSet(const ProbesSetFlags& f) {
+  PERENNIAL_ASSIGN_OR_RETURN(std::unique_ptr<IngestSource> source, IngestSource::Open(f.source));
+  v1::SetProbesRequest request;
+  v1::Probe* probe = request.add_probes();
+  probe->set_name(f.name);
+  for (const std::string& label : f.labels) probe->add_labels(label);
+  for (size_t i = 0; i < source->size(); ++i) {
+    PERENNIAL_ASSIGN_OR_RETURN(v1::Sample sample, source->Sample(i));
+    *probe->add_samples() = std::move(sample);
+  }
+  return AdminCall<v1::SetProbesRequest, v1::SetProbesResponse>(
+      f.connection, "SetProbes", &v1::AdminService::Stub::SetProbes, request);
+}
+
+void AddProbesSetCommand(CLI::App& app) {
+  auto f = std::make_shared<ProbesSetFlags>();
+  f->source.split = "test";
+  f->source.order = "iid";
+  f->source.limit = 200;
+  CLI::App* sub = app.add_subcommand(
+      "probes-set",
+      "Make a labeled image set the server's zero-shot probe (SetProbes; replaces the current\n"
+      "probes): the learner measures the live model on it and exports accuracy and retention\n"
+      "(zs_acc/<name>, zs_retention/<name>). Prints the base model's accuracy on it:\n"
+      "  perennial probes-set fmnist --dataset fashion-mnist --limit 200");
+  AddConnectionFlags(sub, &f->connection);
+  sub->add_option("name", f->name, "probe name, [A-Za-z0-9_.-] (names the metric series)")
+      ->required();
+  sub->add_option("--labels", f->labels, "candidate class names (default: the samples' labels)")
+      ->delimiter(',');
+  AddSourceFlags(sub, &f->source);
+  SetCommand(sub, [f]() -> Status { return RunProbesSet(*f); });
+}
+
 void AddIngestCommand(CLI::App& app) {
   auto f = std::make_shared<IngestFlags>();
   IngestSourceOptions& s = f->source;
@@ -255,25 +310,17 @@ void AddIngestCommand(CLI::App& app) {
       "or image files with one --label. Idempotency keys make a rerun send nothing twice.\n"
       "Retries with backoff when the server applies backpressure.");
   AddConnectionFlags(sub, &f->connection);
-  sub->add_option("--dataset", s.dataset, "fashion-mnist");
-  sub->add_option("--data-dir", s.data_dir, "dataset location (default: Debian's)");
-  sub->add_option("--split", s.split, "train or test")->capture_default_str();
+  AddSourceFlags(sub, &s);
   sub->add_option("--order", s.order, "si-blurry, class-incremental or iid")
       ->capture_default_str();
-  sub->add_option("--seed", s.seed, "stream order seed")->capture_default_str();
   sub->add_option("--tasks", s.tasks, "tasks of the stream order")->capture_default_str();
   sub->add_option("--n", s.n_percent, "Si-Blurry: percent of disjoint classes")
       ->capture_default_str();
   sub->add_option("--m", s.m_percent, "Si-Blurry: percent of blurry samples moved")
       ->capture_default_str();
-  sub->add_option("--limit", s.limit, "send only the first N samples of the order (0: all)")
-      ->capture_default_str();
   sub->add_option("--eval-every", s.eval_every,
                   "mark every K-th sample as EVAL (held out for anytime accuracy; 0: none)")
       ->capture_default_str();
-  sub->add_option("--folder", s.folder, "a folder of class sub-folders of PNG/JPEG files");
-  sub->add_option("--label", s.label, "the label of the image files given as arguments");
-  sub->add_option("files", s.files, "PNG/JPEG files (with --label)");
   sub->add_option("--batch", f->batch, "samples per IngestBatch call")
       ->capture_default_str()->check(CLI::Range(1, 1024));
   sub->add_option("--rate", f->rate, "samples per second (0: as fast as accepted)")
@@ -287,6 +334,7 @@ void AddIngestCommand(CLI::App& app) {
 
 void AddServerCommands(CLI::App& app) {
   AddIngestCommand(app);
+  AddProbesSetCommand(app);
   AddAdminCommands(app);
 }
 
