@@ -104,12 +104,14 @@ void AddPretrainDataFlags(CLI::App* sub, PretrainOptions& o) {
                   "batch true of it")
       ->transform(CLI::CheckedTransformer(std::map<std::string, bool>{{"own", false},
                                                                        {"all-true", true}}))
+      ->type_name("own|all-true")
       ->default_str("all-true");
   sub->add_option("--shape-captions", o.world.shape_only_captions_need_fixed_colour,
                   "where shape-only captions are drawn: everywhere, or only in colour-fixed "
                   "batches (no colour prior on shape words)")
       ->transform(CLI::CheckedTransformer(
           std::map<std::string, bool>{{"everywhere", false}, {"colour-fixed", true}}))
+      ->type_name("everywhere|colour-fixed")
       ->default_str("colour-fixed");
   sub->add_option("--hard-negatives", o.world.hard_negative_fraction,
                   "fraction of batches that hold colour (or shape) fixed")
