@@ -1,29 +1,30 @@
 #include "server/security.h"
 
 #include <algorithm>
-#include <fstream>
-#include <sstream>
+#include <cstdint>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "learner/data/read_file.h"
 
 namespace perennial {
 namespace {
 
 constexpr char kBearerPrefix[] = "Bearer ";
 
+// Certificates and token files are small; the cap turns a wrong path into a clear error.
+constexpr int64_t kMaxSecurityFileBytes = int64_t{1} << 20;
+
 absl::StatusOr<std::string> ReadSmallFile(const std::string& path, const char* what) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat(what, " ", path, ": cannot be read"));
-  std::ostringstream contents;
-  contents << in.rdbuf();
-  if (!in.good() && !in.eof()) {
-    return absl::NotFoundError(absl::StrCat(what, " ", path, ": read failed"));
+  absl::StatusOr<std::vector<uint8_t>> bytes = ReadFileBytes(path, kMaxSecurityFileBytes);
+  if (!bytes.ok()) {
+    return absl::Status(bytes.status().code(), absl::StrCat(what, ": ", bytes.status().message()));
   }
-  return contents.str();
+  return std::string(bytes->begin(), bytes->end());
 }
 
 absl::StatusOr<std::string> ReadPem(const std::string& path, const char* what) {

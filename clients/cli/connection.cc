@@ -8,10 +8,10 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
-#include <sstream>
 #include <utility>
+#include <vector>
 
+#include "learner/data/read_file.h"
 #include "server/status_convert.h"
 
 namespace perennial::cli {
@@ -28,13 +28,11 @@ std::string Connection::DefaultToken() {
 
 namespace {
 
-// The whole file, or a CLI11 validation error naming the flag.
+// The whole (small) file, or a CLI11 validation error naming the flag.
 std::string ReadFlagFile(const std::string& flag, const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream contents;
-  contents << in.rdbuf();
-  if (!in) throw CLI::ValidationError(flag, path + ": cannot be read");
-  return contents.str();
+  StatusOr<std::vector<uint8_t>> bytes = ReadFileBytes(path, int64_t{1} << 20);
+  if (!bytes.ok()) throw CLI::ValidationError(flag, std::string(bytes.status().message()));
+  return std::string(bytes->begin(), bytes->end());
 }
 
 // A flag naming a file whose contents go to `*target` (and turn TLS on when `tls` is given).
