@@ -32,7 +32,9 @@ void Usage() {
          "  --iterations N    clip: timed iterations per figure [5]\n"
          "  --onednn 0|1      multiply frozen fp32 CPU weights with oneDNN [1]\n"
          "  --dtype fp32|bf16|fp16  compute dtype of the frozen weights [fp32]\n"
-         "  --device cpu|cuda [cpu]\n";
+         "  --device cpu|cuda [cpu]\n"
+         "  --peak-tflops X   clip: the device's dense peak for --dtype, to print MFU against\n"
+         "                    (989 for an H100/H200 SXM in bf16) [0: no MFU]\n";
 }
 
 std::vector<std::string> SplitComma(const std::string& list) {
@@ -87,6 +89,8 @@ int main(int argc, char** argv) {
       clip.run.dtype = learner.run.dtype = value;
     } else if (flag == "--onednn") {
       clip.run.onednn_linear = learner.run.onednn_linear = value != "0";
+    } else if (flag == "--peak-tflops") {
+      clip.peak_tflops = std::atof(value.c_str());
     } else if (flag == "--device") {
       clip.run.device = learner.run.device = value;
     } else {

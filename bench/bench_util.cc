@@ -9,6 +9,8 @@
 #include <iostream>
 #include <sstream>
 
+#include <torch/cuda.h>
+
 #include "learner/base/cpu_runtime.h"
 
 namespace perennial::bench {
@@ -29,8 +31,18 @@ std::vector<Field> RunFields(const RunOptions& run) {
           Num("peak_rss_mib", PeakRssMiB()), Str("cpu", CpuRuntimeSummary())};
 }
 
-Timing TimeIt(const std::function<void()>& fn, int warmup, int iterations) {
+namespace {
+
+void WaitForDevice(const torch::Device& device) {
+  if (device.is_cuda()) torch::cuda::synchronize(device.index());
+}
+
+}  // namespace
+
+Timing TimeIt(const std::function<void()>& fn, int warmup, int iterations,
+              const torch::Device& device) {
   for (int i = 0; i < warmup; ++i) fn();
+  WaitForDevice(device);
   Timing t;
   t.iterations = iterations;
   t.min_ms = 1e300;
@@ -38,6 +50,7 @@ Timing TimeIt(const std::function<void()>& fn, int warmup, int iterations) {
   for (int i = 0; i < iterations; ++i) {
     const auto start = std::chrono::steady_clock::now();
     fn();
+    WaitForDevice(device);
     const double ms =
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
     total += ms;

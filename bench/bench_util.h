@@ -44,8 +44,10 @@ struct Timing {
   int iterations = 0;
 };
 
-// Runs `fn` `warmup` times untimed, then `iterations` times timed.
-Timing TimeIt(const std::function<void()>& fn, int warmup, int iterations);
+// Runs `fn` `warmup` times untimed, then `iterations` times timed. On a CUDA `device` each
+// timing waits for the GPU to finish the work `fn` queued (kernels run asynchronously).
+Timing TimeIt(const std::function<void()>& fn, int warmup, int iterations,
+              const torch::Device& device = torch::kCPU);
 
 // Peak resident set size of this process so far, in MiB.
 double PeakRssMiB();

@@ -6,12 +6,14 @@
 #include <vector>
 
 #include "bench/bench_util.h"
+#include "bench/clip_flops.h"
 #include "learner/base/cpu_runtime.h"
 #include "learner/model/clip_init.h"
 #include "learner/model/clip_model.h"
 #include "learner/model/pet.h"
 #include "learner/model/tokenizer.h"
 #include "learner/model/zero_shot.h"
+#include "learner/online/fused_adamw.h"
 
 namespace perennial::bench {
 namespace {
@@ -42,11 +44,25 @@ torch::Tensor LabelTokens(const Tokenizer& tokenizer, const std::vector<std::str
   return TokensToTensor(ids, context_length);
 }
 
-void Report(const std::string& name, const ClipBenchOptions& o, const Timing& t, double peer) {
+// `flops` is the work of one timed step (clip_flops.h says what it counts).
+// Positions the text tower runs for `tokens`: up to the longest EOT (the largest id), inclusive.
+int64_t LongestTokenRun(const torch::Tensor& tokens) {
+  return tokens.argmax(-1).max().item<int64_t>() + 1;
+}
+
+void Report(const std::string& name, const ClipBenchOptions& o, const Timing& t, double flops,
+            double peer) {
   const double images_per_s = o.run.batch * 1000.0 / t.mean_ms;
+  const double tflop_per_s = flops / (t.mean_ms * 1e-3) / 1e12;
   const bool cpu_peer = o.architecture == "ViT-B/32" && o.run.device == "cpu";
   std::vector<Field> fields = {Num("images_per_s", images_per_s), Num("ms_per_step", t.mean_ms),
-                               Num("min_ms_per_step", t.min_ms)};
+                               Num("min_ms_per_step", t.min_ms),
+                               Num("gflop_per_image", flops / o.run.batch / 1e9),
+                               Num("tflop_per_s", tflop_per_s)};
+  if (o.peak_tflops > 0) {
+    fields.push_back(Num("peak_tflop_per_s", o.peak_tflops));
+    fields.push_back(Num("mfu", tflop_per_s / o.peak_tflops));
+  }
   for (Field& f : RunFields(o.run)) fields.push_back(std::move(f));
   if (cpu_peer) {
     fields.push_back(Num("peer_images_per_s", peer));
@@ -90,8 +106,10 @@ int RunClipBench(const ClipBenchOptions& o) {
             torch::nn::functional::NormalizeFuncOptions().dim(-1));
         ScoreZeroShot(*model, model->EncodeImage(pixels, &served), classes).probs.sum().item();
       },
-      2, o.iterations);
-  Report("clip_infer_" + arch, o, infer, kPeerInferImagesPerS);
+      2, o.iterations, model_options.device);
+  const int64_t label_positions = LongestTokenRun(label_tokens);
+  const ClipWork infer_work{o.run.batch, static_cast<int64_t>(kLabels.size()), label_positions, 0};
+  Report("clip_infer_" + arch, o, infer, ForwardFlops(*config, infer_work), kPeerInferImagesPerS);
 
   // Breakdown of the inference figure, to see where its time goes.
   const Timing image_only = TimeIt(
@@ -99,23 +117,25 @@ int RunClipBench(const ClipBenchOptions& o) {
         torch::NoGradGuard no_grad;
         model->EncodeImage(pixels, &served).sum().item();
       },
-      1, o.iterations);
+      1, o.iterations, model_options.device);
+  const double image_flops = ForwardFlops(*config, ClipWork{o.run.batch, 0, 0, 0});
   PrintRecord("clip_encode_image_" + arch,
               {Num("images_per_s", o.run.batch * 1000.0 / image_only.mean_ms),
-               Num("ms_per_step", image_only.mean_ms), Num("batch", o.run.batch),
-               Num("threads", o.run.threads)});
+               Num("ms_per_step", image_only.mean_ms),
+               Num("tflop_per_s", image_flops / (image_only.mean_ms * 1e-3) / 1e12),
+               Num("batch", o.run.batch), Num("threads", o.run.threads)});
   const Timing text_only = TimeIt(
       [&] {
         torch::NoGradGuard no_grad;
         model->EncodeText(label_tokens, &served).sum().item();
       },
-      1, o.iterations);
+      1, o.iterations, model_options.device);
   PrintRecord("clip_encode_text_" + arch, {Num("labels", static_cast<double>(kLabels.size())),
                                            Num("ms_per_step", text_only.mean_ms),
                                            Num("threads", o.run.threads)});
 
   // SIT step: cross-entropy over the classes present in the batch only.
-  torch::optim::AdamW optimizer(adapters->Parameters(), torch::optim::AdamWOptions(1e-4));
+  FusedAdamW optimizer(adapters->Parameters(), torch::optim::AdamWOptions(1e-4));
   const torch::Tensor labels = torch::arange(o.run.batch) % 5;  // 5 classes present
   const torch::Tensor present_tokens = label_tokens.narrow(0, 0, 5);
   const Timing sit = TimeIt(
@@ -131,8 +151,10 @@ int RunClipBench(const ClipBenchOptions& o) {
         loss.backward();
         optimizer.step();
       },
-      2, o.iterations);
-  Report("clip_sit_step_" + arch, o, sit, kPeerSitImagesPerS);
+      2, o.iterations, model_options.device);
+  const ClipWork sit_work{o.run.batch, present_tokens.size(0), LongestTokenRun(present_tokens),
+                          pet.lora_rank};
+  Report("clip_sit_step_" + arch, o, sit, SitStepFlops(*config, sit_work), kPeerSitImagesPerS);
   return 0;
 }
 

@@ -16,6 +16,9 @@ struct ClipBenchOptions {
   std::string architecture = "ViT-B/32";
   // Timed iterations per figure (after 2 warm-up iterations). Default: 5.
   int iterations = 5;
+  // Dense peak of the device in TFLOP/s for the dtype run, to report MFU against; 0 = no MFU.
+  // Default: 0 (e.g. 989 for an H100/H200 SXM in bf16, by NVIDIA's datasheet).
+  double peak_tflops = 0;
   // Batch, threads, device, dtype, oneDNN.
   RunOptions run;
 };

@@ -60,7 +60,7 @@ bool RunMethod(const ClipModel& model, const Tokenizer& tokenizer, const std::st
   };
   for (int i = 0; i < 10; ++i) observe();
   const double rss_before = CurrentRssMiB();
-  const Timing t = TimeIt(observe, 0, o.steps);
+  const Timing t = TimeIt(observe, 0, o.steps, torch::Device(o.run.device));
   if (failed) return false;
   const double images_per_s = o.run.batch * 1000.0 / t.mean_ms;
   std::vector<Field> fields = {

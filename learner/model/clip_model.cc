@@ -165,10 +165,12 @@ torch::Tensor ClipModel::EncodeImage(const torch::Tensor& pixels, const Adapters
 torch::Tensor ClipModel::EncodeText(const torch::Tensor& tokens, const Adapters* adapters,
                                     bool training) const {
   const TextWeights& t = text_;
-  torch::Tensor ids = tokens.to(options_.device, torch::kLong);
-  const torch::Tensor eot = ids.argmax(-1);
-  const int64_t length = std::min<int64_t>(eot.max().item<int64_t>() + 1, ids.size(1));
-  ids = ids.narrow(1, 0, length);
+  // The EOT positions are found where the tokens are (the CPU, as callers pass them), so that
+  // reading the run length does not wait for the GPU to finish the work queued before this call.
+  const torch::Tensor eot_here = tokens.to(torch::kLong).argmax(-1);
+  const int64_t length = std::min<int64_t>(eot_here.max().item<int64_t>() + 1, tokens.size(1));
+  const torch::Tensor eot = eot_here.to(options_.device);
+  torch::Tensor ids = tokens.narrow(1, 0, length).to(options_.device, torch::kLong);
   torch::Tensor x = torch::embedding(t.token_embedding, ids) +
                     t.positional_embedding.narrow(0, 0, length);
   PetRuntime rt{adapters ? &adapters->options() : nullptr, training};

@@ -112,6 +112,11 @@ void PackTransformerForOneDnn(TransformerWeights& weights) {
 
 torch::Tensor LayerNorm(const torch::Tensor& x, const LayerNormWeights& w) {
   const auto dtype = x.scalar_type();
+  if (x.is_cuda()) {
+    // CUDA's kernel accumulates in fp32 for bf16/fp16 inputs already; the casts around it would
+    // add three full passes over the activations.
+    return torch::layer_norm(x, {x.size(-1)}, w.weight.to(dtype), w.bias.to(dtype), 1e-5);
+  }
   torch::Tensor y = torch::layer_norm(x.to(torch::kFloat32), {x.size(-1)},
                                       w.weight.to(torch::kFloat32), w.bias.to(torch::kFloat32),
                                       1e-5);

@@ -56,7 +56,8 @@ torch::Tensor Linear(const torch::Tensor& x, const LinearWeights& w);
 // be packed are left as they are.
 void PackTransformerForOneDnn(TransformerWeights& weights);
 
-// LayerNorm computed in fp32 and cast back, as the reference does for fp16 weights.
+// LayerNorm computed in fp32 and cast back, as the reference does for fp16 weights (on CUDA
+// the kernel accumulates in fp32 itself).
 torch::Tensor LayerNorm(const torch::Tensor& x, const LayerNormWeights& w);
 
 // x: [N, L, width] (batch first). `causal` masks future positions (the text tower).

@@ -33,6 +33,20 @@ torch::optim::AdamWParamState* FindState(StateMap& state, const torch::Tensor& p
 
 }  // namespace
 
+torch::optim::AdamWParamState& AdamWStateOf(torch::optim::Optimizer& optimizer,
+                                            const torch::Tensor& param) {
+  using Key = typename std::decay_t<decltype(optimizer.state())>::key_type;
+  auto& slot = optimizer.state()[StateKey<Key>(param)];
+  if (slot == nullptr) {
+    auto state = std::make_unique<torch::optim::AdamWParamState>();
+    state->step(0);
+    state->exp_avg(torch::zeros_like(param, torch::MemoryFormat::Preserve));
+    state->exp_avg_sq(torch::zeros_like(param, torch::MemoryFormat::Preserve));
+    slot = std::move(state);
+  }
+  return static_cast<torch::optim::AdamWParamState&>(*slot);
+}
+
 void AppendAdamWState(const torch::optim::AdamW& optimizer, const NamedTensorList& params,
                       const std::string& prefix, NamedTensorList* out) {
   for (const auto& [name, param] : params) {

@@ -27,6 +27,11 @@ using NamedTensorList = std::vector<std::pair<std::string, torch::Tensor>>;
 void AppendAdamWState(const torch::optim::AdamW& optimizer, const NamedTensorList& params,
                       const std::string& prefix, NamedTensorList* out);
 
+// The AdamW state of `param` in `optimizer`, created as torch::optim::AdamW::step() creates it
+// (step 0, zero moments like `param`) when the parameter has none yet.
+torch::optim::AdamWParamState& AdamWStateOf(torch::optim::Optimizer& optimizer,
+                                            const torch::Tensor& param);
+
 // Replaces the optimizer's state with the one saved by AppendAdamWState. `params` must be the
 // optimizer's parameters (same tensors) under the names used when saving. Errors name the tensor
 // that is missing or misshaped.

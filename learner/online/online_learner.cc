@@ -9,6 +9,7 @@
 #include "learner/base/torch_status.h"
 #include "learner/model/zero_shot.h"
 #include "learner/online/derived_seed.h"
+#include "learner/online/fused_adamw.h"
 
 namespace perennial {
 namespace {
@@ -90,7 +91,7 @@ OnlineLearner::OnlineLearner(const ClipModel* model, const Tokenizer* tokenizer,
 void OnlineLearner::ResetOptimizer() {
   torch::optim::AdamWOptions o(options_.learning_rate);
   o.betas({options_.beta1, options_.beta2}).eps(options_.eps).weight_decay(options_.weight_decay);
-  optimizer_ = std::make_unique<torch::optim::AdamW>(adapters_.Parameters(), o);
+  optimizer_ = std::make_unique<FusedAdamW>(adapters_.Parameters(), o);
 }
 
 std::shared_ptr<const ModelSnapshot> OnlineLearner::snapshot() const {

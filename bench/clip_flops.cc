@@ -1,0 +1,54 @@
+#include "bench/clip_flops.h"
+
+namespace perennial::bench {
+namespace {
+
+// Multiply-adds of one tower over `sequences` sequences of `tokens` positions, split into the
+// parts whose backward costs differ.
+struct TowerMacs {
+  double linear = 0;     // q/k/v/out/fc/proj of every block: backward = 1x (input gradient)
+  double attention = 0;  // Q K^T and P V: backward = 2x
+  double lora = 0;       // x A^T and h B^T: backward = 2x (input and weight gradients)
+};
+
+TowerMacs BlockStackMacs(int64_t sequences, int64_t tokens, int64_t width, int64_t layers,
+                         int64_t lora_rank) {
+  const double rows = static_cast<double>(sequences) * tokens;
+  TowerMacs m;
+  // qkv 3w^2, out w^2, fc 4w^2, proj 4w^2 per row.
+  m.linear = layers * rows * 12.0 * width * width;
+  m.attention = layers * 2.0 * sequences * tokens * tokens * width;
+  // Per map, r (in + out): qkv r(w + 3w), out r(2w), fc r(w + 4w), proj r(4w + w).
+  m.lora = layers * rows * lora_rank * 16.0 * width;
+  return m;
+}
+
+}  // namespace
+
+double ForwardFlops(const ClipConfig& c, const ClipWork& work) {
+  const int64_t patches = static_cast<int64_t>(c.vision_grid()) * c.vision_grid();
+  const TowerMacs image = BlockStackMacs(work.images, patches + 1, c.vision_width,
+                                         c.vision_layers, work.lora_rank);
+  const TowerMacs text = BlockStackMacs(work.texts, work.text_tokens, c.text_width,
+                                        c.text_layers, work.lora_rank);
+  const double patch_embed = static_cast<double>(work.images) * patches * 3.0 *
+                             c.vision_patch_size * c.vision_patch_size * c.vision_width;
+  const double projections = static_cast<double>(work.images) * c.vision_width * c.embed_dim +
+                             static_cast<double>(work.texts) * c.text_width * c.embed_dim;
+  const double macs = image.linear + image.attention + image.lora + text.linear + text.attention +
+                      text.lora + patch_embed + projections;
+  return 2.0 * macs;
+}
+
+double SitStepFlops(const ClipConfig& c, const ClipWork& work) {
+  const int64_t patches = static_cast<int64_t>(c.vision_grid()) * c.vision_grid();
+  const TowerMacs image = BlockStackMacs(work.images, patches + 1, c.vision_width,
+                                         c.vision_layers, work.lora_rank);
+  const TowerMacs text = BlockStackMacs(work.texts, work.text_tokens, c.text_width,
+                                        c.text_layers, work.lora_rank);
+  const double backward_macs = image.linear + 2 * image.attention + 2 * image.lora + text.linear +
+                               2 * text.attention + 2 * text.lora;
+  return ForwardFlops(c, work) + 2.0 * backward_macs;
+}
+
+}  // namespace perennial::bench

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# GPU figures of the performance issue, on a machine with an NVIDIA GPU and PyTorch but no apt:
+# builds perennial-bench with PERENNIAL_MODEL_ONLY=ON against the LibTorch inside PyTorch, then
+# prints the ViT-B/16 bf16 SIT step (MFU against the card's dense bf16 peak) for a few batch
+# sizes, the online learner on CUDA, and the PyTorch peer of the same step (bench/torch_peer.py).
+#
+#   bench/gpu_bench.sh [build dir] [peak TFLOP/s]     (defaults: build-gpu, 989 = H100/H200 SXM)
+set -euo pipefail
+build=${1:-build-gpu}
+peak=${2:-989}
+batches=${BATCHES:-"128 256 384"}
+
+nvidia-smi --query-gpu=name,memory.total,clocks.max.sm --format=csv,noheader
+prefix=$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)')
+python3 -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda)'
+
+start=$(date +%s)
+cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DPERENNIAL_MODEL_ONLY=ON \
+  -DPERENNIAL_BUILD_TESTS=OFF -DCMAKE_PREFIX_PATH="$prefix" -DTORCH_CUDA_ARCH_LIST=9.0 >/dev/null
+ninja -C "$build" perennial-bench | tail -n 3
+echo "build took $(( $(date +%s) - start )) s"
+
+bench="$build/bin/perennial-bench"
+for b in $batches; do
+  "$bench" --suite clip --arch ViT-B/16 --device cuda --dtype bf16 --batch "$b" \
+    --iterations 10 --peak-tflops "$peak"
+done
+"$bench" --suite learner --device cuda --steps 100 --methods sit
+PYTHONUNBUFFERED=1 python3 bench/torch_peer.py --arch ViT-B/16 --batch 256 --dtype bf16 \
+  --peak-tflops "$peak" --profile
+PYTHONUNBUFFERED=1 timeout 240 python3 bench/torch_peer.py --arch ViT-B/16 --batch 256 \
+  --dtype bf16 --peak-tflops "$peak" --compile || echo "torch.compile peer did not finish"
