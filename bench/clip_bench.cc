@@ -2,6 +2,7 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <iostream>
 #include <vector>
 
@@ -69,6 +70,35 @@ void Report(const std::string& name, const ClipBenchOptions& o, const Timing& t,
     fields.push_back(Num("goal_images_per_s", 2 * peer));
   }
   PrintRecord(name, fields);
+}
+
+// On a CUDA run: the same model and adapters on the CPU in fp32 as the reference, so that a wrong
+// GPU-only path (kernels, folded scales, dtype) shows as a low cosine. Prints
+// clip_cuda_vs_cpu_<arch> with the lowest cosine over 4 images and the labels.
+void ReportCudaAgreement(const ClipConfig& config, const ClipModel& model,
+                         const Adapters& adapters, const torch::Tensor& pixels,
+                         const torch::Tensor& label_tokens, const std::string& arch) {
+  if (!model.device().is_cuda()) return;
+  auto reference = ClipModel::FromTensors(InitClipTensors(config, 0), ClipConfigMetadata(config),
+                                          ModelOptions());
+  if (!reference.ok()) {
+    std::cerr << "clip bench: " << reference.status().ToString() << std::endl;
+    return;
+  }
+  const Adapters reference_adapters = adapters.To(torch::kCPU);
+  const torch::Tensor some_pixels = pixels.narrow(0, 0, std::min<int64_t>(4, pixels.size(0)));
+  torch::NoGradGuard no_grad;
+  auto lowest_cosine = [](const torch::Tensor& a, const torch::Tensor& b) {
+    return torch::cosine_similarity(a.cpu(), b, -1).min().item<double>();
+  };
+  PrintRecord("clip_cuda_vs_cpu_" + arch,
+              {Num("min_cosine_image",
+                   lowest_cosine(model.EncodeImage(some_pixels, &adapters),
+                                 reference->EncodeImage(some_pixels.cpu(), &reference_adapters))),
+               Num("min_cosine_text",
+                   lowest_cosine(model.EncodeText(label_tokens, &adapters),
+                                 reference->EncodeText(label_tokens, &reference_adapters))),
+               Str("dtype", c10::toString(model.dtype()))});
 }
 
 }  // namespace
@@ -155,6 +185,7 @@ int RunClipBench(const ClipBenchOptions& o) {
   const ClipWork sit_work{o.run.batch, present_tokens.size(0), LongestTokenRun(present_tokens),
                           pet.lora_rank};
   Report("clip_sit_step_" + arch, o, sit, SitStepFlops(*config, sit_work), kPeerSitImagesPerS);
+  ReportCudaAgreement(*config, *model, *adapters, pixels, label_tokens, arch);
   return 0;
 }
 

@@ -62,7 +62,9 @@ torch::Tensor OneDnnLinear(const torch::Tensor& x, const PackedLinear& packed) {
                 "OneDnnLinear: x requires grad but W^T was not packed");
     y = Multiply(x2d, packed.weight, packed.bias);
   }
-  return y.view(out_shape);
+  // A 2-D x gets the product itself, not a view of it, so that callers may accumulate into it
+  // in place without autograd rebasing a view.
+  return x.dim() == 2 ? y : y.view(out_shape);
 }
 
 }  // namespace perennial
