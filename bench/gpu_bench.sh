@@ -7,7 +7,8 @@
 #   bench/gpu_bench.sh [build dir] [peak TFLOP/s]     (defaults: build-gpu, 989 = H100/H200 SXM)
 #
 # Environment: BATCHES (ViT-B/16 batch sizes, default "128 256 384"), PEER_COMPILE=0 to skip the
-# torch.compile peer (its compilation takes about a minute).
+# torch.compile peer (its compilation takes about a minute), PEER_PROFILE=1 to print the peer's
+# top GPU kernels.
 set -euo pipefail
 build=${1:-build-gpu}
 peak=${2:-989}
@@ -29,8 +30,10 @@ for b in $batches; do
     --iterations 10 --peak-tflops "$peak"
 done
 "$bench" --suite learner --device cuda --steps 100 --methods sit
-PYTHONUNBUFFERED=1 python3 bench/torch_peer.py --arch ViT-B/16 --batch 256 --dtype bf16 \
-  --peak-tflops "$peak" --profile
+for b in $batches; do
+  PYTHONUNBUFFERED=1 python3 bench/torch_peer.py --arch ViT-B/16 --batch "$b" --dtype bf16 \
+    --peak-tflops "$peak" ${PEER_PROFILE:+--profile}
+done
 if [[ "${PEER_COMPILE:-1}" != 0 ]]; then
   PYTHONUNBUFFERED=1 timeout 240 python3 bench/torch_peer.py --arch ViT-B/16 --batch 256 \
     --dtype bf16 --peak-tflops "$peak" --compile || echo "torch.compile peer did not finish"

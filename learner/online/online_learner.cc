@@ -8,6 +8,7 @@
 
 #include "learner/base/torch_status.h"
 #include "learner/model/zero_shot.h"
+#include "learner/base/device_copy.h"
 #include "learner/online/derived_seed.h"
 #include "learner/online/fused_adamw.h"
 
@@ -144,8 +145,7 @@ torch::Tensor OnlineLearner::ClassFeatures(const std::vector<int64_t>& ids,
     }
   }
   torch::Tensor features = UnitRows(model_->EncodeText(
-      TokensToTensor(tokens, model_->config().context_length).to(model_->device()), adapters,
-      training));
+      TokensToTensor(tokens, model_->config().context_length), adapters, training));
   if (t == 1) return features;
   return UnitRows(features.view({static_cast<int64_t>(ids.size()), t, -1}).mean(1));
 }
@@ -190,7 +190,7 @@ OnlineLearner::StepOutcome OnlineLearner::Step(const torch::Tensor& batch_pixels
   if (recipe_.replay && options_.replay_batch_size > 0 && replay_.size() > 0) {
     auto [replay_pixels, replay_labels] = replay_.Sample(
         options_.replay_batch_size, DerivedSeed(options_.seed, SeedPurpose::kReplaySample, step_));
-    pixels = torch::cat({pixels, replay_pixels.to(pixels.device())});
+    pixels = torch::cat({pixels, CopyToDevice(replay_pixels, pixels.device())});
     targets.insert(targets.end(), replay_labels.begin(), replay_labels.end());
   }
 
@@ -220,7 +220,7 @@ OnlineLearner::StepOutcome OnlineLearner::Step(const torch::Tensor& batch_pixels
   torch::Tensor class_features = ClassFeatures(classes, &adapters_, true);
   torch::Tensor logits = scale * torch::matmul(image, class_features.t());
   torch::Tensor ce = torch::nn::functional::cross_entropy(
-      logits, torch::tensor(target_positions, torch::kLong).to(pixels.device()));
+      logits, CopyToDevice(torch::tensor(target_positions, torch::kLong), pixels.device()));
 
   StepOutcome out;
   out.ce_classes = logits.size(1);
@@ -237,9 +237,8 @@ OnlineLearner::StepOutcome OnlineLearner::Step(const torch::Tensor& batch_pixels
       teacher_logits = scale * torch::matmul(teacher_image, teacher_text.t());
     }
     torch::Tensor student_text = UnitRows(model_->EncodeText(
-        vocabulary_->Tokens(*tokenizer_, words, model_->config().context_length)
-            .to(pixels.device()),
-        &adapters_, true));
+        vocabulary_->Tokens(*tokenizer_, words, model_->config().context_length), &adapters_,
+        true));
     torch::Tensor student_logits = scale * torch::matmul(image, student_text.t());
     kd = Distill(teacher_logits, student_logits);
     out.kd_classes = student_logits.size(1);
