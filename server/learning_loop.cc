@@ -52,17 +52,7 @@ LearningLoop::LearningLoop(LearnerEnv env, LearningLoopOptions options,
       vocabulary_(std::move(vocabulary)),
       learner_(std::move(learner)),
       evaluator_(&env.host->model(), &env.host->tokenizer(), options_.learner.templates,
-                 options_.evaluation) {
-  GiveWayToQueries(*learner_);
-}
-
-void LearningLoop::GiveWayToQueries(OnlineLearner& learner) const {
-  if (env_.queries == nullptr) return;
-  QueryBatcher* queries = env_.queries;
-  learner.SetYieldPoint([queries] {
-    if (queries->QueriesPending()) queries->WaitForIdle(absl::Milliseconds(100));
-  });
-}
+                 options_.evaluation) {}
 
 LearningLoop::~LearningLoop() { Stop(); }
 
@@ -324,7 +314,6 @@ absl::Status LearningLoop::RestoreLocked(const v1::CheckpointRecord* record) {
     }
   }
   learner_ = *std::move(fresh);
-  GiveWayToQueries(*learner_);
   published_step_ = has_state ? -1 : 0;  // a restored state is published by the caller
   std::map<std::string, double> metrics;
   if (record != nullptr) metrics.insert(record->info().metrics().begin(),

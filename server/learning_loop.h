@@ -12,11 +12,8 @@
 // publication, it publishes right away (a client that waits with Classify.min_version sees its
 // samples' effect without waiting for publish_every_k_steps more steps).
 //
-// Priority: before each step, and between the transformer blocks of a step's forward and backward
-// passes (learner/model/yield_point.h), the thread yields to queued queries
-// (QueryBatcher::QueriesPending), up to 100 ms per yield point, so a query waits for about one
-// block of the step in progress rather than the whole step, and a steady stream of queries slows
-// training without stopping it.
+// Priority: before each step the thread yields to queued queries (QueryBatcher::QueriesPending),
+// so a query waits for at most the step in progress.
 //
 // Checkpoints: CaptureCheckpoint() serialises the learner's whole state (adapters in the
 // `adapter` field as SerializeAdapters() bytes, the full OnlineLearner::SaveState() in
@@ -110,8 +107,6 @@ class LearningLoop final : public LearnerControl {
   Batch ReadBatch(uint64_t after_seq) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // One step on `batch`, publication and evaluation. Returns false on a training failure.
   void TrainLocked(Batch batch) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Makes `learner` wait for queued queries at its yield points (see Priority above).
-  void GiveWayToQueries(OnlineLearner& learner) const;
   // Makes the learner's current snapshot live under max(host version + 1, min_version).
   absl::Status PublishLocked(uint64_t min_version) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status RestoreLocked(const v1::CheckpointRecord* record)

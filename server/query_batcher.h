@@ -8,10 +8,9 @@
 //
 // Queries take priority over training. The server and the learner share the CPU (or GPU); the
 // learner thread must call `QueriesPending()` before each training step and, while it is true,
-// `WaitForIdle()` (bounded) instead of starting the step. A running step also checks between its
-// transformer blocks (LearningLoop, learner/model/yield_point.h), so a query waits for about one
-// block, and queries never wait for a step to finish before they are queued: they run on the
-// last published snapshot.
+// `WaitForIdle()` (bounded) instead of starting the step. A step that is already running is not
+// interrupted, so a query waits at most one step, and queries never wait for a step to finish
+// before they are queued: they run on the last published snapshot.
 //
 // Thread-safety: all methods may be called from any thread.
 #ifndef PERENNIAL_SERVER_QUERY_BATCHER_H_

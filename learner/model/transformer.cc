@@ -3,7 +3,6 @@
 #include <cmath>
 
 #include "learner/model/cpu_attention.h"
-#include "learner/model/yield_point.h"
 
 namespace perennial {
 namespace {
@@ -164,13 +163,7 @@ torch::Tensor TransformerForward(const TransformerWeights& weights, torch::Tenso
                                  const std::vector<BlockAdapters>* adapters,
                                  const PetRuntime& runtime) {
   const bool use = adapters != nullptr && !adapters->empty() && runtime.options != nullptr;
-  const bool yields = YieldPointInstalled();
   for (size_t i = 0; i < weights.blocks.size(); ++i) {
-    if (yields) {
-      YieldPoint();
-      // The same point in the backward pass: the gradient reaches this block's input.
-      if (x.requires_grad()) x.register_hook([](const torch::Tensor&) { YieldPoint(); });
-    }
     x = BlockForward(weights.blocks[i], x, weights.heads, weights.activation, causal,
                      use ? &(*adapters)[i] : nullptr, runtime);
   }

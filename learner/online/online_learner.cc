@@ -9,7 +9,6 @@
 #include "learner/base/torch_status.h"
 #include "learner/model/zero_shot.h"
 #include "learner/base/device_copy.h"
-#include "learner/model/yield_point.h"
 #include "learner/online/derived_seed.h"
 #include "learner/online/fused_adamw.h"
 
@@ -302,7 +301,6 @@ StatusOr<ObserveResult> OnlineLearner::Observe(const torch::Tensor& pixels,
       result.prequential_count = static_cast<int64_t>(targets.size());
     }
     if (recipe_.update) {
-      const ScopedYieldPoint yield_between_blocks(&yield_);
       for (int i = 0; i < options_.online_iters; ++i) {
         const bool predict = predict_in_step && i == 0;
         const StepOutcome s = Step(x, targets, predict ? &result.prequential_correct : nullptr);

@@ -34,7 +34,6 @@
 #include <torch/torch.h>
 
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -91,12 +90,6 @@ class OnlineLearner {
 
   // Publishes the current adapters and label set now.
   Status Publish();
-
-  // `yield` is called between transformer blocks of every training forward and (CPU) backward
-  // pass from now on, on the thread that calls Observe(); it may block to let other work (queued
-  // queries) use the cores, and must not call into this learner. Empty: never (the default).
-  // See learner/model/yield_point.h.
-  void SetYieldPoint(std::function<void()> yield) { yield_ = std::move(yield); }
 
   // The last published snapshot; never null. Thread-safe (atomic shared_ptr load).
   std::shared_ptr<const ModelSnapshot> snapshot() const;
@@ -162,7 +155,6 @@ class OnlineLearner {
   int64_t samples_seen_ = 0;
   int64_t version_ = 0;
   std::shared_ptr<const ModelSnapshot> snapshot_;  // accessed with std::atomic_load/store
-  std::function<void()> yield_;                    // SetYieldPoint(); empty: never yields
 };
 
 }  // namespace perennial

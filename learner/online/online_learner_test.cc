@@ -7,7 +7,6 @@
 #include <thread>
 
 #include "learner/model/clip_init.h"
-#include "learner/model/yield_point.h"
 #include "learner/online/adamw_state.h"
 #include "learner/online/derived_seed.h"
 
@@ -213,31 +212,6 @@ TEST(OnlineLearnerTest, SitStepsLearnASeparableToyProblem) {
   EXPECT_GT(after, before);
   EXPECT_EQ(late_count, 40);
   EXPECT_GE(late_correct, 36);
-}
-
-// A learner that yields between blocks (SetYieldPoint) is called in both passes of each step
-// and learns exactly what one that never yields learns.
-TEST(OnlineLearnerTest, YieldPointsRunInForwardAndBackwardAndChangeNothing) {
-  auto yielding = MakeLearner(Options(OnlineMethod::kSit));
-  auto plain = MakeLearner(Options(OnlineMethod::kSit));
-  int forward_calls = 0, backward_calls = 0;
-  yielding->SetYieldPoint([&] {
-    // LibTorch runs backward with grad mode off; the training forward runs with it on.
-    (torch::GradMode::is_enabled() ? forward_calls : backward_calls)++;
-  });
-  for (uint64_t s = 0; s < 3; ++s) {
-    const ToyBatch b = Batch(s);
-    ASSERT_TRUE(yielding->Observe(b.pixels, b.labels).ok());
-    ASSERT_TRUE(plain->Observe(b.pixels, b.labels).ok());
-  }
-  // Per step: one yield before each block of both towers, and one in backward per block whose
-  // input carries a gradient (all but the first of each tower).
-  const int blocks = Model().config().vision_layers + Model().config().text_layers;
-  EXPECT_GE(forward_calls, 3 * blocks);
-  EXPECT_GE(backward_calls, 3 * (blocks - 2));
-  EXPECT_GT(backward_calls, 0);
-  EXPECT_FALSE(YieldPointInstalled());  // only installed for the duration of Observe()
-  EXPECT_TRUE(AllEqual(AdapterValues(yielding->adapters()), AdapterValues(plain->adapters())));
 }
 
 // The prequential count comes from the training step's own forward; it must equal a separate
