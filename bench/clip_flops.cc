@@ -23,31 +23,39 @@ TowerMacs BlockStackMacs(int64_t sequences, int64_t tokens, int64_t width, int64
   return m;
 }
 
+// The two towers of `work`.
+struct ClipMacs {
+  TowerMacs image, text;
+};
+
+ClipMacs MacsOf(const ClipConfig& c, const ClipWork& work) {
+  const int64_t patches = static_cast<int64_t>(c.vision_grid()) * c.vision_grid();
+  return {BlockStackMacs(work.images, patches + 1, c.vision_width, c.vision_layers,
+                         work.lora_rank),
+          BlockStackMacs(work.texts, work.text_tokens, c.text_width, c.text_layers,
+                         work.lora_rank)};
+}
+
 }  // namespace
 
 double ForwardFlops(const ClipConfig& c, const ClipWork& work) {
+  const ClipMacs m = MacsOf(c, work);
   const int64_t patches = static_cast<int64_t>(c.vision_grid()) * c.vision_grid();
-  const TowerMacs image = BlockStackMacs(work.images, patches + 1, c.vision_width,
-                                         c.vision_layers, work.lora_rank);
-  const TowerMacs text = BlockStackMacs(work.texts, work.text_tokens, c.text_width,
-                                        c.text_layers, work.lora_rank);
   const double patch_embed = static_cast<double>(work.images) * patches * 3.0 *
                              c.vision_patch_size * c.vision_patch_size * c.vision_width;
   const double projections = static_cast<double>(work.images) * c.vision_width * c.embed_dim +
                              static_cast<double>(work.texts) * c.text_width * c.embed_dim;
-  const double macs = image.linear + image.attention + image.lora + text.linear + text.attention +
-                      text.lora + patch_embed + projections;
+  const double macs = m.image.linear + m.image.attention + m.image.lora + m.text.linear +
+                      m.text.attention + m.text.lora + patch_embed + projections;
   return 2.0 * macs;
 }
 
 double SitStepFlops(const ClipConfig& c, const ClipWork& work) {
-  const int64_t patches = static_cast<int64_t>(c.vision_grid()) * c.vision_grid();
-  const TowerMacs image = BlockStackMacs(work.images, patches + 1, c.vision_width,
-                                         c.vision_layers, work.lora_rank);
-  const TowerMacs text = BlockStackMacs(work.texts, work.text_tokens, c.text_width,
-                                        c.text_layers, work.lora_rank);
-  const double backward_macs = image.linear + 2 * image.attention + 2 * image.lora + text.linear +
-                               2 * text.attention + 2 * text.lora;
+  const ClipMacs m = MacsOf(c, work);
+  double backward_macs = 0;
+  for (const TowerMacs& t : {m.image, m.text}) {
+    backward_macs += t.linear + 2 * t.attention + 2 * t.lora;
+  }
   return ForwardFlops(c, work) + 2.0 * backward_macs;
 }
 
