@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "learner/base/cpu_runtime.h"
 #include "learner/base/torch_status.h"
 #include "learner/model/adapter_io.h"
 #include "learner/model/preprocess.h"
@@ -116,6 +117,10 @@ void LearningLoop::SetProbes(std::shared_ptr<const std::vector<ProbeTask>> probe
 }
 
 void LearningLoop::Run() {
+  // Before this thread's first LibTorch op, so that its OpenMP team inherits the priority.
+  if (options_.learner_nice > 0 && !LowerCallingThreadPriority(options_.learner_nice)) {
+    std::cerr << "learner: could not lower the learner thread's priority" << std::endl;
+  }
   while (!stopping_.load()) {
     if (paused_.load()) {
       absl::SleepFor(absl::Milliseconds(50));

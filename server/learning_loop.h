@@ -66,6 +66,10 @@ struct LearningLoopOptions {
   uint64_t eval_rescan_samples = 20000;
   // Limits that decoding a logged image enforces (the server's). Default: ServerLimits().
   ServerLimits limits;
+  // Added to the learner thread's nice value (and its OpenMP workers'), so that query, ingest
+  // and gRPC threads preempt a running training step instead of sharing the cores with it;
+  // 0 leaves it. Default: 19.
+  int learner_nice = 19;
 };
 
 class LearningLoop final : public LearnerControl {

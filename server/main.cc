@@ -114,6 +114,10 @@ void AddLearnerFlags(CLI::App& app, perennial::ServerOptions* o, LearnerFlagValu
   app.add_option("--batch-wait-ms", v->batch_wait_ms,
                  "how long a step waits for a full batch before training a partial one")
       ->capture_default_str()->check(CLI::NonNegativeNumber);
+  app.add_option("--learner-nice", l.learner_nice,
+                 "added to the learner thread's nice value so that queries and ingest preempt "
+                 "training (0: same priority)")
+      ->capture_default_str()->check(CLI::Range(0, 19));
   app.add_option("--online-iters", m.online_iters, "optimizer steps per batch")
       ->capture_default_str()->check(CLI::PositiveNumber);
   app.add_option("--lr", m.learning_rate, "AdamW learning rate of the adapters")

@@ -2,7 +2,12 @@
 
 #include <dlfcn.h>
 #include <malloc.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <cstdlib>
 #include <cstring>
 
@@ -49,6 +54,20 @@ bool SetCallingThreadIntraOpThreads(int threads) {
   if (fn == nullptr || threads < 1) return false;
   fn(threads);
   return true;
+}
+
+bool LowerCallingThreadPriority(int increment) {
+#if defined(__linux__)
+  if (increment < 1 || increment > 19) return false;
+  const auto tid = static_cast<id_t>(syscall(SYS_gettid));
+  errno = 0;
+  const int current = getpriority(PRIO_PROCESS, tid);
+  if (current == -1 && errno != 0) return false;
+  return setpriority(PRIO_PROCESS, tid, std::min(current + increment, 19)) == 0;
+#else
+  (void)increment;
+  return false;
+#endif
 }
 
 bool CpuHasBf16Dot() {

@@ -31,6 +31,11 @@ void TuneCpuRuntime();
 // instead of 2 + 2 spinning ones.
 bool SetCallingThreadIntraOpThreads(int threads);
 
+// Adds `increment` (1..19) to the calling thread's nice value, so that other threads of the
+// process preempt it on busy cores; threads it starts afterwards (its OpenMP team, created on its
+// first parallel region) inherit the value. Linux only; returns false where it could not be set.
+bool LowerCallingThreadPriority(int increment);
+
 // The BLAS core OpenBLAS runs ("SkylakeX", "Haswell", ...), or "" when the BLAS in this process
 // is not OpenBLAS (e.g. MKL in PyTorch's LibTorch).
 std::string BlasCoreName();
