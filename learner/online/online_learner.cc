@@ -6,9 +6,9 @@
 #include <mutex>
 #include <utility>
 
+#include "learner/base/device_copy.h"
 #include "learner/base/torch_status.h"
 #include "learner/model/zero_shot.h"
-#include "learner/base/device_copy.h"
 #include "learner/online/derived_seed.h"
 #include "learner/online/fused_adamw.h"
 
