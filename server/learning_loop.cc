@@ -121,6 +121,7 @@ void LearningLoop::Run() {
   if (options_.learner_nice > 0 && !LowerCallingThreadPriority(options_.learner_nice)) {
     std::cerr << "learner: could not lower the learner thread's priority" << std::endl;
   }
+  if (options_.intra_op_threads > 0) SetCallingThreadIntraOpThreads(options_.intra_op_threads);
   while (!stopping_.load()) {
     if (paused_.load()) {
       absl::SleepFor(absl::Milliseconds(50));

@@ -70,6 +70,10 @@ struct LearningLoopOptions {
   // and gRPC threads preempt a running training step instead of sharing the cores with it;
   // 0 leaves it. Default: 19.
   int learner_nice = 19;
+  // LibTorch intra-op threads of the learner thread; 0 leaves LibTorch's setting. The server
+  // gives the learner and the query thread together no more threads than cores (--threads).
+  // Default: 0.
+  int intra_op_threads = 0;
 };
 
 class LearningLoop final : public LearnerControl {

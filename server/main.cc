@@ -82,7 +82,12 @@ void AddFlags(CLI::App& app, perennial::ServerOptions* o, int* threads, int64_t*
   app.add_option("--retry-after-ms", l.backpressure_retry_ms, "retry hint sent on backpressure")
       ->capture_default_str();
   app.add_option("--query-threads", o->batching.intra_op_threads,
-                 "LibTorch threads of each query forward pass (0: as --threads)")
+                 "LibTorch threads of each query forward pass (0: a quarter of --threads, at "
+                 "least 1)")
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
+  app.add_option("--learner-threads", o->learning.intra_op_threads,
+                 "LibTorch threads of the training steps (0: --threads minus --query-threads, at "
+                 "least 1)")
       ->capture_default_str()->check(CLI::NonNegativeNumber);
   app.add_option("--max-batch-size", o->batching.max_batch_size, "images per query forward pass")
       ->capture_default_str()->check(CLI::PositiveNumber);
@@ -179,8 +184,16 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   options.batching.max_queue_delay = absl::Microseconds(delay_us);
   if (!ApplyLearnerFlags(learner_flags, &options)) return 1;
-  torch::set_num_threads(threads > 0 ? threads
-                                     : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+  const int cores =
+      threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  torch::set_num_threads(cores);
+  // Queries and training run at the same time; together their OpenMP teams get no more threads
+  // than `cores`. On 2 cores, 2 + 2 threads made a one-image query ~10x slower beside training
+  // and training slower too (bench/README.md).
+  int& query_threads = options.batching.intra_op_threads;
+  int& learner_threads = options.learning.intra_op_threads;
+  if (query_threads == 0) query_threads = std::max(1, cores / 4);
+  if (learner_threads == 0) learner_threads = std::max(1, cores - query_threads);
 
   absl::StatusOr<std::string> model = perennial::ResolveModelPath(options.model_path);
   if (!model.ok()) {

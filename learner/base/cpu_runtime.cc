@@ -50,9 +50,15 @@ std::string BlasCoreName() {
 
 bool SetCallingThreadIntraOpThreads(int threads) {
   using SetNumThreadsFn = void (*)(int);
-  auto fn = reinterpret_cast<SetNumThreadsFn>(dlsym(RTLD_DEFAULT, "omp_set_num_threads"));
-  if (fn == nullptr || threads < 1) return false;
-  fn(threads);
+  using GetNumThreadsFn = int (*)();
+  auto set = reinterpret_cast<SetNumThreadsFn>(dlsym(RTLD_DEFAULT, "omp_set_num_threads"));
+  // at::get_num_threads(): ATen sets a thread's OpenMP thread count to the global one on the
+  // thread's first parallel op (lazy init), which would undo the setting below; asking for the
+  // count runs that init now.
+  auto aten_get = reinterpret_cast<GetNumThreadsFn>(dlsym(RTLD_DEFAULT, "_ZN2at15get_num_threadsEv"));
+  if (set == nullptr || aten_get == nullptr || threads < 1) return false;
+  aten_get();
+  set(threads);
   return true;
 }
 

@@ -6,7 +6,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <mutex>
+#include <set>
 #include <thread>
+
+#include <torch/torch.h>
 
 namespace perennial {
 namespace {
@@ -30,6 +34,25 @@ TEST(CpuRuntimeTest, LowersOnlyTheCallingThreadAndItsLaterChildren) {
   EXPECT_EQ(lowered, std::min(process_nice + 5, 19));
   EXPECT_EQ(child, lowered);
   EXPECT_EQ(CallingThreadNice(), process_nice);
+}
+
+// The thread count must hold through ATen's lazy per-thread init at the first parallel op, which
+// resets it to the global count unless it already ran.
+TEST(CpuRuntimeTest, IntraOpThreadsOfANewThreadHoldThroughItsFirstParallelOp) {
+  torch::set_num_threads(2);
+  if (at::get_num_threads() < 2) GTEST_SKIP() << "LibTorch runs one thread here";
+  std::set<std::thread::id> workers;
+  bool ok = false;
+  std::thread([&] {
+    ok = SetCallingThreadIntraOpThreads(1);
+    std::mutex mu;
+    at::parallel_for(0, 1 << 20, 1, [&](int64_t, int64_t) {
+      std::lock_guard<std::mutex> lock(mu);
+      workers.insert(std::this_thread::get_id());
+    });
+  }).join();
+  if (!ok) GTEST_SKIP() << "this LibTorch does not use OpenMP";
+  EXPECT_EQ(workers.size(), 1u);
 }
 
 TEST(CpuRuntimeTest, RejectsIncrementsOutsideOneToNineteen) {
