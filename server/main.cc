@@ -229,7 +229,9 @@ int main(int argc, char** argv) {
               << "; add --tls-cert/--tls-key or listen on loopback behind a TLS proxy" << std::endl;
   }
   std::cout << "loading model " << options.model_path << " on " << options.device << " ("
-            << options.dtype << "; " << perennial::CpuRuntimeSummary() << ") ..." << std::endl;
+            << options.dtype << "; " << perennial::CpuRuntimeSummary() << "; threads: learner "
+            << options.learning.intra_op_threads << ", queries "
+            << options.batching.intra_op_threads << ") ..." << std::endl;
   if (options.dtype == "fp32" && options.device == "cpu" && perennial::CpuHasBf16Dot()) {
     std::cout << "note: this CPU has AVX512-BF16; --dtype bf16 runs queries and learning about "
                  "2x faster (bench/README.md)"
