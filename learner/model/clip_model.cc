@@ -168,10 +168,11 @@ torch::Tensor ClipModel::EncodeText(const torch::Tensor& tokens, const Adapters*
   const TextWeights& t = text_;
   // The EOT positions are found where the tokens are (the CPU, as callers pass them), so that
   // reading the run length does not wait for the GPU to finish the work queued before this call.
-  const torch::Tensor eot_here = tokens.to(torch::kLong).argmax(-1);
+  const torch::Tensor ids_here = tokens.to(torch::kLong);
+  const torch::Tensor eot_here = ids_here.argmax(-1);
   const int64_t length = std::min<int64_t>(eot_here.max().item<int64_t>() + 1, tokens.size(1));
   const torch::Tensor eot = CopyToDevice(eot_here, options_.device);
-  torch::Tensor ids = CopyToDevice(tokens.narrow(1, 0, length).to(torch::kLong), options_.device);
+  torch::Tensor ids = CopyToDevice(ids_here.narrow(1, 0, length), options_.device);
   torch::Tensor x = torch::embedding(t.token_embedding, ids) +
                     t.positional_embedding.narrow(0, 0, length);
   PetRuntime rt{adapters ? &adapters->options() : nullptr, training};

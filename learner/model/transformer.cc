@@ -47,7 +47,8 @@ torch::Tensor AdaptedLinear(const torch::Tensor& x, const LinearWeights& base,
     y = Linear(x2d, w);
   } else {
     TORCH_CHECK(w.bias.defined(), "AdaptedLinear: scaled maps need a bias");
-    y = torch::addmm(w.bias * scales.out, x2d, w.weight.t(), /*beta=*/1,
+    const torch::Tensor bias = scales.out == 1 ? w.bias : w.bias * scales.out;
+    y = torch::addmm(bias, x2d, w.weight.t(), /*beta=*/1,
                      /*alpha=*/scales.in * scales.out);
   }
   if (merged || a == nullptr || !(a->*map.lora).defined()) return y.view(out_shape);
