@@ -84,11 +84,11 @@ void AddFlags(CLI::App& app, perennial::ServerOptions* o, int* threads, int64_t*
   app.add_option("--query-threads", o->batching.intra_op_threads,
                  "LibTorch threads of each query forward pass (0: a quarter of --threads, at "
                  "least 1)")
-      ->capture_default_str()->check(CLI::NonNegativeNumber);
+      ->capture_default_str()->check(CLI::Range(0, 4096));
   app.add_option("--learner-threads", o->learning.intra_op_threads,
                  "LibTorch threads of the training steps (0: --threads minus --query-threads, at "
                  "least 1)")
-      ->capture_default_str()->check(CLI::NonNegativeNumber);
+      ->capture_default_str()->check(CLI::Range(0, 4096));
   app.add_option("--max-batch-size", o->batching.max_batch_size, "images per query forward pass")
       ->capture_default_str()->check(CLI::PositiveNumber);
   app.add_option("--max-queue-delay-us", *delay_us,
