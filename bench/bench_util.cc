@@ -47,6 +47,7 @@ Timing TimeIt(const std::function<void()>& fn, int warmup, int iterations,
   t.iterations = iterations;
   t.min_ms = 1e300;
   double total = 0;
+  std::vector<double> times;
   for (int i = 0; i < iterations; ++i) {
     const auto start = std::chrono::steady_clock::now();
     fn();
@@ -55,8 +56,13 @@ Timing TimeIt(const std::function<void()>& fn, int warmup, int iterations,
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
     total += ms;
     t.min_ms = std::min(t.min_ms, ms);
+    times.push_back(ms);
   }
   t.mean_ms = iterations > 0 ? total / iterations : 0;
+  if (!times.empty()) {
+    std::nth_element(times.begin(), times.begin() + times.size() / 2, times.end());
+    t.median_ms = times[times.size() / 2];
+  }
   return t;
 }
 

@@ -41,6 +41,9 @@ std::vector<Field> RunFields(const RunOptions& run);
 struct Timing {
   double mean_ms = 0;
   double min_ms = 0;
+  // Half the iterations took at most this long: steadier than the mean on a shared machine,
+  // but blind to periodic costs (the learner's snapshot every 10 steps), which the mean keeps.
+  double median_ms = 0;
   int iterations = 0;
 };
 

@@ -58,6 +58,7 @@ void Report(const std::string& name, const ClipBenchOptions& o, const Timing& t,
   const bool cpu_peer = o.architecture == "ViT-B/32" && o.run.device == "cpu";
   std::vector<Field> fields = {Num("images_per_s", images_per_s), Num("ms_per_step", t.mean_ms),
                                Num("min_ms_per_step", t.min_ms),
+                               Num("median_ms_per_step", t.median_ms),
                                Num("gflop_per_image", flops / o.run.batch / 1e9),
                                Num("tflop_per_s", tflop_per_s)};
   if (o.peak_tflops > 0) {

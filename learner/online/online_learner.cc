@@ -162,17 +162,35 @@ torch::Tensor OnlineLearner::Distill(const torch::Tensor& teacher_logits,
 int64_t OnlineLearner::CountCorrect(const torch::Tensor& pixels,
                                     const std::vector<int64_t>& targets) {
   torch::NoGradGuard no_grad;
-  return CountCorrectFromFeatures(UnitRows(model_->EncodeImage(pixels, &adapters_, false)),
-                                  targets);
+  torch::Tensor unit_image = UnitRows(model_->EncodeImage(pixels, &adapters_, false));
+  return CountCorrectFromFeatures(unit_image, targets, AllClassFeatures({}, torch::Tensor()));
+}
+
+torch::Tensor OnlineLearner::AllClassFeatures(const std::vector<int64_t>& ids,
+                                              const torch::Tensor& features) const {
+  torch::NoGradGuard no_grad;
+  // row[label id] = the label's row in cat(features, encoded).
+  std::vector<int64_t> row(labels_.size(), -1);
+  for (size_t i = 0; i < ids.size(); ++i) row[ids[i]] = static_cast<int64_t>(i);
+  std::vector<int64_t> missing;
+  for (size_t id = 0; id < row.size(); ++id) {
+    if (row[id] < 0) {
+      row[id] = static_cast<int64_t>(ids.size() + missing.size());
+      missing.push_back(static_cast<int64_t>(id));
+    }
+  }
+  std::vector<torch::Tensor> parts;
+  if (!ids.empty()) parts.push_back(features.detach());
+  if (!missing.empty()) parts.push_back(ClassFeatures(missing, &adapters_, false));
+  torch::Tensor rows = parts.size() == 1 ? parts[0] : torch::cat(parts);
+  return rows.index_select(0, CopyToDevice(torch::tensor(row, torch::kLong), rows.device()));
 }
 
 int64_t OnlineLearner::CountCorrectFromFeatures(const torch::Tensor& unit_image,
-                                                const std::vector<int64_t>& targets) {
+                                                const std::vector<int64_t>& targets,
+                                                const torch::Tensor& all_classes) const {
   torch::NoGradGuard no_grad;
-  std::vector<int64_t> all(labels_.size());
-  for (size_t i = 0; i < all.size(); ++i) all[i] = static_cast<int64_t>(i);
-  torch::Tensor classes = ClassFeatures(all, &adapters_, false);
-  torch::Tensor predicted = torch::matmul(unit_image, classes.t()).argmax(-1).cpu();
+  torch::Tensor predicted = torch::matmul(unit_image, all_classes.t()).argmax(-1).cpu();
   torch::Tensor truth = torch::tensor(targets, torch::kLong);
   return predicted.eq(truth).sum().item<int64_t>();
 }
@@ -213,11 +231,12 @@ OnlineLearner::StepOutcome OnlineLearner::Step(const torch::Tensor& batch_pixels
 
   const torch::Tensor scale = model_->LogitScale().to(pixels.device());
   torch::Tensor image = UnitRows(model_->EncodeImage(pixels, &adapters_, true));
+  torch::Tensor class_features = ClassFeatures(classes, &adapters_, true);
   if (prequential_correct != nullptr) {
     *prequential_correct = CountCorrectFromFeatures(
-        image.narrow(0, 0, static_cast<int64_t>(batch_targets.size())).detach(), batch_targets);
+        image.narrow(0, 0, static_cast<int64_t>(batch_targets.size())).detach(), batch_targets,
+        AllClassFeatures(classes, class_features));
   }
-  torch::Tensor class_features = ClassFeatures(classes, &adapters_, true);
   torch::Tensor logits = scale * torch::matmul(image, class_features.t());
   torch::Tensor ce = torch::nn::functional::cross_entropy(
       logits, CopyToDevice(torch::tensor(target_positions, torch::kLong), pixels.device()));

@@ -124,8 +124,15 @@ class OnlineLearner {
   // Rows of the batch whose best match over all seen labels is their target, with the current
   // adapters: from pixels, or from the batch's unit image features when a forward already ran.
   int64_t CountCorrect(const torch::Tensor& pixels, const std::vector<int64_t>& targets);
+  // The same count from features already computed: `unit_image` [B, E] and `all_classes`, the
+  // [labels, E] class vectors of every seen label in id order.
   int64_t CountCorrectFromFeatures(const torch::Tensor& unit_image,
-                                   const std::vector<int64_t>& targets);
+                                   const std::vector<int64_t>& targets,
+                                   const torch::Tensor& all_classes) const;
+  // Class vectors of every seen label in id order, no autograd: the rows of `ids` are taken
+  // from `features` (computed by this step with the current adapters), the rest are encoded.
+  torch::Tensor AllClassFeatures(const std::vector<int64_t>& ids,
+                                 const torch::Tensor& features) const;
   // One optimizer step. When `prequential_correct` is not null it receives CountCorrect() of the
   // batch before the update, computed from this step's own image forward (exact when LoRA
   // dropout is off: the training forward then equals the inference forward).
