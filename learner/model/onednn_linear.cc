@@ -5,13 +5,6 @@
 namespace perennial {
 namespace {
 
-torch::Tensor Multiply(const torch::Tensor& x2d, const torch::Tensor& weight,
-                       const torch::Tensor& bias) {
-  c10::optional<torch::Tensor> b;
-  if (bias.defined()) b = bias;
-  return at::mkldnn_linear(x2d.contiguous().to_mkldnn(), weight, b).to_dense();
-}
-
 // Autograd node with a frozen weight: saves only the packed W^T, not x (dW is not needed).
 class OneDnnLinearFunction : public torch::autograd::Function<OneDnnLinearFunction> {
  public:
@@ -19,18 +12,25 @@ class OneDnnLinearFunction : public torch::autograd::Function<OneDnnLinearFuncti
                                const torch::Tensor& weight, const torch::Tensor& weight_t,
                                const torch::Tensor& bias) {
     ctx->saved_data["weight_t"] = weight_t;
-    return Multiply(x2d, weight, bias);
+    return OneDnnProduct(x2d, weight, bias);
   }
 
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
                                                  torch::autograd::variable_list grads) {
     const torch::Tensor weight_t = ctx->saved_data["weight_t"].toTensor();
-    return {Multiply(grads[0], weight_t, torch::Tensor()), torch::Tensor(), torch::Tensor(),
+    return {OneDnnProduct(grads[0], weight_t, torch::Tensor()), torch::Tensor(), torch::Tensor(),
             torch::Tensor()};
   }
 };
 
 }  // namespace
+
+torch::Tensor OneDnnProduct(const torch::Tensor& x2d, const torch::Tensor& weight,
+                            const torch::Tensor& bias) {
+  c10::optional<torch::Tensor> b;
+  if (bias.defined()) b = bias;
+  return at::mkldnn_linear(x2d.contiguous().to_mkldnn(), weight, b).to_dense();
+}
 
 bool OneDnnLinearAvailable() { return at::hasMKLDNN(); }
 
@@ -60,7 +60,7 @@ torch::Tensor OneDnnLinear(const torch::Tensor& x, const PackedLinear& packed) {
   } else {
     TORCH_CHECK(!(torch::GradMode::is_enabled() && x.requires_grad()),
                 "OneDnnLinear: x requires grad but W^T was not packed");
-    y = Multiply(x2d, packed.weight, packed.bias);
+    y = OneDnnProduct(x2d, packed.weight, packed.bias);
   }
   // A 2-D x gets the product itself, not a view of it, so that callers may accumulate into it
   // in place without autograd rebasing a view.

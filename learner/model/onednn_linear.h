@@ -31,6 +31,11 @@ bool OneDnnLinearAvailable();
 // grad. `for_backward` also packs W^T (twice the memory) so that x can get gradients.
 PackedLinear PackLinear(const torch::Tensor& weight, const torch::Tensor& bias, bool for_backward);
 
+// x2d W^T + b for a 2-D fp32 CPU x2d and packed `weight` [out, in] (or W^T, for a gradient) and
+// `bias` (may be undefined); no autograd. The building block of OneDnnLinear and LoraLinear.
+torch::Tensor OneDnnProduct(const torch::Tensor& x2d, const torch::Tensor& weight,
+                            const torch::Tensor& bias);
+
 // x: [..., in] fp32 on CPU. Differentiable in x when `packed.weight_t` is defined; otherwise x
 // must not require grad (checked).
 torch::Tensor OneDnnLinear(const torch::Tensor& x, const PackedLinear& packed);

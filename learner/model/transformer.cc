@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "learner/model/cpu_attention.h"
+#include "learner/model/lora_linear.h"
 
 namespace perennial {
 namespace {
@@ -30,35 +31,40 @@ struct MapScales {
 };
 
 // y = x W^T + b for one adapted map of a block: the merged weight in place of W when the
-// adapters carry one, else the base map plus the LoRA delta as two thin GEMMs (B A is never
-// materialised; the second one accumulates into y in place). `a` may be null (no adapters).
-// Non-identity `scales` need an unpacked weight with a bias (CLIP's maps all have one).
+// adapters carry one, else the base map plus the LoRA delta (lora_linear.h; composed from
+// separate ops when LoRA dropout applies). `a` may be null (no adapters). Non-identity `scales`
+// need an unpacked weight with a bias (CLIP's maps all have one).
 torch::Tensor AdaptedLinear(const torch::Tensor& x, const LinearWeights& base,
                             const BlockAdapters* a, const AdaptedMap& map, const PetRuntime& rt,
                             MapScales scales = {}) {
   const bool merged = a != nullptr && (a->*map.merged).defined();
   const LinearWeights w = merged ? LinearWeights{a->*map.merged, base.bias, a->*map.packed} : base;
+  const bool lora = !merged && a != nullptr && (a->*map.lora).defined();
+  const bool dropout = rt.training && rt.options != nullptr && rt.options->lora_dropout > 0;
   const int64_t in = x.size(-1), out = w.weight.size(0);
   std::vector<int64_t> out_shape = x.sizes().vec();
   out_shape.back() = out;
   const torch::Tensor x2d = x.reshape({-1, in});
+  const torch::Tensor bias =
+      scales.out == 1 || !w.bias.defined() ? w.bias : w.bias * scales.out;
+  if (lora && !dropout) {
+    const LoraLinearBase lora_base{w.weight, bias, scales.identity() ? w.packed : PackedLinear(),
+                                   scales.in * scales.out};
+    return LoraLinear(x2d, lora_base, a->*map.lora,
+                      rt.options->lora_scaling() * scales.in * scales.out)
+        .view(out_shape);
+  }
   torch::Tensor y;
   if (scales.identity()) {
     y = Linear(x2d, w);
   } else {
     TORCH_CHECK(w.bias.defined(), "AdaptedLinear: scaled maps need a bias");
-    const torch::Tensor bias = scales.out == 1 ? w.bias : w.bias * scales.out;
-    y = torch::addmm(bias, x2d, w.weight.t(), /*beta=*/1,
-                     /*alpha=*/scales.in * scales.out);
+    y = torch::addmm(bias, x2d, w.weight.t(), /*beta=*/1, /*alpha=*/scales.in * scales.out);
   }
-  if (merged || a == nullptr || !(a->*map.lora).defined()) return y.view(out_shape);
-  const LoraPair& lora = a->*map.lora;
-  torch::Tensor h = x2d;
-  if (rt.training && rt.options->lora_dropout > 0) {
-    h = torch::dropout(h, rt.options->lora_dropout, /*train=*/true);
-  }
-  h = torch::linear(h, lora.a.to(x.dtype()));
-  y.addmm_(h, lora.b.to(x.dtype()).t(), /*beta=*/1,
+  if (!lora) return y.view(out_shape);
+  const LoraPair& pair = a->*map.lora;
+  const torch::Tensor h = torch::dropout(x2d, rt.options->lora_dropout, /*train=*/true);
+  y.addmm_(torch::linear(h, pair.a.to(x.dtype())), pair.b.to(x.dtype()).t(), /*beta=*/1,
            /*alpha=*/rt.options->lora_scaling() * scales.in * scales.out);
   return y.view(out_shape);
 }

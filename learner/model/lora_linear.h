@@ -1,0 +1,42 @@
+// File: learner/model/lora_linear.h
+//
+// A frozen linear map and its LoRA delta as one autograd node:
+//
+//   y = base_scale * x W^T + bias + lora_scale * (x A^T) B^T
+//
+// Written as separate LibTorch ops, the same map costs ~6 autograd nodes (the casts of A and B,
+// the two thin products, the in-place accumulate, the base map), and its backward computes the
+// gradient of x twice, once per path, for the engine to add: a full extra pass over [N, in]
+// for every adapted map. Here the backward accumulates the LoRA path's share into the base
+// path's gradient in place (one GEMM with beta = 1), and A and B are cast inside the node.
+// On CPU the base product goes through the packed oneDNN weights when they are there.
+#ifndef PERENNIAL_LEARNER_MODEL_LORA_LINEAR_H_
+#define PERENNIAL_LEARNER_MODEL_LORA_LINEAR_H_
+
+#include <torch/torch.h>
+
+#include "learner/model/onednn_linear.h"
+#include "learner/model/pet.h"
+
+namespace perennial {
+
+// The frozen part of the map. `weight` [out, in] and `bias` [out] are in x's dtype; `bias` is
+// already multiplied by whatever scale the caller folds into the map. `packed` (oneDNN, with its
+// own unscaled bias) is used instead when it is defined, x is fp32 on CPU and base_scale is 1.
+struct LoraLinearBase {
+  torch::Tensor weight;
+  torch::Tensor bias;
+  PackedLinear packed;
+  double base_scale = 1;
+};
+
+// x2d: [N, in]. `lora.a` [r, in] and `lora.b` [out, r] may be fp32 masters of a lower-precision
+// x2d; their gradients come back in their own dtype. Returns a fresh [N, out] tensor (never a
+// view). Differentiable in x2d, A and B; gradients to `base` are never computed (it is frozen).
+// LoRA dropout is not applied here: callers that train with dropout compose the ops instead.
+torch::Tensor LoraLinear(const torch::Tensor& x2d, const LoraLinearBase& base,
+                         const LoraPair& lora, double lora_scale);
+
+}  // namespace perennial
+
+#endif  // PERENNIAL_LEARNER_MODEL_LORA_LINEAR_H_

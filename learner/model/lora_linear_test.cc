@@ -1,0 +1,128 @@
+#include "learner/model/lora_linear.h"
+
+#include <gtest/gtest.h>
+
+namespace perennial {
+namespace {
+
+struct Case {
+  torch::Tensor x, weight, bias, a, b, grad;
+};
+
+Case MakeCase(int64_t n, int64_t in, int64_t out, int64_t r, uint64_t seed) {
+  torch::manual_seed(seed);
+  Case c;
+  c.x = torch::randn({n, in});
+  c.weight = torch::randn({out, in}) / std::sqrt(static_cast<double>(in));
+  c.bias = torch::randn({out});
+  c.a = (torch::randn({r, in}) / std::sqrt(static_cast<double>(in))).requires_grad_(true);
+  c.b = torch::randn({out, r}).requires_grad_(true);
+  c.grad = torch::randn({n, out});
+  return c;
+}
+
+struct Result {
+  torch::Tensor y, dx, da, db;
+};
+
+// The same map written as separate LibTorch ops: autograd's own gradients are the reference.
+Result Reference(const Case& c, double base_scale, double lora_scale) {
+  torch::Tensor x = c.x.clone().requires_grad_(true);
+  torch::Tensor a = c.a.detach().clone().requires_grad_(true);
+  torch::Tensor b = c.b.detach().clone().requires_grad_(true);
+  torch::Tensor y = base_scale * torch::linear(x, c.weight) + c.bias * base_scale +
+                    lora_scale * torch::linear(torch::linear(x, a), b);
+  y.backward(c.grad);
+  return {y.detach(), x.grad(), a.grad(), b.grad()};
+}
+
+Result Fused(const Case& c, const LoraLinearBase& base, double lora_scale, torch::Dtype dtype) {
+  torch::Tensor x = c.x.to(dtype).requires_grad_(true);
+  torch::Tensor a = c.a.detach().clone().requires_grad_(true);
+  torch::Tensor b = c.b.detach().clone().requires_grad_(true);
+  torch::Tensor y = LoraLinear(x, base, LoraPair{a, b}, lora_scale);
+  y.backward(c.grad.to(dtype));
+  return {y.detach(), x.grad(), a.grad(), b.grad()};
+}
+
+void ExpectClose(const torch::Tensor& actual, const torch::Tensor& expected, double tolerance,
+                 const char* what) {
+  ASSERT_TRUE(actual.defined()) << what;
+  ASSERT_EQ(actual.sizes(), expected.sizes()) << what;
+  const double scale = expected.abs().max().item<double>();
+  const double error = (actual.to(torch::kFloat32) - expected).abs().max().item<double>();
+  EXPECT_LE(error, tolerance * scale) << what << ": max error " << error << " of " << scale;
+}
+
+void ExpectMatches(const Result& fused, const Result& ref, double tolerance) {
+  ExpectClose(fused.y, ref.y, tolerance, "y");
+  ExpectClose(fused.dx, ref.dx, tolerance, "dx");
+  ExpectClose(fused.da, ref.da, tolerance, "dA");
+  ExpectClose(fused.db, ref.db, tolerance, "dB");
+}
+
+TEST(LoraLinearTest, MatchesSeparateOpsInFp32) {
+  const Case c = MakeCase(/*n=*/37, /*in=*/24, /*out=*/40, /*r=*/4, /*seed=*/1);
+  const LoraLinearBase base{c.weight, c.bias, PackedLinear(), 1};
+  ExpectMatches(Fused(c, base, 2.0, torch::kFloat32), Reference(c, 1, 2.0), 1e-5);
+}
+
+TEST(LoraLinearTest, FoldsTheBaseScaleIntoTheProducts) {
+  const Case c = MakeCase(29, 16, 48, 8, 2);
+  const double s = 1.702;
+  const LoraLinearBase base{c.weight, c.bias * s, PackedLinear(), s};
+  ExpectMatches(Fused(c, base, 2.0 * s, torch::kFloat32), Reference(c, s, 2.0 * s), 1e-5);
+}
+
+TEST(LoraLinearTest, PackedOneDnnWeightsGiveTheSameResult) {
+  if (!OneDnnLinearAvailable()) GTEST_SKIP() << "this LibTorch has no oneDNN";
+  const Case c = MakeCase(65, 32, 96, 8, 3);
+  const LoraLinearBase base{c.weight, c.bias, PackLinear(c.weight, c.bias, /*for_backward=*/true),
+                            1};
+  ASSERT_TRUE(base.packed.defined());
+  ExpectMatches(Fused(c, base, 2.0, torch::kFloat32), Reference(c, 1, 2.0), 1e-5);
+}
+
+// bf16 activations with fp32 adapter masters: the gradients come back fp32, close to the fp32
+// reference within bf16's precision.
+TEST(LoraLinearTest, LowPrecisionActivationsKeepFp32AdapterGradients) {
+  const Case c = MakeCase(33, 32, 64, 8, 4);
+  const LoraLinearBase base{c.weight.to(torch::kBFloat16), c.bias.to(torch::kBFloat16),
+                            PackedLinear(), 1};
+  const Result fused = Fused(c, base, 2.0, torch::kBFloat16);
+  EXPECT_EQ(fused.da.scalar_type(), torch::kFloat32);
+  EXPECT_EQ(fused.db.scalar_type(), torch::kFloat32);
+  EXPECT_EQ(fused.dx.scalar_type(), torch::kBFloat16);
+  ExpectMatches(fused, Reference(c, 1, 2.0), 3e-2);
+}
+
+TEST(LoraLinearTest, InputWithoutGradStillTrainsTheAdapters) {
+  const Case c = MakeCase(17, 8, 12, 2, 5);
+  const LoraLinearBase base{c.weight, c.bias, PackedLinear(), 1};
+  torch::Tensor a = c.a.detach().clone().requires_grad_(true);
+  torch::Tensor b = c.b.detach().clone().requires_grad_(true);
+  LoraLinear(c.x, base, LoraPair{a, b}, 2.0).backward(c.grad);
+  const Result ref = Reference(c, 1, 2.0);
+  ExpectClose(a.grad(), ref.da, 1e-5, "dA");
+  ExpectClose(b.grad(), ref.db, 1e-5, "dB");
+}
+
+TEST(LoraLinearTest, NoGradForwardEqualsTheRecordedOne) {
+  const Case c = MakeCase(21, 16, 16, 4, 6);
+  const LoraLinearBase base{c.weight, c.bias, PackedLinear(), 1};
+  torch::Tensor recorded = LoraLinear(c.x, base, LoraPair{c.a, c.b}, 2.0);
+  EXPECT_TRUE(recorded.requires_grad());
+  torch::NoGradGuard no_grad;
+  torch::Tensor plain = LoraLinear(c.x, base, LoraPair{c.a, c.b}, 2.0);
+  EXPECT_FALSE(plain.requires_grad());
+  EXPECT_TRUE(torch::equal(plain, recorded.detach()));
+}
+
+TEST(LoraLinearTest, RejectsNon2dInput) {
+  const Case c = MakeCase(4, 8, 8, 2, 7);
+  const LoraLinearBase base{c.weight, c.bias, PackedLinear(), 1};
+  EXPECT_THROW(LoraLinear(c.x.view({2, 2, 8}), base, LoraPair{c.a, c.b}, 1.0), c10::Error);
+}
+
+}  // namespace
+}  // namespace perennial
