@@ -11,6 +11,7 @@
 
 #include <torch/cuda.h>
 
+#include "bench/device_memory.h"
 #include "learner/base/cpu_runtime.h"
 
 namespace perennial::bench {
@@ -43,6 +44,7 @@ Timing TimeIt(const std::function<void()>& fn, int warmup, int iterations,
               const torch::Device& device) {
   for (int i = 0; i < warmup; ++i) fn();
   WaitForDevice(device);
+  ResetDevicePeakMemory(device);
   Timing t;
   t.iterations = iterations;
   t.min_ms = 1e300;
@@ -59,6 +61,7 @@ Timing TimeIt(const std::function<void()>& fn, int warmup, int iterations,
     times.push_back(ms);
   }
   t.mean_ms = iterations > 0 ? total / iterations : 0;
+  t.device_peak_mib = DevicePeakMemoryMiB(device);
   if (!times.empty()) {
     std::nth_element(times.begin(), times.begin() + times.size() / 2, times.end());
     t.median_ms = times[times.size() / 2];

@@ -45,6 +45,8 @@ struct Timing {
   // but blind to periodic costs (the learner's snapshot every 10 steps), which the mean keeps.
   double median_ms = 0;
   int iterations = 0;
+  // Peak GPU memory allocated during the timed iterations; negative off CUDA.
+  double device_peak_mib = -1;
 };
 
 // Runs `fn` `warmup` times untimed, then `iterations` times timed. On a CUDA `device` each

@@ -65,6 +65,7 @@ void Report(const std::string& name, const ClipBenchOptions& o, const Timing& t,
     fields.push_back(Num("peak_tflop_per_s", o.peak_tflops));
     fields.push_back(Num("mfu", tflop_per_s / o.peak_tflops));
   }
+  if (t.device_peak_mib >= 0) fields.push_back(Num("device_peak_mib", t.device_peak_mib));
   for (Field& f : RunFields(o.run)) fields.push_back(std::move(f));
   if (cpu_peer) {
     fields.push_back(Num("peer_images_per_s", peer));

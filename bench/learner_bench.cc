@@ -68,6 +68,7 @@ bool RunMethod(const ClipModel& model, const Tokenizer& tokenizer, const std::st
       Num("min_ms_per_step", t.min_ms), Num("median_ms_per_step", t.median_ms),
       Num("steps", o.steps),
       Num("rss_mib_before", rss_before), Num("rss_mib_after", CurrentRssMiB())};
+  if (t.device_peak_mib >= 0) fields.push_back(Num("device_peak_mib", t.device_peak_mib));
   for (Field& f : RunFields(o.run)) fields.push_back(std::move(f));
   if (model_name == "perennial-tiny-clip" && o.run.device == "cpu") {
     fields.push_back(Num("peer_images_per_s", kPeerSitImagesPerS));
