@@ -27,6 +27,8 @@ void Usage() {
          "  --model PATH      learner: model file [the embedded default model]\n"
          "  --methods A,B     learner: methods to time [sit,sit+vrlwf]\n"
          "  --steps N         learner: timed Observe() calls per method [200]\n"
+         "  --image-parts N   learner: image tower split across N threads, each with\n"
+         "                    threads/N intra-op threads (small models on CPU) [1]\n"
          "  --batch N         images per step [16]\n"
          "  --threads N       LibTorch intra-op threads [2]\n"
          "  --iterations N    clip: timed iterations per figure [5]\n"
@@ -75,6 +77,8 @@ int main(int argc, char** argv) {
       learner.methods = SplitComma(value);
     } else if (flag == "--steps") {
       learner.steps = std::atoi(value.c_str());
+    } else if (flag == "--image-parts") {
+      learner.image_parts = std::atoi(value.c_str());
     } else if (flag == "--batch") {
       clip.run.batch = learner.run.batch = std::atoi(value.c_str());
     } else if (flag == "--threads") {

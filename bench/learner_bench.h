@@ -21,6 +21,9 @@ struct LearnerBenchOptions {
   std::vector<std::string> methods = {"sit", "sit+vrlwf"};
   // Timed Observe() calls per method (after 10 warm-up calls). Default: 200.
   int steps = 200;
+  // OnlineLearnerOptions::image_parts: the image tower's work split across this many threads.
+  // Default: 1.
+  int image_parts = 1;
   // Batch, threads, device, dtype, oneDNN.
   RunOptions run;
 };

@@ -123,6 +123,10 @@ void AddLearnerFlags(CLI::App& app, perennial::ServerOptions* o, LearnerFlagValu
                  "added to the learner thread's nice value so that queries and ingest preempt "
                  "training (0: same priority)")
       ->capture_default_str()->check(CLI::Range(0, 19));
+  app.add_option("--learner-image-parts", m.image_parts,
+                 "split each step's image-tower work into this many parts on threads of their "
+                 "own, each with --learner-threads/N LibTorch threads (small models on CPU)")
+      ->capture_default_str()->check(CLI::Range(1, 64));
   app.add_option("--online-iters", m.online_iters, "optimizer steps per batch")
       ->capture_default_str()->check(CLI::PositiveNumber);
   app.add_option("--lr", m.learning_rate, "AdamW learning rate of the adapters")

@@ -87,7 +87,11 @@ OnlineLearner::OnlineLearner(const ClipModel* model, const Tokenizer* tokenizer,
       options_(std::move(options)),
       recipe_(RecipeFor(options_.method)),
       adapters_(std::move(adapters)),
-      replay_(recipe_.replay ? options_.replay_buffer_size : 0, options_.seed) {}
+      replay_(recipe_.replay ? options_.replay_buffer_size : 0, options_.seed) {
+  if (options_.image_parts > 1 && model_->device().is_cpu() && options_.pet.lora_dropout == 0) {
+    image_parts_ = std::make_unique<ShardedImageEncoder>(model_, options_.image_parts);
+  }
+}
 
 void OnlineLearner::ResetOptimizer() {
   torch::optim::AdamWOptions o(options_.learning_rate);
@@ -230,7 +234,8 @@ OnlineLearner::StepOutcome OnlineLearner::Step(const torch::Tensor& batch_pixels
   for (int64_t t : targets) target_positions.push_back(position[t]);
 
   const torch::Tensor scale = model_->LogitScale().to(pixels.device());
-  torch::Tensor image = UnitRows(model_->EncodeImage(pixels, &adapters_, true));
+  torch::Tensor image = UnitRows(image_parts_ ? image_parts_->Encode(pixels, &adapters_)
+                                              : model_->EncodeImage(pixels, &adapters_, true));
   torch::Tensor class_features = ClassFeatures(classes, &adapters_, true);
   if (prequential_correct != nullptr) {
     *prequential_correct = CountCorrectFromFeatures(
@@ -284,6 +289,7 @@ OnlineLearner::StepOutcome OnlineLearner::Step(const torch::Tensor& batch_pixels
 
   optimizer_->zero_grad();
   loss.backward();
+  if (image_parts_) image_parts_->Backward();
   optimizer_->step();
   ++step_;
   out.loss = loss.item<double>();

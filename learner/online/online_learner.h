@@ -48,6 +48,7 @@
 #include "learner/online/online_options.h"
 #include "learner/online/replay_buffer.h"
 #include "learner/online/replay_vocabulary.h"
+#include "learner/online/sharded_image_encoder.h"
 
 namespace perennial {
 
@@ -155,6 +156,8 @@ class OnlineLearner {
   Adapters adapters_;
   std::unique_ptr<torch::optim::AdamW> optimizer_;
   ReplayBuffer replay_;
+  // Set when options_.image_parts > 1 on CPU: the image tower's training work split in parts.
+  std::unique_ptr<ShardedImageEncoder> image_parts_;
   std::optional<ReplayVocabulary> vocabulary_;
   std::vector<std::string> labels_;
   std::unordered_map<std::string, int64_t> label_ids_;

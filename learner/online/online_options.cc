@@ -81,6 +81,9 @@ Status OnlineLearnerOptions::Validate() const {
   if (vocabulary_template.find("{}") == std::string::npos) {
     return InvalidArgumentError("vocabulary_template has no {}");
   }
+  if (image_parts < 1 || image_parts > 64) {
+    return InvalidArgumentError("image_parts must be in 1..64");
+  }
   if (publish_every_k_steps < 1) return InvalidArgumentError("publish_every_k_steps must be >= 1");
   return pet.Validate();
 }

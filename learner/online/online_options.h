@@ -92,6 +92,12 @@ struct OnlineLearnerOptions {
   // Observe() first predicts the batch over all seen labels with the current adapters and counts
   // hits (prequential, test-then-train accuracy); costs one extra no-grad forward. Default: true.
   bool prequential = true;
+  // CPU: the image tower's training forward and backward run as this many parts of the batch,
+  // each on its own thread with an equal share of the learner's intra-op threads
+  // (sharded_image_encoder.h). For small models, whose ops are too small for intra-op threads;
+  // results equal the unsplit step's up to float rounding. Ignored on GPUs and with LoRA
+  // dropout (its random masks would depend on thread timing). Default: 1 (not split).
+  int image_parts = 1;
   // Seeds adapter initialisation, replay and vocabulary sampling and LoRA dropout. Default: 1.
   uint64_t seed = 1;
 
