@@ -14,9 +14,7 @@ int ThreadsPerPart(int parts) { return std::max(1, at::get_num_threads() / parts
 }  // namespace
 
 ShardedImageEncoder::ShardedImageEncoder(const ClipModel* model, int parts)
-    : model_(model), parts_(std::max(1, parts)), errors_(parts_) {
-  for (int i = 1; i < parts_; ++i) workers_.emplace_back(&ShardedImageEncoder::WorkerLoop, this, i);
-}
+    : model_(model), parts_(std::max(1, parts)), errors_(parts_) {}
 
 ShardedImageEncoder::~ShardedImageEncoder() {
   {
@@ -86,6 +84,11 @@ torch::Tensor ShardedImageEncoder::Encode(const torch::Tensor& pixels,
   const std::vector<torch::Tensor> chunks =
       pixels.chunk(std::min<int64_t>(parts_, pixels.size(0)), 0);
   const int n = static_cast<int>(chunks.size());
+  // Started here rather than in the constructor: from the training thread, whose priority they
+  // inherit (the server lowers its learner thread's, so that queries come first).
+  for (int i = static_cast<int>(workers_.size()) + 1; i < parts_; ++i) {
+    workers_.emplace_back(&ShardedImageEncoder::WorkerLoop, this, i);
+  }
   outputs_.assign(n, torch::Tensor());
   RunParts(n, ThreadsPerPart(n), [&](int i) {
     outputs_[i] = model_->EncodeImage(chunks[i], adapters, /*training=*/true);

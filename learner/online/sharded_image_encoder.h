@@ -29,9 +29,10 @@ namespace perennial {
 
 class ShardedImageEncoder {
  public:
-  // `parts` >= 1; `model` must outlive this object. Starts parts - 1 worker threads that live
-  // as long as the encoder: a thread's first LibTorch op initialises per-thread state (ATen
-  // recreates its thread pool, oneDNN caches kernels per thread), far too slow to pay per step.
+  // `parts` >= 1; `model` must outlive this object. The first Encode() starts parts - 1 worker
+  // threads that live as long as the encoder: a thread's first LibTorch op initialises
+  // per-thread state (ATen recreates its thread pool, oneDNN caches kernels per thread), far too
+  // slow to pay per step. Encode() and Backward() must be called from one thread at a time.
   ShardedImageEncoder(const ClipModel* model, int parts);
   ~ShardedImageEncoder();
   ShardedImageEncoder(const ShardedImageEncoder&) = delete;
