@@ -27,7 +27,7 @@ void Usage() {
          "  --model PATH      learner: model file [the embedded default model]\n"
          "  --methods A,B     learner: methods to time [sit,sit+vrlwf]\n"
          "  --steps N         learner: timed Observe() calls per method [200]\n"
-         "  --image-parts N   learner: image tower split across N threads, each with\n"
+         "  --image-parts N   learner, clip SIT step: image tower split across N threads, each with\n"
          "                    threads/N intra-op threads (small models on CPU) [1]\n"
          "  --batch N         images per step [16]\n"
          "  --threads N       LibTorch intra-op threads [2]\n"
@@ -78,7 +78,7 @@ int main(int argc, char** argv) {
     } else if (flag == "--steps") {
       learner.steps = std::atoi(value.c_str());
     } else if (flag == "--image-parts") {
-      learner.image_parts = std::atoi(value.c_str());
+      learner.image_parts = clip.image_parts = std::atoi(value.c_str());
     } else if (flag == "--batch") {
       clip.run.batch = learner.run.batch = std::atoi(value.c_str());
     } else if (flag == "--threads") {

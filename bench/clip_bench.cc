@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <iostream>
+#include <optional>
 #include <vector>
 
 #include "bench/bench_util.h"
@@ -15,6 +16,7 @@
 #include "learner/model/tokenizer.h"
 #include "learner/model/zero_shot.h"
 #include "learner/online/fused_adamw.h"
+#include "learner/online/sharded_image_encoder.h"
 
 namespace perennial::bench {
 namespace {
@@ -171,17 +173,22 @@ int RunClipBench(const ClipBenchOptions& o) {
   // 5 classes present; on the device before timing, as a learner holds its targets there.
   const torch::Tensor labels = (torch::arange(o.run.batch) % 5).to(model_options.device);
   const torch::Tensor present_tokens = label_tokens.narrow(0, 0, 5);
+  std::optional<ShardedImageEncoder> image_parts;
+  if (o.image_parts > 1 && o.run.device == "cpu") image_parts.emplace(&*model, o.image_parts);
   const Timing sit = TimeIt(
       [&] {
         optimizer.zero_grad();
         namespace F = torch::nn::functional;
-        torch::Tensor image = F::normalize(model->EncodeImage(pixels, &*adapters, true),
-                                           F::NormalizeFuncOptions().dim(-1));
+        torch::Tensor image = F::normalize(
+            image_parts ? image_parts->Encode(pixels, &*adapters)
+                        : model->EncodeImage(pixels, &*adapters, true),
+            F::NormalizeFuncOptions().dim(-1));
         torch::Tensor text = F::normalize(model->EncodeText(present_tokens, &*adapters, true),
                                           F::NormalizeFuncOptions().dim(-1));
         torch::Tensor logits = model->LogitScale() * torch::matmul(image, text.t());
         torch::Tensor loss = F::cross_entropy(logits, labels);
         loss.backward();
+        if (image_parts) image_parts->Backward();
         optimizer.step();
       },
       2, o.iterations, model_options.device);

@@ -19,6 +19,9 @@ struct ClipBenchOptions {
   // Dense peak of the device in TFLOP/s for the dtype run, to report MFU against; 0 = no MFU.
   // Default: 0 (e.g. 989 for an H100/H200 SXM in bf16, by NVIDIA's datasheet).
   double peak_tflops = 0;
+  // SIT step on CPU: the image tower's work split across this many threads (the learner's
+  // image_parts, sharded_image_encoder.h). Default: 1.
+  int image_parts = 1;
   // Batch, threads, device, dtype, oneDNN.
   RunOptions run;
 };
