@@ -1,0 +1,88 @@
+#include "learner/online/sharded_image_encoder.h"
+
+#include <gtest/gtest.h>
+
+#include "learner/model/clip_init.h"
+
+namespace perennial {
+namespace {
+
+const ClipModel& Model() {
+  static const ClipModel* model = [] {
+    ClipConfig c;
+    c.embed_dim = 16;
+    c.image_resolution = 16;
+    c.vision_patch_size = 8;
+    c.vision_width = 32;
+    c.vision_layers = 2;
+    c.vision_heads = 2;
+    c.context_length = 8;
+    c.vocab_size = 64;
+    c.text_width = 32;
+    c.text_layers = 1;
+    c.text_heads = 2;
+    auto m = ClipModel::FromTensors(InitClipTensors(c, 3), ClipConfigMetadata(c), {});
+    EXPECT_TRUE(m.ok()) << m.status().ToString();
+    return new ClipModel(*std::move(m));
+  }();
+  return *model;
+}
+
+Adapters TrainableAdapters() {
+  auto a = Adapters::Create(Model().config(), PetOptions(), /*seed=*/5);
+  EXPECT_TRUE(a.ok());
+  // B starts at zero; give it values so that the adapters change the features.
+  for (const torch::Tensor& t : a->Parameters()) {
+    torch::NoGradGuard no_grad;
+    t.normal_(0, 0.1);
+  }
+  return *std::move(a);
+}
+
+// More parts than images: one part per image. Features and adapter gradients equal the unsplit
+// tower's up to float rounding.
+TEST(ShardedImageEncoderTest, MatchesTheUnsplitTowerWithMorePartsThanImages) {
+  torch::manual_seed(1);
+  const torch::Tensor pixels = torch::randn({3, 3, 16, 16});
+  const torch::Tensor weights = torch::randn({3, 16});
+  Adapters whole = TrainableAdapters();
+  Adapters split = whole.Snapshot();  // same values, own tensors
+  for (const torch::Tensor& t : split.Parameters()) t.requires_grad_(true);
+
+  torch::Tensor expected = Model().EncodeImage(pixels, &whole, /*training=*/true);
+  (expected * weights).sum().backward();
+
+  ShardedImageEncoder encoder(&Model(), /*parts=*/5);
+  torch::Tensor features = encoder.Encode(pixels, &split);
+  (features * weights).sum().backward();
+  encoder.Backward();
+
+  EXPECT_TRUE(torch::allclose(features, expected, 1e-5, 1e-6));
+  const auto a = whole.NamedTensors(), b = split.NamedTensors();
+  ASSERT_EQ(a.size(), b.size());
+  int compared = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (a[i].first.rfind("visual.", 0) != 0) continue;  // the text tower did not run
+    const torch::Tensor &expected_grad = a[i].second.grad(), &grad = b[i].second.grad();
+    ASSERT_TRUE(grad.defined()) << a[i].first;
+    const double scale = expected_grad.abs().max().item<double>();
+    EXPECT_LE((grad - expected_grad).abs().max().item<double>(), 1e-4 * scale) << a[i].first;
+    ++compared;
+  }
+  EXPECT_EQ(compared, 16);  // 2 layers x 4 maps x (A, B)
+}
+
+// A failing part surfaces as the caller's exception, and the encoder keeps working.
+TEST(ShardedImageEncoderTest, RethrowsAPartsFailureAndStaysUsable) {
+  Adapters adapters = TrainableAdapters();
+  ShardedImageEncoder encoder(&Model(), /*parts=*/2);
+  EXPECT_THROW(encoder.Encode(torch::randn({4, 5, 16, 16}), &adapters), c10::Error);
+  torch::Tensor features = encoder.Encode(torch::randn({4, 3, 16, 16}), &adapters);
+  EXPECT_EQ(features.sizes(), (std::vector<int64_t>{4, 16}));
+  features.sum().backward();
+  encoder.Backward();
+  EXPECT_TRUE(adapters.Parameters()[0].grad().defined());
+}
+
+}  // namespace
+}  // namespace perennial
