@@ -2,31 +2,12 @@
 
 #include <gtest/gtest.h>
 
-#include "learner/model/clip_init.h"
+#include "learner/model/tiny_clip_for_tests.h"
 
 namespace perennial {
 namespace {
 
-const ClipModel& Model() {
-  static const ClipModel* model = [] {
-    ClipConfig c;
-    c.embed_dim = 16;
-    c.image_resolution = 16;
-    c.vision_patch_size = 8;
-    c.vision_width = 32;
-    c.vision_layers = 2;
-    c.vision_heads = 2;
-    c.context_length = 16;
-    c.vocab_size = Tokenizer::kVocabSize;
-    c.text_width = 32;
-    c.text_layers = 2;
-    c.text_heads = 2;
-    auto m = ClipModel::FromTensors(InitClipTensors(c, 3), ClipConfigMetadata(c), {});
-    EXPECT_TRUE(m.ok()) << m.status().ToString();
-    return new ClipModel(*std::move(m));
-  }();
-  return *model;
-}
+const ClipModel& Model() { return TinyClipModel(/*seed=*/3); }
 
 const Tokenizer& Tok() {
   static const Tokenizer* tokenizer = new Tokenizer(*Tokenizer::LoadDefault());

@@ -6,38 +6,14 @@
 #include <map>
 #include <thread>
 
-#include "learner/model/clip_init.h"
+#include "learner/model/tiny_clip_for_tests.h"
 #include "learner/online/adamw_state.h"
 #include "learner/online/derived_seed.h"
 
 namespace perennial {
 namespace {
 
-ClipConfig TinyConfig() {
-  ClipConfig c;
-  c.embed_dim = 16;
-  c.image_resolution = 16;
-  c.vision_patch_size = 8;
-  c.vision_width = 32;
-  c.vision_layers = 2;
-  c.vision_heads = 2;
-  c.context_length = 16;
-  c.vocab_size = Tokenizer::kVocabSize;  // the real BPE ids
-  c.text_width = 32;
-  c.text_layers = 2;
-  c.text_heads = 2;
-  return c;
-}
-
-const ClipModel& Model() {
-  static const ClipModel* model = [] {
-    const ClipConfig c = TinyConfig();
-    auto m = ClipModel::FromTensors(InitClipTensors(c, 7), ClipConfigMetadata(c), {});
-    EXPECT_TRUE(m.ok()) << m.status().ToString();
-    return new ClipModel(*std::move(m));
-  }();
-  return *model;
-}
+const ClipModel& Model() { return TinyClipModel(/*seed=*/7); }
 
 const Tokenizer& Tok() {
   static const Tokenizer* tokenizer = [] {
