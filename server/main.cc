@@ -241,6 +241,13 @@ int main(int argc, char** argv) {
                  "2x faster (bench/README.md)"
               << std::endl;
   }
+  const int image_parts = options.learning.learner.image_parts;
+  if (image_parts > options.learning.intra_op_threads && options.device == "cpu") {
+    std::cout << "note: --learner-image-parts " << image_parts << " runs the learner on "
+              << image_parts << " threads, more than --learner-threads "
+              << options.learning.intra_op_threads
+              << "; training then competes with queries for the cores" << std::endl;
+  }
   absl::Status loaded = (*server)->LoadModel();
   if (!loaded.ok()) {
     std::cerr << "error: " << loaded.message() << std::endl;
