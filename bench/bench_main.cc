@@ -103,8 +103,10 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  if (clip.run.batch <= 0 || clip.run.threads <= 0 || clip.iterations <= 0 || learner.steps <= 0) {
-    std::cerr << "perennial-bench: --batch, --threads, --iterations and --steps must be positive\n";
+  if (clip.run.batch <= 0 || clip.run.threads <= 0 || clip.iterations <= 0 || learner.steps <= 0 ||
+      learner.image_parts <= 0) {
+    std::cerr << "perennial-bench: --batch, --threads, --iterations, --steps and --image-parts "
+                 "must be positive\n";
     return 2;
   }
   if (suite == "clip") return perennial::bench::RunClipBench(clip);
