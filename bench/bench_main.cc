@@ -36,7 +36,9 @@ void Usage() {
          "  --dtype fp32|bf16|fp16  compute dtype of the frozen weights [fp32]\n"
          "  --device cpu|cuda [cpu]\n"
          "  --peak-tflops X   clip: the device's dense peak for --dtype, to print MFU against\n"
-         "                    (989 for an H100/H200 SXM in bf16) [0: no MFU]\n";
+         "                    (989 for an H100/H200 SXM in bf16) [0: no MFU]\n"
+         "  --trace PATH      clip: write a profiler trace (Chrome JSON) of 3 SIT steps to PATH;\n"
+         "                    bench/trace_summary.py PATH says where their time went [none]\n";
 }
 
 std::vector<std::string> SplitComma(const std::string& list) {
@@ -95,6 +97,8 @@ int main(int argc, char** argv) {
       clip.run.onednn_linear = learner.run.onednn_linear = value != "0";
     } else if (flag == "--peak-tflops") {
       clip.peak_tflops = std::atof(value.c_str());
+    } else if (flag == "--trace") {
+      clip.sit_trace_path = value;
     } else if (flag == "--device") {
       clip.run.device = learner.run.device = value;
     } else {

@@ -9,6 +9,7 @@
 
 #include "bench/bench_util.h"
 #include "bench/clip_flops.h"
+#include "bench/profiler_trace.h"
 #include "learner/base/cpu_runtime.h"
 #include "learner/model/clip_init.h"
 #include "learner/model/clip_model.h"
@@ -175,27 +176,35 @@ int RunClipBench(const ClipBenchOptions& o) {
   const torch::Tensor present_tokens = label_tokens.narrow(0, 0, 5);
   std::optional<ShardedImageEncoder> image_parts;
   if (o.image_parts > 1 && o.run.device == "cpu") image_parts.emplace(&*model, o.image_parts);
-  const Timing sit = TimeIt(
-      [&] {
-        optimizer.zero_grad();
-        namespace F = torch::nn::functional;
-        torch::Tensor image = F::normalize(
-            image_parts ? image_parts->Encode(pixels, &*adapters)
-                        : model->EncodeImage(pixels, &*adapters, true),
-            F::NormalizeFuncOptions().dim(-1));
-        torch::Tensor text = F::normalize(model->EncodeText(present_tokens, &*adapters, true),
-                                          F::NormalizeFuncOptions().dim(-1));
-        torch::Tensor logits = model->LogitScale() * torch::matmul(image, text.t());
-        torch::Tensor loss = F::cross_entropy(logits, labels);
-        loss.backward();
-        if (image_parts) image_parts->Backward();
-        optimizer.step();
-      },
-      2, o.iterations, model_options.device);
+  const auto sit_step = [&] {
+    optimizer.zero_grad();
+    namespace F = torch::nn::functional;
+    torch::Tensor image = F::normalize(
+        image_parts ? image_parts->Encode(pixels, &*adapters)
+                    : model->EncodeImage(pixels, &*adapters, true),
+        F::NormalizeFuncOptions().dim(-1));
+    torch::Tensor text = F::normalize(model->EncodeText(present_tokens, &*adapters, true),
+                                      F::NormalizeFuncOptions().dim(-1));
+    torch::Tensor logits = model->LogitScale() * torch::matmul(image, text.t());
+    torch::Tensor loss = F::cross_entropy(logits, labels);
+    loss.backward();
+    if (image_parts) image_parts->Backward();
+    optimizer.step();
+  };
+  const Timing sit = TimeIt(sit_step, 2, o.iterations, model_options.device);
   const ClipWork sit_work{o.run.batch, present_tokens.size(0), LongestTokenRun(present_tokens),
                           pet.lora_rank};
   Report("clip_sit_step_" + arch, o, sit, SitStepFlops(*config, sit_work), kPeerSitImagesPerS);
   ReportCudaAgreement(*config, *model, *adapters, pixels, label_tokens, arch);
+  if (!o.sit_trace_path.empty()) {
+    const std::string error = WriteProfilerTrace(sit_step, 3, o.sit_trace_path);
+    if (!error.empty()) {
+      std::cerr << "clip bench: " << error << std::endl;
+      return 1;
+    }
+    std::cerr << "clip bench: wrote a trace of 3 SIT steps to " << o.sit_trace_path
+              << " (summary: bench/trace_summary.py)" << std::endl;
+  }
   return 0;
 }
 

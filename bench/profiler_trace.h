@@ -1,0 +1,23 @@
+// File: bench/profiler_trace.h
+//
+// A Chrome trace of a few calls of a benchmark step, recorded with LibTorch's Kineto profiler
+// (CPU ops and, on CUDA, every kernel with its duration), for bench/trace_summary.py to say
+// where a step's time goes. Nsight Systems is not always at hand on a GPU machine; this needs
+// only the LibTorch the bench links.
+#ifndef PERENNIAL_BENCH_PROFILER_TRACE_H_
+#define PERENNIAL_BENCH_PROFILER_TRACE_H_
+
+#include <functional>
+#include <string>
+
+namespace perennial::bench {
+
+// Runs `step` `calls` times under the profiler and writes the trace to `path` (JSON, Chrome's
+// trace-event format). Synchronises CUDA before and after. Returns "" on success, else what went
+// wrong (e.g. a LibTorch built without Kineto); nothing is written then.
+std::string WriteProfilerTrace(const std::function<void()>& step, int calls,
+                               const std::string& path);
+
+}  // namespace perennial::bench
+
+#endif  // PERENNIAL_BENCH_PROFILER_TRACE_H_

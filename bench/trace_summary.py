@@ -1,0 +1,112 @@
+#!/usr/bin/env python3
+"""Where the time of a profiled benchmark step went, from a Chrome trace written by
+`perennial-bench --trace PATH` (LibTorch's Kineto profiler) or by torch.profiler.
+
+GPU traces: kernel time by kind (matrix products, attention, normalisation, elementwise, copies,
+reductions, optimizer), the GPU's idle share of the traced wall time, and the top kernels with
+the ATen op and the autograd node that launched each. CPU traces: the top ATen ops by self time.
+
+  bench/trace_summary.py TRACE.json [--top N] [--steps S]
+
+--steps is how many steps the trace holds (perennial-bench traces 3), to print ms per step.
+"""
+import argparse
+import bisect
+import collections
+import json
+import re
+
+KINDS = [  # first match wins
+    ("matmul", r"gemm|cutlass|xmma|nvjet|cublas|wgmma|splitk"),
+    ("attention", r"flash|fmha|attention|sdpa"),
+    ("norm", r"layer_norm|layernorm|LayerNorm|norm_kernel|RowwiseMoments|GammaBeta"),
+    ("optimizer", r"adam|multi_tensor|foreach"),
+    ("copy", r"copy|Memcpy|memcpy|cat_|CatArray|transpose|permute|stack"),
+    ("reduce", r"reduce|Reduce|softmax|Softmax|sum_|norm"),
+    ("elementwise", r"elementwise|vectorized|unrolled|silu|gelu|Silu|Gelu|mul|add|fill"),
+]
+
+
+def kind_of(name):
+    for kind, pattern in KINDS:
+        if re.search(pattern, name):
+            return kind
+    return "other"
+
+
+def short(name, width=70):
+    name = re.sub(r"<.*", "<...>", name) if len(name) > width else name
+    return name[:width]
+
+
+class Enclosing:
+    """The CPU ops of one thread, to find those enclosing a timestamp (the op that launched)."""
+
+    def __init__(self, ops):
+        self.ops = sorted(ops, key=lambda e: e["ts"])
+        self.starts = [e["ts"] for e in self.ops]
+
+    def at(self, ts):
+        out = []
+        i = bisect.bisect_right(self.starts, ts)
+        for e in reversed(self.ops[max(0, i - 400):i]):
+            if e["ts"] + e.get("dur", 0) >= ts:
+                out.append(e["name"])
+        return out  # innermost first
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("trace")
+    parser.add_argument("--top", type=int, default=25)
+    parser.add_argument("--steps", type=int, default=3)
+    args = parser.parse_args()
+    with open(args.trace) as f:
+        events = json.load(f)["traceEvents"]
+    steps = max(args.steps, 1)
+    kernels = [e for e in events if e.get("cat") in ("kernel", "gpu_memcpy", "gpu_memset")]
+    ops = [e for e in events if e.get("cat") == "cpu_op" and e.get("ph") == "X"]
+    if not kernels:
+        self_time = collections.Counter()
+        for e in ops:
+            self_time[e["name"]] += e.get("dur", 0)
+        print("no GPU kernels in the trace; top CPU ops by inclusive time (ms per step):")
+        for name, us in self_time.most_common(args.top):
+            print(f"  {us / 1e3 / steps:9.2f}  {name}")
+        return
+    launches = {}
+    by_thread = collections.defaultdict(list)
+    for e in ops:
+        by_thread[e["tid"]].append(e)
+    enclosing = {tid: Enclosing(v) for tid, v in by_thread.items()}
+    for e in events:
+        if e.get("cat") == "cuda_runtime" and "correlation" in e.get("args", {}):
+            launches[e["args"]["correlation"]] = e
+    busy = sum(k["dur"] for k in kernels)
+    wall = max(k["ts"] + k["dur"] for k in kernels) - min(k["ts"] for k in kernels)
+    by_kind = collections.Counter()
+    by_kernel = collections.Counter()
+    calls = collections.Counter()
+    for k in kernels:
+        kind = kind_of(k["name"])
+        by_kind[kind] += k["dur"]
+        launch = launches.get(k.get("args", {}).get("correlation"))
+        stack = enclosing[launch["tid"]].at(launch["ts"]) if launch and launch["tid"] in enclosing else []
+        aten = next((n for n in stack if n.startswith("aten::")), "?")
+        node = next((n.split(": ")[-1] for n in stack if n.startswith("autograd::engine")), "forward")
+        key = (kind, short(k["name"]), aten, node)
+        by_kernel[key] += k["dur"]
+        calls[key] += 1
+    print(f"GPU busy {busy / 1e3 / steps:.2f} ms per step of {wall / 1e3 / steps:.2f} ms traced "
+          f"({100 * (1 - busy / wall):.1f}% idle), {len(kernels) / steps:.0f} kernels per step")
+    print("by kind (ms per step, share of busy):")
+    for kind, us in by_kind.most_common():
+        print(f"  {kind:12s} {us / 1e3 / steps:8.2f}  {100 * us / busy:5.1f}%")
+    print(f"top {args.top} (ms per step, calls per step, kind, kernel, ATen op, autograd node):")
+    for key, us in by_kernel.most_common(args.top):
+        kind, name, aten, node = key
+        print(f"  {us / 1e3 / steps:8.2f} {calls[key] / steps:5.0f}  {kind:11s} {name}  | {aten} | {node}")
+
+
+if __name__ == "__main__":
+    main()
