@@ -11,35 +11,48 @@ bool UsesPackedWeights(const torch::Tensor& x, const LoraLinearBase& base) {
          x.scalar_type() == torch::kFloat32;
 }
 
-torch::Tensor BaseProduct(const torch::Tensor& x2d, const LoraLinearBase& base) {
-  if (UsesPackedWeights(x2d, base)) {
-    return OneDnnProduct(x2d, base.packed.weight, base.packed.bias);
-  }
-  if (base.bias.defined()) {
-    return torch::addmm(base.bias, x2d, base.weight.t(), /*beta=*/1, /*alpha=*/base.base_scale);
-  }
-  torch::Tensor y = torch::mm(x2d, base.weight.t());
-  return base.base_scale == 1 ? y : y.mul_(base.base_scale);
+// base_scale W + lora_scale B A: the map's weight with the LoRA delta merged in, [out, in].
+torch::Tensor MergedWeight(const LoraLinearBase& base, const torch::Tensor& a,
+                           const torch::Tensor& b, double lora_scale) {
+  return torch::addmm(base.weight, b, a, /*beta=*/base.base_scale, /*alpha=*/lora_scale);
 }
 
-// base_scale * g W: through the packed W^T when the forward used packed weights and W^T was
-// packed, else a dense product (with the scale as the GEMM's alpha: beta = 0 ignores the
-// uninitialised output).
-torch::Tensor BaseInputGradient(const torch::Tensor& g, const torch::Tensor& weight,
-                                const torch::Tensor& packed_weight_t, double base_scale) {
-  if (packed_weight_t.defined()) return OneDnnProduct(g, packed_weight_t, torch::Tensor());
-  if (base_scale == 1) return torch::mm(g, weight);
-  torch::Tensor gx = torch::empty({g.size(0), weight.size(1)}, g.options());
-  return at::addmm_out(gx, gx, g, weight, /*beta=*/0, /*alpha=*/base_scale);
-}
-
-// y and t = x A^T (saved for B's gradient); A and B already in x's dtype.
-torch::Tensor Forward(const torch::Tensor& x2d, const LoraLinearBase& base, const torch::Tensor& a,
-                      const torch::Tensor& b, double lora_scale, torch::Tensor* t) {
-  torch::Tensor y = BaseProduct(x2d, base);
-  *t = torch::mm(x2d, a.t());
-  y.addmm_(*t, b.t(), /*beta=*/1, /*alpha=*/lora_scale);
+// y for the packed oneDNN weights, which cannot take the delta: the base product plus the thin
+// LoRA products, accumulated in place into y. `t` = x A^T.
+torch::Tensor PackedForward(const torch::Tensor& x2d, const LoraLinearBase& base,
+                            const torch::Tensor& b, double lora_scale, const torch::Tensor& t) {
+  torch::Tensor y = OneDnnProduct(x2d, base.packed.weight, base.packed.bias);
+  y.addmm_(t, b.t(), /*beta=*/1, /*alpha=*/lora_scale);
   return y;
+}
+
+// y = x merged^T + bias: one GEMM whose output is written once, where adding the delta's
+// product (K = rank) afterwards is a read and a write of all of y for ~no arithmetic.
+torch::Tensor MergedForward(const torch::Tensor& x2d, const torch::Tensor& merged,
+                            const torch::Tensor& bias) {
+  return bias.defined() ? torch::addmm(bias, x2d, merged.t()) : torch::mm(x2d, merged.t());
+}
+
+// y, and in `backward_weight` what x's gradient is multiplied by: W^T packed for oneDNN when
+// the forward used the packed weights and W^T was packed (the LoRA share then comes separately),
+// else the merged weight, which holds both shares. `t` = x A^T, computed when `t` is non-null or
+// the packed path needs it.
+torch::Tensor Forward(const torch::Tensor& x2d, const LoraLinearBase& base, const torch::Tensor& a,
+                      const torch::Tensor& b, double lora_scale, torch::Tensor* t,
+                      torch::Tensor* backward_weight) {
+  if (UsesPackedWeights(x2d, base)) {
+    const torch::Tensor xa = torch::mm(x2d, a.t());
+    if (t != nullptr) *t = xa;
+    if (backward_weight != nullptr) {
+      *backward_weight = base.packed.weight_t.defined() ? base.packed.weight_t
+                                                        : MergedWeight(base, a, b, lora_scale);
+    }
+    return PackedForward(x2d, base, b, lora_scale, xa);
+  }
+  const torch::Tensor merged = MergedWeight(base, a, b, lora_scale);
+  if (t != nullptr) *t = torch::mm(x2d, a.t());
+  if (backward_weight != nullptr) *backward_weight = merged;
+  return MergedForward(x2d, merged, base.bias);
 }
 
 class LoraLinearFunction : public torch::autograd::Function<LoraLinearFunction> {
@@ -49,14 +62,11 @@ class LoraLinearFunction : public torch::autograd::Function<LoraLinearFunction> 
                                const torch::Tensor& a, const torch::Tensor& b,
                                const LoraLinearBase* base, double lora_scale) {
     const torch::Tensor a_x = a.to(x2d.scalar_type()), b_x = b.to(x2d.scalar_type());
-    torch::Tensor t;
-    torch::Tensor y = Forward(x2d, *base, a_x, b_x, lora_scale, &t);
+    torch::Tensor t, backward_weight;
+    torch::Tensor y = Forward(x2d, *base, a_x, b_x, lora_scale, &t, &backward_weight);
     ctx->save_for_backward({x2d, t, a_x, b_x});
-    ctx->saved_data["weight"] = base->weight;
-    if (UsesPackedWeights(x2d, *base) && base->packed.weight_t.defined()) {
-      ctx->saved_data["packed_weight_t"] = base->packed.weight_t;
-    }
-    ctx->saved_data["base_scale"] = base->base_scale;
+    ctx->saved_data["backward_weight"] = backward_weight;
+    ctx->saved_data["packed"] = UsesPackedWeights(x2d, *base) && base->packed.weight_t.defined();
     ctx->saved_data["lora_scale"] = lora_scale;
     ctx->saved_data["a_dtype"] = static_cast<int64_t>(a.scalar_type());
     ctx->saved_data["b_dtype"] = static_cast<int64_t>(b.scalar_type());
@@ -68,16 +78,21 @@ class LoraLinearFunction : public torch::autograd::Function<LoraLinearFunction> 
     const torch::Tensor &x = saved[0], &t = saved[1], &a = saved[2], &b = saved[3];
     const double lora_scale = ctx->saved_data["lora_scale"].toDouble();
     const torch::Tensor& g = grads[0];
+    const torch::Tensor backward_weight = ctx->saved_data["backward_weight"].toTensor();
+    const bool packed = ctx->saved_data["packed"].toBool();
     // The gradient of t = x A^T, scaled once here instead of in each product that uses it.
-    const torch::Tensor gt = torch::mm(g, b).mul_(lora_scale);
+    torch::Tensor gt;
+    if (ctx->needs_input_grad(1) || (packed && ctx->needs_input_grad(0))) {
+      gt = torch::mm(g, b).mul_(lora_scale);
+    }
     torch::Tensor gx, ga, gb;
     if (ctx->needs_input_grad(0)) {
-      const auto packed = ctx->saved_data.find("packed_weight_t");
-      gx = BaseInputGradient(
-          g, ctx->saved_data["weight"].toTensor(),
-          packed == ctx->saved_data.end() ? torch::Tensor() : packed->second.toTensor(),
-          ctx->saved_data["base_scale"].toDouble());
-      gx.addmm_(gt, a);
+      if (packed) {
+        gx = OneDnnProduct(g, backward_weight, torch::Tensor());
+        gx.addmm_(gt, a);
+      } else {
+        gx = torch::mm(g, backward_weight);
+      }
     }
     if (ctx->needs_input_grad(1)) {
       ga = torch::mm(gt.t(), x).to(static_cast<c10::ScalarType>(ctx->saved_data["a_dtype"].toInt()));
@@ -99,9 +114,8 @@ torch::Tensor LoraLinear(const torch::Tensor& x2d, const LoraLinearBase& base,
   const bool record = torch::GradMode::is_enabled() &&
                       (x2d.requires_grad() || lora.a.requires_grad() || lora.b.requires_grad());
   if (record) return LoraLinearFunction::apply(x2d, lora.a, lora.b, &base, lora_scale);
-  torch::Tensor t;
   return Forward(x2d, base, lora.a.to(x2d.scalar_type()), lora.b.to(x2d.scalar_type()),
-                 lora_scale, &t);
+                 lora_scale, nullptr, nullptr);
 }
 
 }  // namespace perennial

@@ -83,6 +83,17 @@ TEST(LoraLinearTest, PackedOneDnnWeightsGiveTheSameResult) {
   ExpectMatches(Fused(c, base, 2.0, torch::kFloat32), Reference(c, 1, 2.0), 1e-5);
 }
 
+// Weights packed for the forward only: x's gradient then goes through the merged weight.
+TEST(LoraLinearTest, ForwardOnlyPackedWeightsMergeTheDeltaForTheBackward) {
+  if (!OneDnnLinearAvailable()) GTEST_SKIP() << "this LibTorch has no oneDNN";
+  const Case c = MakeCase(40, 32, 24, 4, 8);
+  const LoraLinearBase base{c.weight, c.bias, PackLinear(c.weight, c.bias, /*for_backward=*/false),
+                            1};
+  ASSERT_TRUE(base.packed.defined());
+  ASSERT_FALSE(base.packed.weight_t.defined());
+  ExpectMatches(Fused(c, base, 2.0, torch::kFloat32), Reference(c, 1, 2.0), 1e-5);
+}
+
 // bf16 activations with fp32 adapter masters: the gradients come back fp32, close to the fp32
 // reference within bf16's precision.
 TEST(LoraLinearTest, LowPrecisionActivationsKeepFp32AdapterGradients) {

@@ -88,8 +88,13 @@ bool FoldQuickGelu(const torch::Tensor& x, Activation activation) {
 torch::Tensor Attention(const torch::Tensor& qkv, int heads, bool causal) {
   const int64_t n = qkv.size(0), l = qkv.size(1), w = qkv.size(2) / 3;
   const int64_t head_dim = w / heads;
-  // [N, L, 3, H, Dh] -> 3 x [N, H, L, Dh]
-  auto parts = qkv.view({n, l, 3, heads, head_dim}).permute({2, 0, 3, 1, 4}).unbind(0);
+  // q, k, v as [N, H, L, Dh] views of qkv, split along its last dim. Their gradients (which the
+  // CUDA attention kernels write in [N, L, H, Dh] order) then join back in qkv's layout with one
+  // contiguous concatenation; with a view to [N, L, 3, H, Dh] and unbind, the backward stacked
+  // them as [3, N, H, L, Dh] and copied that again to permute it back (10.5 ms of a 91 ms
+  // ViT-B/16 bf16 SIT step on an H100).
+  std::vector<torch::Tensor> parts = qkv.split(w, -1);
+  for (torch::Tensor& part : parts) part = part.view({n, l, heads, head_dim}).transpose(1, 2);
 #if TORCH_VERSION_MAJOR >= 2
   torch::Tensor out = at::scaled_dot_product_attention(parts[0], parts[1], parts[2], {}, 0.0,
                                                        /*is_causal=*/causal);
