@@ -150,6 +150,9 @@ void QueryBatcher::Encode(const std::vector<Item>& batch) {
             .EncodeImage(torch::stack(pixels, 0), batch.front().request->snapshot->adapters_or_null())
             .to(torch::kCPU, torch::kFloat32);
       });
+  // Observed before any reply is released: a client that reads the metrics after its answer
+  // then sees its batch (the metrics test raced here).
+  if (observer_) observer_(static_cast<int>(batch.size()), absl::Now() - start);
   for (size_t i = 0; i < batch.size(); ++i) {
     if (features.ok()) {
       batch[i].request->Finish(batch[i].row, (*features)[static_cast<int64_t>(i)]);
@@ -157,7 +160,6 @@ void QueryBatcher::Encode(const std::vector<Item>& batch) {
       batch[i].request->Finish(batch[i].row, features.status());
     }
   }
-  if (observer_) observer_(static_cast<int>(batch.size()), absl::Now() - start);
 }
 
 void QueryBatcher::Run() {
