@@ -197,22 +197,24 @@ Adapters ClipModel::MergeAdapters(const Adapters& adapters) const {
   if (adapters.options().kind != PetKind::kLora) return merged;
   torch::NoGradGuard no_grad;
   const double scaling = adapters.options().lora_scaling();
-  auto merge_tower = [&](std::vector<BlockAdapters>& blocks, const TransformerWeights& base) {
+  auto merge_tower = [&](std::vector<BlockAdapters>& blocks, const TransformerWeights& tower) {
     for (size_t i = 0; i < blocks.size(); ++i) {
       BlockAdapters& a = blocks[i];
-      const BlockWeights& b = base.blocks[i];
-      auto fold = [&](const LoraPair& pair, const LinearWeights& base, torch::Tensor& merged_weight,
-                      PackedLinear& packed) {
+      const BlockWeights& b = tower.blocks[i];
+      auto fold = [&](const LoraPair& pair, const LinearWeights& base, BlockMap map,
+                      torch::Tensor& merged_weight, PackedLinear& packed) {
         if (!pair.defined()) return;
         torch::Tensor delta = torch::matmul(pair.b, pair.a) * scaling;
         merged_weight = (base.weight.to(torch::kFloat32) + delta.to(base.weight.device()))
                             .to(base.weight.scalar_type());
-        if (options_.onednn_linear) packed = PackLinear(merged_weight, base.bias, false);
+        if (options_.onednn_linear) {
+          packed = PackBlockLinear(merged_weight, base.bias, map, tower.activation, false);
+        }
       };
-      fold(a.qkv, b.qkv, a.merged_qkv, a.packed_qkv);
-      fold(a.out, b.out, a.merged_out, a.packed_out);
-      fold(a.fc, b.fc, a.merged_fc, a.packed_fc);
-      fold(a.proj, b.proj, a.merged_proj, a.packed_proj);
+      fold(a.qkv, b.qkv, BlockMap::kQkv, a.merged_qkv, a.packed_qkv);
+      fold(a.out, b.out, BlockMap::kOut, a.merged_out, a.packed_out);
+      fold(a.fc, b.fc, BlockMap::kFc, a.merged_fc, a.packed_fc);
+      fold(a.proj, b.proj, BlockMap::kProj, a.merged_proj, a.packed_proj);
     }
   };
   merge_tower(merged.image_, vision_.transformer);

@@ -7,7 +7,7 @@ using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
 
 bool UsesPackedWeights(const torch::Tensor& x, const LoraLinearBase& base) {
-  return base.packed.defined() && base.base_scale == 1 && x.device().is_cpu() &&
+  return base.packed.defined() && base.packed.scale == base.base_scale && x.device().is_cpu() &&
          x.scalar_type() == torch::kFloat32;
 }
 

@@ -83,6 +83,17 @@ TEST(LoraLinearTest, PackedOneDnnWeightsGiveTheSameResult) {
   ExpectMatches(Fused(c, base, 2.0, torch::kFloat32), Reference(c, 1, 2.0), 1e-5);
 }
 
+// Packed weights that carry a folded scale (QuickGELU's, transformer.h) are used with it.
+TEST(LoraLinearTest, PackedWeightsCarryTheFoldedScale) {
+  if (!OneDnnLinearAvailable()) GTEST_SKIP() << "this LibTorch has no oneDNN";
+  const Case c = MakeCase(50, 32, 64, 8, 9);
+  const double s = 1.702;
+  PackedLinear packed = PackLinear(c.weight * s, c.bias * s, /*for_backward=*/true);
+  packed.scale = s;
+  const LoraLinearBase base{c.weight, c.bias * s, packed, s};
+  ExpectMatches(Fused(c, base, 2.0 * s, torch::kFloat32), Reference(c, s, 2.0 * s), 1e-5);
+}
+
 // Weights packed for the forward only: x's gradient then goes through the merged weight.
 TEST(LoraLinearTest, ForwardOnlyPackedWeightsMergeTheDeltaForTheBackward) {
   if (!OneDnnLinearAvailable()) GTEST_SKIP() << "this LibTorch has no oneDNN";

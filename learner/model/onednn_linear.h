@@ -19,6 +19,9 @@ struct PackedLinear {
   torch::Tensor weight;    // [out, in]
   torch::Tensor weight_t;  // [in, out], for the gradient of x; undefined if not requested
   torch::Tensor bias;      // [out]; undefined when the linear map has none
+  // `weight` and `weight_t` hold scale * W: a factor the caller folded into the map (QuickGELU's
+  // 1.702, transformer.h). `bias` is packed as the caller gave it. Default: 1.
+  double scale = 1;
 
   bool defined() const { return weight.defined(); }
 };

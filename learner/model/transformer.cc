@@ -8,81 +8,88 @@
 namespace perennial {
 namespace {
 
+// QuickGELU(m) = m sigmoid(1.702 m) = SiLU(1.702 m) / 1.702. The MLP runs it as one SiLU, with
+// 1.702 folded into the fc products and 1 / 1.702 into the proj products (a GEMM's alpha, or
+// the packed oneDNN weights): fewer passes over the widest activations, forward and backward.
+// Elementwise kernels took ~44% of the GPU time of a ViT-B/16 bf16 SIT step in PyTorch eager on
+// an H200; on CPU QuickGELU's three ops took 1.5 ms on a ViT-B/32 layer's [800, 3072] against
+// SiLU's 1.05, before their backward.
+constexpr double kQuickGeluScale = 1.702;
+
 // The members of BlockAdapters that adapt one linear map of a block.
 struct AdaptedMap {
+  BlockMap id;
   LoraPair BlockAdapters::*lora;
   torch::Tensor BlockAdapters::*merged;
   PackedLinear BlockAdapters::*packed;
 };
-constexpr AdaptedMap kQkv{&BlockAdapters::qkv, &BlockAdapters::merged_qkv,
+constexpr AdaptedMap kQkv{BlockMap::kQkv, &BlockAdapters::qkv, &BlockAdapters::merged_qkv,
                           &BlockAdapters::packed_qkv};
-constexpr AdaptedMap kOut{&BlockAdapters::out, &BlockAdapters::merged_out,
+constexpr AdaptedMap kOut{BlockMap::kOut, &BlockAdapters::out, &BlockAdapters::merged_out,
                           &BlockAdapters::packed_out};
-constexpr AdaptedMap kFc{&BlockAdapters::fc, &BlockAdapters::merged_fc, &BlockAdapters::packed_fc};
-constexpr AdaptedMap kProj{&BlockAdapters::proj, &BlockAdapters::merged_proj,
+constexpr AdaptedMap kFc{BlockMap::kFc, &BlockAdapters::fc, &BlockAdapters::merged_fc,
+                         &BlockAdapters::packed_fc};
+constexpr AdaptedMap kProj{BlockMap::kProj, &BlockAdapters::proj, &BlockAdapters::merged_proj,
                            &BlockAdapters::packed_proj};
 
-// Scales folded into the products of one adapted map: y = out * f(in * x), with f the map (base
-// plus LoRA delta). They cost nothing inside a GEMM (its alpha), where a separate multiply would
-// be another pass over the activations; BlockForward uses them to run QuickGELU as one SiLU.
+// Scales folded into the products of one map: y = out * f(in * x), with f the map (base plus
+// LoRA delta). They cost nothing inside a GEMM, where a separate multiply would be another pass
+// over the activations.
 struct MapScales {
   double in = 1, out = 1;
-  bool identity() const { return in == 1 && out == 1; }
 };
+
+MapScales ScalesOf(BlockMap map, Activation activation) {
+  if (activation != Activation::kQuickGelu) return {};
+  if (map == BlockMap::kFc) return {1, kQuickGeluScale};
+  if (map == BlockMap::kProj) return {1 / kQuickGeluScale, 1};
+  return {};
+}
+
+torch::Tensor Activate(const torch::Tensor& x, Activation activation) {
+  if (activation == Activation::kGelu) return torch::gelu(x);
+  return torch::silu(x);  // QuickGELU with its scales folded into fc and proj (above)
+}
 
 // y = x W^T + b for one adapted map of a block: the merged weight in place of W when the
 // adapters carry one, else the base map plus the LoRA delta (lora_linear.h; composed from
-// separate ops when LoRA dropout applies). `a` may be null (no adapters). Non-identity `scales`
-// need an unpacked weight with a bias (CLIP's maps all have one).
+// separate ops when LoRA dropout applies), with the map's scales folded in. `a` may be null (no
+// adapters). Packed weights are used only when packed with the map's scales (PackBlockLinear).
 torch::Tensor AdaptedLinear(const torch::Tensor& x, const LinearWeights& base,
                             const BlockAdapters* a, const AdaptedMap& map, const PetRuntime& rt,
-                            MapScales scales = {}) {
+                            Activation activation) {
   const bool merged = a != nullptr && (a->*map.merged).defined();
   const LinearWeights w = merged ? LinearWeights{a->*map.merged, base.bias, a->*map.packed} : base;
   const bool lora = !merged && a != nullptr && (a->*map.lora).defined();
   const bool dropout = rt.training && rt.options != nullptr && rt.options->lora_dropout > 0;
+  const MapScales scales = ScalesOf(map.id, activation);
+  const double scale = scales.in * scales.out;
+  const PackedLinear packed = w.packed.scale == scale ? w.packed : PackedLinear();
   const int64_t in = x.size(-1), out = w.weight.size(0);
   std::vector<int64_t> out_shape = x.sizes().vec();
   out_shape.back() = out;
   const torch::Tensor x2d = x.reshape({-1, in});
-  const torch::Tensor bias =
-      scales.out == 1 || !w.bias.defined() ? w.bias : w.bias * scales.out;
+  const torch::Tensor bias = scales.out == 1 || !w.bias.defined() ? w.bias : w.bias * scales.out;
   if (lora && !dropout) {
-    const LoraLinearBase lora_base{w.weight, bias, scales.identity() ? w.packed : PackedLinear(),
-                                   scales.in * scales.out};
-    return LoraLinear(x2d, lora_base, a->*map.lora,
-                      rt.options->lora_scaling() * scales.in * scales.out)
+    const LoraLinearBase lora_base{w.weight, bias, packed, scale};
+    return LoraLinear(x2d, lora_base, a->*map.lora, rt.options->lora_scaling() * scale)
         .view(out_shape);
   }
   torch::Tensor y;
-  if (scales.identity()) {
-    y = Linear(x2d, w);
+  if (packed.defined() && x2d.device().is_cpu() && x2d.scalar_type() == torch::kFloat32) {
+    y = OneDnnLinear(x2d, packed);
+  } else if (scale == 1) {
+    y = torch::linear(x2d, w.weight, bias);
   } else {
-    TORCH_CHECK(w.bias.defined(), "AdaptedLinear: scaled maps need a bias");
-    y = torch::addmm(bias, x2d, w.weight.t(), /*beta=*/1, /*alpha=*/scales.in * scales.out);
+    TORCH_CHECK(bias.defined(), "AdaptedLinear: scaled maps need a bias");
+    y = torch::addmm(bias, x2d, w.weight.t(), /*beta=*/1, /*alpha=*/scale);
   }
   if (!lora) return y.view(out_shape);
   const LoraPair& pair = a->*map.lora;
   const torch::Tensor h = torch::dropout(x2d, rt.options->lora_dropout, /*train=*/true);
   y.addmm_(torch::linear(h, pair.a.to(x.dtype())), pair.b.to(x.dtype()).t(), /*beta=*/1,
-           /*alpha=*/rt.options->lora_scaling() * scales.in * scales.out);
+           /*alpha=*/rt.options->lora_scaling() * scale);
   return y.view(out_shape);
-}
-
-// QuickGELU(m) = m sigmoid(1.702 m) = SiLU(1.702 m) / 1.702. On CUDA the MLP runs it as one SiLU
-// kernel, with 1.702 folded into the fc products and 1 / 1.702 into the proj products: fewer
-// passes over the widest activations (elementwise kernels took ~44% of the GPU time of a ViT-B/16
-// bf16 SIT step in PyTorch eager on an H200). On the CPU the packed oneDNN weights (fp32) take no
-// scale, so the plain form stays there.
-constexpr double kQuickGeluScale = 1.702;
-
-torch::Tensor Activate(const torch::Tensor& x, Activation activation) {
-  if (activation == Activation::kGelu) return torch::gelu(x);
-  return x * torch::sigmoid(kQuickGeluScale * x);
-}
-
-bool FoldQuickGelu(const torch::Tensor& x, Activation activation) {
-  return activation == Activation::kQuickGelu && x.is_cuda();
 }
 
 torch::Tensor Attention(const torch::Tensor& qkv, int heads, bool causal) {
@@ -120,17 +127,11 @@ torch::Tensor Attention(const torch::Tensor& qkv, int heads, bool causal) {
 torch::Tensor BlockForward(const BlockWeights& b, const torch::Tensor& x, int heads,
                            Activation activation, bool causal, const BlockAdapters* a,
                            const PetRuntime& rt) {
-  torch::Tensor qkv = AdaptedLinear(LayerNorm(x, b.ln_1), b.qkv, a, kQkv, rt);
+  torch::Tensor qkv = AdaptedLinear(LayerNorm(x, b.ln_1), b.qkv, a, kQkv, rt, activation);
   torch::Tensor attn = Attention(qkv, heads, causal);
-  torch::Tensor h = x + AdaptedLinear(attn, b.out, a, kOut, rt);
-  torch::Tensor m;
-  if (FoldQuickGelu(h, activation)) {
-    m = torch::silu(AdaptedLinear(LayerNorm(h, b.ln_2), b.fc, a, kFc, rt, {1, kQuickGeluScale}));
-    m = AdaptedLinear(m, b.proj, a, kProj, rt, {1 / kQuickGeluScale, 1});
-  } else {
-    m = AdaptedLinear(LayerNorm(h, b.ln_2), b.fc, a, kFc, rt);
-    m = AdaptedLinear(Activate(m, activation), b.proj, a, kProj, rt);
-  }
+  torch::Tensor h = x + AdaptedLinear(attn, b.out, a, kOut, rt, activation);
+  torch::Tensor m = AdaptedLinear(LayerNorm(h, b.ln_2), b.fc, a, kFc, rt, activation);
+  m = AdaptedLinear(Activate(m, activation), b.proj, a, kProj, rt, activation);
   if (a != nullptr && a->down_weight.defined()) {
     // Houlsby-style bottleneck on the MLP output, before the residual add.
     torch::Tensor z = torch::relu(torch::linear(m, a->down_weight.to(m.dtype()),
@@ -143,17 +144,26 @@ torch::Tensor BlockForward(const BlockWeights& b, const torch::Tensor& x, int he
 
 }  // namespace
 
-torch::Tensor Linear(const torch::Tensor& x, const LinearWeights& w) {
-  if (w.packed.defined() && x.device().is_cpu() && x.scalar_type() == torch::kFloat32) {
-    return OneDnnLinear(x, w.packed);
-  }
-  return torch::linear(x, w.weight, w.bias);
+PackedLinear PackBlockLinear(const torch::Tensor& weight, const torch::Tensor& bias, BlockMap map,
+                             Activation activation, bool for_backward) {
+  const MapScales scales = ScalesOf(map, activation);
+  const double scale = scales.in * scales.out;
+  if (scale == 1 && scales.out == 1) return PackLinear(weight, bias, for_backward);
+  PackedLinear packed =
+      PackLinear(weight * scale, bias.defined() ? bias * scales.out : bias, for_backward);
+  packed.scale = scale;
+  return packed;
 }
 
 void PackTransformerForOneDnn(TransformerWeights& weights) {
   for (BlockWeights& b : weights.blocks) {
-    for (LinearWeights* w : {&b.qkv, &b.out, &b.fc, &b.proj}) {
-      w->packed = PackLinear(w->weight, w->bias, /*for_backward=*/true);
+    const std::pair<LinearWeights*, BlockMap> maps[] = {{&b.qkv, BlockMap::kQkv},
+                                                        {&b.out, BlockMap::kOut},
+                                                        {&b.fc, BlockMap::kFc},
+                                                        {&b.proj, BlockMap::kProj}};
+    for (const auto& [w, map] : maps) {
+      w->packed = PackBlockLinear(w->weight, w->bias, map, weights.activation,
+                                  /*for_backward=*/true);
     }
   }
 }

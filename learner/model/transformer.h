@@ -49,11 +49,18 @@ struct PetRuntime {
   bool training = false;                // enables LoRA dropout
 };
 
-// y = x W^T + b, through the packed oneDNN weight when there is one and x is fp32 on CPU.
-torch::Tensor Linear(const torch::Tensor& x, const LinearWeights& w);
+// The four linear maps of a block.
+enum class BlockMap { kQkv, kOut, kFc, kProj };
 
-// Packs every linear weight of `weights` for oneDNN (see onednn_linear.h); weights that cannot
-// be packed are left as they are.
+// Packs one map's weight (and bias) for oneDNN as a block with `activation` runs it. With
+// QuickGELU the MLP runs m sigmoid(1.702 m) as one SiLU, SiLU(1.702 m) / 1.702, with 1.702
+// folded into fc (weight and bias) and 1 / 1.702 into proj (weight): the packed weights carry
+// those factors (PackedLinear::scale). Undefined where PackLinear cannot pack.
+PackedLinear PackBlockLinear(const torch::Tensor& weight, const torch::Tensor& bias, BlockMap map,
+                             Activation activation, bool for_backward);
+
+// Packs every linear weight of `weights` for oneDNN (PackBlockLinear, with W^T for gradients);
+// weights that cannot be packed are left as they are.
 void PackTransformerForOneDnn(TransformerWeights& weights);
 
 // LayerNorm computed in fp32 and cast back, as the reference does for fp16 weights (on CUDA
