@@ -1,7 +1,13 @@
 #include "bench/profiler_trace.h"
 
-#include <torch/csrc/autograd/profiler_kineto.h>
 #include <torch/torch.h>
+#include <torch/version.h>
+
+#if TORCH_VERSION_MAJOR < 2
+#include <torch/csrc/autograd/profiler_legacy.h>
+#else
+#include <torch/csrc/autograd/profiler_kineto.h>
+#endif
 
 #include <set>
 
@@ -9,22 +15,32 @@ namespace perennial::bench {
 
 std::string WriteProfilerTrace(const std::function<void()>& step, int calls,
                                const std::string& path) {
-  namespace profiler = torch::autograd::profiler;
-  using torch::profiler::impl::ActivityType;
   const bool cuda = torch::cuda::is_available();
-  std::set<ActivityType> activities{ActivityType::CPU};
-  if (cuda) activities.insert(ActivityType::CUDA);
-  // KINETO records ops and device activity; the bools (shapes, memory, stacks...) stay off so
-  // that the profiled step runs as the timed one did.
-  const torch::profiler::impl::ProfilerConfig config(torch::profiler::impl::ProfilerState::KINETO);
   try {
     if (cuda) torch::cuda::synchronize();
+#if TORCH_VERSION_MAJOR < 2
+    // Debian's LibTorch 1.13 is built without Kineto; the legacy profiler records the CPU ops
+    // (its guard writes the trace when it goes out of scope).
+    {
+      torch::autograd::profiler::RecordProfile guard(path);
+      for (int i = 0; i < calls; ++i) step();
+      if (cuda) torch::cuda::synchronize();
+    }
+#else
+    namespace profiler = torch::autograd::profiler;
+    using torch::profiler::impl::ActivityType;
+    std::set<ActivityType> activities{ActivityType::CPU};
+    if (cuda) activities.insert(ActivityType::CUDA);
+    // KINETO records ops and device activity; the bools (shapes, memory, stacks...) stay off so
+    // that the profiled step runs as the timed one did.
+    const torch::profiler::impl::ProfilerConfig config(
+        torch::profiler::impl::ProfilerState::KINETO);
     profiler::prepareProfiler(config, activities);
     profiler::enableProfiler(config, activities);
     for (int i = 0; i < calls; ++i) step();
     if (cuda) torch::cuda::synchronize();
-    std::unique_ptr<profiler::ProfilerResult> result = profiler::disableProfiler();
-    result->save(path);
+    profiler::disableProfiler()->save(path);
+#endif
   } catch (const c10::Error& e) {
     return std::string("profiler trace: ") + e.what_without_backtrace();
   } catch (const std::exception& e) {

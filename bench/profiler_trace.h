@@ -1,9 +1,9 @@
 // File: bench/profiler_trace.h
 //
-// A Chrome trace of a few calls of a benchmark step, recorded with LibTorch's Kineto profiler
-// (CPU ops and, on CUDA, every kernel with its duration), for bench/trace_summary.py to say
-// where a step's time goes. Nsight Systems is not always at hand on a GPU machine; this needs
-// only the LibTorch the bench links.
+// A Chrome trace of a few calls of a benchmark step, for bench/trace_summary.py to say where a
+// step's time goes: with LibTorch 2.x, Kineto's (CPU ops and, on CUDA, every kernel with its
+// duration); with 1.x (Debian's has no Kineto), the legacy profiler's CPU ops. Nsight Systems
+// is not always at hand on a GPU machine; this needs only the LibTorch the bench links.
 #ifndef PERENNIAL_BENCH_PROFILER_TRACE_H_
 #define PERENNIAL_BENCH_PROFILER_TRACE_H_
 
@@ -14,7 +14,7 @@ namespace perennial::bench {
 
 // Runs `step` `calls` times under the profiler and writes the trace to `path` (JSON, Chrome's
 // trace-event format). Synchronises CUDA before and after. Returns "" on success, else what went
-// wrong (e.g. a LibTorch built without Kineto); nothing is written then.
+// wrong (e.g. a LibTorch 2.x built without Kineto).
 std::string WriteProfilerTrace(const std::function<void()>& step, int calls,
                                const std::string& path);
 

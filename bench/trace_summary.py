@@ -4,15 +4,17 @@
 
 GPU traces: kernel time by kind (matrix products, attention, normalisation, elementwise, copies,
 reductions, optimizer), the GPU's idle share of the traced wall time, and the top kernels with
-the ATen op and the autograd node that launched each. CPU traces: the top ATen ops by self time.
+the ATen op and the autograd node that launched each. CPU traces (also LibTorch 1.x's legacy
+profiler, whose trace is a bare list): the top ops by self time.
 
-  bench/trace_summary.py TRACE.json [--top N] [--steps S]
+  bench/trace_summary.py TRACE.json[.gz] [--top N] [--steps S]
 
 --steps is how many steps the trace holds (perennial-bench traces 3), to print ms per step.
 """
 import argparse
 import bisect
 import collections
+import gzip
 import json
 import re
 
@@ -55,24 +57,54 @@ class Enclosing:
         return out  # innermost first
 
 
+def self_times(ops):
+    """Each op's time less that of the ops it encloses on its thread: where the time really went."""
+    own = collections.Counter()
+    inclusive = collections.Counter()
+    by_thread = collections.defaultdict(list)
+    for e in ops:
+        by_thread[e.get("tid")].append(e)
+    for thread_ops in by_thread.values():
+        thread_ops.sort(key=lambda e: (e["ts"], -e.get("dur", 0)))
+        stack = []  # (end, name)
+        for e in thread_ops:
+            end = e["ts"] + e.get("dur", 0)
+            while stack and stack[-1][0] <= e["ts"]:
+                stack.pop()
+            if stack:
+                own[stack[-1][1]] -= e.get("dur", 0)
+            own[e["name"]] += e.get("dur", 0)
+            inclusive[e["name"]] += e.get("dur", 0)
+            stack.append((end, e["name"]))
+    return own, inclusive
+
+
+def print_cpu_ops(ops, steps, top):
+    own, inclusive = self_times(ops)
+    total = sum(v for v in own.values() if v > 0)
+    print(f"no GPU kernels in the trace: CPU ops, {total / 1e3 / steps:.2f} ms of op time per step "
+          f"({len(ops) / steps:.0f} ops per step)")
+    print(f"top {top} by self time (ms per step, share, inclusive ms per step, op):")
+    for name, us in own.most_common(top):
+        print(f"  {us / 1e3 / steps:8.2f} {100 * us / total:5.1f}%  {inclusive[name] / 1e3 / steps:8.2f}  {name}")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("trace")
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--steps", type=int, default=3)
     args = parser.parse_args()
-    with open(args.trace) as f:
-        events = json.load(f)["traceEvents"]
+    with (gzip.open if args.trace.endswith(".gz") else open)(args.trace, "rt") as f:
+        trace = json.load(f)
+    # Kineto writes {"traceEvents": [...]}; LibTorch 1.x's legacy profiler a bare list of ops.
+    legacy = isinstance(trace, list)
+    events = trace if legacy else trace["traceEvents"]
     steps = max(args.steps, 1)
     kernels = [e for e in events if e.get("cat") in ("kernel", "gpu_memcpy", "gpu_memset")]
-    ops = [e for e in events if e.get("cat") == "cpu_op" and e.get("ph") == "X"]
+    ops = [e for e in events if e.get("ph") == "X" and (legacy or e.get("cat") == "cpu_op")]
     if not kernels:
-        self_time = collections.Counter()
-        for e in ops:
-            self_time[e["name"]] += e.get("dur", 0)
-        print("no GPU kernels in the trace; top CPU ops by inclusive time (ms per step):")
-        for name, us in self_time.most_common(args.top):
-            print(f"  {us / 1e3 / steps:9.2f}  {name}")
+        print_cpu_ops(ops, steps, args.top)
         return
     launches = {}
     by_thread = collections.defaultdict(list)
@@ -80,7 +112,8 @@ def main():
         by_thread[e["tid"]].append(e)
     enclosing = {tid: Enclosing(v) for tid, v in by_thread.items()}
     for e in events:
-        if e.get("cat") == "cuda_runtime" and "correlation" in e.get("args", {}):
+        # cuBLAS launches through the driver API (cuLaunchKernelEx), the rest through the runtime.
+        if e.get("cat") in ("cuda_runtime", "cuda_driver") and "correlation" in e.get("args", {}):
             launches[e["args"]["correlation"]] = e
     busy = sum(k["dur"] for k in kernels)
     wall = max(k["ts"] + k["dur"] for k in kernels) - min(k["ts"] for k in kernels)
