@@ -33,7 +33,8 @@ void Usage() {
          "  --threads N       LibTorch intra-op threads [2]\n"
          "  --iterations N    clip: timed iterations per figure [5]\n"
          "  --onednn 0|1      multiply frozen fp32 CPU weights with oneDNN [1]\n"
-         "  --dtype fp32|bf16|fp16  compute dtype of the frozen weights [fp32]\n"
+         "  --dtype fp32|bf16|fp16|auto  compute dtype of the frozen weights; auto: bf16 where\n"
+         "                    the hardware multiplies it natively, else fp32 [fp32]\n"
          "  --device cpu|cuda [cpu]\n"
          "  --peak-tflops X   clip: the device's dense peak for --dtype, to print MFU against\n"
          "                    (989 for an H100/H200 SXM in bf16) [0: no MFU]\n"
@@ -88,10 +89,6 @@ int main(int argc, char** argv) {
     } else if (flag == "--iterations") {
       clip.iterations = std::atoi(value.c_str());
     } else if (flag == "--dtype") {
-      if (!perennial::ParseComputeDtype(value).ok()) {
-        std::cerr << "perennial-bench: --dtype must be fp32, bf16 or fp16\n";
-        return 2;
-      }
       clip.run.dtype = learner.run.dtype = value;
     } else if (flag == "--onednn") {
       clip.run.onednn_linear = learner.run.onednn_linear = value != "0";
@@ -111,6 +108,12 @@ int main(int argc, char** argv) {
       learner.image_parts <= 0) {
     std::cerr << "perennial-bench: --batch, --threads, --iterations, --steps and --image-parts "
                  "must be positive\n";
+    return 2;
+  }
+  // The device is known only once every flag is read.
+  clip.run.dtype = learner.run.dtype = perennial::ResolveAutoDtype(clip.run.dtype, clip.run.device);
+  if (!perennial::ParseComputeDtype(clip.run.dtype).ok()) {
+    std::cerr << "perennial-bench: --dtype must be fp32, bf16, fp16 or auto\n";
     return 2;
   }
   if (suite == "clip") return perennial::bench::RunClipBench(clip);

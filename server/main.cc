@@ -55,8 +55,9 @@ void AddFlags(CLI::App& app, perennial::ServerOptions* o, int* threads, int64_t*
                  "embedded model");
   app.add_option("--device", o->device, "cpu, cuda or cuda:N")->capture_default_str();
   app.add_option("--dtype", o->dtype,
-                 "compute dtype of the base weights: fp32, or bf16 (~2x faster with AVX512-BF16 "
-                 "or on GPUs; adapters stay fp32)")
+                 "compute dtype of the base weights: fp32, bf16 (~2x faster with AVX512-BF16 "
+                 "or on GPUs; adapters stay fp32), or auto (bf16 where the hardware multiplies "
+                 "it natively, else fp32)")
       ->capture_default_str();
   app.add_option("--threads", *threads, "LibTorch CPU threads (0: one per core)")
       ->capture_default_str()->check(CLI::NonNegativeNumber);
@@ -188,6 +189,8 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   options.batching.max_queue_delay = absl::Microseconds(delay_us);
   if (!ApplyLearnerFlags(learner_flags, &options)) return 1;
+  const std::string requested_dtype = options.dtype;
+  options.dtype = perennial::ResolveAutoDtype(options.dtype, options.device);
   const int cores =
       threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   torch::set_num_threads(cores);
@@ -233,12 +236,13 @@ int main(int argc, char** argv) {
               << "; add --tls-cert/--tls-key or listen on loopback behind a TLS proxy" << std::endl;
   }
   std::cout << "loading model " << options.model_path << " on " << options.device << " ("
-            << options.dtype << "; " << perennial::CpuRuntimeSummary() << "; threads: learner "
+            << options.dtype << (requested_dtype == "auto" ? " from --dtype auto" : "") << "; "
+            << perennial::CpuRuntimeSummary() << "; threads: learner "
             << options.learning.intra_op_threads << ", queries "
             << options.batching.intra_op_threads << ") ..." << std::endl;
   if (options.dtype == "fp32" && options.device == "cpu" && perennial::CpuHasBf16Dot()) {
-    std::cout << "note: this CPU has AVX512-BF16; --dtype bf16 runs queries and learning about "
-                 "2x faster (bench/README.md)"
+    std::cout << "note: this CPU has AVX512-BF16; --dtype bf16 (or auto) runs queries and "
+                 "learning about 2x faster (bench/README.md)"
               << std::endl;
   }
   const int image_parts = options.learning.learner.image_parts;

@@ -40,6 +40,8 @@ out=$("$BIN" classify --image "$disc" --labels "red,green,blue,yellow,purple" --
 check default-model-reads-colour "p = lines[0]['probs']; assert max(range(5), key=lambda i: p[i]) == 2 and p[2] > 0.9, p"
 out=$("$BIN" classify --image "$disc" --labels "red,green,blue,yellow,purple" --template "something {}." --threads 1 --dtype bf16)
 check bf16-reads-colour-too "p = lines[0]['probs']; assert max(range(5), key=lambda i: p[i]) == 2 and p[2] > 0.9, p"
+out=$("$BIN" classify --image "$disc" --labels "red,green,blue,yellow,purple" --template "something {}." --threads 1 --dtype auto)
+check auto-dtype-reads-colour "p = lines[0]['probs']; assert max(range(5), key=lambda i: p[i]) == 2 and p[2] > 0.9, p"
 expect_error bad-dtype "fp8" "$BIN" classify --image "$disc" --labels a,b --dtype fp8
 rm -f "$disc"
 # ... and its card's zero-shot table (models/README.md, from models/*.eval.json) reproduces.

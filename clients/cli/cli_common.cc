@@ -4,6 +4,7 @@
 #include <map>
 #include <thread>
 
+#include "learner/base/cpu_runtime.h"
 #include "learner/model/default_model.h"
 
 namespace perennial::cli {
@@ -29,7 +30,9 @@ CommandFn* SelectedCommand(CLI::App& app) {
 
 void AddRuntimeFlags(CLI::App* sub, RuntimeFlags* flags) {
   sub->add_option("--device", flags->device, "cpu, cuda or cuda:N")->capture_default_str();
-  sub->add_option("--dtype", flags->dtype, "compute dtype of the weights: fp32, bf16 or fp16")
+  sub->add_option("--dtype", flags->dtype,
+                  "compute dtype of the weights: fp32, bf16, fp16, or auto (bf16 where the "
+                  "hardware multiplies it natively, else fp32)")
       ->capture_default_str();
   sub->add_option("--threads", flags->threads, "CPU threads for LibTorch (0: one per core)")
       ->capture_default_str()
@@ -63,7 +66,8 @@ StatusOr<ClipModel> LoadModel(const std::string& requested, const RuntimeFlags& 
   PERENNIAL_ASSIGN_OR_RETURN(std::string path, ResolveModelPath(requested));
   ModelOptions options;
   options.device = device;
-  PERENNIAL_ASSIGN_OR_RETURN(options.dtype, ParseComputeDtype(flags.dtype));
+  PERENNIAL_ASSIGN_OR_RETURN(options.dtype,
+                             ParseComputeDtype(ResolveAutoDtype(flags.dtype, flags.device)));
   return ClipModel::Load(path, options);
 }
 

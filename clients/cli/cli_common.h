@@ -28,7 +28,7 @@ CommandFn* SelectedCommand(CLI::App& app);
 struct RuntimeFlags {
   std::string device = "cpu";  // "cpu" or "cuda" (or "cuda:N")
   int threads = 0;             // 0: one per core
-  std::string dtype = "fp32";  // compute dtype of the weights: fp32, bf16 or fp16
+  std::string dtype = "fp32";  // compute dtype of the weights: fp32, bf16, fp16 or auto
 };
 
 // Adds --device and --threads to `sub`, bound to `flags`.

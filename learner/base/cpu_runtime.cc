@@ -84,6 +84,12 @@ bool CpuHasBf16Dot() {
 #endif
 }
 
+std::string ResolveAutoDtype(const std::string& dtype, const std::string& device) {
+  if (dtype != "auto") return dtype;
+  const bool cuda = device.rfind("cuda", 0) == 0;
+  return cuda || (device == "cpu" && CpuHasBf16Dot()) ? "bf16" : "fp32";
+}
+
 void TuneCpuRuntime() {
   if (TuningEnabled()) RetainFreedMemory();
 }

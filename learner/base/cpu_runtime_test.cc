@@ -56,6 +56,14 @@ TEST(CpuRuntimeTest, IntraOpThreadsOfANewThreadHoldThroughItsFirstParallelOp) {
   EXPECT_EQ(workers.size(), 1u);
 }
 
+TEST(CpuRuntimeTest, AutoDtypeIsBf16WhereTheHardwareMultipliesIt) {
+  EXPECT_EQ(ResolveAutoDtype("auto", "cuda"), "bf16");
+  EXPECT_EQ(ResolveAutoDtype("auto", "cuda:1"), "bf16");
+  EXPECT_EQ(ResolveAutoDtype("auto", "cpu"), CpuHasBf16Dot() ? "bf16" : "fp32");
+  EXPECT_EQ(ResolveAutoDtype("fp32", "cuda"), "fp32");  // explicit choices stay
+  EXPECT_EQ(ResolveAutoDtype("fp8", "cpu"), "fp8");     // left for the parser to reject
+}
+
 TEST(CpuRuntimeTest, RejectsIncrementsOutsideOneToNineteen) {
   std::thread([] {
     EXPECT_FALSE(LowerCallingThreadPriority(0));
