@@ -4,7 +4,8 @@
 // scaled_dot_product_attention (1.13). ATen's bmm runs each head's small GEMM with all BLAS
 // threads, which on 2 threads is slower than one (65x64x65: 560 us vs 300 us per batch); here
 // the heads are split between the threads instead and each runs single-threaded GEMMs, in the
-// forward and in a hand-written backward.
+// forward and in a hand-written backward. Each head's GEMM is one call into the process's BLAS
+// where CMake found one (PERENNIAL_FORTRAN_BLAS), else ATen's bmm.
 #ifndef PERENNIAL_LEARNER_MODEL_CPU_ATTENTION_H_
 #define PERENNIAL_LEARNER_MODEL_CPU_ATTENTION_H_
 
