@@ -38,8 +38,10 @@ void Usage() {
          "  --device cpu|cuda [cpu]\n"
          "  --peak-tflops X   clip: the device's dense peak for --dtype, to print MFU against\n"
          "                    (989 for an H100/H200 SXM in bf16) [0: no MFU]\n"
-         "  --trace PATH      clip: write a profiler trace (Chrome JSON) of 3 SIT steps to PATH;\n"
-         "                    bench/trace_summary.py PATH says where their time went [none]\n";
+         "  --trace PATH      write a profiler trace (Chrome JSON) of 3 steps to PATH (clip: SIT\n"
+         "                    steps; learner: Observe() calls, one file per method, PATH with\n"
+         "                    the method's name); bench/trace_summary.py says where the time went\n"
+         "                    [none]\n";
 }
 
 std::vector<std::string> SplitComma(const std::string& list) {
@@ -95,7 +97,7 @@ int main(int argc, char** argv) {
     } else if (flag == "--peak-tflops") {
       clip.peak_tflops = std::atof(value.c_str());
     } else if (flag == "--trace") {
-      clip.sit_trace_path = value;
+      clip.sit_trace_path = learner.trace_path = value;
     } else if (flag == "--device") {
       clip.run.device = learner.run.device = value;
     } else {

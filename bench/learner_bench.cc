@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "bench/bench_util.h"
+#include "bench/profiler_trace.h"
 #include "learner/base/cpu_runtime.h"
 #include "learner/model/clip_model.h"
 #include "learner/model/default_model.h"
@@ -63,6 +64,16 @@ bool RunMethod(const ClipModel& model, const Tokenizer& tokenizer, const std::st
   const double rss_before = CurrentRssMiB();
   const Timing t = TimeIt(observe, 0, o.steps, torch::Device(o.run.device));
   if (failed) return false;
+  if (!o.trace_path.empty()) {
+    const size_t dot = o.trace_path.rfind('.');
+    const std::string path = dot == std::string::npos || dot == 0
+                                 ? o.trace_path + "." + method_name
+                                 : o.trace_path.substr(0, dot) + "." + method_name +
+                                       o.trace_path.substr(dot);
+    const std::string error = WriteProfilerTrace(observe, 3, path);
+    std::cerr << "learner bench: " << (error.empty() ? "wrote a trace of 3 steps to " + path : error)
+              << std::endl;
+  }
   const double images_per_s = o.run.batch * 1000.0 / t.mean_ms;
   std::vector<Field> fields = {
       Num("images_per_s", images_per_s), Num("ms_per_step", t.mean_ms),

@@ -24,6 +24,11 @@ struct LearnerBenchOptions {
   // OnlineLearnerOptions::image_parts: the image tower's work split across this many threads.
   // Default: 1.
   int image_parts = 1;
+  // Where to write a profiler trace of 3 Observe() calls per method (profiler_trace.h), the
+  // method's name inserted before the extension ("t.json" -> "t.sit.json"); "" = none. Ops that
+  // image parts run on their own threads are not in it (the 1.x profiler is per thread).
+  // Default: "".
+  std::string trace_path;
   // Batch, threads, device, dtype, oneDNN.
   RunOptions run;
 };
