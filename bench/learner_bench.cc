@@ -73,6 +73,7 @@ bool RunMethod(const ClipModel& model, const Tokenizer& tokenizer, const std::st
     const std::string error = WriteProfilerTrace(observe, 3, path);
     std::cerr << "learner bench: " << (error.empty() ? "wrote a trace of 3 steps to " + path : error)
               << std::endl;
+    if (!error.empty()) return false;
   }
   const double images_per_s = o.run.batch * 1000.0 / t.mean_ms;
   std::vector<Field> fields = {
