@@ -38,9 +38,10 @@ void Usage() {
          "  --device cpu|cuda [cpu]\n"
          "  --peak-tflops X   clip: the device's dense peak for --dtype, to print MFU against\n"
          "                    (989 for an H100/H200 SXM in bf16) [0: no MFU]\n"
-         "  --trace PATH      write a profiler trace (Chrome JSON) of 3 steps to PATH (clip: SIT\n"
-         "                    steps; learner: Observe() calls, one file per method, PATH with\n"
-         "                    the method's name); bench/trace_summary.py says where the time went\n"
+         "  --trace PATH      write profiler traces (Chrome JSON) of 3 steps, one file per figure\n"
+         "                    (clip: t.json -> t.sit.json for SIT steps, t.infer.json for\n"
+         "                    inference; learner: t.<method>.json of Observe() calls);\n"
+         "                    bench/trace_summary.py says where the time went\n"
          "                    [none]\n";
 }
 
@@ -97,7 +98,7 @@ int main(int argc, char** argv) {
     } else if (flag == "--peak-tflops") {
       clip.peak_tflops = std::atof(value.c_str());
     } else if (flag == "--trace") {
-      clip.sit_trace_path = learner.trace_path = value;
+      clip.trace_path = learner.trace_path = value;
     } else if (flag == "--device") {
       clip.run.device = learner.run.device = value;
     } else {

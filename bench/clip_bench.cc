@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <functional>
 #include <iostream>
 #include <optional>
 #include <vector>
@@ -106,6 +107,20 @@ void ReportCudaAgreement(const ClipConfig& config, const ClipModel& model,
                Str("dtype", c10::toString(model.dtype()))});
 }
 
+// Writes a trace of 3 calls of `step` to `path` tagged with `figure`; false (and a message) when
+// it cannot.
+bool WriteTrace(const std::function<void()>& step, const std::string& path,
+                const std::string& figure) {
+  const std::string tagged = TaggedTracePath(path, figure);
+  const std::string error = WriteProfilerTrace(step, 3, tagged);
+  std::cerr << "clip bench: "
+            << (error.empty() ? "wrote a trace of 3 " + figure + " steps to " + tagged +
+                                    " (summary: bench/trace_summary.py)"
+                              : error)
+            << std::endl;
+  return error.empty();
+}
+
 }  // namespace
 
 int RunClipBench(const ClipBenchOptions& o) {
@@ -133,15 +148,14 @@ int RunClipBench(const ClipBenchOptions& o) {
   // Queries run on published snapshots, which carry merged LoRA weights (online_options.h).
   const Adapters served = model->MergeAdapters(*adapters);
 
-  const Timing infer = TimeIt(
-      [&] {
-        torch::NoGradGuard no_grad;
-        torch::Tensor classes = torch::nn::functional::normalize(
-            model->EncodeText(label_tokens, &served),
-            torch::nn::functional::NormalizeFuncOptions().dim(-1));
-        ScoreZeroShot(*model, model->EncodeImage(pixels, &served), classes).probs.sum().item();
-      },
-      2, o.iterations, model_options.device);
+  const auto infer_step = [&] {
+    torch::NoGradGuard no_grad;
+    torch::Tensor classes = torch::nn::functional::normalize(
+        model->EncodeText(label_tokens, &served),
+        torch::nn::functional::NormalizeFuncOptions().dim(-1));
+    ScoreZeroShot(*model, model->EncodeImage(pixels, &served), classes).probs.sum().item();
+  };
+  const Timing infer = TimeIt(infer_step, 2, o.iterations, model_options.device);
   const int64_t label_positions = LongestTokenRun(label_tokens);
   const ClipWork infer_work{o.run.batch, static_cast<int64_t>(kLabels.size()), label_positions, 0};
   Report("clip_infer_" + arch, o, infer, ForwardFlops(*config, infer_work), kPeerInferImagesPerS);
@@ -196,14 +210,9 @@ int RunClipBench(const ClipBenchOptions& o) {
                           pet.lora_rank};
   Report("clip_sit_step_" + arch, o, sit, SitStepFlops(*config, sit_work), kPeerSitImagesPerS);
   ReportCudaAgreement(*config, *model, *adapters, pixels, label_tokens, arch);
-  if (!o.sit_trace_path.empty()) {
-    const std::string error = WriteProfilerTrace(sit_step, 3, o.sit_trace_path);
-    if (!error.empty()) {
-      std::cerr << "clip bench: " << error << std::endl;
-      return 1;
-    }
-    std::cerr << "clip bench: wrote a trace of 3 SIT steps to " << o.sit_trace_path
-              << " (summary: bench/trace_summary.py)" << std::endl;
+  if (!o.trace_path.empty() &&
+      !(WriteTrace(infer_step, o.trace_path, "infer") && WriteTrace(sit_step, o.trace_path, "sit"))) {
+    return 1;
   }
   return 0;
 }

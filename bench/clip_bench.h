@@ -22,8 +22,10 @@ struct ClipBenchOptions {
   // SIT step on CPU: the image tower's work split across this many threads (the learner's
   // image_parts, sharded_image_encoder.h). Default: 1.
   int image_parts = 1;
-  // Where to write a profiler trace of 3 SIT steps (profiler_trace.h); "" = none. Default: "".
-  std::string sit_trace_path;
+  // Where to write profiler traces (profiler_trace.h) of 3 SIT steps and of 3 inference steps,
+  // "sit" and "infer" inserted before the extension ("t.json" -> "t.sit.json", "t.infer.json");
+  // "" = none. Default: "".
+  std::string trace_path;
   // Batch, threads, device, dtype, oneDNN.
   RunOptions run;
 };

@@ -65,11 +65,7 @@ bool RunMethod(const ClipModel& model, const Tokenizer& tokenizer, const std::st
   const Timing t = TimeIt(observe, 0, o.steps, torch::Device(o.run.device));
   if (failed) return false;
   if (!o.trace_path.empty()) {
-    const size_t dot = o.trace_path.rfind('.');
-    const std::string path = dot == std::string::npos || dot == 0
-                                 ? o.trace_path + "." + method_name
-                                 : o.trace_path.substr(0, dot) + "." + method_name +
-                                       o.trace_path.substr(dot);
+    const std::string path = TaggedTracePath(o.trace_path, method_name);
     const std::string error = WriteProfilerTrace(observe, 3, path);
     std::cerr << "learner bench: " << (error.empty() ? "wrote a trace of 3 steps to " + path : error)
               << std::endl;

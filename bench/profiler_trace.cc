@@ -53,4 +53,13 @@ std::string WriteProfilerTrace(const std::function<void()>& step, int calls,
   return "";
 }
 
+std::string TaggedTracePath(const std::string& path, const std::string& tag) {
+  const size_t slash = path.rfind('/');
+  const size_t dot = path.rfind('.');
+  const bool has_extension =
+      dot != std::string::npos && dot > 0 && (slash == std::string::npos || dot > slash + 1);
+  if (!has_extension) return path + "." + tag;
+  return path.substr(0, dot) + "." + tag + path.substr(dot);
+}
+
 }  // namespace perennial::bench

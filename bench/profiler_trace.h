@@ -18,6 +18,10 @@ namespace perennial::bench {
 std::string WriteProfilerTrace(const std::function<void()>& step, int calls,
                                const std::string& path);
 
+// `path` with `tag` inserted before its extension ("t.json", "sit" -> "t.sit.json"; "t" ->
+// "t.sit"), for a run that writes one trace per figure.
+std::string TaggedTracePath(const std::string& path, const std::string& tag);
+
 }  // namespace perennial::bench
 
 #endif  // PERENNIAL_BENCH_PROFILER_TRACE_H_
