@@ -33,19 +33,20 @@ torch::Tensor MergedForward(const torch::Tensor& x2d, const torch::Tensor& merge
   return bias.defined() ? torch::addmm(bias, x2d, merged.t()) : torch::mm(x2d, merged.t());
 }
 
-// y, and in `backward_weight` what x's gradient is multiplied by: W^T packed for oneDNN when
-// the forward used the packed weights and W^T was packed (the LoRA share then comes separately),
-// else the merged weight, which holds both shares. `t` = x A^T, computed when `t` is non-null or
-// the packed path needs it.
+// y, and in `backward_weight` what x's gradient is multiplied by: W^T packed for oneDNN (an
+// OneDnnMatrix) when the forward used the packed weights and W^T was packed (the LoRA share then
+// comes separately), else the merged weight tensor, which holds both shares. `t` = x A^T,
+// computed when `t` is non-null or the packed path needs it.
 torch::Tensor Forward(const torch::Tensor& x2d, const LoraLinearBase& base, const torch::Tensor& a,
                       const torch::Tensor& b, double lora_scale, torch::Tensor* t,
-                      torch::Tensor* backward_weight) {
+                      c10::IValue* backward_weight) {
   if (UsesPackedWeights(x2d, base)) {
     const torch::Tensor xa = torch::mm(x2d, a.t());
     if (t != nullptr) *t = xa;
     if (backward_weight != nullptr) {
-      *backward_weight = base.packed.weight_t.defined() ? base.packed.weight_t
-                                                        : MergedWeight(base, a, b, lora_scale);
+      *backward_weight = base.packed.weight_t.defined()
+                             ? base.packed.weight_t.ToIValue()
+                             : c10::IValue(MergedWeight(base, a, b, lora_scale));
     }
     return PackedForward(x2d, base, b, lora_scale, xa);
   }
@@ -62,7 +63,8 @@ class LoraLinearFunction : public torch::autograd::Function<LoraLinearFunction> 
                                const torch::Tensor& a, const torch::Tensor& b,
                                const LoraLinearBase* base, double lora_scale) {
     const torch::Tensor a_x = a.to(x2d.scalar_type()), b_x = b.to(x2d.scalar_type());
-    torch::Tensor t, backward_weight;
+    torch::Tensor t;
+    c10::IValue backward_weight;
     torch::Tensor y = Forward(x2d, *base, a_x, b_x, lora_scale, &t, &backward_weight);
     ctx->save_for_backward({x2d, t, a_x, b_x});
     ctx->saved_data["backward_weight"] = backward_weight;
@@ -78,7 +80,7 @@ class LoraLinearFunction : public torch::autograd::Function<LoraLinearFunction> 
     const torch::Tensor &x = saved[0], &t = saved[1], &a = saved[2], &b = saved[3];
     const double lora_scale = ctx->saved_data["lora_scale"].toDouble();
     const torch::Tensor& g = grads[0];
-    const torch::Tensor backward_weight = ctx->saved_data["backward_weight"].toTensor();
+    const c10::IValue& backward_weight = ctx->saved_data["backward_weight"];
     const bool packed = ctx->saved_data["packed"].toBool();
     // The gradient of t = x A^T, scaled once here instead of in each product that uses it.
     torch::Tensor gt;
@@ -88,10 +90,10 @@ class LoraLinearFunction : public torch::autograd::Function<LoraLinearFunction> 
     torch::Tensor gx, ga, gb;
     if (ctx->needs_input_grad(0)) {
       if (packed) {
-        gx = OneDnnProduct(g, backward_weight, torch::Tensor());
+        gx = OneDnnProduct(g, OneDnnMatrix::FromIValue(backward_weight), torch::Tensor());
         gx.addmm_(gt, a);
       } else {
-        gx = torch::mm(g, backward_weight);
+        gx = torch::mm(g, backward_weight.toTensor());
       }
     }
     if (ctx->needs_input_grad(1)) {

@@ -75,7 +75,7 @@ TEST(LoraLinearTest, FoldsTheBaseScaleIntoTheProducts) {
 }
 
 TEST(LoraLinearTest, PackedOneDnnWeightsGiveTheSameResult) {
-  if (!OneDnnLinearAvailable()) GTEST_SKIP() << "this LibTorch has no oneDNN";
+  if (!OneDnnAvailable()) GTEST_SKIP() << "this LibTorch has no oneDNN";
   const Case c = MakeCase(65, 32, 96, 8, 3);
   const LoraLinearBase base{c.weight, c.bias, PackLinear(c.weight, c.bias, /*for_backward=*/true),
                             1};
@@ -85,7 +85,7 @@ TEST(LoraLinearTest, PackedOneDnnWeightsGiveTheSameResult) {
 
 // Packed weights that carry a folded scale (QuickGELU's, transformer.h) are used with it.
 TEST(LoraLinearTest, PackedWeightsCarryTheFoldedScale) {
-  if (!OneDnnLinearAvailable()) GTEST_SKIP() << "this LibTorch has no oneDNN";
+  if (!OneDnnAvailable()) GTEST_SKIP() << "this LibTorch has no oneDNN";
   const Case c = MakeCase(50, 32, 64, 8, 9);
   const double s = 1.702;
   PackedLinear packed = PackLinear(c.weight * s, c.bias * s, /*for_backward=*/true);
@@ -96,7 +96,7 @@ TEST(LoraLinearTest, PackedWeightsCarryTheFoldedScale) {
 
 // Weights packed for the forward only: x's gradient then goes through the merged weight.
 TEST(LoraLinearTest, ForwardOnlyPackedWeightsMergeTheDeltaForTheBackward) {
-  if (!OneDnnLinearAvailable()) GTEST_SKIP() << "this LibTorch has no oneDNN";
+  if (!OneDnnAvailable()) GTEST_SKIP() << "this LibTorch has no oneDNN";
   const Case c = MakeCase(40, 32, 24, 4, 8);
   const LoraLinearBase base{c.weight, c.bias, PackLinear(c.weight, c.bias, /*for_backward=*/false),
                             1};

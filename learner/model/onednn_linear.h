@@ -1,9 +1,7 @@
 // File: learner/model/onednn_linear.h
 //
 // y = x W^T + b for a frozen fp32 weight on CPU, multiplied by oneDNN instead of the BLAS that
-// LibTorch was built with. Debian's LibTorch multiplies fp32 with OpenBLAS, whose kernels on
-// this machine's CPU run at ~190 GFLOP/s on 2 threads; oneDNN's AVX-512 kernels, which ship
-// inside the same libtorch, run the same GEMMs at ~345 GFLOP/s (bench/README.md).
+// LibTorch was built with (onednn_matrix.h says why).
 //
 // Gradients flow to x (LoRA and adapters need them) through a second packed copy, of W^T;
 // W itself gets no gradient, so weights that train (pretraining) must not be packed.
@@ -12,13 +10,15 @@
 
 #include <torch/torch.h>
 
+#include "learner/model/onednn_matrix.h"
+
 namespace perennial {
 
-// A weight (and bias) in oneDNN's tensor format; all undefined when not packed.
+// A weight packed for oneDNN, and its bias; all undefined when not packed.
 struct PackedLinear {
-  torch::Tensor weight;    // [out, in]
-  torch::Tensor weight_t;  // [in, out], for the gradient of x; undefined if not requested
-  torch::Tensor bias;      // [out]; undefined when the linear map has none
+  OneDnnMatrix weight;    // W [out, in]
+  OneDnnMatrix weight_t;  // W^T [in, out], for the gradient of x; undefined if not requested
+  torch::Tensor bias;     // [out] fp32, contiguous; undefined when the linear map has none
   // `weight` and `weight_t` hold scale * W: a factor the caller folded into the map (QuickGELU's
   // 1.702, transformer.h). `bias` is packed as the caller gave it. Default: 1.
   double scale = 1;
@@ -26,18 +26,10 @@ struct PackedLinear {
   bool defined() const { return weight.defined(); }
 };
 
-// True when this LibTorch has oneDNN (MKLDNN) and the CPU can run it.
-bool OneDnnLinearAvailable();
-
 // Packs `weight` [out, in] and `bias` ([out] or undefined). Returns an undefined PackedLinear
 // when oneDNN is unavailable, or the weight is not a contiguous fp32 CPU tensor, or it requires
 // grad. `for_backward` also packs W^T (twice the memory) so that x can get gradients.
 PackedLinear PackLinear(const torch::Tensor& weight, const torch::Tensor& bias, bool for_backward);
-
-// x2d W^T + b for a 2-D fp32 CPU x2d and packed `weight` [out, in] (or W^T, for a gradient) and
-// `bias` (may be undefined); no autograd. The building block of OneDnnLinear and LoraLinear.
-torch::Tensor OneDnnProduct(const torch::Tensor& x2d, const torch::Tensor& weight,
-                            const torch::Tensor& bias);
 
 // x: [..., in] fp32 on CPU. Differentiable in x when `packed.weight_t` is defined; otherwise x
 // must not require grad (checked).

@@ -8,7 +8,7 @@ namespace {
 class OneDnnLinearTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (!OneDnnLinearAvailable()) GTEST_SKIP() << "this LibTorch has no oneDNN";
+    if (!OneDnnAvailable()) GTEST_SKIP() << "this LibTorch has no oneDNN";
     torch::manual_seed(3);
   }
 };
