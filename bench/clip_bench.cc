@@ -3,7 +3,6 @@
 #include <torch/torch.h>
 
 #include <algorithm>
-#include <functional>
 #include <iostream>
 #include <optional>
 #include <vector>
@@ -107,20 +106,6 @@ void ReportCudaAgreement(const ClipConfig& config, const ClipModel& model,
                Str("dtype", c10::toString(model.dtype()))});
 }
 
-// Writes a trace of 3 calls of `step` to `path` tagged with `figure`; false (and a message) when
-// it cannot.
-bool WriteTrace(const std::function<void()>& step, const std::string& path,
-                const std::string& figure) {
-  const std::string tagged = TaggedTracePath(path, figure);
-  const std::string error = WriteProfilerTrace(step, 3, tagged);
-  std::cerr << "clip bench: "
-            << (error.empty() ? "wrote a trace of 3 " + figure + " steps to " + tagged +
-                                    " (summary: bench/trace_summary.py)"
-                              : error)
-            << std::endl;
-  return error.empty();
-}
-
 }  // namespace
 
 int RunClipBench(const ClipBenchOptions& o) {
@@ -211,7 +196,8 @@ int RunClipBench(const ClipBenchOptions& o) {
   Report("clip_sit_step_" + arch, o, sit, SitStepFlops(*config, sit_work), kPeerSitImagesPerS);
   ReportCudaAgreement(*config, *model, *adapters, pixels, label_tokens, arch);
   if (!o.trace_path.empty() &&
-      !(WriteTrace(infer_step, o.trace_path, "infer") && WriteTrace(sit_step, o.trace_path, "sit"))) {
+      !(WriteTaggedTrace(infer_step, o.trace_path, "infer", "clip bench") &&
+        WriteTaggedTrace(sit_step, o.trace_path, "sit", "clip bench"))) {
     return 1;
   }
   return 0;

@@ -64,12 +64,9 @@ bool RunMethod(const ClipModel& model, const Tokenizer& tokenizer, const std::st
   const double rss_before = CurrentRssMiB();
   const Timing t = TimeIt(observe, 0, o.steps, torch::Device(o.run.device));
   if (failed) return false;
-  if (!o.trace_path.empty()) {
-    const std::string path = TaggedTracePath(o.trace_path, method_name);
-    const std::string error = WriteProfilerTrace(observe, 3, path);
-    std::cerr << "learner bench: " << (error.empty() ? "wrote a trace of 3 steps to " + path : error)
-              << std::endl;
-    if (!error.empty()) return false;
+  if (!o.trace_path.empty() &&
+      !WriteTaggedTrace(observe, o.trace_path, method_name, "learner bench")) {
+    return false;
   }
   const double images_per_s = o.run.batch * 1000.0 / t.mean_ms;
   std::vector<Field> fields = {

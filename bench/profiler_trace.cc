@@ -10,6 +10,7 @@
 #endif
 
 #include <fstream>
+#include <iostream>
 #include <set>
 
 namespace perennial::bench {
@@ -60,6 +61,18 @@ std::string TaggedTracePath(const std::string& path, const std::string& tag) {
       dot != std::string::npos && dot > 0 && (slash == std::string::npos || dot > slash + 1);
   if (!has_extension) return path + "." + tag;
   return path.substr(0, dot) + "." + tag + path.substr(dot);
+}
+
+bool WriteTaggedTrace(const std::function<void()>& step, const std::string& path,
+                      const std::string& tag, const std::string& reporter) {
+  const std::string tagged = TaggedTracePath(path, tag);
+  const std::string error = WriteProfilerTrace(step, 3, tagged);
+  std::cerr << reporter << ": "
+            << (error.empty() ? "wrote a trace of 3 " + tag + " steps to " + tagged +
+                                    " (summary: bench/trace_summary.py)"
+                              : error)
+            << std::endl;
+  return error.empty();
 }
 
 }  // namespace perennial::bench

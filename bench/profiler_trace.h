@@ -22,6 +22,11 @@ std::string WriteProfilerTrace(const std::function<void()>& step, int calls,
 // "t.sit"), for a run that writes one trace per figure.
 std::string TaggedTracePath(const std::string& path, const std::string& tag);
 
+// Writes a trace of 3 calls of `step` to TaggedTracePath(path, tag) and says on stderr where (or
+// what went wrong), prefixed with `reporter` ("clip bench"). False when it could not.
+bool WriteTaggedTrace(const std::function<void()>& step, const std::string& path,
+                      const std::string& tag, const std::string& reporter);
+
 }  // namespace perennial::bench
 
 #endif  // PERENNIAL_BENCH_PROFILER_TRACE_H_

@@ -10,16 +10,6 @@
 #endif
 
 namespace perennial {
-namespace {
-
-void CheckPackable(const torch::Tensor& m) {
-  TORCH_CHECK(m.dim() == 2 && m.device().is_cpu() && m.scalar_type() == torch::kFloat32,
-              "OneDnnMatrix: needs a 2-D fp32 CPU matrix, got ", m.sizes(), " ", m.scalar_type(),
-              " on ", m.device());
-}
-
-}  // namespace
-
 #if PERENNIAL_ONEDNN_DIRECT
 
 // The matrix in the blocked layout that oneDNN's matmul picks for weights [cols, rows] (it does
@@ -101,13 +91,8 @@ torch::Tensor RunProduct(const torch::Tensor& x, const OneDnnMatrix::Impl& m,
   return y;
 }
 
-}  // namespace
-
-bool OneDnnAvailable() { return true; }
-
-OneDnnMatrix OneDnnMatrix::Pack(const torch::Tensor& m) {
-  CheckPackable(m);
-  auto impl = std::make_shared<Impl>();
+std::shared_ptr<const OneDnnMatrix::Impl> PackImpl(const torch::Tensor& m) {
+  auto impl = std::make_shared<OneDnnMatrix::Impl>();
   impl->rows = m.size(0);
   impl->cols = m.size(1);
   try {
@@ -119,8 +104,65 @@ OneDnnMatrix OneDnnMatrix::Pack(const torch::Tensor& m) {
   } catch (const dnnl::error& e) {
     TORCH_CHECK(false, "OneDnnMatrix: packing a ", m.sizes(), " matrix failed: ", e.what());
   }
-  return OneDnnMatrix(std::move(impl));
+  return impl;
 }
+
+torch::Tensor ProductImpl(const torch::Tensor& x2d, const OneDnnMatrix::Impl& m,
+                          const torch::Tensor& bias) {
+  try {
+    return RunProduct(x2d.contiguous(), m, bias);
+  } catch (const dnnl::error& e) {
+    TORCH_CHECK(false, "OneDnnProduct: [", x2d.size(0), ", ", m.cols, "] x [", m.cols, ", ",
+                m.rows, "] failed: ", e.what());
+  }
+}
+
+}  // namespace
+
+bool OneDnnAvailable() { return true; }
+
+#else  // ATen's mkldnn_linear
+
+struct OneDnnMatrix::Impl {
+  int64_t rows = 0, cols = 0;
+  torch::Tensor packed;  // MKLDNN tensor [rows, cols]
+};
+
+bool OneDnnAvailable() { return at::hasMKLDNN(); }
+
+namespace {
+
+std::shared_ptr<const OneDnnMatrix::Impl> PackImpl(const torch::Tensor& m) {
+  TORCH_CHECK(OneDnnAvailable(), "OneDnnMatrix: this LibTorch has no oneDNN");
+  torch::NoGradGuard no_grad;
+  auto impl = std::make_shared<OneDnnMatrix::Impl>();
+  impl->rows = m.size(0);
+  impl->cols = m.size(1);
+  impl->packed = m.contiguous().to_mkldnn();
+  return impl;
+}
+
+torch::Tensor ProductImpl(const torch::Tensor& x2d, const OneDnnMatrix::Impl& m,
+                          const torch::Tensor& bias) {
+  c10::optional<torch::Tensor> b;
+  if (bias.defined()) b = bias.to_mkldnn();
+  return at::mkldnn_linear(x2d.contiguous().to_mkldnn(), m.packed, b).to_dense();
+}
+
+}  // namespace
+
+#endif
+
+OneDnnMatrix OneDnnMatrix::Pack(const torch::Tensor& m) {
+  TORCH_CHECK(m.dim() == 2 && m.device().is_cpu() && m.scalar_type() == torch::kFloat32,
+              "OneDnnMatrix: needs a 2-D fp32 CPU matrix, got ", m.sizes(), " ", m.scalar_type(),
+              " on ", m.device());
+  return OneDnnMatrix(PackImpl(m));
+}
+
+int64_t OneDnnMatrix::rows() const { return impl_->rows; }
+
+int64_t OneDnnMatrix::cols() const { return impl_->cols; }
 
 torch::Tensor OneDnnProduct(const torch::Tensor& x2d, const OneDnnMatrix& m,
                             const torch::Tensor& bias) {
@@ -135,55 +177,7 @@ torch::Tensor OneDnnProduct(const torch::Tensor& x2d, const OneDnnMatrix& m,
   const torch::Tensor b = bias.defined() ? bias.to(torch::kFloat32).contiguous() : bias;
   TORCH_CHECK(!b.defined() || b.numel() == m.rows(), "OneDnnProduct: bias of ", b.numel(),
               " for ", m.rows(), " outputs");
-  try {
-    return RunProduct(x2d.contiguous(), *m.impl_, b);
-  } catch (const dnnl::error& e) {
-    TORCH_CHECK(false, "OneDnnProduct: [", x2d.size(0), ", ", m.cols(), "] x [", m.cols(), ", ",
-                m.rows(), "] failed: ", e.what());
-  }
-}
-
-#else  // ATen's mkldnn_linear
-
-struct OneDnnMatrix::Impl {
-  torch::Tensor packed;  // MKLDNN tensor [rows, cols]
-};
-
-bool OneDnnAvailable() { return at::hasMKLDNN(); }
-
-OneDnnMatrix OneDnnMatrix::Pack(const torch::Tensor& m) {
-  CheckPackable(m);
-  TORCH_CHECK(OneDnnAvailable(), "OneDnnMatrix: this LibTorch has no oneDNN");
-  torch::NoGradGuard no_grad;
-  auto impl = std::make_shared<Impl>();
-  impl->packed = m.contiguous().to_mkldnn();
-  return OneDnnMatrix(std::move(impl));
-}
-
-torch::Tensor OneDnnProduct(const torch::Tensor& x2d, const OneDnnMatrix& m,
-                            const torch::Tensor& bias) {
-  TORCH_CHECK(m.defined(), "OneDnnProduct: the matrix is not packed");
-  c10::optional<torch::Tensor> b;
-  if (bias.defined()) b = bias.to(torch::kFloat32).contiguous().to_mkldnn();
-  return at::mkldnn_linear(x2d.contiguous().to_mkldnn(), m.impl_->packed, b).to_dense();
-}
-
-#endif
-
-int64_t OneDnnMatrix::rows() const {
-#if PERENNIAL_ONEDNN_DIRECT
-  return impl_->rows;
-#else
-  return impl_->packed.size(0);
-#endif
-}
-
-int64_t OneDnnMatrix::cols() const {
-#if PERENNIAL_ONEDNN_DIRECT
-  return impl_->cols;
-#else
-  return impl_->packed.size(1);
-#endif
+  return ProductImpl(x2d, *m.impl_, b);
 }
 
 namespace {
