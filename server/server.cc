@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "learner/base/cpu_runtime.h"
 #include "learner/base/torch_status.h"
 #include "learner/model/clip_model.h"
 #include "learner/model/tokenizer.h"
@@ -63,8 +64,10 @@ absl::StatusOr<std::unique_ptr<PerennialServer>> PerennialServer::Start(
     const ServerOptions& options) {
   auto state = std::make_unique<State>();
   state->options = options;
+  state->options.dtype = ResolveAutoDtype(options.dtype, options.device);
   // Flag mistakes fail here, before the store is opened or a port is bound.
-  if (absl::StatusOr<torch::ScalarType> dtype = ParseComputeDtype(options.dtype); !dtype.ok()) {
+  if (absl::StatusOr<torch::ScalarType> dtype = ParseComputeDtype(state->options.dtype);
+      !dtype.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("--dtype: ", dtype.status().message()));
   }
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =

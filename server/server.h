@@ -46,9 +46,11 @@ struct ServerOptions {
   std::string model_path;
   // "cpu", "cuda" or "cuda:N". Default: cpu.
   std::string device = "cpu";
-  // Compute dtype of the frozen base weights: "fp32", or "bf16" (about 2x faster on CPUs with
-  // AVX512-BF16 and on GPUs; adapters stay fp32). Default: fp32.
-  std::string dtype = "fp32";
+  // Compute dtype of the frozen base weights: "fp32", "bf16" (about 2x faster on CPUs with
+  // AVX512-BF16 and on GPUs; adapters and optimizer state stay fp32), or "auto": bf16 where
+  // the device multiplies it natively (CUDA, AVX512-BF16 CPUs), else fp32. Start() resolves
+  // "auto"; options() reports the choice. Default: auto.
+  std::string dtype = "auto";
   // Learner method (learner_factory.h): sit+vrlwf, sit, lwf, er, asym-ft or frozen.
   // Default: sit+vrlwf.
   std::string method = "sit+vrlwf";
