@@ -38,6 +38,7 @@ grpc::Status AdminServiceImpl::GetStatus(grpc::ServerContext* context, const v1:
   response->set_server_version(kServerVersion);
   *response->mutable_start_time() = ToProto(core_->start_time);
   response->set_device(core_->device);
+  response->set_dtype(core_->dtype);
   response->set_method(core_->method);
   response->set_base_model_id(store.base_model_id());
   response->set_last_seq(last_seq);

@@ -193,11 +193,12 @@ void ServerMetrics::ObserveCheckpoint(bool ok, absl::Duration duration, uint64_t
 }
 
 void ServerMetrics::SetBuildInfo(const std::string& method, const std::string& base_model_id,
-                                 const std::string& device) {
+                                 const std::string& device, const std::string& dtype) {
   build_info_->Add({{"version", PERENNIAL_VERSION_STRING},
                     {"method", method},
                     {"base_model_id", base_model_id},
-                    {"device", device}})
+                    {"device", device},
+                    {"dtype", dtype}})
       .Set(1);
 }
 

@@ -76,9 +76,10 @@ class ServerMetrics {
   // A checkpoint attempt: perennial_checkpoints_total{result}, and on success the duration
   // histogram, perennial_checkpoint_size_bytes and the last-success timestamp.
   void ObserveCheckpoint(bool ok, absl::Duration duration, uint64_t size_bytes);
-  // perennial_build_info{version,method,base_model_id,device} 1 and perennial_start_time_seconds.
+  // perennial_build_info{version,method,base_model_id,device,dtype} 1 and
+  // perennial_start_time_seconds.
   void SetBuildInfo(const std::string& method, const std::string& base_model_id,
-                    const std::string& device);
+                    const std::string& device, const std::string& dtype);
 
   // The learner's series, in the same registry.
   LearnerMetrics* learner() { return learner_.get(); }

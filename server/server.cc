@@ -104,6 +104,7 @@ absl::StatusOr<std::unique_ptr<PerennialServer>> PerennialServer::Start(
   core.start_time = absl::Now();
   core.auth = &state->auth;
   core.device = options.device;
+  core.dtype = state->options.dtype;
   core.method = options.method;
   state->metrics->SetLiveGauges([&core] {
     LiveGauges gauges;
@@ -202,7 +203,8 @@ absl::Status PerennialServer::LoadModel() {
   s.core.learner = s.learner.get();
   s.core.checkpointer = s.checkpointer.get();
   s.core.method = s.learner->method();
-  s.metrics->SetBuildInfo(s.core.method, s.store->base_model_id(), s.options.device);
+  s.metrics->SetBuildInfo(s.core.method, s.store->base_model_id(), s.options.device,
+                           s.options.dtype);
   s.core.ready.store(true, std::memory_order_release);
   s.loaded = true;
   // A probe set that no longer loads (e.g. limits were lowered) must not keep the server down.

@@ -39,6 +39,7 @@ struct ServerCore {
   // Bearer-token check of every call; null: calls need no token.
   const TokenAuthenticator* auth = nullptr;
   std::string device = "cpu";
+  std::string dtype = "fp32";  // resolved: never "auto"
   std::string method;
 
   ModelHost* host = nullptr;

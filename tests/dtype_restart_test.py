@@ -5,8 +5,9 @@
 directory may move to a machine (or a flag) that computes in fp32. The adapters and optimizer
 state are fp32 whatever the compute dtype, so a checkpoint must carry over: this test trains a
 server in bf16, stops it (SIGTERM: final checkpoint), restarts it on the same directory in
-fp32, and checks that the restarted server
-  - serves the version the bf16 server ended on, and
+fp32, and checks that
+  - each server reports its dtype (GetStatus.dtype, the dtype label of perennial_build_info);
+  - the restarted server serves the version the bf16 server ended on, and
   - answers with the learned model's logits (within bf16 rounding), not the frozen model's.
 bf16 on a CPU without AVX512-BF16 is emulated (slow, still correct), so this runs anywhere.
 
@@ -57,6 +58,14 @@ def wait_until_trained(client, timeout=60):
 
 class DtypeRestartTest(unittest.TestCase):
 
+    def assertDtype(self, server, client, dtype):
+        """The server reports `dtype` in GetStatus and on perennial_build_info."""
+        self.assertEqual(client.status().dtype, dtype)
+        info = [line for line in server.metrics_text().splitlines()
+                if line.startswith("perennial_build_info{")]
+        self.assertEqual(len(info), 1, info)
+        self.assertIn('dtype="%s"' % dtype, info[0])
+
     def test_bf16_checkpoint_resumes_in_fp32(self):
         harness.require_prerequisites("dtype_restart_test")
         pc = harness.import_client()
@@ -67,9 +76,9 @@ class DtypeRestartTest(unittest.TestCase):
                                      data_dir=bf16.data_dir)
         try:
             bf16.start()
-            self.assertTrue(any("(bf16;" in line for line in bf16.log), bf16.tail())
             with pc.Client(bf16.grpc_target, timeout=60) as client:
                 client.wait_until_ready()
+                self.assertDtype(bf16, client, "bf16")
                 frozen, version = logits(client, queries)
                 self.assertEqual(version, 0)
                 summary = client.ingest([(images[i], labels[i], "train-%d" % i)
@@ -86,9 +95,9 @@ class DtypeRestartTest(unittest.TestCase):
                                "not tell a restored model from a fresh one")
 
             fp32.start()
-            self.assertTrue(any("(fp32;" in line for line in fp32.log), fp32.tail())
             with pc.Client(fp32.grpc_target, timeout=60) as client:
                 client.wait_until_ready()
+                self.assertDtype(fp32, client, "fp32")
                 self.assertEqual(client.status().model_version, trained_version)
                 resumed, version = logits(client, queries)
             self.assertEqual(fp32.stop(), 0, fp32.tail())
