@@ -32,7 +32,7 @@ void Usage() {
          "  --batch N         images per step [16]\n"
          "  --threads N       LibTorch intra-op threads [2]\n"
          "  --iterations N    clip: timed iterations per figure [5]\n"
-         "  --onednn 0|1      multiply frozen fp32 CPU weights with oneDNN [1]\n"
+         "  --onednn 0|1      multiply frozen fp32/bf16 CPU weights with oneDNN [1]\n"
          "  --dtype fp32|bf16|fp16|auto  compute dtype of the frozen weights; auto: bf16 where\n"
          "                    the hardware multiplies it natively, else fp32 [fp32]\n"
          "  --device cpu|cuda [cpu]\n"

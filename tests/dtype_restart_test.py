@@ -26,10 +26,11 @@ FLAGS = ["--learner-batch", "8", "--batch-wait-ms", "20", "--publish-every", "2"
          "--eval-every", "0", "--lr", "3e-3"]
 TRAIN_SAMPLES = 120
 QUERY_IMAGES = 4
-# bf16 keeps 8 significant bits: the tiny model's logits (~1-3) differ by a few hundredths
-# between bf16 and fp32 compute (0.040 at most here, on an AVX512-BF16 CPU); training moves
-# them by ~2 (2.11 here). Both measured with these flags, deterministic from run to run.
-LOGIT_TOLERANCE = 0.1
+# bf16 keeps 8 significant bits: the tiny model's logits (~1-3, logit scale x cosine) differ by
+# a few hundredths between bf16 and fp32 compute (0.040-0.065 at most here, on an AVX512-BF16
+# CPU, depending on which kernels multiply); training moves them by ~2 (1.96-2.11 here). Both
+# measured with these flags, deterministic from run to run.
+LOGIT_TOLERANCE = 0.15
 
 
 def logits(client, images, min_version=None):

@@ -7,8 +7,7 @@ using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
 
 bool UsesPackedWeights(const torch::Tensor& x, const LoraLinearBase& base) {
-  return base.packed.defined() && base.packed.scale == base.base_scale && x.device().is_cpu() &&
-         x.scalar_type() == torch::kFloat32;
+  return base.packed.Serves(x, base.base_scale);
 }
 
 // base_scale W + lora_scale B A: the map's weight with the LoRA delta merged in, [out, in].

@@ -27,8 +27,8 @@ namespace perennial {
 
 // The frozen part of the map. `weight` [out, in] and `bias` [out] are in x's dtype; `bias` is
 // already multiplied by whatever scale the caller folds into the map. `packed` (oneDNN, with its
-// own bias, scaled likewise) is used instead when it is defined, x is fp32 on CPU and its scale
-// is base_scale.
+// own bias, scaled likewise) is used instead when it serves x (PackedLinear::Serves with
+// base_scale).
 struct LoraLinearBase {
   torch::Tensor weight;
   torch::Tensor bias;

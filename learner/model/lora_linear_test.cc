@@ -118,6 +118,20 @@ TEST(LoraLinearTest, LowPrecisionActivationsKeepFp32AdapterGradients) {
   ExpectMatches(fused, Reference(c, 1, 2.0), 3e-2);
 }
 
+// The same with the bf16 weights packed for oneDNN (the CPU bf16 path of a loaded model).
+TEST(LoraLinearTest, PackedBf16WeightsKeepFp32AdapterGradients) {
+  if (!OneDnnAvailable(torch::kBFloat16)) GTEST_SKIP() << "no bf16 products in this build";
+  const Case c = MakeCase(33, 32, 64, 8, 4);
+  const torch::Tensor weight = c.weight.to(torch::kBFloat16), bias = c.bias.to(torch::kBFloat16);
+  const LoraLinearBase base{weight, bias, PackLinear(weight, bias, /*for_backward=*/true), 1};
+  ASSERT_TRUE(base.packed.defined());
+  const Result fused = Fused(c, base, 2.0, torch::kBFloat16);
+  EXPECT_EQ(fused.y.scalar_type(), torch::kBFloat16);
+  EXPECT_EQ(fused.dx.scalar_type(), torch::kBFloat16);
+  EXPECT_EQ(fused.da.scalar_type(), torch::kFloat32);
+  ExpectMatches(fused, Reference(c, 1, 2.0), 3e-2);
+}
+
 TEST(LoraLinearTest, InputWithoutGradStillTrainsTheAdapters) {
   const Case c = MakeCase(17, 8, 12, 2, 5);
   const LoraLinearBase base{c.weight, c.bias, PackedLinear(), 1};

@@ -24,9 +24,9 @@ class OneDnnLinearFunction : public torch::autograd::Function<OneDnnLinearFuncti
 PackedLinear PackLinear(const torch::Tensor& weight, const torch::Tensor& bias,
                         bool for_backward) {
   PackedLinear packed;
-  if (!OneDnnAvailable() || !weight.defined() || weight.dim() != 2 ||
-      !weight.device().is_cpu() || weight.scalar_type() != torch::kFloat32 ||
-      weight.requires_grad() || (bias.defined() && bias.requires_grad())) {
+  if (!weight.defined() || weight.dim() != 2 || !weight.device().is_cpu() ||
+      !OneDnnAvailable(weight.scalar_type()) || weight.requires_grad() ||
+      (bias.defined() && bias.requires_grad())) {
     return packed;
   }
   torch::NoGradGuard no_grad;

@@ -1,7 +1,7 @@
 // File: learner/model/onednn_linear.h
 //
-// y = x W^T + b for a frozen fp32 weight on CPU, multiplied by oneDNN instead of the BLAS that
-// LibTorch was built with (onednn_matrix.h says why).
+// y = x W^T + b for a frozen fp32 or bf16 weight on CPU, multiplied by oneDNN instead of the
+// BLAS (fp32) or ATen's per-call oneDNN path (bf16) that LibTorch uses (onednn_matrix.h says why).
 //
 // Gradients flow to x (LoRA and adapters need them) through a second packed copy, of W^T;
 // W itself gets no gradient, so weights that train (pretraining) must not be packed.
@@ -24,14 +24,20 @@ struct PackedLinear {
   double scale = 1;
 
   bool defined() const { return weight.defined(); }
+  // True when this packing multiplies x for a map whose scales multiply to `scale`: x on CPU,
+  // of the packed dtype. Callers fall back to the plain weight otherwise.
+  bool Serves(const torch::Tensor& x, double map_scale) const {
+    return defined() && scale == map_scale && x.device().is_cpu() &&
+           x.scalar_type() == weight.dtype();
+  }
 };
 
 // Packs `weight` [out, in] and `bias` ([out] or undefined). Returns an undefined PackedLinear
-// when oneDNN is unavailable, or the weight is not a contiguous fp32 CPU tensor, or it requires
-// grad. `for_backward` also packs W^T (twice the memory) so that x can get gradients.
+// when oneDNN cannot multiply the weight's dtype here (OneDnnAvailable), or the weight is not a
+// CPU matrix, or it requires grad. `for_backward` also packs W^T (twice the memory) so that x can get gradients.
 PackedLinear PackLinear(const torch::Tensor& weight, const torch::Tensor& bias, bool for_backward);
 
-// x: [..., in] fp32 on CPU. Differentiable in x when `packed.weight_t` is defined; otherwise x
+// x: [..., in] on CPU, of the packed dtype. Differentiable in x when `packed.weight_t` is defined; otherwise x
 // must not require grad (checked).
 torch::Tensor OneDnnLinear(const torch::Tensor& x, const PackedLinear& packed);
 

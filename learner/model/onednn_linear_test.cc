@@ -37,6 +37,29 @@ TEST_F(OneDnnLinearTest, GradientOfXMatchesTorchLinear) {
   EXPECT_TRUE(torch::allclose(ours, x.grad(), 1e-5, 1e-5));
 }
 
+// A bf16 model's weights pack too; its products and x's gradient agree with ATen's bf16 ops.
+TEST_F(OneDnnLinearTest, Bf16ForwardAndGradientMatchTorchLinear) {
+  if (!OneDnnAvailable(torch::kBFloat16)) GTEST_SKIP() << "no bf16 products in this build";
+  const torch::Tensor w = torch::randn({24, 64}).to(torch::kBFloat16);
+  const torch::Tensor b = torch::randn({24}).to(torch::kBFloat16);
+  const PackedLinear packed = PackLinear(w, b, /*for_backward=*/true);
+  ASSERT_TRUE(packed.defined());
+  const torch::Tensor x = torch::randn({6, 64}).to(torch::kBFloat16).requires_grad_();
+  EXPECT_TRUE(packed.Serves(x, 1));
+  EXPECT_FALSE(packed.Serves(x.to(torch::kFloat32), 1));
+  EXPECT_FALSE(packed.Serves(x, 2));
+  const torch::Tensor upstream = torch::randn({6, 24}).to(torch::kBFloat16);
+  const torch::Tensor y = OneDnnLinear(x, packed);
+  EXPECT_EQ(y.scalar_type(), torch::kBFloat16);
+  y.backward(upstream);
+  const torch::Tensor ours = x.grad().clone();
+  x.mutable_grad().reset();
+  const torch::Tensor reference = torch::linear(x, w, b);
+  reference.backward(upstream);
+  EXPECT_TRUE(torch::allclose(y.to(torch::kFloat32), reference.to(torch::kFloat32), 2e-2, 2e-2));
+  EXPECT_TRUE(torch::allclose(ours.to(torch::kFloat32), x.grad().to(torch::kFloat32), 2e-2, 2e-2));
+}
+
 TEST_F(OneDnnLinearTest, RefusesWhatItCannotServe) {
   EXPECT_FALSE(PackLinear(torch::randn({4, 4}, torch::requires_grad()), {}, true).defined());
   EXPECT_FALSE(PackLinear(torch::randn({4, 4}).to(torch::kFloat64), {}, true).defined());

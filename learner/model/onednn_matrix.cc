@@ -16,6 +16,7 @@ namespace perennial {
 // not depend on the number of rows of x: checked at every product, reordered if it ever did).
 struct OneDnnMatrix::Impl {
   int64_t rows = 0, cols = 0;
+  torch::ScalarType dtype = torch::kFloat32;  // of the matrix, x and y
   dnnl::memory::desc packed_desc;
   torch::Tensor storage;  // packed_desc.get_size() bytes; ATen's CPU allocator aligns to 64
 };
@@ -38,19 +39,27 @@ dnnl::stream& ThreadStream() {
   return stream;
 }
 
-dnnl::memory::desc RowMajor(int64_t rows, int64_t cols) {
-  return dnnl::memory::desc(Dims{rows, cols}, DataType::f32, Tag::ab);
+DataType DataTypeOf(torch::ScalarType dtype) {
+  return dtype == torch::kBFloat16 ? DataType::bf16 : DataType::f32;
 }
 
-// The matmul for x [n, k] times weights [k, m]. The scratchpad is the caller's (user mode), so
-// that one primitive may run on several threads at once.
-dnnl::matmul::primitive_desc ProductDesc(int64_t n, int64_t k, int64_t m, bool bias) {
+dnnl::memory::desc RowMajor(int64_t rows, int64_t cols, DataType type) {
+  return dnnl::memory::desc(Dims{rows, cols}, type, Tag::ab);
+}
+
+// The matmul for x [n, k] times weights [k, m], x, weights and y of `type`, the bias fp32
+// (oneDNN accumulates bf16 products in fp32 and adds an fp32 bias before rounding y). The
+// scratchpad is the caller's (user mode), so that one primitive may run on several threads at
+// once.
+dnnl::matmul::primitive_desc ProductDesc(int64_t n, int64_t k, int64_t m, bool bias,
+                                         DataType type) {
   dnnl::primitive_attr attr;
   attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
-  const dnnl::memory::desc weights(Dims{k, m}, DataType::f32, Tag::any);
+  const dnnl::memory::desc weights(Dims{k, m}, type, Tag::any);
   const dnnl::matmul::desc desc =
-      bias ? dnnl::matmul::desc(RowMajor(n, k), weights, RowMajor(1, m), RowMajor(n, m))
-           : dnnl::matmul::desc(RowMajor(n, k), weights, RowMajor(n, m));
+      bias ? dnnl::matmul::desc(RowMajor(n, k, type), weights, RowMajor(1, m, DataType::f32),
+                                RowMajor(n, m, type))
+           : dnnl::matmul::desc(RowMajor(n, k, type), weights, RowMajor(n, m, type));
   return dnnl::matmul::primitive_desc(desc, attr, CpuEngine());
 }
 
@@ -70,7 +79,7 @@ torch::Tensor RunProduct(const torch::Tensor& x, const OneDnnMatrix::Impl& m,
   const int64_t n = x.size(0);
   torch::Tensor y = torch::empty({n, m.rows}, x.options());
   if (n == 0) return y;
-  const auto pd = ProductDesc(n, m.cols, m.rows, bias.defined());
+  const auto pd = ProductDesc(n, m.cols, m.rows, bias.defined(), DataTypeOf(m.dtype));
   torch::Tensor weights = m.storage;
   if (pd.weights_desc() != m.packed_desc) {
     weights = Reorder(m.packed_desc, m.storage.data_ptr(), pd.weights_desc());
@@ -95,10 +104,12 @@ std::shared_ptr<const OneDnnMatrix::Impl> PackImpl(const torch::Tensor& m) {
   auto impl = std::make_shared<OneDnnMatrix::Impl>();
   impl->rows = m.size(0);
   impl->cols = m.size(1);
+  impl->dtype = m.scalar_type();
+  const DataType type = DataTypeOf(impl->dtype);
   try {
-    impl->packed_desc = ProductDesc(1, impl->cols, impl->rows, false).weights_desc();
+    impl->packed_desc = ProductDesc(1, impl->cols, impl->rows, false, type).weights_desc();
     // m^T as the [cols, rows] weights, read through m's own strides.
-    const dnnl::memory::desc transposed(Dims{impl->cols, impl->rows}, DataType::f32,
+    const dnnl::memory::desc transposed(Dims{impl->cols, impl->rows}, type,
                                         Dims{m.stride(1), m.stride(0)});
     impl->storage = Reorder(transposed, m.data_ptr(), impl->packed_desc);
   } catch (const dnnl::error& e) {
@@ -119,25 +130,34 @@ torch::Tensor ProductImpl(const torch::Tensor& x2d, const OneDnnMatrix::Impl& m,
 
 }  // namespace
 
-bool OneDnnAvailable() { return true; }
+// bf16 runs on any AVX-512 CPU (oneDNN emulates the dot products where AVX512-BF16 is missing).
+bool OneDnnAvailable(torch::ScalarType dtype) {
+  return dtype == torch::kFloat32 || dtype == torch::kBFloat16;
+}
 
 #else  // ATen's mkldnn_linear
 
 struct OneDnnMatrix::Impl {
   int64_t rows = 0, cols = 0;
+  torch::ScalarType dtype = torch::kFloat32;
   torch::Tensor packed;  // MKLDNN tensor [rows, cols]
 };
 
-bool OneDnnAvailable() { return at::hasMKLDNN(); }
+// fp32 only: the bf16 path of mkldnn_linear has not been measured or tested against.
+bool OneDnnAvailable(torch::ScalarType dtype) {
+  return dtype == torch::kFloat32 && at::hasMKLDNN();
+}
 
 namespace {
 
 std::shared_ptr<const OneDnnMatrix::Impl> PackImpl(const torch::Tensor& m) {
-  TORCH_CHECK(OneDnnAvailable(), "OneDnnMatrix: this LibTorch has no oneDNN");
+  TORCH_CHECK(OneDnnAvailable(m.scalar_type()), "OneDnnMatrix: this LibTorch has no oneDNN ",
+              "products for ", m.scalar_type());
   torch::NoGradGuard no_grad;
   auto impl = std::make_shared<OneDnnMatrix::Impl>();
   impl->rows = m.size(0);
   impl->cols = m.size(1);
+  impl->dtype = m.scalar_type();
   impl->packed = m.contiguous().to_mkldnn();
   return impl;
 }
@@ -154,8 +174,9 @@ torch::Tensor ProductImpl(const torch::Tensor& x2d, const OneDnnMatrix::Impl& m,
 #endif
 
 OneDnnMatrix OneDnnMatrix::Pack(const torch::Tensor& m) {
-  TORCH_CHECK(m.dim() == 2 && m.device().is_cpu() && m.scalar_type() == torch::kFloat32,
-              "OneDnnMatrix: needs a 2-D fp32 CPU matrix, got ", m.sizes(), " ", m.scalar_type(),
+  TORCH_CHECK(m.dim() == 2 && m.device().is_cpu() && OneDnnAvailable(m.scalar_type()),
+              "OneDnnMatrix: needs a 2-D CPU matrix of a dtype oneDNN multiplies here (fp32, "
+              "bf16 where built with oneDNN's headers), got ", m.sizes(), " ", m.scalar_type(),
               " on ", m.device());
   return OneDnnMatrix(PackImpl(m));
 }
@@ -164,6 +185,8 @@ int64_t OneDnnMatrix::rows() const { return impl_->rows; }
 
 int64_t OneDnnMatrix::cols() const { return impl_->cols; }
 
+torch::ScalarType OneDnnMatrix::dtype() const { return impl_->dtype; }
+
 torch::Tensor OneDnnProduct(const torch::Tensor& x2d, const OneDnnMatrix& m,
                             const torch::Tensor& bias) {
   TORCH_CHECK(m.defined(), "OneDnnProduct: the matrix is not packed");
@@ -171,9 +194,9 @@ torch::Tensor OneDnnProduct(const torch::Tensor& x2d, const OneDnnMatrix& m,
   // between ATen ops.
   RECORD_FUNCTION("perennial::onednn_product", std::vector<c10::IValue>());
   TORCH_CHECK(x2d.dim() == 2 && x2d.size(1) == m.cols() && x2d.device().is_cpu() &&
-                  x2d.scalar_type() == torch::kFloat32,
-              "OneDnnProduct: x must be fp32 [n, ", m.cols(), "] on CPU, got ", x2d.sizes(), " ",
-              x2d.scalar_type());
+                  x2d.scalar_type() == m.dtype(),
+              "OneDnnProduct: x must be ", m.dtype(), " [n, ", m.cols(), "] on CPU, got ",
+              x2d.sizes(), " ", x2d.scalar_type());
   const torch::Tensor b = bias.defined() ? bias.to(torch::kFloat32).contiguous() : bias;
   TORCH_CHECK(!b.defined() || b.numel() == m.rows(), "OneDnnProduct: bias of ", b.numel(),
               " for ", m.rows(), " outputs");

@@ -27,6 +27,28 @@ TEST_F(OneDnnMatrixTest, ProductMatchesMatmulWithAndWithoutBias) {
   EXPECT_TRUE(torch::allclose(OneDnnProduct(x, packed, {}), torch::mm(x, m.t()), 1e-5, 1e-5));
 }
 
+// bf16 products accumulate in fp32 and round y once: within bf16 rounding of the fp32 product
+// of the same bf16 values, and y comes back in bf16.
+TEST_F(OneDnnMatrixTest, Bf16ProductMatchesTheFp32ProductOfItsValues) {
+  if (!OneDnnAvailable(torch::kBFloat16)) GTEST_SKIP() << "no bf16 products in this build";
+  const torch::Tensor m = torch::randn({40, 96}).to(torch::kBFloat16);
+  const torch::Tensor x = torch::randn({7, 96}).to(torch::kBFloat16);
+  const torch::Tensor bias = torch::randn({40});
+  const OneDnnMatrix packed = OneDnnMatrix::Pack(m);
+  EXPECT_EQ(packed.dtype(), torch::kBFloat16);
+  const torch::Tensor y = OneDnnProduct(x, packed, bias);
+  EXPECT_EQ(y.scalar_type(), torch::kBFloat16);
+  const torch::Tensor expected = torch::addmm(bias, x.to(torch::kFloat32), m.to(torch::kFloat32).t());
+  EXPECT_TRUE(torch::allclose(y.to(torch::kFloat32), expected, 1e-2, 1e-2));
+  // The strided W^T of a bf16 matrix, as gradients use it.
+  const torch::Tensor g = torch::randn({5, 40}).to(torch::kBFloat16);
+  EXPECT_TRUE(torch::allclose(OneDnnProduct(g, OneDnnMatrix::Pack(m.t()), {}).to(torch::kFloat32),
+                              torch::mm(g.to(torch::kFloat32), m.to(torch::kFloat32)), 1e-2,
+                              1e-2));
+  // x must be of the matrix's dtype.
+  EXPECT_THROW(OneDnnProduct(x.to(torch::kFloat32), packed, {}), c10::Error);
+}
+
 // W^T packed from W's own memory (strides), and x read through a non-contiguous view.
 TEST_F(OneDnnMatrixTest, PacksAndReadsStridedTensors) {
   const torch::Tensor w = torch::randn({16, 48});

@@ -64,7 +64,7 @@ torch::Tensor AdaptedLinear(const torch::Tensor& x, const LinearWeights& base,
   const bool dropout = rt.training && rt.options != nullptr && rt.options->lora_dropout > 0;
   const MapScales scales = ScalesOf(map.id, activation);
   const double scale = scales.in * scales.out;
-  const PackedLinear packed = w.packed.scale == scale ? w.packed : PackedLinear();
+  const PackedLinear packed = w.packed.Serves(x, scale) ? w.packed : PackedLinear();
   const int64_t in = x.size(-1), out = w.weight.size(0);
   std::vector<int64_t> out_shape = x.sizes().vec();
   out_shape.back() = out;
@@ -76,7 +76,7 @@ torch::Tensor AdaptedLinear(const torch::Tensor& x, const LinearWeights& base,
         .view(out_shape);
   }
   torch::Tensor y;
-  if (packed.defined() && x2d.device().is_cpu() && x2d.scalar_type() == torch::kFloat32) {
+  if (packed.defined()) {
     y = OneDnnLinear(x2d, packed);
   } else if (scale == 1) {
     y = torch::linear(x2d, w.weight, bias);
