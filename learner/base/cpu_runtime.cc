@@ -11,6 +11,10 @@
 #include <cstdlib>
 #include <cstring>
 
+#if PERENNIAL_TCMALLOC
+#include <gperftools/tcmalloc.h>
+#endif
+
 namespace perennial {
 namespace {
 
@@ -36,6 +40,20 @@ void RetainFreedMemory() {
   mallopt(M_MMAP_THRESHOLD, 32 << 20);
   mallopt(M_TRIM_THRESHOLD, 1 << 30);
   mallopt(M_TOP_PAD, 64 << 20);
+}
+
+// "tcmalloc" when the process's malloc is tcmalloc's (linked in with PERENNIAL_TCMALLOC, or
+// preloaded), else "glibc": tcmalloc defines malloc as an alias of tc_malloc.
+std::string MallocName() {
+#if PERENNIAL_TCMALLOC
+  // Naming a tcmalloc function also keeps the library linked: the linker drops libraries no
+  // object names (--as-needed), and nothing else names it.
+  int major = 0, minor = 0;
+  const char* patch = nullptr;
+  tc_version(&major, &minor, &patch);
+#endif
+  void* tc_malloc = dlsym(RTLD_DEFAULT, "tc_malloc");
+  return tc_malloc != nullptr && tc_malloc == dlsym(RTLD_DEFAULT, "malloc") ? "tcmalloc" : "glibc";
 }
 
 }  // namespace
@@ -99,6 +117,7 @@ std::string CpuRuntimeSummary() {
   std::string out = "blas=" + (core.empty() ? std::string("other") : "OpenBLAS/" + core);
   out += std::string(" avx512=") + (CpuHasAvx512() ? "yes" : "no");
   out += std::string(" avx512_bf16=") + (CpuHasBf16Dot() ? "yes" : "no");
+  out += " malloc=" + MallocName();
   out += std::string(" tuning=") + (TuningEnabled() ? "on" : "off");
   return out;
 }

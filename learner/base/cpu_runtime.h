@@ -7,11 +7,15 @@
 //    and every step page-faults them in again: 12% of a ViT-B/32 forward was in page faults.
 //    Keeping freed memory in the heap (as PyTorch's CUDA caching allocator does on GPUs) took
 //    the SIT step from 5.95 to 7.70 img/s. Memory held stays bounded by the peak of one step.
+//    Where CMake finds tcmalloc (libgoogle-perftools-dev; PERENNIAL_TCMALLOC, on by default) it
+//    replaces glibc's malloc in every program: the default model's step makes thousands of small
+//    allocations, and tcmalloc ran it ~9% faster in bf16 (bench/README.md). The glibc settings
+//    above then have nothing to act on.
 //  * BLAS: OpenBLAS 0.3.21 does not know CPUs newer than it (e.g. Zen 4) and runs its Haswell
 //    (AVX2) sgemm there, ~190 GFLOP/s on 2 threads. Its AVX-512 kernels are faster but some
 //    machines pin OPENBLAS_CORETYPE because older builds compute wrong results on new CPUs, so
 //    perennial never overrides it; the model routes its big fp32 GEMMs through oneDNN instead
-//    (transformer.h, ~345 GFLOP/s on the same 2 threads). BlasCoreName() reports what runs.
+//    (onednn_matrix.h, 358-400 GFLOP/s on the same 2 threads). BlasCoreName() reports what runs.
 //
 // Setting PERENNIAL_CPU_TUNING=0 in the environment turns the allocator setting off.
 #ifndef PERENNIAL_LEARNER_BASE_CPU_RUNTIME_H_
@@ -51,7 +55,7 @@ bool CpuHasBf16Dot();
 std::string ResolveAutoDtype(const std::string& dtype, const std::string& device);
 
 // One line for logs and benchmark output, e.g.
-// "blas=OpenBLAS/Haswell onednn=yes avx512=yes avx512_bf16=yes tuning=on".
+// "blas=OpenBLAS/Haswell avx512=yes avx512_bf16=yes malloc=tcmalloc tuning=on".
 std::string CpuRuntimeSummary();
 
 }  // namespace perennial

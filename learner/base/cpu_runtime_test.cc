@@ -64,6 +64,17 @@ TEST(CpuRuntimeTest, AutoDtypeIsBf16WhereTheHardwareMultipliesIt) {
   EXPECT_EQ(ResolveAutoDtype("fp8", "cpu"), "fp8");     // left for the parser to reject
 }
 
+// Built with tcmalloc (CMake found it), the process's malloc is tcmalloc's, not glibc's: the
+// library stayed linked and its malloc interposes glibc's.
+TEST(CpuRuntimeTest, SummaryNamesTheMallocInUse) {
+  const std::string summary = CpuRuntimeSummary();
+#if PERENNIAL_EXPECT_TCMALLOC
+  EXPECT_NE(summary.find("malloc=tcmalloc"), std::string::npos) << summary;
+#else
+  EXPECT_NE(summary.find("malloc="), std::string::npos) << summary;
+#endif
+}
+
 TEST(CpuRuntimeTest, RejectsIncrementsOutsideOneToNineteen) {
   std::thread([] {
     EXPECT_FALSE(LowerCallingThreadPriority(0));
