@@ -96,7 +96,8 @@ class LoraLinearFunction : public torch::autograd::Function<LoraLinearFunction> 
       }
     }
     if (ctx->needs_input_grad(1)) {
-      ga = torch::mm(gt.t(), x).to(static_cast<c10::ScalarType>(ctx->saved_data["a_dtype"].toInt()));
+      ga = torch::mm(gt.t(), x).to(
+          static_cast<c10::ScalarType>(ctx->saved_data["a_dtype"].toInt()));
     }
     if (ctx->needs_input_grad(2)) {
       gb = torch::mm(g.t(), t).mul_(lora_scale).to(

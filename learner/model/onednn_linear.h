@@ -34,11 +34,12 @@ struct PackedLinear {
 
 // Packs `weight` [out, in] and `bias` ([out] or undefined). Returns an undefined PackedLinear
 // when oneDNN cannot multiply the weight's dtype here (OneDnnAvailable), or the weight is not a
-// CPU matrix, or it requires grad. `for_backward` also packs W^T (twice the memory) so that x can get gradients.
+// CPU matrix, or it requires grad. `for_backward` also packs W^T (twice the memory) so that x
+// can get gradients.
 PackedLinear PackLinear(const torch::Tensor& weight, const torch::Tensor& bias, bool for_backward);
 
-// x: [..., in] on CPU, of the packed dtype. Differentiable in x when `packed.weight_t` is defined; otherwise x
-// must not require grad (checked).
+// x: [..., in] on CPU, of the packed dtype. Differentiable in x when `packed.weight_t` is
+// defined; otherwise x must not require grad (checked).
 torch::Tensor OneDnnLinear(const torch::Tensor& x, const PackedLinear& packed);
 
 }  // namespace perennial

@@ -130,9 +130,20 @@ torch::Tensor ProductImpl(const torch::Tensor& x2d, const OneDnnMatrix::Impl& m,
 
 }  // namespace
 
-// bf16 runs on any AVX-512 CPU (oneDNN emulates the dot products where AVX512-BF16 is missing).
 bool OneDnnAvailable(torch::ScalarType dtype) {
-  return dtype == torch::kFloat32 || dtype == torch::kBFloat16;
+  if (dtype == torch::kFloat32) return true;
+  if (dtype != torch::kBFloat16) return false;
+  // oneDNN 2.x multiplies bf16 on AVX-512 CPUs only (emulating the dot products where
+  // AVX512-BF16 is missing); asked once, by describing a small product.
+  static const bool supported = [] {
+    try {
+      ProductDesc(1, 16, 16, /*bias=*/false, DataType::bf16);
+      return true;
+    } catch (const dnnl::error&) {
+      return false;
+    }
+  }();
+  return supported;
 }
 
 #else  // ATen's mkldnn_linear

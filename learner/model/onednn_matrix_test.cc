@@ -38,7 +38,8 @@ TEST_F(OneDnnMatrixTest, Bf16ProductMatchesTheFp32ProductOfItsValues) {
   EXPECT_EQ(packed.dtype(), torch::kBFloat16);
   const torch::Tensor y = OneDnnProduct(x, packed, bias);
   EXPECT_EQ(y.scalar_type(), torch::kBFloat16);
-  const torch::Tensor expected = torch::addmm(bias, x.to(torch::kFloat32), m.to(torch::kFloat32).t());
+  const torch::Tensor expected =
+      torch::addmm(bias, x.to(torch::kFloat32), m.to(torch::kFloat32).t());
   EXPECT_TRUE(torch::allclose(y.to(torch::kFloat32), expected, 1e-2, 1e-2));
   // The strided W^T of a bf16 matrix, as gradients use it.
   const torch::Tensor g = torch::randn({5, 40}).to(torch::kBFloat16);
