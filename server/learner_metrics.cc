@@ -53,9 +53,16 @@ LearnerMetrics::LearnerMetrics(prometheus::Registry& registry) {
   for (double b = 0.005; b < 25; b *= 2) buckets.push_back(b);
   step_duration_ = &prometheus::BuildHistogram()
                         .Name("perennial_learner_step_duration_seconds")
-                        .Help("Wall time of one training batch (forward, backward, update).")
+                        .Help("Wall time of one training batch (forward, backward, update), "
+                              "including its pauses for queries.")
                         .Register(registry)
                         .Add({}, buckets);
+  query_pause_seconds_ = &prometheus::BuildCounter()
+                             .Name("perennial_learner_query_pause_seconds_total")
+                             .Help("Time the learner waited for queries to finish, between "
+                                   "steps and paused within them.")
+                             .Register(registry)
+                             .Add({});
   loss_ = GaugeFamily(registry, "perennial_learner_loss", "Loss of the last step by component.");
   lag_seconds_ = &GaugeFamily(registry, "perennial_learner_lag_seconds",
                               "Age of the oldest untrained sample; 0 when caught up.")
@@ -72,6 +79,10 @@ LearnerMetrics::LearnerMetrics(prometheus::Registry& registry) {
 }
 
 LearnerMetrics::~LearnerMetrics() = default;
+
+void LearnerMetrics::AddQueryPause(absl::Duration pause) {
+  query_pause_seconds_->Increment(absl::ToDoubleSeconds(pause));
+}
 
 void LearnerMetrics::ObserveStep(const StepMetrics& step) {
   steps_->Increment(step.steps);

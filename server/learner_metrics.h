@@ -5,6 +5,7 @@
 // evaluation:
 //   perennial_learner_steps_total, perennial_learner_samples_trained_total     counters
 //   perennial_learner_step_duration_seconds                                    histogram
+//   perennial_learner_query_pause_seconds_total                                counter
 //   perennial_learner_loss{component="total"|"ce"|"kd"}                        gauge
 //   perennial_learner_lag_seconds                                              gauge
 //   perennial_anytime_accuracy_ratio, perennial_a_auc_ratio, perennial_a_last_ratio,
@@ -53,6 +54,8 @@ class LearnerMetrics {
   LearnerMetrics& operator=(const LearnerMetrics&) = delete;
 
   void ObserveStep(const StepMetrics& step);
+  // Time the learner waited for queries to finish (between steps and at yield points within).
+  void AddQueryPause(absl::Duration pause);
   // Age of the oldest untrained sample (0 when caught up).
   void SetLagSeconds(double seconds);
   // Sets the learning gauges present in `metrics` under their GetStatus names ("anytime_acc",
@@ -68,6 +71,7 @@ class LearnerMetrics {
   prometheus::Counter* steps_ = nullptr;
   prometheus::Counter* samples_ = nullptr;
   prometheus::Histogram* step_duration_ = nullptr;
+  prometheus::Counter* query_pause_seconds_ = nullptr;
   prometheus::Family<prometheus::Gauge>* loss_ = nullptr;
   prometheus::Gauge* lag_seconds_ = nullptr;
   // Unlabelled learning gauges, created on first value (absent before).

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "learner/base/cpu_runtime.h"
 #include "learner/base/torch_status.h"
+#include "learner/base/yield_point.h"
 #include "learner/model/adapter_io.h"
 #include "learner/model/preprocess.h"
 #include "server/model_host.h"
@@ -122,13 +123,16 @@ void LearningLoop::Run() {
     std::cerr << "learner: could not lower the learner thread's priority" << std::endl;
   }
   if (options_.intra_op_threads > 0) SetCallingThreadIntraOpThreads(options_.intra_op_threads);
+  const ScopedYieldHook pause_for_queries([this] { PauseForQueries(); });
   while (!stopping_.load()) {
     if (paused_.load()) {
       absl::SleepFor(absl::Milliseconds(50));
       continue;
     }
     if (env_.queries != nullptr && env_.queries->QueriesPending()) {
+      const absl::Time start = absl::Now();
       env_.queries->WaitForIdle(absl::Milliseconds(100));
+      if (env_.metrics != nullptr) env_.metrics->AddQueryPause(absl::Now() - start);
       continue;
     }
     const uint64_t after = cursor();
@@ -158,6 +162,16 @@ void LearningLoop::Run() {
     if (batch.pixels.defined()) TrainLocked(std::move(batch));
     cursor_.store(std::max(cursor(), batch.last_seq), std::memory_order_release);
   }
+}
+
+void LearningLoop::PauseForQueries() {
+  if (env_.queries == nullptr || step_pause_left_ <= absl::ZeroDuration()) return;
+  if (!env_.queries->QueriesPending()) return;
+  const absl::Time start = absl::Now();
+  env_.queries->WaitForIdle(step_pause_left_);
+  const absl::Duration paused = absl::Now() - start;
+  step_pause_left_ -= paused;
+  if (env_.metrics != nullptr) env_.metrics->AddQueryPause(paused);
 }
 
 LearningLoop::Batch LearningLoop::ReadBatch(uint64_t after_seq) {
@@ -214,6 +228,7 @@ void LearningLoop::TrainLocked(Batch batch) {
     env_.metrics->SetLagSeconds(
         behind ? absl::ToDoubleSeconds(absl::Now() - batch.oldest_received) : 0.0);
   }
+  step_pause_left_ = options_.max_pause_per_step;
   const absl::Time start = absl::Now();
   absl::StatusOr<ObserveResult> result = learner_->Observe(batch.pixels, batch.labels);
   const int samples = static_cast<int>(batch.labels.size());

@@ -12,8 +12,12 @@
 // publication, it publishes right away (a client that waits with Classify.min_version sees its
 // samples' effect without waiting for publish_every_k_steps more steps).
 //
-// Priority: before each step the thread yields to queued queries (QueryBatcher::QueriesPending),
-// so a query waits for at most the step in progress.
+// Priority: before each step the thread yields to queued queries (QueryBatcher::QueriesPending).
+// Within a step it pauses at the model's yield points (learner/base/yield_point.h: between
+// transformer blocks and in each adapted map's backward) while queries are pending, so a query
+// shares the CPU with at most one block of training instead of the rest of a step. The pauses
+// of one step (and of the evaluation after it) add up to at most `max_pause_per_step`, which
+// bounds how long a step holds the loop's mutex under a saturating query load.
 //
 // Checkpoints: CaptureCheckpoint() serialises the learner's whole state (adapters in the
 // `adapter` field as SerializeAdapters() bytes, the full OnlineLearner::SaveState() in
@@ -74,6 +78,9 @@ struct LearningLoopOptions {
   // gives the learner and the query thread together no more threads than cores (--threads).
   // Default: 0.
   int intra_op_threads = 0;
+  // Longest total pause of one training step for queries, at the model's yield points; zero
+  // pauses only between steps. Default: 250 ms.
+  absl::Duration max_pause_per_step = absl::Milliseconds(250);
 };
 
 class LearningLoop final : public LearnerControl {
@@ -110,6 +117,8 @@ class LearningLoop final : public LearnerControl {
                std::unique_ptr<OnlineLearner> learner, std::vector<std::string> vocabulary);
 
   void Run();
+  // The learner thread's yield hook: waits while queries are pending, within the step's budget.
+  void PauseForQueries();
   // Reads and decodes samples after the cursor until `batch_size` TRAIN samples or the log's
   // end; EVAL samples go to the evaluator. Empty pixels: nothing to train yet.
   Batch ReadBatch(uint64_t after_seq) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -140,6 +149,8 @@ class LearningLoop final : public LearnerControl {
   std::atomic<uint64_t> steps_{0};
   std::atomic<bool> paused_{false};
   std::atomic<bool> stopping_{false};
+  // What is left of the current step's max_pause_per_step. Learner thread only.
+  absl::Duration step_pause_left_;
   mutable absl::Mutex metrics_mu_;
   std::map<std::string, double> metrics_snapshot_ ABSL_GUARDED_BY(metrics_mu_);
 

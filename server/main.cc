@@ -103,6 +103,7 @@ void AddFlags(CLI::App& app, perennial::ServerOptions* o, int* threads, int64_t*
 // Flags whose option type differs from the command line's (durations, enums).
 struct LearnerFlagValues {
   int64_t batch_wait_ms = 200;
+  int64_t max_pause_ms = 250;
   int64_t checkpoint_interval_s = 60;
   std::string pet = "lora";
   std::string towers = "both";
@@ -119,6 +120,10 @@ void AddLearnerFlags(CLI::App& app, perennial::ServerOptions* o, LearnerFlagValu
       ->capture_default_str()->check(CLI::PositiveNumber);
   app.add_option("--batch-wait-ms", v->batch_wait_ms,
                  "how long a step waits for a full batch before training a partial one")
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
+  app.add_option("--learner-max-pause-ms", v->max_pause_ms,
+                 "longest total pause of one training step while queries run (the step waits "
+                 "at transformer blocks; 0: queries wait for the running step)")
       ->capture_default_str()->check(CLI::NonNegativeNumber);
   app.add_option("--learner-nice", l.learner_nice,
                  "added to the learner thread's nice value so that queries and ingest preempt "
@@ -163,6 +168,7 @@ void AddLearnerFlags(CLI::App& app, perennial::ServerOptions* o, LearnerFlagValu
 // Converts the raw flag values; false (after printing why) when one is invalid.
 bool ApplyLearnerFlags(const LearnerFlagValues& v, perennial::ServerOptions* o) {
   o->learning.batch_wait = absl::Milliseconds(v.batch_wait_ms);
+  o->learning.max_pause_per_step = absl::Milliseconds(v.max_pause_ms);
   o->checkpoints.interval = absl::Seconds(v.checkpoint_interval_s);
   perennial::StatusOr<perennial::PetKind> pet = perennial::ParsePetKind(v.pet);
   perennial::StatusOr<perennial::TowerSelection> towers = perennial::ParseTowerSelection(v.towers);

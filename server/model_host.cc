@@ -9,15 +9,20 @@
 namespace perennial {
 namespace {
 
-// Cache key: version, then each label and template with a length prefix (labels may contain any
+// A label set's identity: each label and template with a length prefix (labels may contain any
 // byte but control characters; the prefix makes the key unambiguous regardless).
-std::string CacheKey(uint64_t version, const std::vector<std::string>& labels,
-                     const std::vector<std::string>& templates) {
-  std::string key = absl::StrCat(version, "|", labels.size(), "|");
+std::string SetKey(const std::vector<std::string>& labels,
+                   const std::vector<std::string>& templates) {
+  std::string key = absl::StrCat(labels.size(), "|");
   for (const std::string& label : labels) absl::StrAppend(&key, label.size(), ":", label);
   absl::StrAppend(&key, "|");
   for (const std::string& t : templates) absl::StrAppend(&key, t.size(), ":", t);
   return key;
+}
+
+// Cache key: the version, then the set's key.
+std::string CacheKey(uint64_t version, const std::string& set_key) {
+  return absl::StrCat(version, "|", set_key);
 }
 
 }  // namespace
@@ -51,18 +56,44 @@ uint64_t ModelHost::version() const {
 }
 
 absl::Status ModelHost::Publish(uint64_t version, std::shared_ptr<const Adapters> adapters) {
+  auto refused = [version](uint64_t live) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot publish model version ", version, ": version ", live,
+                     " is already live and versions must grow"));
+  };
+  if (const uint64_t live = this->version(); version <= live) return refused(live);
   auto next = std::make_shared<ServedModel>();
   next->version = version;
   next->adapters = std::move(adapters);
+  WarmLabelCache(*next);
   next->published_time = absl::Now();
   absl::MutexLock lock(&mu_);
-  if (version <= current_->version) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "cannot publish model version ", version, ": version ", current_->version,
-        " is already live and versions must grow"));
-  }
+  if (version <= current_->version) return refused(current_->version);
   current_ = std::move(next);
   return absl::OkStatus();
+}
+
+std::vector<ModelHost::RecentLabelSet> ModelHost::WarmCandidates() const {
+  std::vector<RecentLabelSet> sets;
+  const absl::Time oldest = absl::Now() - options_.warm_window;
+  absl::MutexLock lock(&cache_mu_);
+  for (const auto& [key, set] : recent_) {
+    if (set.last_used < oldest) break;  // most recent first: the rest are older still
+    if (set.labels.size() * set.templates.size() <= options_.warm_max_texts) sets.push_back(set);
+  }
+  return sets;
+}
+
+void ModelHost::WarmLabelCache(const ServedModel& next) {
+  if (options_.label_cache_entries == 0) return;
+  for (const RecentLabelSet& set : WarmCandidates()) {
+    // A failure here (none is expected: the set was embedded before) is left to the query.
+    absl::StatusOr<torch::Tensor> embeddings =
+        ComputeLabelEmbeddings(next, set.labels, set.templates);
+    if (!embeddings.ok()) continue;
+    absl::MutexLock lock(&cache_mu_);
+    InsertLocked(CacheKey(next.version, SetKey(set.labels, set.templates)), *embeddings);
+  }
 }
 
 absl::StatusOr<std::shared_ptr<const ServedModel>> ModelHost::AwaitVersion(
@@ -100,13 +131,15 @@ absl::StatusOr<torch::Tensor> ModelHost::ComputeLabelEmbeddings(
 absl::StatusOr<torch::Tensor> ModelHost::LabelEmbeddings(const ServedModel& snapshot,
                                                          const std::vector<std::string>& labels,
                                                          const std::vector<std::string>& templates) {
-  const std::string key = CacheKey(snapshot.version, labels, templates);
+  const std::string set_key = SetKey(labels, templates);
+  const std::string key = CacheKey(snapshot.version, set_key);
   {
     absl::MutexLock lock(&cache_mu_);
     auto it = index_.find(key);
     if (it != index_.end()) {
       ++hits_;
       lru_.splice(lru_.begin(), lru_, it->second);
+      NoteLabelSetUse(set_key, labels, templates);
       return it->second->second;
     }
     ++misses_;
@@ -116,15 +149,34 @@ absl::StatusOr<torch::Tensor> ModelHost::LabelEmbeddings(const ServedModel& snap
   absl::StatusOr<torch::Tensor> embeddings = ComputeLabelEmbeddings(snapshot, labels, templates);
   if (!embeddings.ok() || options_.label_cache_entries == 0) return embeddings;
   absl::MutexLock lock(&cache_mu_);
-  if (index_.find(key) == index_.end()) {
-    lru_.emplace_front(key, *embeddings);
-    index_[key] = lru_.begin();
-    while (lru_.size() > options_.label_cache_entries) {
-      index_.erase(lru_.back().first);
-      lru_.pop_back();
+  InsertLocked(key, *embeddings);
+  NoteLabelSetUse(set_key, labels, templates);
+  return embeddings;
+}
+
+void ModelHost::InsertLocked(const std::string& key, const torch::Tensor& embeddings) {
+  if (index_.find(key) != index_.end()) return;
+  lru_.emplace_front(key, embeddings);
+  index_[key] = lru_.begin();
+  while (lru_.size() > options_.label_cache_entries) {
+    index_.erase(lru_.back().first);
+    lru_.pop_back();
+  }
+}
+
+void ModelHost::NoteLabelSetUse(const std::string& set_key, const std::vector<std::string>& labels,
+                                const std::vector<std::string>& templates) {
+  if (options_.warm_label_sets == 0) return;
+  const absl::Time now = absl::Now();
+  for (auto it = recent_.begin(); it != recent_.end(); ++it) {
+    if (it->first == set_key) {
+      it->second.last_used = now;
+      recent_.splice(recent_.begin(), recent_, it);
+      return;
     }
   }
-  return embeddings;
+  recent_.emplace_front(set_key, RecentLabelSet{labels, templates, now});
+  if (recent_.size() > options_.warm_label_sets) recent_.pop_back();
 }
 
 absl::StatusOr<torch::Tensor> ModelHost::EmbedTexts(const ServedModel& snapshot,

@@ -8,7 +8,9 @@
 //
 // Text embeddings of label sets are cached per (version, labels, templates) in a small LRU, so a
 // Classify against a stored label set costs one image forward once the set has been embedded
-// with the live version.
+// with the live version. A learner publishes a new version every few steps; so that queries do
+// not pay a text forward after each publication, Publish() embeds the most recently queried label
+// sets with the new version before making it live, on the publishing (learner) thread.
 //
 // Thread-safety: every method may be called from any thread.
 #ifndef PERENNIAL_SERVER_MODEL_HOST_H_
@@ -54,6 +56,14 @@ struct ModelHostOptions {
   // Labels embedded per text forward when filling the cache (bounds activation memory for
   // 1000-label sets with 16 templates). Default: 64.
   size_t labels_per_text_batch = 64;
+  // Label sets that Publish() embeds with the new version before it goes live: the most
+  // recently queried ones, if queried within `warm_window`; 0 turns warming off. Default: 4.
+  size_t warm_label_sets = 4;
+  // Sets of more texts (labels x templates) are left to the first query that needs them: a
+  // publication waits for the warming. Default: 1024.
+  size_t warm_max_texts = 1024;
+  // Default: 60 s.
+  absl::Duration warm_window = absl::Seconds(60);
 };
 
 class ModelHost {
@@ -76,8 +86,9 @@ class ModelHost {
   std::shared_ptr<const ServedModel> Current() const;
   uint64_t version() const;
 
-  // Makes `adapters` (null: the base model) live as `version`. Called by the learner thread (and
-  // by rollback). Versions must strictly grow: FAILED_PRECONDITION otherwise, and nothing
+  // Makes `adapters` (null: the base model) live as `version`, after embedding the recently
+  // queried label sets with it (ModelHostOptions::warm_label_sets). Called by the learner thread
+  // (and by rollback). Versions must strictly grow: FAILED_PRECONDITION otherwise, and nothing
   // changes. Queries already running keep the snapshot they started with.
   absl::Status Publish(uint64_t version, std::shared_ptr<const Adapters> adapters);
 
@@ -96,12 +107,28 @@ class ModelHost {
   absl::StatusOr<torch::Tensor> EmbedTexts(const ServedModel& snapshot,
                                            const std::vector<std::string>& texts) const;
 
-  // Cache statistics, for tests and metrics.
+  // Cache statistics, for tests and metrics. Warming by Publish() counts as neither.
   uint64_t label_cache_hits() const;
   uint64_t label_cache_misses() const;
 
  private:
   using CacheEntry = std::pair<std::string, torch::Tensor>;
+  // A label set as queried: what Publish() embeds again with each new version.
+  struct RecentLabelSet {
+    std::vector<std::string> labels;
+    std::vector<std::string> templates;
+    absl::Time last_used;
+  };
+  using RecentList = std::list<std::pair<std::string, RecentLabelSet>>;
+
+  // Embeds the sets WarmCandidates() returns with `next` into the cache.
+  void WarmLabelCache(const ServedModel& next);
+  std::vector<RecentLabelSet> WarmCandidates() const;
+  void NoteLabelSetUse(const std::string& set_key, const std::vector<std::string>& labels,
+                       const std::vector<std::string>& templates)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(cache_mu_);
+  void InsertLocked(const std::string& key, const torch::Tensor& embeddings)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(cache_mu_);
 
   absl::StatusOr<torch::Tensor> ComputeLabelEmbeddings(const ServedModel& snapshot,
                                                        const std::vector<std::string>& labels,
@@ -122,6 +149,8 @@ class ModelHost {
       ABSL_GUARDED_BY(cache_mu_);
   uint64_t hits_ ABSL_GUARDED_BY(cache_mu_) = 0;
   uint64_t misses_ ABSL_GUARDED_BY(cache_mu_) = 0;
+  // Label sets by SetKey(), most recently queried first; at most warm_label_sets.
+  RecentList recent_ ABSL_GUARDED_BY(cache_mu_);
 };
 
 }  // namespace perennial

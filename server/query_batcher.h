@@ -8,9 +8,10 @@
 //
 // Queries take priority over training. The server and the learner share the CPU (or GPU); the
 // learner thread must call `QueriesPending()` before each training step and, while it is true,
-// `WaitForIdle()` (bounded) instead of starting the step. A step that is already running is not
-// interrupted, so a query waits at most one step, and queries never wait for a step to finish
-// before they are queued: they run on the last published snapshot.
+// `WaitForIdle()` (bounded) instead of starting the step; within a step it does the same at the
+// model's yield points (LearningLoop), so a query shares the CPU with at most one transformer
+// block of training. Queries never wait for a step to finish before they are queued: they run
+// on the last published snapshot.
 //
 // Thread-safety: all methods may be called from any thread.
 #ifndef PERENNIAL_SERVER_QUERY_BATCHER_H_
@@ -37,9 +38,11 @@ struct QueryBatcherOptions {
   // Most images encoded in one forward pass. Default: 32.
   int max_batch_size = 32;
   // Longest time the first image of a batch waits for more to arrive. Zero runs every batch as
-  // soon as the thread is free (batching then only merges what queued up meanwhile).
-  // Default: 1 ms.
-  absl::Duration max_queue_delay = absl::Milliseconds(1);
+  // soon as the thread is free (batching then only merges what queued up meanwhile): on the
+  // 2-core development machine that took ~1 ms off a lone query and 0.7-1.3 ms off the p50 of
+  // bench/service_bench.sh, whose pairs of queries rarely arrived within 1 ms of each other.
+  // Default: 0.
+  absl::Duration max_queue_delay = absl::ZeroDuration();
   // Images queued at most; beyond it EncodeImages fails with RESOURCE_EXHAUSTED. Default: 4096.
   size_t max_queue_images = 4096;
   // Intra-op threads of the query thread's forward passes; 0 leaves LibTorch's setting. On a

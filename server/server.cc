@@ -106,6 +106,7 @@ absl::StatusOr<std::unique_ptr<PerennialServer>> PerennialServer::Start(
   core.device = options.device;
   core.dtype = state->options.dtype;
   core.method = options.method;
+  core.handler_intra_op_threads = options.batching.intra_op_threads;
   state->metrics->SetLiveGauges([&core] {
     LiveGauges gauges;
     const uint64_t last = core.store->LastSeq();

@@ -41,6 +41,10 @@ struct ServerCore {
   std::string device = "cpu";
   std::string dtype = "fp32";  // resolved: never "auto"
   std::string method;
+  // LibTorch intra-op threads of the work a gRPC thread does itself for a query (preprocessing,
+  // label embeddings, scoring); 0 leaves LibTorch's default, all cores. InferenceServiceImpl
+  // applies it to each gRPC thread once.
+  int handler_intra_op_threads = 0;
 
   ModelHost* host = nullptr;
   QueryBatcher* batcher = nullptr;

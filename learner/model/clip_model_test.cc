@@ -4,6 +4,7 @@
 
 #include <cstdio>
 
+#include "learner/base/yield_point.h"
 #include "learner/model/adapter_io.h"
 #include "learner/model/clip_init.h"
 #include "learner/model/pet.h"
@@ -202,6 +203,23 @@ TEST(ClipModelTest, OneDnnAndBlasForwardsAgreeWithGradients) {
     const double error = (grads[0][j] - grads[1][j]).norm().item<double>();
     EXPECT_LT(error, 2e-4 * grads[1][j].norm().item<double>() + 1e-6) << "parameter " << j;
   }
+}
+
+// The server's learner pauses for queries at these points (learner/base/yield_point.h): one
+// before each transformer block of a forward pass, one in each adapted map's backward.
+TEST(ClipModelTest, ForwardAndBackwardPassYieldPoints) {
+  const ClipModel model = TinyModel();
+  auto adapters = *Adapters::Create(model.config(), PetOptions(), 3);
+  int calls = 0;
+  const ScopedYieldHook hook([&] { ++calls; });
+  const torch::Tensor image = model.EncodeImage(torch::randn({2, 3, 16, 16}), &adapters);
+  EXPECT_EQ(calls, TinyConfig().vision_layers);
+  const torch::Tensor text = model.EncodeText(Tokens(), &adapters);
+  EXPECT_EQ(calls, TinyConfig().vision_layers + TinyConfig().text_layers);
+  calls = 0;
+  (image.sum() + text.sum()).backward();
+  // Four LoRA maps per block (qkv, out, fc, proj) in both towers.
+  EXPECT_EQ(calls, 4 * (TinyConfig().vision_layers + TinyConfig().text_layers));
 }
 
 TEST(LoraTest, SnapshotIsIndependentOfFurtherTraining) {

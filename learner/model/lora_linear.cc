@@ -1,5 +1,7 @@
 #include "learner/model/lora_linear.h"
 
+#include "learner/base/yield_point.h"
+
 namespace perennial {
 namespace {
 
@@ -75,6 +77,7 @@ class LoraLinearFunction : public torch::autograd::Function<LoraLinearFunction> 
   }
 
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    YieldPoint();  // the backward's pause points for queries, as the forward's blocks are
     const variable_list saved = ctx->get_saved_variables();
     const torch::Tensor &x = saved[0], &t = saved[1], &a = saved[2], &b = saved[3];
     const double lora_scale = ctx->saved_data["lora_scale"].toDouble();

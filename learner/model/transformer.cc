@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "learner/base/yield_point.h"
 #include "learner/model/cpu_attention.h"
 #include "learner/model/lora_linear.h"
 
@@ -186,6 +187,7 @@ torch::Tensor TransformerForward(const TransformerWeights& weights, torch::Tenso
                                  const PetRuntime& runtime) {
   const bool use = adapters != nullptr && !adapters->empty() && runtime.options != nullptr;
   for (size_t i = 0; i < weights.blocks.size(); ++i) {
+    YieldPoint();  // a learner step pauses here for queries (yield_point.h)
     x = BlockForward(weights.blocks[i], x, weights.heads, weights.activation, causal,
                      use ? &(*adapters)[i] : nullptr, runtime);
   }
