@@ -88,6 +88,34 @@ bool RunMethod(const ClipModel& model, const Tokenizer& tokenizer, const std::st
   return true;
 }
 
+// What one lone Classify costs the query thread: the image forward of one image with a published
+// snapshot's merged adapters (as ModelHost serves it), batch 1, no gradient.
+bool TimeLoneQuery(const ClipModel& model, const LearnerBenchOptions& o,
+                   const std::string& model_name) {
+  StatusOr<Adapters> adapters = Adapters::Create(model.config(), PetOptions(), 1, model.device());
+  if (!adapters.ok()) {
+    std::cerr << "learner bench: " << adapters.status().ToString() << std::endl;
+    return false;
+  }
+  const Adapters served = model.MergeAdapters(adapters->Snapshot());
+  const int r = model.config().image_resolution;
+  const torch::Tensor pixels = torch::randn({1, 3, r, r}).to(model.device());
+  torch::NoGradGuard no_grad;
+  const Timing t = TimeIt([&] { model.EncodeImage(pixels, &served); }, 20, o.query_iterations,
+                          torch::Device(o.run.device));
+  std::vector<Field> fields = {Num("ms_per_query", t.mean_ms), Num("median_ms", t.median_ms),
+                               Num("min_ms", t.min_ms), Num("iterations", t.iterations)};
+  for (Field& f : RunFields(o.run)) {
+    if (f.key != "batch") fields.push_back(std::move(f));
+  }
+  std::string name = "query_encode_one_image_" + model_name;
+  for (char& c : name) {
+    if (c == '-') c = '_';
+  }
+  PrintRecord(name, fields);
+  return true;
+}
+
 }  // namespace
 
 int RunLearnerBench(const LearnerBenchOptions& o) {
@@ -108,6 +136,7 @@ int RunLearnerBench(const LearnerBenchOptions& o) {
   for (const std::string& method : o.methods) {
     if (!RunMethod(*model, *tokenizer, method, o, model_name)) return 1;
   }
+  if (o.query_iterations > 0 && !TimeLoneQuery(*model, o, model_name)) return 1;
   return 0;
 }
 

@@ -21,6 +21,9 @@ struct LearnerBenchOptions {
   std::vector<std::string> methods = {"sit", "sit+vrlwf"};
   // Timed Observe() calls per method (after 10 warm-up calls). Default: 200.
   int steps = 200;
+  // Timed single-image forwards of the lone-query figure (query_encode_one_image_<model>); 0
+  // skips it. Default: 200.
+  int query_iterations = 200;
   // OnlineLearnerOptions::image_parts: the image tower's work split across this many threads.
   // Default: 1.
   int image_parts = 1;
@@ -33,7 +36,8 @@ struct LearnerBenchOptions {
   RunOptions run;
 };
 
-// Prints one JSON line per method (learner_<method>_<model>). Returns 0, or non-zero with a
+// Prints one JSON line per method (learner_<method>_<model>), then one for a lone query's image
+// forward (query_encode_one_image_<model>). Returns 0, or non-zero with a
 // message on stderr when the setup fails.
 int RunLearnerBench(const LearnerBenchOptions& options);
 
