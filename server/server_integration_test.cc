@@ -555,6 +555,42 @@ TEST_F(ServerTest, MetricsEndpointServesPerennialSeries) {
   }
 }
 
+// Queries take priority over training: while a query is being encoded the learner waits,
+// before a step or at a yield point inside one, and exports the time it waited.
+TEST_F(ServerTest, LearnerPausesForQueriesAndKeepsTraining) {
+  ServerOptions options = Options();
+  options.method = "sit";
+  ASSERT_NO_FATAL_FAILURE(StartServer(options));
+  for (int request = 0; request < 8; ++request) {
+    std::vector<v1::Sample> samples;
+    for (int i = 0; i < 500; ++i) {
+      const uint8_t seed = static_cast<uint8_t>(i);
+      samples.push_back(MakeSample(RawImage(16, 16, 3, seed), i % 2 ? "a" : "b"));
+    }
+    v1::IngestResponse ingested;
+    ASSERT_TRUE(IngestBatch(samples, &ingested).ok());
+  }
+  v1::EmbedImageRequest embed;
+  for (int i = 0; i < 64; ++i) {
+    *embed.add_images() = RawImage(16, 16, 3, static_cast<uint8_t>(i));
+  }
+  int queries_during_training = 0;
+  for (int q = 0; q < 50 && ServerStatus().lag_samples() > 0; ++q) {
+    grpc::ClientContext context;
+    v1::EmbedImageResponse embedded;
+    ASSERT_TRUE(inference_->EmbedImage(&context, embed, &embedded).ok());
+    ++queries_during_training;
+  }
+  ASSERT_GT(queries_during_training, 0) << "the learner caught up before the first query";
+  EXPECT_GT(ServerStatus().cursor(), 0u);  // it trained meanwhile
+
+  const std::string page = HttpGet(server_->metrics_port(), "/metrics");
+  const std::string name = "\nperennial_learner_query_pause_seconds_total ";
+  const size_t at = page.find(name);
+  ASSERT_NE(at, std::string::npos);
+  EXPECT_GT(std::strtod(page.c_str() + at + name.size(), nullptr), 0.0);
+}
+
 TEST_F(ServerTest, ShutdownCheckpointsAndARestartResumes) {
   const ServerOptions options = Options();
   ASSERT_NO_FATAL_FAILURE(StartServer(options));
