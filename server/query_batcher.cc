@@ -54,7 +54,7 @@ void QueryBatcher::Stop() {
   }
   for (Item& item : dropped) {
     item.request->Finish(item.row, absl::UnavailableError("the server is shutting down"));
-    pending_.fetch_sub(1, std::memory_order_acq_rel);
+    ReleasePending(1);
   }
   if (thread_.joinable()) thread_.join();
 }
@@ -96,12 +96,17 @@ absl::StatusOr<torch::Tensor> QueryBatcher::EncodeImages(
 }
 
 bool QueryBatcher::WaitForIdle(absl::Duration timeout) const {
-  const absl::Time deadline = absl::Now() + timeout;
-  while (QueriesPending()) {
-    if (absl::Now() >= deadline) return false;
-    absl::SleepFor(absl::Microseconds(200));
+  auto idle = [this] { return !QueriesPending(); };
+  absl::MutexLock lock(&idle_mu_);
+  return idle_mu_.AwaitWithTimeout(absl::Condition(&idle), timeout);
+}
+
+void QueryBatcher::ReleasePending(int64_t images) {
+  if (pending_.fetch_sub(images, std::memory_order_acq_rel) == images) {
+    // absl::Mutex re-evaluates its waiters' conditions when it is released: taking and releasing
+    // idle_mu_ after pending_ reached zero wakes WaitForIdle() at once, without it polling.
+    absl::MutexLock lock(&idle_mu_);
   }
-  return true;
 }
 
 bool QueryBatcher::NextBatch(std::vector<Item>* batch) {
@@ -126,7 +131,7 @@ bool QueryBatcher::NextBatch(std::vector<Item>* batch) {
     Item item = std::move(queue_.front());
     queue_.pop_front();
     if (item.request->abandoned.load(std::memory_order_acquire)) {
-      pending_.fetch_sub(1, std::memory_order_acq_rel);
+      ReleasePending(1);
     } else if (item.request->snapshot.get() == snapshot &&
                batch->size() < static_cast<size_t>(options_.max_batch_size)) {
       batch->push_back(std::move(item));
@@ -168,7 +173,7 @@ void QueryBatcher::Run() {
   while (NextBatch(&batch)) {
     if (batch.empty()) continue;
     Encode(batch);
-    pending_.fetch_sub(static_cast<int64_t>(batch.size()), std::memory_order_acq_rel);
+    ReleasePending(static_cast<int64_t>(batch.size()));
   }
 }
 

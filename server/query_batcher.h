@@ -92,6 +92,8 @@ class QueryBatcher {
   // Takes the next batch from the queue (blocking); false when stopping.
   bool NextBatch(std::vector<Item>* batch);
   void Encode(const std::vector<Item>& batch);
+  // Takes `images` off pending_ and wakes WaitForIdle() callers when none are left.
+  void ReleasePending(int64_t images);
 
   const ModelHost* const host_;
   const QueryBatcherOptions options_;
@@ -102,6 +104,8 @@ class QueryBatcher {
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   // Images queued or running.
   std::atomic<int64_t> pending_{0};
+  // What WaitForIdle() sleeps on (pending_ itself is read without it).
+  mutable absl::Mutex idle_mu_;
   std::thread thread_;
 };
 
