@@ -137,7 +137,9 @@ std::vector<int64_t> OnlineLearner::AddLabels(const std::vector<std::string>& la
 }
 
 torch::Tensor OnlineLearner::ClassFeatures(const std::vector<int64_t>& ids,
-                                           const Adapters* adapters, bool training) const {
+                                           const Adapters* adapters, bool training,
+                                           const torch::Tensor& extra_tokens,
+                                           torch::Tensor* extra_features) const {
   const int64_t t = static_cast<int64_t>(options_.templates.size());
   std::vector<std::vector<int32_t>> tokens;
   tokens.reserve(ids.size() * options_.templates.size());
@@ -148,8 +150,21 @@ torch::Tensor OnlineLearner::ClassFeatures(const std::vector<int64_t>& ids,
                                             model_->config().context_length));
     }
   }
-  torch::Tensor features = UnitRows(model_->EncodeText(
-      TokensToTensor(tokens, model_->config().context_length), adapters, training));
+  torch::Tensor all_tokens = TokensToTensor(tokens, model_->config().context_length);
+  if (extra_tokens.defined()) {
+    // Both are zero-padded to their own longest text; pad to the longer of the two.
+    const int64_t length = std::max(all_tokens.size(1), extra_tokens.size(1));
+    auto padded = [length](const torch::Tensor& t) {
+      return torch::constant_pad_nd(t, {0, length - t.size(1)}, 0);
+    };
+    all_tokens = torch::cat({padded(all_tokens), padded(extra_tokens)});
+  }
+  torch::Tensor features = UnitRows(model_->EncodeText(all_tokens, adapters, training));
+  if (extra_tokens.defined()) {
+    const int64_t classes = static_cast<int64_t>(tokens.size());
+    *extra_features = features.narrow(0, classes, features.size(0) - classes);
+    features = features.narrow(0, 0, classes);
+  }
   if (t == 1) return features;
   return UnitRows(features.view({static_cast<int64_t>(ids.size()), t, -1}).mean(1));
 }
@@ -236,7 +251,15 @@ OnlineLearner::StepOutcome OnlineLearner::Step(const torch::Tensor& batch_pixels
   const torch::Tensor scale = model_->LogitScale().to(pixels.device());
   torch::Tensor image = UnitRows(image_parts_ ? image_parts_->Encode(pixels, &adapters_)
                                               : model_->EncodeImage(pixels, &adapters_, true));
-  torch::Tensor class_features = ClassFeatures(classes, &adapters_, true);
+  std::vector<int64_t> words;  // sit+vrlwf's pseudo-classes, encoded with the batch's classes
+  torch::Tensor word_tokens, student_text;
+  if (recipe_.vocabulary_kd) {
+    words = vocabulary_->Draw(options_.vrlwf_num_pseudo_classes,
+                              DerivedSeed(options_.seed, SeedPurpose::kVocabularyDraw, step_));
+    word_tokens = vocabulary_->Tokens(*tokenizer_, words, model_->config().context_length);
+  }
+  torch::Tensor class_features =
+      ClassFeatures(classes, &adapters_, true, word_tokens, &student_text);
   if (prequential_correct != nullptr) {
     *prequential_correct = CountCorrectFromFeatures(
         image.narrow(0, 0, static_cast<int64_t>(batch_targets.size())).detach(), batch_targets,
@@ -250,9 +273,6 @@ OnlineLearner::StepOutcome OnlineLearner::Step(const torch::Tensor& batch_pixels
   out.ce_classes = logits.size(1);
   torch::Tensor kd;
   if (recipe_.vocabulary_kd) {
-    const std::vector<int64_t> words = vocabulary_->Draw(
-        options_.vrlwf_num_pseudo_classes,
-        DerivedSeed(options_.seed, SeedPurpose::kVocabularyDraw, step_));
     torch::Tensor teacher_logits;
     {
       torch::NoGradGuard no_grad;
@@ -260,9 +280,6 @@ OnlineLearner::StepOutcome OnlineLearner::Step(const torch::Tensor& batch_pixels
       torch::Tensor teacher_image = UnitRows(model_->EncodeImage(pixels, nullptr, false));
       teacher_logits = scale * torch::matmul(teacher_image, teacher_text.t());
     }
-    torch::Tensor student_text = UnitRows(model_->EncodeText(
-        vocabulary_->Tokens(*tokenizer_, words, model_->config().context_length), &adapters_,
-        true));
     torch::Tensor student_logits = scale * torch::matmul(image, student_text.t());
     kd = Distill(teacher_logits, student_logits);
     out.kd_classes = student_logits.size(1);

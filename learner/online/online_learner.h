@@ -140,9 +140,12 @@ class OnlineLearner {
   StepOutcome Step(const torch::Tensor& pixels, const std::vector<int64_t>& targets,
                    int64_t* prequential_correct = nullptr);
   // [C, E] unit-norm class vectors of label ids (mean over templates), with autograd when
-  // `adapters` are being trained.
+  // `adapters` are being trained. `extra_tokens` ([M, context], may be undefined) are encoded
+  // in the same text forward, their [M, E] unit features stored in `*extra_features`: one pass
+  // through the tower instead of two (sit+vrlwf's vocabulary words).
   torch::Tensor ClassFeatures(const std::vector<int64_t>& ids, const Adapters* adapters,
-                              bool training) const;
+                              bool training, const torch::Tensor& extra_tokens = {},
+                              torch::Tensor* extra_features = nullptr) const;
   torch::Tensor Distill(const torch::Tensor& teacher_logits,
                         const torch::Tensor& student_logits) const;
   void PublishNow();
