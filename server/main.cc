@@ -92,6 +92,11 @@ void AddFlags(CLI::App& app, perennial::ServerOptions* o, int* threads, int64_t*
       ->capture_default_str()->check(CLI::Range(0, 4096));
   app.add_option("--max-batch-size", o->batching.max_batch_size, "images per query forward pass")
       ->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--warm-label-sets", o->model_host.warm_label_sets,
+                 "label sets queried in the last minute that a new model version embeds before "
+                 "it goes live, most recent first (0: none; queries then pay a text forward "
+                 "after each publication)")
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
   app.add_option("--max-queue-delay-us", *delay_us,
                  "longest wait of a query image for its batch to fill, in microseconds")
       ->capture_default_str()->check(CLI::NonNegativeNumber);

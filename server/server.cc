@@ -171,7 +171,7 @@ absl::Status PerennialServer::LoadModel() {
   absl::StatusOr<Tokenizer> tokenizer = Tokenizer::LoadDefault();
   if (!tokenizer.ok()) return tokenizer.status();
   s.host = std::make_unique<ModelHost>(*std::move(model), *std::move(tokenizer),
-                                       s.store->base_model_id());
+                                       s.store->base_model_id(), s.options.model_host);
   ServerMetrics* metrics = s.metrics.get();
   s.batcher = std::make_unique<QueryBatcher>(
       s.host.get(), s.options.batching,

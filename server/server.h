@@ -22,6 +22,7 @@
 #include "server/checkpoint_scheduler.h"
 #include "server/learning_loop.h"
 #include "server/limits.h"
+#include "server/model_host.h"
 #include "server/query_batcher.h"
 #include "server/security.h"
 #include "storage/store.h"
@@ -59,6 +60,8 @@ struct ServerOptions {
   LearningLoopOptions learning;
   ServerLimits limits;
   QueryBatcherOptions batching;
+  // The label-embedding cache and which label sets a new version embeds before it goes live.
+  ModelHostOptions model_host;
   RetentionPolicy retention;
   // When checkpoints are written besides shutdown and AdminService.Checkpoint.
   CheckpointSchedule checkpoints;
