@@ -9,6 +9,7 @@
 #include "learner/base/torch_status.h"
 #include "learner/model/preprocess.h"
 #include "learner/model/zero_shot.h"
+#include "server/query_batcher.h"
 #include "server/status_convert.h"
 #include "server/validation.h"
 
@@ -87,7 +88,10 @@ absl::Status InferenceServiceImpl::DoClassify(const grpc::ServerContext& context
   absl::StatusOr<std::shared_ptr<const ServedModel>> snapshot =
       Snapshot(request.min_version(), deadline);
   if (!snapshot.ok()) return snapshot.status();
-  absl::StatusOr<torch::Tensor> classes = core_->host->LabelEmbeddings(**snapshot, labels, templates);
+  absl::StatusOr<torch::Tensor> classes = [&] {
+    const QueryBatcher::PendingScope text_work(core_->batcher);  // a miss runs the text tower
+    return core_->host->LabelEmbeddings(**snapshot, labels, templates);
+  }();
   if (!classes.ok()) return classes.status();
   absl::StatusOr<torch::Tensor> features =
       core_->batcher->EncodeImages(*snapshot, *std::move(pixels), deadline);
@@ -158,6 +162,7 @@ absl::Status InferenceServiceImpl::DoEmbedText(const grpc::ServerContext& contex
       Snapshot(request.min_version(), CallDeadline(context));
   if (!snapshot.ok()) return snapshot.status();
   std::vector<std::string> texts(request.texts().begin(), request.texts().end());
+  const QueryBatcher::PendingScope text_work(core_->batcher);
   absl::StatusOr<torch::Tensor> embeddings = core_->host->EmbedTexts(**snapshot, texts);
   if (!embeddings.ok()) return embeddings.status();
   for (int64_t i = 0; i < embeddings->size(0); ++i) {

@@ -71,7 +71,22 @@ class QueryBatcher {
   absl::StatusOr<torch::Tensor> EncodeImages(std::shared_ptr<const ServedModel> snapshot,
                                              torch::Tensor pixels, absl::Time deadline);
 
-  // True while an image is queued or being encoded.
+  // Marks query work done outside the batcher (text embeddings on a gRPC thread) as pending
+  // for the scope's lifetime, so that the learner yields to it as to queued images.
+  class PendingScope {
+   public:
+    explicit PendingScope(QueryBatcher* batcher) : batcher_(batcher) {
+      batcher_->pending_.fetch_add(1, std::memory_order_acq_rel);
+    }
+    ~PendingScope() { batcher_->ReleasePending(1); }
+    PendingScope(const PendingScope&) = delete;
+    PendingScope& operator=(const PendingScope&) = delete;
+
+   private:
+    QueryBatcher* const batcher_;
+  };
+
+  // True while an image is queued or being encoded, or a PendingScope is open.
   bool QueriesPending() const { return pending_.load(std::memory_order_acquire) > 0; }
   // Waits until QueriesPending() is false or `timeout` passes; returns !QueriesPending().
   bool WaitForIdle(absl::Duration timeout) const;
