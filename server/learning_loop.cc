@@ -139,10 +139,7 @@ void LearningLoop::Run() {
     if (env_.store->LastSeq() <= after) {
       {
         absl::MutexLock lock(&mu_);
-        if (learner_->step() > published_step_) {
-          absl::Status published = PublishLocked(0);
-          if (!published.ok()) std::cerr << "learner: publish: " << published << std::endl;
-        }
+        PublishStepsLocked();
       }
       if (env_.metrics != nullptr) env_.metrics->SetLagSeconds(0);
       env_.store->WaitForSamples(after, absl::Milliseconds(100));
@@ -159,9 +156,19 @@ void LearningLoop::Run() {
     absl::MutexLock lock(&mu_);
     if (cursor() != after) continue;  // a Restore() moved the cursor meanwhile
     Batch batch = ReadBatch(after);
+    const uint64_t consumed = std::max(cursor(), batch.last_seq);
     if (batch.pixels.defined()) TrainLocked(std::move(batch));
-    cursor_.store(std::max(cursor(), batch.last_seq), std::memory_order_release);
+    // Caught up: the last steps go live before the cursor says so, so that a client that sees
+    // cursor >= last_seq in GetStatus is answered by a model that learned every sample.
+    if (env_.store->LastSeq() <= consumed) PublishStepsLocked();
+    cursor_.store(consumed, std::memory_order_release);
   }
+}
+
+void LearningLoop::PublishStepsLocked() {
+  if (learner_->step() <= published_step_) return;
+  absl::Status published = PublishLocked(0);
+  if (!published.ok()) std::cerr << "learner: publish: " << published << std::endl;
 }
 
 void LearningLoop::PauseForQueries() {

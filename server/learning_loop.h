@@ -9,8 +9,9 @@
 // Batching: a step trains on up to `batch_size` consecutive TRAIN samples; when fewer are logged,
 // it waits up to `batch_wait` for more and then trains on what there is, so a slow stream is
 // still learned promptly. When the log is caught up and steps were taken since the last
-// publication, it publishes right away (a client that waits with Classify.min_version sees its
-// samples' effect without waiting for publish_every_k_steps more steps).
+// publication, it publishes right away, before the cursor shows the log caught up (a client that
+// waits with Classify.min_version, or for GetStatus.cursor to reach its samples, sees their
+// effect without waiting for publish_every_k_steps more steps).
 //
 // Priority: before each step the thread yields to queued queries (QueryBatcher::QueriesPending).
 // Within a step it pauses at the model's yield points (learner/base/yield_point.h: between
@@ -124,6 +125,8 @@ class LearningLoop final : public LearnerControl {
   Batch ReadBatch(uint64_t after_seq) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // One step on `batch`, publication and evaluation. Returns false on a training failure.
   void TrainLocked(Batch batch) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Publishes when the learner took steps since the last publication.
+  void PublishStepsLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Makes the learner's current snapshot live under max(host version + 1, min_version).
   absl::Status PublishLocked(uint64_t min_version) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status RestoreLocked(const v1::CheckpointRecord* record)
