@@ -130,9 +130,7 @@ void LearningLoop::Run() {
       continue;
     }
     if (env_.queries != nullptr && env_.queries->QueriesPending()) {
-      const absl::Time start = absl::Now();
-      env_.queries->WaitForIdle(absl::Milliseconds(100));
-      if (env_.metrics != nullptr) env_.metrics->AddQueryPause(absl::Now() - start);
+      WaitForQueries(absl::Milliseconds(100));
       continue;
     }
     const uint64_t after = cursor();
@@ -173,12 +171,15 @@ void LearningLoop::PublishStepsLocked() {
 
 void LearningLoop::PauseForQueries() {
   if (env_.queries == nullptr || step_pause_left_ <= absl::ZeroDuration()) return;
-  if (!env_.queries->QueriesPending()) return;
+  if (env_.queries->QueriesPending()) step_pause_left_ -= WaitForQueries(step_pause_left_);
+}
+
+absl::Duration LearningLoop::WaitForQueries(absl::Duration timeout) {
   const absl::Time start = absl::Now();
-  env_.queries->WaitForIdle(step_pause_left_);
-  const absl::Duration paused = absl::Now() - start;
-  step_pause_left_ -= paused;
-  if (env_.metrics != nullptr) env_.metrics->AddQueryPause(paused);
+  env_.queries->WaitForIdle(timeout);
+  const absl::Duration waited = absl::Now() - start;
+  if (env_.metrics != nullptr) env_.metrics->AddQueryPause(waited);
+  return waited;
 }
 
 LearningLoop::Batch LearningLoop::ReadBatch(uint64_t after_seq) {

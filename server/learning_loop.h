@@ -120,6 +120,9 @@ class LearningLoop final : public LearnerControl {
   void Run();
   // The learner thread's yield hook: waits while queries are pending, within the step's budget.
   void PauseForQueries();
+  // Waits up to `timeout` for the pending queries (env_.queries) and counts the wait in the
+  // pause metric; returns how long it waited.
+  absl::Duration WaitForQueries(absl::Duration timeout);
   // Reads and decodes samples after the cursor until `batch_size` TRAIN samples or the log's
   // end; EVAL samples go to the evaluator. Empty pixels: nothing to train yet.
   Batch ReadBatch(uint64_t after_seq) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -77,7 +77,7 @@ std::vector<ModelHost::RecentLabelSet> ModelHost::WarmCandidates() const {
   std::vector<RecentLabelSet> sets;
   const absl::Time oldest = absl::Now() - options_.warm_window;
   absl::MutexLock lock(&cache_mu_);
-  for (const auto& [key, set] : recent_) {
+  for (const RecentLabelSet& set : recent_) {
     if (set.last_used < oldest) break;  // most recent first: the rest are older still
     if (set.labels.size() * set.templates.size() <= options_.warm_max_texts) sets.push_back(set);
   }
@@ -92,7 +92,7 @@ void ModelHost::WarmLabelCache(const ServedModel& next) {
         ComputeLabelEmbeddings(next, set.labels, set.templates);
     if (!embeddings.ok()) continue;
     absl::MutexLock lock(&cache_mu_);
-    InsertLocked(CacheKey(next.version, SetKey(set.labels, set.templates)), *embeddings);
+    InsertLocked(CacheKey(next.version, set.key), *embeddings);
   }
 }
 
@@ -169,13 +169,13 @@ void ModelHost::NoteLabelSetUse(const std::string& set_key, const std::vector<st
   if (options_.warm_label_sets == 0) return;
   const absl::Time now = absl::Now();
   for (auto it = recent_.begin(); it != recent_.end(); ++it) {
-    if (it->first == set_key) {
-      it->second.last_used = now;
+    if (it->key == set_key) {
+      it->last_used = now;
       recent_.splice(recent_.begin(), recent_, it);
       return;
     }
   }
-  recent_.emplace_front(set_key, RecentLabelSet{labels, templates, now});
+  recent_.push_front(RecentLabelSet{set_key, labels, templates, now});
   if (recent_.size() > options_.warm_label_sets) recent_.pop_back();
 }
 

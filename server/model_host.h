@@ -115,11 +115,11 @@ class ModelHost {
   using CacheEntry = std::pair<std::string, torch::Tensor>;
   // A label set as queried: what Publish() embeds again with each new version.
   struct RecentLabelSet {
+    std::string key;  // SetKey(labels, templates)
     std::vector<std::string> labels;
     std::vector<std::string> templates;
     absl::Time last_used;
   };
-  using RecentList = std::list<std::pair<std::string, RecentLabelSet>>;
 
   // Embeds the sets WarmCandidates() returns with `next` into the cache.
   void WarmLabelCache(const ServedModel& next);
@@ -150,7 +150,7 @@ class ModelHost {
   uint64_t hits_ ABSL_GUARDED_BY(cache_mu_) = 0;
   uint64_t misses_ ABSL_GUARDED_BY(cache_mu_) = 0;
   // Label sets by SetKey(), most recently queried first; at most warm_label_sets.
-  RecentList recent_ ABSL_GUARDED_BY(cache_mu_);
+  std::list<RecentLabelSet> recent_ ABSL_GUARDED_BY(cache_mu_);
 };
 
 }  // namespace perennial
