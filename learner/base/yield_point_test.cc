@@ -7,8 +7,6 @@
 namespace perennial {
 namespace {
 
-TEST(YieldPointTest, WithoutHookDoesNothing) { YieldPoint(); }
-
 TEST(YieldPointTest, CallsTheHookOfItsScope) {
   int calls = 0;
   {
