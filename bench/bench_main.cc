@@ -27,6 +27,8 @@ void Usage() {
          "  --model PATH      learner: model file [the embedded default model]\n"
          "  --methods A,B     learner: methods to time [sit,sit+vrlwf]\n"
          "  --steps N         learner: timed Observe() calls per method [200]\n"
+         "  --online-iters N  learner: optimizer steps per Observe() (img/s counts each image\n"
+         "                    once) [1]\n"
          "  --image-parts N   learner, clip SIT step: image tower split across N threads, each with\n"
          "                    threads/N intra-op threads (small models on CPU) [1]\n"
          "  --batch N         images per step [16]\n"
@@ -83,6 +85,8 @@ int main(int argc, char** argv) {
       learner.methods = SplitComma(value);
     } else if (flag == "--steps") {
       learner.steps = std::atoi(value.c_str());
+    } else if (flag == "--online-iters") {
+      learner.online_iters = std::atoi(value.c_str());
     } else if (flag == "--image-parts") {
       learner.image_parts = clip.image_parts = std::atoi(value.c_str());
     } else if (flag == "--batch") {
@@ -108,9 +112,9 @@ int main(int argc, char** argv) {
     }
   }
   if (clip.run.batch <= 0 || clip.run.threads <= 0 || clip.iterations <= 0 || learner.steps <= 0 ||
-      learner.image_parts <= 0) {
-    std::cerr << "perennial-bench: --batch, --threads, --iterations, --steps and --image-parts "
-                 "must be positive\n";
+      learner.image_parts <= 0 || learner.online_iters <= 0) {
+    std::cerr << "perennial-bench: --batch, --threads, --iterations, --steps, --online-iters and "
+                 "--image-parts must be positive\n";
     return 2;
   }
   // The device is known only once every flag is read.

@@ -24,6 +24,9 @@ struct LearnerBenchOptions {
   // Timed single-image forwards of the lone-query figure (query_encode_one_image_<model>); 0
   // skips it. Default: 200.
   int query_iterations = 200;
+  // OnlineLearnerOptions::online_iters: optimizer steps per Observe() (images_per_s counts each
+  // image once, as the stream feeds it). Default: 1.
+  int online_iters = 1;
   // OnlineLearnerOptions::image_parts: the image tower's work split across this many threads.
   // Default: 1.
   int image_parts = 1;

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <mutex>
+#include <numeric>
 #include <utility>
 
 #include "learner/base/device_copy.h"
@@ -169,6 +170,12 @@ torch::Tensor OnlineLearner::ClassFeatures(const std::vector<int64_t>& ids,
   return UnitRows(features.view({static_cast<int64_t>(ids.size()), t, -1}).mean(1));
 }
 
+std::vector<int64_t> OnlineLearner::AllLabelIds() const {
+  std::vector<int64_t> ids(labels_.size());
+  std::iota(ids.begin(), ids.end(), int64_t{0});
+  return ids;
+}
+
 torch::Tensor OnlineLearner::Distill(const torch::Tensor& teacher_logits,
                                      const torch::Tensor& student_logits) const {
   const double temp = options_.kd_temperature;
@@ -214,9 +221,40 @@ int64_t OnlineLearner::CountCorrectFromFeatures(const torch::Tensor& unit_image,
   return predicted.eq(truth).sum().item<int64_t>();
 }
 
+torch::Tensor OnlineLearner::VocabularyTeacherLogits(const torch::Tensor& pixels,
+                                                     const std::vector<int64_t>& words,
+                                                     const torch::Tensor& scale,
+                                                     TeacherCache* teacher) {
+  torch::NoGradGuard no_grad;
+  torch::Tensor image = teacher != nullptr ? teacher->base_image : torch::Tensor();
+  if (!image.defined()) {
+    image = UnitRows(model_->EncodeImage(pixels, nullptr, false));
+    if (teacher != nullptr) teacher->base_image = image;
+  }
+  torch::Tensor text = vocabulary_->TeacherFeatures(*model_, *tokenizer_, words);
+  return scale * torch::matmul(image, text.t());
+}
+
+torch::Tensor OnlineLearner::SnapshotTeacherLogits(const torch::Tensor& pixels,
+                                                   const torch::Tensor& scale,
+                                                   TeacherCache* teacher) const {
+  torch::NoGradGuard no_grad;
+  std::shared_ptr<const ModelSnapshot> previous = snapshot();
+  if (teacher != nullptr && teacher->snapshot == previous) return teacher->snapshot_logits;
+  torch::Tensor text = ClassFeatures(AllLabelIds(), &previous->adapters, false);
+  torch::Tensor image = UnitRows(model_->EncodeImage(pixels, &previous->adapters, false));
+  torch::Tensor logits = scale * torch::matmul(image, text.t());
+  if (teacher != nullptr) {
+    teacher->snapshot_logits = logits;
+    teacher->snapshot = std::move(previous);
+  }
+  return logits;
+}
+
 OnlineLearner::StepOutcome OnlineLearner::Step(const torch::Tensor& batch_pixels,
                                                const std::vector<int64_t>& batch_targets,
-                                               int64_t* prequential_correct) {
+                                               int64_t* prequential_correct,
+                                               TeacherCache* teacher) {
   std::optional<ScopedGeneratorSeed> dropout_seed;
   if (options_.pet.lora_dropout > 0) {
     dropout_seed.emplace(model_->device(),
@@ -273,33 +311,15 @@ OnlineLearner::StepOutcome OnlineLearner::Step(const torch::Tensor& batch_pixels
   out.ce_classes = logits.size(1);
   torch::Tensor kd;
   if (recipe_.vocabulary_kd) {
-    torch::Tensor teacher_logits;
-    {
-      torch::NoGradGuard no_grad;
-      torch::Tensor teacher_text = vocabulary_->TeacherFeatures(*model_, *tokenizer_, words);
-      torch::Tensor teacher_image = UnitRows(model_->EncodeImage(pixels, nullptr, false));
-      teacher_logits = scale * torch::matmul(teacher_image, teacher_text.t());
-    }
     torch::Tensor student_logits = scale * torch::matmul(image, student_text.t());
-    kd = Distill(teacher_logits, student_logits);
+    kd = Distill(VocabularyTeacherLogits(pixels, words, scale, teacher), student_logits);
     out.kd_classes = student_logits.size(1);
   } else if (recipe_.snapshot_kd) {
-    const std::shared_ptr<const ModelSnapshot> previous = snapshot();
-    std::vector<int64_t> all(labels_.size());
-    for (size_t i = 0; i < all.size(); ++i) all[i] = static_cast<int64_t>(i);
-    torch::Tensor teacher_logits;
-    {
-      torch::NoGradGuard no_grad;
-      torch::Tensor teacher_text = ClassFeatures(all, &previous->adapters, false);
-      torch::Tensor teacher_image =
-          UnitRows(model_->EncodeImage(pixels, &previous->adapters, false));
-      teacher_logits = scale * torch::matmul(teacher_image, teacher_text.t());
-    }
     torch::Tensor student_text = recipe_.scope == ClassScope::kAllSeen
                                      ? class_features
-                                     : ClassFeatures(all, &adapters_, true);
+                                     : ClassFeatures(AllLabelIds(), &adapters_, true);
     torch::Tensor student_logits = scale * torch::matmul(image, student_text.t());
-    kd = Distill(teacher_logits, student_logits);
+    kd = Distill(SnapshotTeacherLogits(pixels, scale, teacher), student_logits);
     out.kd_classes = student_logits.size(1);
   }
   torch::Tensor loss = kd.defined() ? ce + options_.kd_weight * kd : ce;
@@ -335,6 +355,9 @@ StatusOr<ObserveResult> OnlineLearner::Observe(const torch::Tensor& pixels,
     const std::vector<int64_t> targets = AddLabels(labels);
     samples_seen_ += static_cast<int64_t>(targets.size());
     ObserveResult result;
+    // Replay rows differ between iterations, so their teacher outputs would too.
+    TeacherCache teacher;
+    TeacherCache* reusable_teacher = recipe_.replay ? nullptr : &teacher;
     // Test-then-train: the first step's forward doubles as the prediction when it can.
     const bool predict_in_step =
         options_.prequential && recipe_.update && options_.pet.lora_dropout == 0;
@@ -345,7 +368,8 @@ StatusOr<ObserveResult> OnlineLearner::Observe(const torch::Tensor& pixels,
     if (recipe_.update) {
       for (int i = 0; i < options_.online_iters; ++i) {
         const bool predict = predict_in_step && i == 0;
-        const StepOutcome s = Step(x, targets, predict ? &result.prequential_correct : nullptr);
+        const StepOutcome s = Step(x, targets, predict ? &result.prequential_correct : nullptr,
+                                   reusable_teacher);
         result.loss += s.loss / options_.online_iters;
         result.ce_loss = s.ce;
         result.kd_loss = s.kd;

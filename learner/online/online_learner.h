@@ -134,11 +134,28 @@ class OnlineLearner {
   // from `features` (computed by this step with the current adapters), the rest are encoded.
   torch::Tensor AllClassFeatures(const std::vector<int64_t>& ids,
                                  const torch::Tensor& features) const;
+  // What a KD teacher computed from one Observe()'s pixels, kept for its later online
+  // iterations (without replay rows every iteration sees the same pixels): the base model's unit
+  // image features (sit+vrlwf; the vocabulary words are drawn anew each step), and the logits of
+  // `snapshot` over all seen labels (lwf; recomputed when a publication replaced the snapshot).
+  struct TeacherCache {
+    torch::Tensor base_image;
+    torch::Tensor snapshot_logits;
+    std::shared_ptr<const ModelSnapshot> snapshot;
+  };
   // One optimizer step. When `prequential_correct` is not null it receives CountCorrect() of the
   // batch before the update, computed from this step's own image forward (exact when LoRA
-  // dropout is off: the training forward then equals the inference forward).
+  // dropout is off: the training forward then equals the inference forward). `teacher`, when
+  // not null, holds teacher outputs for these very pixels from an earlier step, or receives them.
   StepOutcome Step(const torch::Tensor& pixels, const std::vector<int64_t>& targets,
-                   int64_t* prequential_correct = nullptr);
+                   int64_t* prequential_correct, TeacherCache* teacher);
+  // Teacher logits of the KD recipes, no autograd: the base model (no adapters) against the
+  // vocabulary `words`, and the last published snapshot against every seen label.
+  torch::Tensor VocabularyTeacherLogits(const torch::Tensor& pixels,
+                                        const std::vector<int64_t>& words,
+                                        const torch::Tensor& scale, TeacherCache* teacher);
+  torch::Tensor SnapshotTeacherLogits(const torch::Tensor& pixels, const torch::Tensor& scale,
+                                      TeacherCache* teacher) const;
   // [C, E] unit-norm class vectors of label ids (mean over templates), with autograd when
   // `adapters` are being trained. `extra_tokens` ([M, context], may be undefined) are encoded
   // in the same text forward, their [M, E] unit features stored in `*extra_features`: one pass
@@ -146,6 +163,8 @@ class OnlineLearner {
   torch::Tensor ClassFeatures(const std::vector<int64_t>& ids, const Adapters* adapters,
                               bool training, const torch::Tensor& extra_tokens = {},
                               torch::Tensor* extra_features = nullptr) const;
+  // 0, 1, ..., labels_.size() - 1.
+  std::vector<int64_t> AllLabelIds() const;
   torch::Tensor Distill(const torch::Tensor& teacher_logits,
                         const torch::Tensor& student_logits) const;
   void PublishNow();

@@ -289,6 +289,35 @@ TEST(OnlineLearnerTest, LwfDistilsAgainstTheLastSnapshotOverAllLabels) {
   EXPECT_GT(r2->kd_loss, 0.0);
 }
 
+// Online iterations reuse the teacher's outputs for the batch (the base model's image features
+// for sit+vrlwf; the snapshot's logits for lwf until a publication replaces the snapshot, here
+// after every step): the same as observing the batch again, which recomputes them.
+TEST(OnlineLearnerTest, OnlineIterationsReuseTeacherOutputsExactly) {
+  for (OnlineMethod method : {OnlineMethod::kSitVrLwf, OnlineMethod::kLwf}) {
+    OnlineLearnerOptions o = Options(method);
+    auto repeated = MakeLearner(o);
+    o.online_iters = 3;
+    auto iterated = MakeLearner(o);
+    for (uint64_t s = 0; s < 3; ++s) {
+      const ToyBatch b = Batch(s);
+      auto ri = iterated->Observe(b.pixels, b.labels);
+      ASSERT_TRUE(ri.ok()) << ri.status().ToString();
+      EXPECT_EQ(ri->steps, 3);
+      for (int i = 0; i < 3; ++i) {
+        auto rr = repeated->Observe(b.pixels, b.labels);
+        ASSERT_TRUE(rr.ok()) << rr.status().ToString();
+        if (i == 2) {
+          EXPECT_EQ(ri->kd_loss, rr->kd_loss) << OnlineMethodName(method) << " batch " << s;
+          EXPECT_EQ(ri->ce_loss, rr->ce_loss) << OnlineMethodName(method) << " batch " << s;
+        }
+      }
+    }
+    EXPECT_EQ(iterated->step(), 9);
+    EXPECT_TRUE(AllEqual(AdapterValues(iterated->adapters()), AdapterValues(repeated->adapters())))
+        << OnlineMethodName(method);
+  }
+}
+
 TEST(OnlineLearnerTest, RejectsBadInput) {
   auto learner = MakeLearner(Options(OnlineMethod::kSit));
   EXPECT_FALSE(learner->Observe(torch::zeros({2, 3, 8, 8}), {"a", "b"}).ok());
