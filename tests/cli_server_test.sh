@@ -67,6 +67,11 @@ expect_error query-corrupt "corrupt.png" "$CLI" query --labels a,b "$data/corrup
 expect_error query-needs-labels "exactly one" "$CLI" query tests/fixtures/images/fashion_28x28.png
 out=$("$CLI" loadgen --ingest-streams 2 --ingest-batch 16 --query-clients 1 --duration 2 --json 2>/dev/null)
 check loadgen "o = lines[0]; assert o['acked_samples'] > 0 and o['queries'] > 0 and o['errors'] == {} and 0 < o['query_p50_ms'] <= o['query_p99_ms'] <= o['query_max_ms'], o"
+# Paced clients: 2 x 20/s for 2 s is 80 queries evenly spaced, about as many Poisson arrivals.
+out=$("$CLI" loadgen --ingest-streams 0 --query-clients 2 --query-rate 20 --duration 2 --json 2>/dev/null)
+check loadgen-uniform "o = lines[0]; assert 60 <= o['queries'] <= 82 and o['query_arrivals'] == 'uniform', o"
+out=$("$CLI" loadgen --ingest-streams 0 --query-clients 2 --query-rate 20 --query-arrivals poisson --duration 2 --json 2>/dev/null)
+check loadgen-poisson "o = lines[0]; assert 45 <= o['queries'] <= 125 and o['query_arrivals'] == 'poisson', o"
 expect_error loadgen-needs-work "nothing to do" "$CLI" loadgen --ingest-streams 0 --query-clients 0
 expect_error rollback-missing "no checkpoint with version 999" "$CLI" rollback 999
 expect_error unreachable "127.0.0.1:1" "$CLI" status --server 127.0.0.1:1 --timeout 2

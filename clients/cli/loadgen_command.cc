@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <random>
 #include <string>
 #include <thread>
 #include <vector>
@@ -29,6 +30,7 @@ struct LoadgenFlags {
   int ingest_batch = 64;
   int query_clients = 2;
   double query_rate = 0;  // queries/s per client; 0: back to back
+  std::string query_arrivals = "uniform";  // or "poisson"; only with query_rate > 0
   double duration_s = 30;
   std::string key_prefix;  // empty: "loadgen/<unix seconds>"
   std::string data_dir;
@@ -127,11 +129,42 @@ void IngestStream(const LoadgenFlags& f, const Workload& w, int stream, Clock::t
   }
 }
 
+// When one Classify client's queries are due, at `rate` per second from `start` (rate 0: no
+// pacing). Uniform: evenly spaced, client i's grid shifted by i / (clients x rate), so that
+// clients started together do not send in lockstep. Poisson: exponential gaps (independent
+// arrivals), seeded by the client's index so a run can be repeated.
+class QuerySchedule {
+ public:
+  QuerySchedule(const LoadgenFlags& f, int client, Clock::time_point start)
+      : rate_(f.query_rate), poisson_(f.query_arrivals == "poisson"), rng_(client + 1),
+        start_(start) {
+    if (rate_ > 0 && !poisson_) due_s_ = client / (f.query_clients * rate_);
+  }
+
+  // Sleeps until the next query is due.
+  void WaitForNext() {
+    if (rate_ <= 0) return;
+    if (poisson_) due_s_ += std::exponential_distribution<double>(rate_)(rng_);
+    std::this_thread::sleep_until(start_ + std::chrono::duration_cast<Clock::duration>(
+                                               std::chrono::duration<double>(due_s_)));
+    if (!poisson_) due_s_ += 1 / rate_;
+  }
+
+ private:
+  double rate_;
+  bool poisson_;
+  std::mt19937_64 rng_;
+  Clock::time_point start_;
+  double due_s_ = 0;  // seconds after start_ of the next query (uniform), of the last (Poisson)
+};
+
 void QueryClient(const LoadgenFlags& f, const Workload& w, int client, Clock::time_point end,
                  LoadStats* stats) {
   auto stub = v1::InferenceService::NewStub(Channel(f.connection, 1000 + client));
-  const Clock::time_point start = Clock::now();
-  for (uint64_t n = 0; Clock::now() < end; ++n) {
+  QuerySchedule schedule(f, client, Clock::now());
+  for (uint64_t n = 0;; ++n) {
+    schedule.WaitForNext();
+    if (Clock::now() >= end) break;
     v1::ClassifyRequest request;
     *request.mutable_image() = w.queries[(client * 131 + n) % w.queries.size()];
     for (const std::string& label : w.labels) request.add_labels(label);
@@ -146,7 +179,6 @@ void QueryClient(const LoadgenFlags& f, const Workload& w, int client, Clock::ti
     } else {
       stats->AddError("Classify", status);
     }
-    Pace(start, n + 1, f.query_rate);
   }
 }
 
@@ -177,6 +209,7 @@ void Report(const LoadgenFlags& f, LoadStats& stats, double seconds) {
                {"acked_samples_per_s", acked_per_s},
                {"backpressured_samples", stats.backpressured.load()},
                {"query_clients", f.query_clients},
+               {"query_arrivals", f.query_rate > 0 ? f.query_arrivals : "back to back"},
                {"queries", l.size()},
                {"queries_per_s", l.size() / seconds},
                {"query_p50_ms", Percentile(l, 0.50)},
@@ -262,6 +295,10 @@ void AddLoadgenCommand(CLI::App& app) {
       ->capture_default_str()->check(CLI::Range(0, 64));
   sub->add_option("--query-rate", f->query_rate, "queries/s per client (0: back to back)")
       ->capture_default_str()->check(CLI::NonNegativeNumber);
+  sub->add_option("--query-arrivals", f->query_arrivals,
+                  "with --query-rate: uniform (evenly spaced, clients out of step) or poisson "
+                  "(exponential gaps)")
+      ->capture_default_str()->check(CLI::IsMember({"uniform", "poisson"}));
   sub->add_option("--duration", f->duration_s, "seconds of load")
       ->capture_default_str()->check(CLI::Range(0.1, 3600.0));
   sub->add_option("--key-prefix", f->key_prefix,
