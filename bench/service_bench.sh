@@ -6,6 +6,7 @@
 #   2. Classify latency while the learner trains on the backlog phase 1 left (goal p99 < 50 ms):
 #      2 clients at QUERY_RATE queries/s each (default 10), so that the learner, which yields
 #      to queries, still trains; its steps during the phase are reported beside the latency.
+#      QUERY_ARRIVALS=uniform (default: evenly spaced, the clients out of step) or poisson.
 # Prints one JSON line per figure (as perennial-bench does). Usage, from the repository root:
 #   bench/service_bench.sh [build/bin] [seconds per phase, default 20]
 # Extra server flags go in $SERVER_FLAGS (e.g. "--query-threads 0 --method sit").
@@ -13,6 +14,7 @@ set -euo pipefail
 BIN=${1:-build/bin}
 SECONDS_PER_PHASE=${2:-20}
 QUERY_RATE=${QUERY_RATE:-10}
+QUERY_ARRIVALS=${QUERY_ARRIVALS:-uniform}
 PY=/usr/bin/python3
 data=$(mktemp -d)
 log=$data/server.log
@@ -31,7 +33,7 @@ steps() { "$CLI" status --json | "$PY" -c "import json,sys; print(json.load(sys.
 ingest=$("$CLI" loadgen --ingest-streams 4 --query-clients 0 --duration "$SECONDS_PER_PHASE" --json)
 steps_before=$(steps)
 query=$("$CLI" loadgen --ingest-streams 0 --query-clients 2 --query-rate "$QUERY_RATE" \
-  --duration "$SECONDS_PER_PHASE" --json)
+  --query-arrivals "$QUERY_ARRIVALS" --duration "$SECONDS_PER_PHASE" --json)
 steps_after=$(steps)
 
 "$PY" - "$ingest" "$query" "$steps_before" "$steps_after" "$SECONDS_PER_PHASE" <<'PYEOF'
@@ -45,7 +47,8 @@ print(json.dumps({"name": "service_ingest_4_streams", "acked_samples_per_s": rou
 print(json.dumps({"name": "service_classify_while_training", "p50_ms": round(query["query_p50_ms"], 2),
                   "p95_ms": round(query["query_p95_ms"], 2), "p99_ms": round(query["query_p99_ms"], 2),
                   "max_ms": round(query["query_max_ms"], 2), "queries_per_s": round(query["queries_per_s"], 1),
-                  "query_clients": 2, "learner_steps_meanwhile": steps,
+                  "query_clients": 2, "query_arrivals": query["query_arrivals"],
+                  "learner_steps_meanwhile": steps,
                   "learner_images_per_s_meanwhile": round(steps * 16 / seconds, 1),
                   "errors": query["errors"], "goal_p99_ms": 50}))
 PYEOF
