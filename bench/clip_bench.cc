@@ -23,8 +23,9 @@ namespace perennial::bench {
 namespace {
 
 // Fashion-MNIST's classes: ten realistic label texts.
-const std::vector<std::string> kLabels = {"T-shirt/top", "trouser", "pullover", "dress", "coat",
-                                          "sandal",      "shirt",   "sneaker",  "bag",   "ankle boot"};
+const std::vector<std::string> kLabels = {"T-shirt/top", "trouser",   "pullover", "dress",
+                                          "coat",        "sandal",    "shirt",    "sneaker",
+                                          "bag",         "ankle boot"};
 
 // Figures of the peer (reference CLIP in PyTorch eager, this 2-core machine, OpenBLAS, batch 16,
 // 2 threads, ViT-B/32) and the goals of the performance issue: 2x the peer.

@@ -21,8 +21,9 @@ namespace {
 // its SIT step ran at ~170 img/s on this machine; the goal is twice that.
 constexpr double kPeerSitImagesPerS = 170;
 
-const std::vector<std::string> kLabels = {"T-shirt/top", "trouser", "pullover", "dress", "coat",
-                                          "sandal",      "shirt",   "sneaker",  "bag",   "ankle boot"};
+const std::vector<std::string> kLabels = {"T-shirt/top", "trouser",   "pullover", "dress",
+                                          "coat",        "sandal",    "shirt",    "sneaker",
+                                          "bag",         "ankle boot"};
 
 // Cycles through `kLabels` so that every batch holds several classes (SIT's cross-entropy runs
 // over the batch's classes) and new ones keep arriving early on, as in a stream.

@@ -31,7 +31,9 @@ v1::Sample MakeSample(int thread, int index) {
   raw->set_width(28);
   raw->set_channels(1);
   std::string pixels(28 * 28, '\0');
-  for (size_t i = 0; i < pixels.size(); ++i) pixels[i] = static_cast<char>((index * 131 + i) & 0xff);
+  for (size_t i = 0; i < pixels.size(); ++i) {
+    pixels[i] = static_cast<char>((index * 131 + i) & 0xff);
+  }
   raw->set_pixels(std::move(pixels));
   sample.set_label("class" + std::to_string(index % 10));
   sample.set_idempotency_key("bench/" + std::to_string(thread) + "/" + std::to_string(index));

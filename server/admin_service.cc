@@ -101,7 +101,8 @@ grpc::Status AdminServiceImpl::ListCheckpoints(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
-grpc::Status AdminServiceImpl::Rollback(grpc::ServerContext* context, const v1::RollbackRequest* request,
+grpc::Status AdminServiceImpl::Rollback(grpc::ServerContext* context,
+                                        const v1::RollbackRequest* request,
                                         v1::RollbackResponse* response) {
   if (absl::Status denied = core_->Authorize(*context); !denied.ok()) return ToGrpcStatus(denied);
   if (!core_->is_ready()) return NotReady(*core_);

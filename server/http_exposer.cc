@@ -112,8 +112,8 @@ void HttpExposer::Handle(int client) const {
   setsockopt(client, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
   std::string request;
   char buffer[1024];
-  while (request.find("\r\n\r\n") == std::string::npos && request.find("\n\n") == std::string::npos &&
-         request.size() < kMaxRequestBytes) {
+  while (request.find("\r\n\r\n") == std::string::npos &&
+         request.find("\n\n") == std::string::npos && request.size() < kMaxRequestBytes) {
     const ssize_t n = recv(client, buffer, sizeof(buffer), 0);
     if (n <= 0) break;
     request.append(buffer, static_cast<size_t>(n));

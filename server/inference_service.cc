@@ -71,7 +71,8 @@ absl::Status InferenceServiceImpl::DoClassify(const grpc::ServerContext& context
   std::vector<std::string> labels(request.labels().begin(), request.labels().end());
   std::vector<std::string> templates(request.templates().begin(), request.templates().end());
   if (!request.label_set().empty()) {
-    absl::StatusOr<std::shared_ptr<const LabelSet>> set = core_->label_sets->Get(request.label_set());
+    absl::StatusOr<std::shared_ptr<const LabelSet>> set =
+        core_->label_sets->Get(request.label_set());
     if (!set.ok()) return set.status();
     labels = (*set)->labels;
     if (templates.empty()) templates = (*set)->templates;
@@ -98,7 +99,8 @@ absl::Status InferenceServiceImpl::DoClassify(const grpc::ServerContext& context
   if (!features.ok()) return features.status();
 
   return CatchTorch("scoring labels", [&]() -> absl::Status {
-    ZeroShotScores scores = ScoreZeroShot(core_->host->model(), *features, classes->to(features->device()));
+    ZeroShotScores scores =
+        ScoreZeroShot(core_->host->model(), *features, classes->to(features->device()));
     const int64_t k = static_cast<int64_t>(labels.size());
     const int64_t top_k = std::min<int64_t>(request.top_k() == 0 ? 5 : request.top_k(), k);
     const torch::Tensor probs = scores.probs[0].to(torch::kCPU, torch::kFloat32).contiguous();

@@ -77,7 +77,8 @@ void IngestServiceImpl::Process(const v1::IngestRequest& request, uint32_t* next
   valid_results.resize(admitted);
 
   if (!valid.empty()) {
-    absl::StatusOr<std::vector<AppendResult>> appended = core_->store->AppendSamples(std::move(valid));
+    absl::StatusOr<std::vector<AppendResult>> appended =
+        core_->store->AppendSamples(std::move(valid));
     core_->ingest_reserved.fetch_sub(admitted);
     for (size_t k = 0; k < valid_results.size(); ++k) {
       v1::SampleResult* result = response->mutable_results(valid_results[k]);
@@ -141,8 +142,9 @@ grpc::Status IngestServiceImpl::IngestBatch(grpc::ServerContext* context,
                                             v1::IngestResponse* response) {
   if (absl::Status denied = core_->Authorize(*context); !denied.ok()) return ToGrpcStatus(denied);
   if (request->samples().empty()) {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                        "samples: empty; send 1.." + std::to_string(core_->limits.max_batch_samples));
+    return grpc::Status(
+        grpc::StatusCode::INVALID_ARGUMENT,
+        "samples: empty; send 1.." + std::to_string(core_->limits.max_batch_samples));
   }
   uint32_t next_index = 0;
   bool backpressured = false;

@@ -17,7 +17,8 @@ absl::StatusOr<std::unique_ptr<LearnerControl>> CreateLearner(const std::string&
         "--method '", method, "' is unknown; want sit+vrlwf, sit, lwf, er, asym-ft or frozen"));
   }
   options.learner.method = *parsed;
-  absl::StatusOr<std::unique_ptr<LearningLoop>> loop = LearningLoop::Create(env, std::move(options));
+  absl::StatusOr<std::unique_ptr<LearningLoop>> loop =
+      LearningLoop::Create(env, std::move(options));
   if (!loop.ok()) return loop.status();
   return std::unique_ptr<LearnerControl>(*std::move(loop));
 }

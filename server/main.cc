@@ -234,8 +234,8 @@ int main(int argc, char** argv) {
   }
   std::cout << "perennial-server: gRPC on " << WithPort(options.listen, (*server)->port());
   if ((*server)->metrics_port() != 0) {
-    std::cout << ", metrics on http://" << WithPort(options.metrics_listen, (*server)->metrics_port())
-              << "/metrics";
+    std::cout << ", metrics on http://"
+              << WithPort(options.metrics_listen, (*server)->metrics_port()) << "/metrics";
   }
   std::cout << ", data in " << options.data_dir << " ("
             << perennial::DescribeSecurity(options.security) << ")" << std::endl;

@@ -128,9 +128,9 @@ absl::StatusOr<torch::Tensor> ModelHost::ComputeLabelEmbeddings(
   });
 }
 
-absl::StatusOr<torch::Tensor> ModelHost::LabelEmbeddings(const ServedModel& snapshot,
-                                                         const std::vector<std::string>& labels,
-                                                         const std::vector<std::string>& templates) {
+absl::StatusOr<torch::Tensor> ModelHost::LabelEmbeddings(
+    const ServedModel& snapshot, const std::vector<std::string>& labels,
+    const std::vector<std::string>& templates) {
   const std::string set_key = SetKey(labels, templates);
   const std::string key = CacheKey(snapshot.version, set_key);
   {

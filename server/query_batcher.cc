@@ -152,7 +152,8 @@ void QueryBatcher::Encode(const std::vector<Item>& batch) {
         pixels.reserve(batch.size());
         for (const Item& item : batch) pixels.push_back(item.request->pixels[item.row]);
         return host_->model()
-            .EncodeImage(torch::stack(pixels, 0), batch.front().request->snapshot->adapters_or_null())
+            .EncodeImage(torch::stack(pixels, 0),
+                         batch.front().request->snapshot->adapters_or_null())
             .to(torch::kCPU, torch::kFloat32);
       });
   // Observed before any reply is released: a client that reads the metrics after its answer

@@ -85,7 +85,9 @@ v1::Image RawImage(int h, int w, int c, uint8_t seed) {
   raw->set_width(w);
   raw->set_channels(c);
   std::string pixels(static_cast<size_t>(h) * w * c, '\0');
-  for (size_t i = 0; i < pixels.size(); ++i) pixels[i] = static_cast<char>((i * 7 + seed * 31) & 0xff);
+  for (size_t i = 0; i < pixels.size(); ++i) {
+    pixels[i] = static_cast<char>((i * 7 + seed * 31) & 0xff);
+  }
   raw->set_pixels(pixels);
   return image;
 }
@@ -181,7 +183,9 @@ class ServerTest : public ::testing::Test {
     std::vector<grpc::Slice> slices;
     response.Dump(&slices);
     std::string bytes;
-    for (const grpc::Slice& s : slices) bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
+    for (const grpc::Slice& s : slices) {
+      bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
+    }
     return bytes.size() == 2 && bytes[0] == 0x08 ? bytes[1] : 0;
   }
 
@@ -208,7 +212,9 @@ class ServerTest : public ::testing::Test {
 
   // Waits for the learner to consume the log up to `seq`.
   void WaitForCursor(uint64_t seq) {
-    for (int i = 0; i < 200 && ServerStatus().cursor() < seq; ++i) absl::SleepFor(absl::Milliseconds(10));
+    for (int i = 0; i < 200 && ServerStatus().cursor() < seq; ++i) {
+      absl::SleepFor(absl::Milliseconds(10));
+    }
     ASSERT_EQ(ServerStatus().cursor(), seq);
   }
 
@@ -441,9 +447,11 @@ TEST_F(ServerTest, BadInputGetsTheRightCodeAndTheServerStaysUp) {
 TEST_F(ServerTest, CheckpointAndRollbackKeepVersionsGrowing) {
   ASSERT_NO_FATAL_FAILURE(StartServer(Options()));
   v1::IngestResponse ingested;
-  ASSERT_TRUE(IngestBatch({MakeSample(RawImage(4, 4, 1, 1), "a"), MakeSample(RawImage(4, 4, 1, 2), "b"),
-                           MakeSample(RawImage(4, 4, 1, 3), "c")},
-                          &ingested).ok());
+  ASSERT_TRUE(
+      IngestBatch({MakeSample(RawImage(4, 4, 1, 1), "a"), MakeSample(RawImage(4, 4, 1, 2), "b"),
+                   MakeSample(RawImage(4, 4, 1, 3), "c")},
+                  &ingested)
+          .ok());
   WaitForCursor(3);
   grpc::ClientContext c1;
   v1::CheckpointRequest checkpoint;
@@ -504,9 +512,11 @@ TEST_F(ServerTest, BackpressureRefusesWithARetryHint) {
   EXPECT_TRUE(ServerStatus().learning_paused());
 
   v1::IngestResponse partial;
-  ASSERT_TRUE(IngestBatch({MakeSample(RawImage(4, 4, 1, 1), "a"), MakeSample(RawImage(4, 4, 1, 2), "b"),
-                           MakeSample(RawImage(4, 4, 1, 3), "c")},
-                          &partial).ok());
+  ASSERT_TRUE(
+      IngestBatch({MakeSample(RawImage(4, 4, 1, 1), "a"), MakeSample(RawImage(4, 4, 1, 2), "b"),
+                   MakeSample(RawImage(4, 4, 1, 3), "c")},
+                  &partial)
+          .ok());
   EXPECT_EQ(partial.accepted(), 2u);
   EXPECT_EQ(partial.rejected(), 1u);
   EXPECT_TRUE(partial.results(2).retryable());

@@ -23,9 +23,9 @@ absl::StatusOr<Image> DecodeRaw(const v1::RawImage& raw, const ServerLimits& lim
   }
   if (raw.height() > static_cast<uint32_t>(limits.max_image_side) ||
       raw.width() > static_cast<uint32_t>(limits.max_image_side)) {
-    return absl::ResourceExhaustedError(
-        absl::StrCat(where, ": ", raw.height(), " x ", raw.width(), " pixels, each side must be at most ",
-                     limits.max_image_side));
+    return absl::ResourceExhaustedError(absl::StrCat(where, ": ", raw.height(), " x ", raw.width(),
+                                                     " pixels, each side must be at most ",
+                                                     limits.max_image_side));
   }
   if (raw.channels() != 1 && raw.channels() != 3 && raw.channels() != 4) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -98,12 +98,13 @@ absl::StatusOr<Image> DecodeRequestImage(const v1::Image& image, const ServerLim
       const std::string& bytes = image.encoded();
       const std::string where = absl::StrCat(field, ".encoded");
       if (bytes.empty()) {
-        return absl::InvalidArgumentError(absl::StrCat(where, ": empty (0 bytes), want a PNG or JPEG file"));
+        return absl::InvalidArgumentError(
+            absl::StrCat(where, ": empty (0 bytes), want a PNG or JPEG file"));
       }
       if (static_cast<int64_t>(bytes.size()) > limits.max_encoded_image_bytes) {
-        return absl::ResourceExhaustedError(absl::StrCat(where, ": ", bytes.size(),
-                                                         " bytes, at most ",
-                                                         limits.max_encoded_image_bytes, " allowed"));
+        return absl::ResourceExhaustedError(
+            absl::StrCat(where, ": ", bytes.size(), " bytes, at most ",
+                         limits.max_encoded_image_bytes, " allowed"));
       }
       DecodeOptions options;
       options.max_pixels = limits.max_pixels;
@@ -177,7 +178,9 @@ absl::Status ValidateTemplates(const google::protobuf::RepeatedPtrField<std::str
       return absl::InvalidArgumentError(absl::StrCat(where, ": ", t.size(), " bytes, at most ",
                                                      limits.max_template_bytes, " allowed"));
     }
-    if (!IsValidUtf8(t)) return absl::InvalidArgumentError(absl::StrCat(where, ": not valid UTF-8"));
+    if (!IsValidUtf8(t)) {
+      return absl::InvalidArgumentError(absl::StrCat(where, ": not valid UTF-8"));
+    }
     if (t.find("{}") == std::string::npos) {
       return absl::InvalidArgumentError(
           absl::StrCat(where, ": '", t, "' has no {} where the label goes"));
@@ -253,7 +256,9 @@ absl::Status ValidateEmbedText(const v1::EmbedTextRequest& request, const Server
       return absl::InvalidArgumentError(absl::StrCat(where, ": ", text.size(), " bytes, want 1..",
                                                      limits.max_text_bytes));
     }
-    if (!IsValidUtf8(text)) return absl::InvalidArgumentError(absl::StrCat(where, ": not valid UTF-8"));
+    if (!IsValidUtf8(text)) {
+      return absl::InvalidArgumentError(absl::StrCat(where, ": not valid UTF-8"));
+    }
   }
   return absl::OkStatus();
 }

@@ -84,7 +84,8 @@ TEST_F(CheckpointsTest, WriteListRead) {
   EXPECT_TRUE(listing->corrupt_versions.empty());
   EXPECT_EQ(listing->checkpoints[0].version(), 1u);
   EXPECT_EQ(listing->checkpoints[1].cursor(), 10u);
-  EXPECT_EQ(listing->checkpoints[1].adapter_size_bytes(), MakeCheckpoint(2, 1, 10).adapter().size());
+  EXPECT_EQ(listing->checkpoints[1].adapter_size_bytes(),
+            MakeCheckpoint(2, 1, 10).adapter().size());
   EXPECT_EQ(listing->checkpoints[1].base_model_id(), "clip-test");
   EXPECT_GT(listing->checkpoints[1].created_time().seconds(), 1600000000);
 

@@ -45,7 +45,9 @@ inline v1::Sample MakeTestSample(uint32_t id, std::string key = "") {
   raw->set_width(28);
   raw->set_channels(1);
   std::string pixels(28 * 28, '\0');
-  for (size_t i = 0; i < pixels.size(); ++i) pixels[i] = static_cast<char>((id * 31 + i * 7) & 0xff);
+  for (size_t i = 0; i < pixels.size(); ++i) {
+    pixels[i] = static_cast<char>((id * 31 + i * 7) & 0xff);
+  }
   raw->set_pixels(pixels);
   sample.set_label("class" + std::to_string(id % 10));
   sample.set_idempotency_key(std::move(key));

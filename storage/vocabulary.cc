@@ -44,7 +44,8 @@ absl::StatusOr<std::vector<std::string>> Store::ListVocabulary() const {
   std::vector<std::string> words;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf_->vocab));
   for (it->Seek(kVocabWordPrefix);
-       it->Valid() && absl::StartsWith(store_internal::View(it->key()), kVocabWordPrefix); it->Next()) {
+       it->Valid() && absl::StartsWith(store_internal::View(it->key()), kVocabWordPrefix);
+       it->Next()) {
     words.emplace_back(store_internal::View(it->key()).substr(sizeof(kVocabWordPrefix) - 1));
   }
   if (!it->status().ok()) return FromRocksDbStatus(it->status(), "list vocabulary");

@@ -247,8 +247,8 @@ Status RunLoadgen(LoadgenFlags f) {
                f.ingest_streams, f.query_clients, f.duration_s, f.connection.server.c_str());
   LoadStats stats;
   const Clock::time_point start = Clock::now();
-  const Clock::time_point end =
-      start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(f.duration_s));
+  const Clock::time_point end = start + std::chrono::duration_cast<Clock::duration>(
+                                            std::chrono::duration<double>(f.duration_s));
   std::vector<std::thread> workers;
   for (int i = 0; i < f.ingest_streams; ++i) {
     workers.emplace_back(IngestStream, std::cref(f), std::cref(workload), i, end, &stats);

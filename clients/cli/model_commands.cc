@@ -114,8 +114,9 @@ void AddClassify(CLI::App& app) {
   sub->add_option("--image", flags->image, "image file (PNG or JPEG)")->required();
   sub->add_option("--labels", flags->labels, "comma-separated label texts, e.g. \"cat,dog\"")
       ->required();
-  sub->add_option("--template", flags->templates,
-                  "prompt template with {} for the label; repeatable (default: \"a photo of a {}.\")");
+  sub->add_option(
+      "--template", flags->templates,
+      "prompt template with {} for the label; repeatable (default: \"a photo of a {}.\")");
   AddRuntimeFlags(sub, &flags->runtime);
   SetCommand(sub, [flags]() -> Status {
     const std::vector<std::string> labels = SplitLabels(flags->labels);

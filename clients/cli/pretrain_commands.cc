@@ -90,7 +90,8 @@ struct PretrainFlags {
 std::string DefaultCheckpointPath(const std::string& out) {
   const std::string suffix = ".safetensors";
   std::string stem = out;
-  if (stem.size() > suffix.size() && stem.compare(stem.size() - suffix.size(), suffix.size(), suffix) == 0) {
+  if (stem.size() > suffix.size() &&
+      stem.compare(stem.size() - suffix.size(), suffix.size(), suffix) == 0) {
     stem.resize(stem.size() - suffix.size());
   }
   return stem + ".checkpoint.safetensors";
@@ -135,7 +136,8 @@ void AddPretrain(CLI::App& app) {
       "with the final zero-shot probe accuracies on stdout. Ctrl-C saves a checkpoint and stops;\n"
       "--resume continues bit-for-bit. Defaults train the shipped model (ViT 4x128/8 at 64 px,\n"
       "text 4x128).");
-  sub->add_option("--out", o.output_path, "where to write the final model (OpenAI-layout safetensors)")
+  sub->add_option("--out", o.output_path,
+                  "where to write the final model (OpenAI-layout safetensors)")
       ->capture_default_str();
   sub->add_option("--steps", o.steps, "optimizer steps in the run")->capture_default_str()
       ->check(CLI::PositiveNumber);

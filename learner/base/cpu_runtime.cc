@@ -73,7 +73,8 @@ bool SetCallingThreadIntraOpThreads(int threads) {
   // at::get_num_threads(): ATen sets a thread's OpenMP thread count to the global one on the
   // thread's first parallel op (lazy init), which would undo the setting below; asking for the
   // count runs that init now.
-  auto aten_get = reinterpret_cast<GetNumThreadsFn>(dlsym(RTLD_DEFAULT, "_ZN2at15get_num_threadsEv"));
+  auto aten_get =
+      reinterpret_cast<GetNumThreadsFn>(dlsym(RTLD_DEFAULT, "_ZN2at15get_num_threadsEv"));
   if (set == nullptr || aten_get == nullptr || threads < 1) return false;
   aten_get();
   set(threads);

@@ -58,18 +58,30 @@ class Status {
 
 inline Status OkStatus() { return Status(); }
 inline Status AbortedError(std::string_view m) { return Status(StatusCode::kAborted, m); }
-inline Status AlreadyExistsError(std::string_view m) { return Status(StatusCode::kAlreadyExists, m); }
+inline Status AlreadyExistsError(std::string_view m) {
+  return Status(StatusCode::kAlreadyExists, m);
+}
 inline Status CancelledError(std::string_view m) { return Status(StatusCode::kCancelled, m); }
 inline Status DataLossError(std::string_view m) { return Status(StatusCode::kDataLoss, m); }
-inline Status DeadlineExceededError(std::string_view m) { return Status(StatusCode::kDeadlineExceeded, m); }
-inline Status FailedPreconditionError(std::string_view m) { return Status(StatusCode::kFailedPrecondition, m); }
+inline Status DeadlineExceededError(std::string_view m) {
+  return Status(StatusCode::kDeadlineExceeded, m);
+}
+inline Status FailedPreconditionError(std::string_view m) {
+  return Status(StatusCode::kFailedPrecondition, m);
+}
 inline Status InternalError(std::string_view m) { return Status(StatusCode::kInternal, m); }
-inline Status InvalidArgumentError(std::string_view m) { return Status(StatusCode::kInvalidArgument, m); }
+inline Status InvalidArgumentError(std::string_view m) {
+  return Status(StatusCode::kInvalidArgument, m);
+}
 inline Status NotFoundError(std::string_view m) { return Status(StatusCode::kNotFound, m); }
 inline Status OutOfRangeError(std::string_view m) { return Status(StatusCode::kOutOfRange, m); }
-inline Status ResourceExhaustedError(std::string_view m) { return Status(StatusCode::kResourceExhausted, m); }
+inline Status ResourceExhaustedError(std::string_view m) {
+  return Status(StatusCode::kResourceExhausted, m);
+}
 inline Status UnavailableError(std::string_view m) { return Status(StatusCode::kUnavailable, m); }
-inline Status UnimplementedError(std::string_view m) { return Status(StatusCode::kUnimplemented, m); }
+inline Status UnimplementedError(std::string_view m) {
+  return Status(StatusCode::kUnimplemented, m);
+}
 
 // Holds either a T or a non-OK Status. value() on an error throws std::logic_error (Abseil
 // throws absl::BadStatusOrAccess, which also derives from std::exception).

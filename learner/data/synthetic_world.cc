@@ -32,8 +32,8 @@ bool ShapeColourInSplit(int shape, int colour, WorldSplit split) {
 
 // A (shape, colour) pair drawn uniformly from those allowed: in `split` when `use_split`, with the
 // fixed shape/colour when >= 0, and with a shape other than `exclude_shape`.
-std::pair<int, int> PickShapeColour(WorldSplit split, bool use_split, int fixed_shape, int fixed_colour,
-                                    int exclude_shape, WorldRng* rng) {
+std::pair<int, int> PickShapeColour(WorldSplit split, bool use_split, int fixed_shape,
+                                    int fixed_colour, int exclude_shape, WorldRng* rng) {
   int candidates[kNumShapes * kNumColours];
   int n = 0;
   for (int s = 0; s < kNumShapes; ++s) {

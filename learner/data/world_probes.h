@@ -56,9 +56,9 @@ enum class ProbeCombinations : uint8_t {
 // Probe sample `index` of `task` in probe world `seed`. Labels cycle through 0..K-1 with the index
 // (label = index % K), so any K consecutive indices are balanced. The scene always has a held-out
 // (shape, colour) pair; in the count task every group (count >= 2) also has a held-out
-// (shape, count) pair (with kSeen: never a held-out pair). Colour, shape, position and size tasks show one object. Uses
-// options.resolution, background_level, colour_jitter and max_rotation_degrees; ignores the split
-// and the scene/caption/batch mix.
+// (shape, count) pair (with kSeen: never a held-out pair). Colour, shape, position and size tasks
+// show one object. Uses options.resolution, background_level, colour_jitter and
+// max_rotation_degrees; ignores the split and the scene/caption/batch mix.
 LabeledProbeSample GenerateProbeSample(
     const ProbeTask& task, uint64_t seed, uint64_t index,
     const WorldOptions& options = WorldOptions(),

@@ -82,7 +82,8 @@ TensorMap InitClipTensors(const ClipConfig& c, uint64_t seed) {
   // The reference leaves conv1 at PyTorch's default (Kaiming-uniform); a normal of the same
   // variance (fan_in = 3 p^2) serves as well for training from scratch.
   const double conv_std = 1.0 / std::sqrt(3.0 * 3 * c.vision_patch_size * c.vision_patch_size);
-  t["visual.conv1.weight"] = init.Normal({vw, 3, c.vision_patch_size, c.vision_patch_size}, conv_std);
+  t["visual.conv1.weight"] =
+      init.Normal({vw, 3, c.vision_patch_size, c.vision_patch_size}, conv_std);
   t["visual.class_embedding"] = init.Normal({vw}, vscale);
   t["visual.positional_embedding"] = init.Normal({grid * grid + 1, vw}, vscale);
   for (const char* ln : {"visual.ln_pre", "visual.ln_post", "ln_final"}) {

@@ -49,7 +49,8 @@ class TensorReader {
       const std::string p = prefix + "resblocks." + std::to_string(i) + ".";
       BlockWeights b;
       b.ln_1 = TakeLayerNorm(p + "ln_1", w);
-      b.qkv = {Take(p + "attn.in_proj_weight", {3 * w, w}), Take(p + "attn.in_proj_bias", {3 * w}), {}};
+      b.qkv = {
+          Take(p + "attn.in_proj_weight", {3 * w, w}), Take(p + "attn.in_proj_bias", {3 * w}), {}};
       b.out = {Take(p + "attn.out_proj.weight", {w, w}), Take(p + "attn.out_proj.bias", {w}), {}};
       b.ln_2 = TakeLayerNorm(p + "ln_2", w);
       b.fc = {Take(p + "mlp.c_fc.weight", {4 * w, w}), Take(p + "mlp.c_fc.bias", {4 * w}), {}};
@@ -145,8 +146,9 @@ torch::Tensor ClipModel::EncodeImage(const torch::Tensor& pixels, const Adapters
   // non-overlapping patches against the kernel: [N, grid^2, 3 p p] x [3 p p, w]. As a GEMM it
   // runs at BLAS speed where a naive convolution path would not.
   const int64_t r = config_.image_resolution;
-  TORCH_CHECK(pixels.dim() == 4 && pixels.size(1) == 3 && pixels.size(2) == r && pixels.size(3) == r,
-              "EncodeImage expects pixels of shape [N, 3, ", r, ", ", r, "], got ", pixels.sizes());
+  TORCH_CHECK(
+      pixels.dim() == 4 && pixels.size(1) == 3 && pixels.size(2) == r && pixels.size(3) == r,
+      "EncodeImage expects pixels of shape [N, 3, ", r, ", ", r, "], got ", pixels.sizes());
   const int64_t n = pixels.size(0), p = config_.vision_patch_size, g = config_.vision_grid();
   const int64_t w = v.conv1.size(0);
   torch::Tensor patches = pixels.to(options_.device, options_.dtype)

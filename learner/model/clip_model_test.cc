@@ -192,7 +192,8 @@ TEST(ClipModelTest, OneDnnAndBlasForwardsAgreeWithGradients) {
   for (int i = 0; i < 2; ++i) {
     const ClipModel& model = i == 0 ? onednn : blas;
     for (const torch::Tensor& p : adapters.Parameters()) p.mutable_grad().reset();
-    outputs[i] = model.EncodeImage(pixels, &adapters, false) + model.EncodeText(Tokens(), &adapters).sum();
+    outputs[i] =
+        model.EncodeImage(pixels, &adapters, false) + model.EncodeText(Tokens(), &adapters).sum();
     outputs[i].pow(2).sum().backward();
     for (const torch::Tensor& p : adapters.Parameters()) grads[i].push_back(p.grad().clone());
   }

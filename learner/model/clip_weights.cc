@@ -303,7 +303,8 @@ Status CheckVision(const ShapeChecker& c, ClipDims* d) {
   int64_t grid = 0;
   while ((grid + 1) * (grid + 1) + 1 <= positions) ++grid;
   if (grid == 0 || grid * grid + 1 != positions) {
-    return c.Shape("visual.positional_embedding", {(grid > 0 ? grid : 1) * (grid > 0 ? grid : 1) + 1, w},
+    return c.Shape("visual.positional_embedding",
+                   {(grid > 0 ? grid : 1) * (grid > 0 ? grid : 1) + 1, w},
                    "1 + grid x grid positions");
   }
   PERENNIAL_RETURN_IF_ERROR(c.Shape("visual.positional_embedding", {positions, w}, why));
@@ -472,10 +473,12 @@ StatusOr<ClipDims> CheckClipTensors(const TensorMap& tensors,
                              CountLayers(tensors, "visual.transformer.resblocks.", file));
   PERENNIAL_ASSIGN_OR_RETURN(dims.text_layers,
                              CountLayers(tensors, "transformer.resblocks.", file));
-  const std::vector<std::string> expected =
-      ExpectedKeys(std::max<int64_t>(dims.vision_layers, 1), std::max<int64_t>(dims.text_layers, 1));
+  const std::vector<std::string> expected = ExpectedKeys(std::max<int64_t>(dims.vision_layers, 1),
+                                                         std::max<int64_t>(dims.text_layers, 1));
   for (const std::string& key : expected) {
-    if (tensors.count(key) == 0) return InvalidArgumentError(file + ": missing tensor '" + key + "'");
+    if (tensors.count(key) == 0) {
+      return InvalidArgumentError(file + ": missing tensor '" + key + "'");
+    }
   }
   const std::set<std::string> expected_set(expected.begin(), expected.end());
   for (const auto& [key, t] : tensors) {

@@ -210,7 +210,8 @@ TEST(ClipWeightsTest, HuggingFaceErrorsNameTheHuggingFaceTensor) {
 TEST(ClipWeightsTest, ResNetIsRefusedClearly) {
   TensorMap resnet = Fp32().tensors;
   resnet["visual.layer1.0.conv1.weight"] = torch::zeros({4, 4, 1, 1});
-  ExpectLoadErrorNaming(resnet, "visual.layer1.0.conv1.weight", "ResNet image towers are not supported");
+  ExpectLoadErrorNaming(resnet, "visual.layer1.0.conv1.weight",
+                        "ResNet image towers are not supported");
 }
 
 TEST(ClipWeightsTest, NonClipFilesAreErrorsNamingTheFile) {

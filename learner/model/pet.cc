@@ -141,7 +141,9 @@ StatusOr<PetOptions> PetOptions::FromMetadata(const std::map<std::string, std::s
   o.lora_rank = std::atoi(rank.c_str());
   o.lora_alpha = std::atof(alpha.c_str());
   o.lora_dropout = std::atof(dropout.c_str());
-  if (targets.size() != 4) return InvalidArgumentError("adapter metadata 'pet.lora_targets' malformed");
+  if (targets.size() != 4) {
+    return InvalidArgumentError("adapter metadata 'pet.lora_targets' malformed");
+  }
   o.lora_attn_qkv = targets[0] == '1';
   o.lora_attn_out = targets[1] == '1';
   o.lora_mlp_fc = targets[2] == '1';
@@ -239,7 +241,9 @@ StatusOr<Adapters> Adapters::FromNamedTensors(
       for (const Slot& slot : SlotsFor(options, tower.width)) {
         const std::string name = BlockPrefix(tower.prefix, i) + slot.suffix;
         auto it = by_name.find(name);
-        if (it == by_name.end()) return InvalidArgumentError("adapter tensor '" + name + "' missing");
+        if (it == by_name.end()) {
+          return InvalidArgumentError("adapter tensor '" + name + "' missing");
+        }
         if (it->second.sizes().vec() != slot.shape) {
           return InvalidArgumentError("adapter tensor '" + name + "' has shape " +
                                       c10::str(it->second.sizes()) + ", expected " +
@@ -258,7 +262,8 @@ StatusOr<Adapters> Adapters::FromNamedTensors(
 
 namespace {
 
-void MapTensors(BlockAdapters& block, const std::function<torch::Tensor(const torch::Tensor&)>& fn) {
+void MapTensors(BlockAdapters& block,
+                const std::function<torch::Tensor(const torch::Tensor&)>& fn) {
   for (torch::Tensor* t : {&block.qkv.a, &block.qkv.b, &block.out.a, &block.out.b, &block.fc.a,
                            &block.fc.b, &block.proj.a, &block.proj.b, &block.merged_qkv,
                            &block.merged_out, &block.merged_fc, &block.merged_proj,

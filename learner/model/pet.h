@@ -31,7 +31,7 @@ enum class TowerSelection { kImage, kText, kBoth };
 
 const char* PetKindName(PetKind kind);
 const char* TowerSelectionName(TowerSelection towers);
-StatusOr<PetKind> ParsePetKind(const std::string& name);                // "none" | "lora" | "adapter"
+StatusOr<PetKind> ParsePetKind(const std::string& name);  // "none" | "lora" | "adapter"
 StatusOr<TowerSelection> ParseTowerSelection(const std::string& name);  // "image" | "text" | "both"
 
 struct PetOptions {

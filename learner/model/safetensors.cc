@@ -107,7 +107,9 @@ Status ParseMetadata(const std::string& file, const JsonValue& value,
 // Reads a JSON array of non-negative integers.
 Status ParseUintArray(const std::string& where, const JsonValue& value,
                       std::vector<int64_t>* out) {
-  if (value.kind != JsonValue::Kind::kArray) return InvalidArgumentError(where + " is not an array");
+  if (value.kind != JsonValue::Kind::kArray) {
+    return InvalidArgumentError(where + " is not an array");
+  }
   for (const JsonValue& v : value.values) {
     if (v.kind != JsonValue::Kind::kInteger || v.integer_value < 0) {
       return InvalidArgumentError(where + " holds something other than a non-negative integer");
@@ -270,7 +272,9 @@ StatusOr<TensorFile> Materialize(Header header, const std::string& file, const R
     if (e.dtype->type == c10::ScalarType::Bool) {
       const auto* p = static_cast<const unsigned char*>(t.data_ptr());
       for (uint64_t i = 0; i < length; ++i) {
-        if (p[i] > 1) return Invalid(file, "tensor '" + e.name + "' has a BOOL byte other than 0/1");
+        if (p[i] > 1) {
+          return Invalid(file, "tensor '" + e.name + "' has a BOOL byte other than 0/1");
+        }
       }
     }
     out.tensors.emplace_back(e.name, std::move(t));

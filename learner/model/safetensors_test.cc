@@ -72,7 +72,8 @@ TEST(SafetensorsTest, RoundTripPreservesValuesDtypesAndMetadata) {
   TempDir dir;
   const std::string path = dir.File("all.safetensors");
   const std::map<std::string, std::string> metadata = {
-      {"format", "pt"}, {"quote\"back\\slash", "line\nbreak\ttab\x01 caf\xc3\xa9 \xf0\x9f\x90\x88"}};
+      {"format", "pt"},
+      {"quote\"back\\slash", "line\nbreak\ttab\x01 caf\xc3\xa9 \xf0\x9f\x90\x88"}};
   ASSERT_TRUE(WriteSafetensors(path, AllDtypes(), metadata).ok());
   StatusOr<TensorFile> file = ReadSafetensors(path);
   ASSERT_TRUE(file.ok()) << file.status().message();

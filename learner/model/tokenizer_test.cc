@@ -151,6 +151,16 @@ void WriteFile(const std::string& path, const std::string& contents) {
   out << contents;
 }
 
+// Loads `contents` from a temporary file `name` and returns the status (the file is removed).
+// `*path` receives the file's path, which error messages should name.
+Status LoadFromContents(const std::string& name, const std::string& contents, std::string* path) {
+  *path = TempPath(name);
+  WriteFile(*path, contents);
+  StatusOr<Tokenizer> loaded = Tokenizer::Load(*path);
+  std::filesystem::remove(*path);
+  return loaded.status();
+}
+
 std::string ReadMerges() {
   std::ifstream in(kMergesPath, std::ios::binary);
   std::ostringstream contents;
@@ -263,13 +273,10 @@ TEST(TokenizerLoadTest, MissingFileIsNotFoundNamingIt) {
 }
 
 TEST(TokenizerLoadTest, ShortFileIsRejected) {
-  std::string path = TempPath("short.txt");
-  WriteFile(path, "#version: 0.2\ni n\nt h\n");
-  StatusOr<Tokenizer> loaded = Tokenizer::Load(path);
-  std::filesystem::remove(path);
-  ASSERT_FALSE(loaded.ok());
-  EXPECT_EQ(loaded.status().code(), StatusCode::kInvalidArgument);
-  std::string message(loaded.status().message());
+  std::string path;
+  const Status status = LoadFromContents("short.txt", "#version: 0.2\ni n\nt h\n", &path);
+  EXPECT_EQ(status.code(), StatusCode::kInvalidArgument);
+  std::string message(status.message());
   EXPECT_NE(message.find(path), std::string::npos) << message;
   EXPECT_NE(message.find("48895"), std::string::npos) << message;
 }
@@ -281,24 +288,20 @@ TEST(TokenizerLoadTest, MalformedMergeLineIsRejectedWithItsLineNumber) {
   size_t line2 = merges.find('\n', merges.find('\n') + 1) + 1;
   size_t line2_end = merges.find('\n', line2);
   std::string corrupt = merges.substr(0, line2) + "justonefield" + merges.substr(line2_end);
-  std::string path = TempPath("corrupt.txt");
-  WriteFile(path, corrupt);
-  StatusOr<Tokenizer> loaded = Tokenizer::Load(path);
-  std::filesystem::remove(path);
-  ASSERT_FALSE(loaded.ok());
-  EXPECT_EQ(loaded.status().code(), StatusCode::kInvalidArgument);
-  std::string message(loaded.status().message());
+  std::string path;
+  const Status status = LoadFromContents("corrupt.txt", corrupt, &path);
+  EXPECT_EQ(status.code(), StatusCode::kInvalidArgument);
+  std::string message(status.message());
   EXPECT_NE(message.find(path), std::string::npos) << message;
   EXPECT_NE(message.find("line 3 "), std::string::npos) << message;
 }
 
 TEST(TokenizerLoadTest, GzipFileIsRejectedWithAHint) {
-  std::string path = TempPath("merges.txt.gz");
-  WriteFile(path, std::string("\x1f\x8b\x08\x00garbage", 11));
-  StatusOr<Tokenizer> loaded = Tokenizer::Load(path);
-  std::filesystem::remove(path);
-  ASSERT_FALSE(loaded.ok());
-  EXPECT_NE(std::string(loaded.status().message()).find("gzip"), std::string::npos);
+  std::string path;
+  const Status status =
+      LoadFromContents("merges.txt.gz", std::string("\x1f\x8b\x08\x00garbage", 11), &path);
+  ASSERT_FALSE(status.ok());
+  EXPECT_NE(std::string(status.message()).find("gzip"), std::string::npos);
 }
 
 TEST(TokenizerLoadTest, LoadDefaultHonoursEnvironmentVariable) {

@@ -7,7 +7,8 @@ namespace perennial {
 StatusOr<std::string> FormatTemplate(const std::string& prompt_template, const std::string& label) {
   const std::string placeholder = "{}";
   if (prompt_template.find(placeholder) == std::string::npos) {
-    return InvalidArgumentError("prompt template '" + prompt_template + "' has no {} for the label");
+    return InvalidArgumentError("prompt template '" + prompt_template +
+                                "' has no {} for the label");
   }
   std::string out;
   size_t start = 0;

@@ -22,7 +22,9 @@ torch::Tensor NormalizeImages(const std::vector<const Image*>& images) {
       const float scale = 1.0f / (255.0f * clip.std[c]);
       const float shift = -clip.mean[c] / clip.std[c];
       float* plane = dst + (i * 3 + c) * h * w;
-      for (int64_t p = 0; p < h * w; ++p) plane[p] = static_cast<float>(src[p * 3 + c]) * scale + shift;
+      for (int64_t p = 0; p < h * w; ++p) {
+        plane[p] = static_cast<float>(src[p * 3 + c]) * scale + shift;
+      }
     }
   }
   return out;

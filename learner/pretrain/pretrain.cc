@@ -178,7 +178,8 @@ StatusOr<PretrainResult> Trainer::Run(int64_t first_step, const PretrainProgress
     const Clock::time_point step_start = Clock::now();
     const double lr = LearningRateAt(options_, step);
     PERENNIAL_ASSIGN_OR_RETURN(
-        StepStats stats, CatchTorch("training step " + std::to_string(step), [&]() -> StatusOr<StepStats> {
+        StepStats stats,
+        CatchTorch("training step " + std::to_string(step), [&]() -> StatusOr<StepStats> {
           return TrainStep(model_, optimizer_, batch, lr, options_.max_grad_norm, log_scale_);
         }));
     const double seconds = Seconds(step_start);

@@ -58,7 +58,8 @@ StatusOr<PretrainCheckpoint> LoadPretrainCheckpoint(const std::string& path) {
   }
   PretrainCheckpoint c;
   PERENNIAL_ASSIGN_OR_RETURN(c.step, MetadataInt(file.metadata, "step", path));
-  PERENNIAL_ASSIGN_OR_RETURN(c.optimizer_steps, MetadataInt(file.metadata, "optimizer_steps", path));
+  PERENNIAL_ASSIGN_OR_RETURN(c.optimizer_steps,
+                             MetadataInt(file.metadata, "optimizer_steps", path));
   PERENNIAL_ASSIGN_OR_RETURN(int64_t seed, MetadataInt(file.metadata, "seed", path));
   PERENNIAL_ASSIGN_OR_RETURN(int64_t batch, MetadataInt(file.metadata, "batch_size", path));
   c.seed = static_cast<uint64_t>(seed);
@@ -74,7 +75,9 @@ StatusOr<PretrainCheckpoint> LoadPretrainCheckpoint(const std::string& path) {
   }
   PERENNIAL_RETURN_IF_ERROR(CheckClipTensors(c.weights, file.metadata, path).status());
   StatusOr<ClipConfig> config = InferClipConfig(c.weights, file.metadata);
-  if (!config.ok()) return InvalidArgumentError(path + ": " + std::string(config.status().message()));
+  if (!config.ok()) {
+    return InvalidArgumentError(path + ": " + std::string(config.status().message()));
+  }
   c.config = *config;
   return c;
 }

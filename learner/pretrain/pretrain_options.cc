@@ -83,7 +83,8 @@ Status ValidatePretrainOptions(const PretrainOptions& o) {
 }
 
 int CurriculumBackgroundLevel(const PretrainOptions& o, int64_t step) {
-  const double progress = static_cast<double>(step) / static_cast<double>(std::max<int64_t>(1, o.steps));
+  const double progress =
+      static_cast<double>(step) / static_cast<double>(std::max<int64_t>(1, o.steps));
   if (progress < o.curriculum_plain_fraction) return 0;
   if (progress < o.curriculum_noise_fraction) return 1;
   return 2;

@@ -84,8 +84,9 @@ TEST(ContrastiveLossTest, DistinctCaptionsGiveClipsLoss) {
   const torch::Tensor scale = torch::tensor(10.0f);
   const torch::Tensor loss = ContrastiveLoss(image, text, torch::eye(5), scale);
   namespace F = torch::nn::functional;
-  const torch::Tensor logits = scale * torch::matmul(F::normalize(image, F::NormalizeFuncOptions().dim(1)),
-                                                     F::normalize(text, F::NormalizeFuncOptions().dim(1)).t());
+  const torch::Tensor logits =
+      scale * torch::matmul(F::normalize(image, F::NormalizeFuncOptions().dim(1)),
+                            F::normalize(text, F::NormalizeFuncOptions().dim(1)).t());
   const torch::Tensor expected = 0.5 * (F::cross_entropy(logits, torch::arange(5)) +
                                         F::cross_entropy(logits.t(), torch::arange(5)));
   EXPECT_NEAR(loss.item<double>(), expected.item<double>(), 1e-6);
@@ -131,12 +132,14 @@ TEST(AdamWTest, MatchesLibTorchAdamWWithDecayOnlyWhereAsked) {
   torch::Tensor b_ref = b.detach().clone().requires_grad_(true);
   AdamW ours({{"w", w, true}, {"b", b, false}}, AdamWOptions{0.9, 0.98, 1e-6, 0.2});
   std::vector<torch::optim::OptimizerParamGroup> groups;
-  groups.emplace_back(std::vector<torch::Tensor>{w_ref},
-                      std::make_unique<torch::optim::AdamWOptions>(
-                          torch::optim::AdamWOptions(0.01).betas({0.9, 0.98}).eps(1e-6).weight_decay(0.2)));
-  groups.emplace_back(std::vector<torch::Tensor>{b_ref},
-                      std::make_unique<torch::optim::AdamWOptions>(
-                          torch::optim::AdamWOptions(0.01).betas({0.9, 0.98}).eps(1e-6).weight_decay(0.0)));
+  groups.emplace_back(
+      std::vector<torch::Tensor>{w_ref},
+      std::make_unique<torch::optim::AdamWOptions>(
+          torch::optim::AdamWOptions(0.01).betas({0.9, 0.98}).eps(1e-6).weight_decay(0.2)));
+  groups.emplace_back(
+      std::vector<torch::Tensor>{b_ref},
+      std::make_unique<torch::optim::AdamWOptions>(
+          torch::optim::AdamWOptions(0.01).betas({0.9, 0.98}).eps(1e-6).weight_decay(0.0)));
   torch::optim::AdamW reference(groups, torch::optim::AdamWOptions(0.01));
   const torch::Tensor x = torch::randn({6, 3});
   for (int i = 0; i < 5; ++i) {
@@ -219,7 +222,8 @@ TEST(BatchStreamTest, NormalisationMatchesTheModelPreprocessing) {
   const WorldSample s = Generate(3, 0, world);
   PreprocessOptions p;
   p.resolution = 16;
-  EXPECT_TRUE(torch::allclose(NormalizeImages({&s.image}), PreprocessBatch({s.image}, p), 1e-5, 1e-5));
+  EXPECT_TRUE(
+      torch::allclose(NormalizeImages({&s.image}), PreprocessBatch({s.image}, p), 1e-5, 1e-5));
 }
 
 TEST(ProbeEvalTest, AccuraciesAreFractionsWithTheRightChance) {
@@ -280,7 +284,9 @@ TEST(PretrainCheckpointTest, RoundTripsWeightsStateAndMetadata) {
   EXPECT_EQ(loaded->batch_size, 16);
   EXPECT_EQ(loaded->config.ToString(), c.ToString());
   EXPECT_EQ(loaded->config.vision_heads, 2);
-  for (const auto& [key, t] : saved.weights) EXPECT_TRUE(torch::equal(loaded->weights.at(key), t)) << key;
+  for (const auto& [key, t] : saved.weights) {
+    EXPECT_TRUE(torch::equal(loaded->weights.at(key), t)) << key;
+  }
   EXPECT_TRUE(torch::equal(loaded->optimizer_state.at("exp_avg.visual.proj"),
                            saved.optimizer_state.at("exp_avg.visual.proj")));
   // A model file is not a checkpoint.

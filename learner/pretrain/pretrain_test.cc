@@ -82,7 +82,8 @@ TEST(PretrainTest, ExportedModelReproducesTheTrainedOne) {
   ASSERT_TRUE(tokenizer.ok());
   const PretrainBatch batch = MakePretrainBatch(o, *tokenizer, 0);
   torch::NoGradGuard no_grad;
-  EXPECT_TRUE(torch::equal(loaded->EncodeImage(batch.pixels), in_memory->EncodeImage(batch.pixels)));
+  EXPECT_TRUE(
+      torch::equal(loaded->EncodeImage(batch.pixels), in_memory->EncodeImage(batch.pixels)));
   EXPECT_TRUE(torch::equal(loaded->EncodeText(batch.tokens), rounded->EncodeText(batch.tokens)));
   EXPECT_TRUE(torch::allclose(loaded->EncodeText(batch.tokens), in_memory->EncodeText(batch.tokens),
                               1e-2, 1e-3));

@@ -55,7 +55,8 @@ StatusOr<std::vector<ProbeAccuracy>> EvaluateZeroShotProbes(const ClipModel& mod
                                             options.combinations));
     }
     PERENNIAL_ASSIGN_OR_RETURN(
-        int64_t correct, CatchTorch("evaluating probe '" + task.name + "'", [&]() -> StatusOr<int64_t> {
+        int64_t correct,
+        CatchTorch("evaluating probe '" + task.name + "'", [&]() -> StatusOr<int64_t> {
           torch::NoGradGuard no_grad;
           return CountCorrect(model, samples, classes, options.batch_size);
         }));
