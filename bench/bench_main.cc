@@ -29,6 +29,8 @@ void Usage() {
          "  --steps N         learner: timed Observe() calls per method [200]\n"
          "  --online-iters N  learner: optimizer steps per Observe() (img/s counts each image\n"
          "                    once) [1]\n"
+         "  --parallel-teacher 0|1  learner: sit+vrlwf's teacher forward on a helper thread\n"
+         "                    beside the student's (uses a core beyond --threads) [0]\n"
          "  --image-parts N   learner, clip SIT step: image tower split across N threads,\n"
          "                    each with threads/N intra-op threads (small models on CPU) [1]\n"
          "  --batch N         images per step [16]\n"
@@ -85,6 +87,8 @@ int main(int argc, char** argv) {
       learner.methods = SplitComma(value);
     } else if (flag == "--steps") {
       learner.steps = std::atoi(value.c_str());
+    } else if (flag == "--parallel-teacher") {
+      learner.parallel_teacher = value != "0";
     } else if (flag == "--online-iters") {
       learner.online_iters = std::atoi(value.c_str());
     } else if (flag == "--image-parts") {

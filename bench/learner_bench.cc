@@ -45,6 +45,7 @@ bool RunMethod(const ClipModel& model, const Tokenizer& tokenizer, const std::st
   options.method = *method;
   options.image_parts = o.image_parts;
   options.online_iters = o.online_iters;
+  options.parallel_teacher = o.parallel_teacher;
   StatusOr<std::unique_ptr<OnlineLearner>> learner =
       OnlineLearner::Create(&model, &tokenizer, options);
   if (!learner.ok()) {
@@ -75,7 +76,7 @@ bool RunMethod(const ClipModel& model, const Tokenizer& tokenizer, const std::st
       Num("images_per_s", images_per_s), Num("ms_per_step", t.mean_ms),
       Num("min_ms_per_step", t.min_ms), Num("median_ms_per_step", t.median_ms),
       Num("steps", o.steps), Num("online_iters", o.online_iters),
-      Num("image_parts", o.image_parts),
+      Num("image_parts", o.image_parts), Num("parallel_teacher", o.parallel_teacher ? 1 : 0),
       Num("rss_mib_before", rss_before), Num("rss_mib_after", CurrentRssMiB())};
   if (t.device_peak_mib >= 0) fields.push_back(Num("device_peak_mib", t.device_peak_mib));
   for (Field& f : RunFields(o.run)) fields.push_back(std::move(f));

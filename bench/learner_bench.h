@@ -27,6 +27,9 @@ struct LearnerBenchOptions {
   // OnlineLearnerOptions::online_iters: optimizer steps per Observe() (images_per_s counts each
   // image once, as the stream feeds it). Default: 1.
   int online_iters = 1;
+  // OnlineLearnerOptions::parallel_teacher (sit+vrlwf's teacher on a helper thread). Default:
+  // false.
+  bool parallel_teacher = false;
   // OnlineLearnerOptions::image_parts: the image tower's work split across this many threads.
   // Default: 1.
   int image_parts = 1;

@@ -13,6 +13,10 @@ void YieldPoint() {
   if (current_hook != nullptr) (*current_hook)();
 }
 
+std::function<void()> CurrentYieldHook() {
+  return current_hook != nullptr ? *current_hook : std::function<void()>();
+}
+
 ScopedYieldHook::ScopedYieldHook(std::function<void()> hook)
     : hook_(std::move(hook)), previous_(current_hook) {
   current_hook = hook_ ? &hook_ : nullptr;

@@ -18,6 +18,11 @@ namespace perennial {
 // Calls the calling thread's hook, if one is installed. Costs one thread-local load otherwise.
 void YieldPoint();
 
+// A copy of the calling thread's hook (empty when none), for a helper thread that runs part of
+// the caller's computation to install in turn (ScopedYieldHook), so that it yields as the caller
+// does. The hook must then be safe to call from both threads at once.
+std::function<void()> CurrentYieldHook();
+
 // Installs `hook` as the calling thread's yield hook for the scope's lifetime, restoring the
 // previous one (possibly none) when it ends. Must be destroyed on the thread that made it.
 class ScopedYieldHook {

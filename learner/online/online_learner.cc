@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "learner/base/device_copy.h"
+#include "learner/base/helper_thread.h"
 #include "learner/base/torch_status.h"
 #include "learner/model/zero_shot.h"
 #include "learner/online/derived_seed.h"
@@ -91,6 +92,9 @@ OnlineLearner::OnlineLearner(const ClipModel* model, const Tokenizer* tokenizer,
       replay_(recipe_.replay ? options_.replay_buffer_size : 0, options_.seed) {
   if (options_.image_parts > 1 && model_->device().is_cpu() && options_.pet.lora_dropout == 0) {
     image_parts_ = std::make_unique<ShardedImageEncoder>(model_, options_.image_parts);
+  }
+  if (options_.parallel_teacher && recipe_.vocabulary_kd && model_->device().is_cpu()) {
+    teacher_thread_ = std::make_unique<HelperThread>(/*intra_op_threads=*/1);
   }
 }
 
@@ -221,6 +225,20 @@ int64_t OnlineLearner::CountCorrectFromFeatures(const torch::Tensor& unit_image,
   return predicted.eq(truth).sum().item<int64_t>();
 }
 
+torch::Tensor OnlineLearner::BaseImageFeatures(const torch::Tensor& pixels) const {
+  torch::NoGradGuard no_grad;
+  return UnitRows(model_->EncodeImage(pixels, nullptr, false));
+}
+
+std::optional<HelperThread::Task> OnlineLearner::StartParallelTeacher(const torch::Tensor& pixels,
+                                                                     TeacherCache* teacher) {
+  if (teacher_thread_ == nullptr || teacher == nullptr || teacher->base_image.defined()) {
+    return std::nullopt;
+  }
+  return teacher_thread_->Start(
+      [this, pixels, teacher] { teacher->base_image = BaseImageFeatures(pixels); });
+}
+
 torch::Tensor OnlineLearner::VocabularyTeacherLogits(const torch::Tensor& pixels,
                                                      const std::vector<int64_t>& words,
                                                      const torch::Tensor& scale,
@@ -228,7 +246,7 @@ torch::Tensor OnlineLearner::VocabularyTeacherLogits(const torch::Tensor& pixels
   torch::NoGradGuard no_grad;
   torch::Tensor image = teacher != nullptr ? teacher->base_image : torch::Tensor();
   if (!image.defined()) {
-    image = UnitRows(model_->EncodeImage(pixels, nullptr, false));
+    image = BaseImageFeatures(pixels);
     if (teacher != nullptr) teacher->base_image = image;
   }
   torch::Tensor text = vocabulary_->TeacherFeatures(*model_, *tokenizer_, words);
@@ -287,6 +305,8 @@ OnlineLearner::StepOutcome OnlineLearner::Step(const torch::Tensor& batch_pixels
   for (int64_t t : targets) target_positions.push_back(position[t]);
 
   const torch::Tensor scale = model_->LogitScale().to(pixels.device());
+  std::optional<HelperThread::Task> teacher_task =
+      recipe_.vocabulary_kd ? StartParallelTeacher(pixels, teacher) : std::nullopt;
   torch::Tensor image = UnitRows(image_parts_ ? image_parts_->Encode(pixels, &adapters_)
                                               : model_->EncodeImage(pixels, &adapters_, true));
   std::vector<int64_t> words;  // sit+vrlwf's pseudo-classes, encoded with the batch's classes
@@ -312,6 +332,7 @@ OnlineLearner::StepOutcome OnlineLearner::Step(const torch::Tensor& batch_pixels
   torch::Tensor kd;
   if (recipe_.vocabulary_kd) {
     torch::Tensor student_logits = scale * torch::matmul(image, student_text.t());
+    if (teacher_task) teacher_task->Wait();
     kd = Distill(VocabularyTeacherLogits(pixels, words, scale, teacher), student_logits);
     out.kd_classes = student_logits.size(1);
   } else if (recipe_.snapshot_kd) {

@@ -40,6 +40,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "learner/base/helper_thread.h"
 #include "learner/base/status.h"
 #include "learner/model/clip_model.h"
 #include "learner/model/pet.h"
@@ -151,6 +152,13 @@ class OnlineLearner {
                    int64_t* prequential_correct, TeacherCache* teacher);
   // Teacher logits of the KD recipes, no autograd: the base model (no adapters) against the
   // vocabulary `words`, and the last published snapshot against every seen label.
+  // The base model's (no adapters) unit image features of `pixels`, no autograd.
+  torch::Tensor BaseImageFeatures(const torch::Tensor& pixels) const;
+  // With options_.parallel_teacher: starts BaseImageFeatures(pixels) into teacher->base_image on
+  // the helper thread, unless it is there already (or `teacher` is null). The caller waits for
+  // the task before reading the features; `pixels` and `*teacher` must outlive it.
+  std::optional<HelperThread::Task> StartParallelTeacher(const torch::Tensor& pixels,
+                                                         TeacherCache* teacher);
   torch::Tensor VocabularyTeacherLogits(const torch::Tensor& pixels,
                                         const std::vector<int64_t>& words,
                                         const torch::Tensor& scale, TeacherCache* teacher);
@@ -180,6 +188,8 @@ class OnlineLearner {
   ReplayBuffer replay_;
   // Set when options_.image_parts > 1 on CPU: the image tower's training work split in parts.
   std::unique_ptr<ShardedImageEncoder> image_parts_;
+  // Set when options_.parallel_teacher applies: sit+vrlwf's teacher image forward runs there.
+  std::unique_ptr<HelperThread> teacher_thread_;
   std::optional<ReplayVocabulary> vocabulary_;
   std::vector<std::string> labels_;
   std::unordered_map<std::string, int64_t> label_ids_;

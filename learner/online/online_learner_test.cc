@@ -251,6 +251,30 @@ TEST(OnlineLearnerTest, ImagePartsOnThreadsMatchTheUnsplitStep) {
   }
 }
 
+TEST(OnlineLearnerTest, ParallelTeacherMatchesTheSerialStep) {
+  OnlineLearnerOptions o = Options(OnlineMethod::kSitVrLwf);
+  o.prequential = true;
+  auto serial = MakeLearner(o);
+  o.parallel_teacher = true;
+  auto parallel = MakeLearner(o);
+  for (uint64_t s = 0; s < 6; ++s) {
+    const ToyBatch b = Batch(s);
+    auto rs = serial->Observe(b.pixels, b.labels);
+    auto rp = parallel->Observe(b.pixels, b.labels);
+    ASSERT_TRUE(rs.ok() && rp.ok());
+    EXPECT_NEAR(rp->kd_loss, rs->kd_loss, 1e-5 * std::max(1.0, std::abs(rs->kd_loss)));
+    EXPECT_NEAR(rp->loss, rs->loss, 1e-5 * std::max(1.0, std::abs(rs->loss)));
+    EXPECT_EQ(rp->prequential_correct, rs->prequential_correct);
+  }
+  const std::vector<torch::Tensor> a = AdapterValues(serial->adapters());
+  const std::vector<torch::Tensor> b = AdapterValues(parallel->adapters());
+  ASSERT_EQ(a.size(), b.size());
+  EXPECT_FALSE(AllEqual(a, AdapterValues(MakeLearner(o)->adapters()))) << "never trained";
+  for (size_t i = 0; i < a.size(); ++i) {
+    EXPECT_TRUE(torch::allclose(b[i], a[i], /*rtol=*/1e-3, /*atol=*/1e-5)) << "tensor " << i;
+  }
+}
+
 TEST(OnlineLearnerTest, VrLwfDistillationStartsAtZeroAndGrows) {
   OnlineLearnerOptions o = Options(OnlineMethod::kSitVrLwf);
   o.learning_rate = 3e-2;

@@ -98,6 +98,12 @@ struct OnlineLearnerOptions {
   // results equal the unsplit step's up to float rounding. Ignored on GPUs and with LoRA
   // dropout (its random masks would depend on thread timing). Default: 1 (not split).
   int image_parts = 1;
+  // CPU, sit+vrlwf: the teacher's image forward (no gradient, nothing from the student) runs on
+  // a helper thread with one intra-op thread while the student's forward runs on the learner's,
+  // i.e. on a core beyond the learner's threads (helper_thread.h). The helper yields to queries
+  // through the learner thread's yield hook. Results are the serial step's up to float rounding
+  // (its teacher forward then ran with the learner's thread count). Default: false.
+  bool parallel_teacher = false;
   // Seeds adapter initialisation, replay and vocabulary sampling and LoRA dropout. Default: 1.
   uint64_t seed = 1;
 
