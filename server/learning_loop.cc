@@ -170,8 +170,16 @@ void LearningLoop::PublishStepsLocked() {
 }
 
 void LearningLoop::PauseForQueries() {
-  if (env_.queries == nullptr || step_pause_left_ <= absl::ZeroDuration()) return;
-  if (env_.queries->QueriesPending()) step_pause_left_ -= WaitForQueries(step_pause_left_);
+  if (env_.queries == nullptr || !env_.queries->QueriesPending()) return;
+  absl::Duration budget;
+  {
+    absl::MutexLock lock(&pause_mu_);
+    budget = step_pause_left_;
+  }
+  if (budget <= absl::ZeroDuration()) return;
+  const absl::Duration waited = WaitForQueries(budget);
+  absl::MutexLock lock(&pause_mu_);
+  step_pause_left_ -= waited;
 }
 
 absl::Duration LearningLoop::WaitForQueries(absl::Duration timeout) {
@@ -236,7 +244,10 @@ void LearningLoop::TrainLocked(Batch batch) {
     env_.metrics->SetLagSeconds(
         behind ? absl::ToDoubleSeconds(absl::Now() - batch.oldest_received) : 0.0);
   }
-  step_pause_left_ = options_.max_pause_per_step;
+  {
+    absl::MutexLock lock(&pause_mu_);
+    step_pause_left_ = options_.max_pause_per_step;
+  }
   const absl::Time start = absl::Now();
   absl::StatusOr<ObserveResult> result = learner_->Observe(batch.pixels, batch.labels);
   const int samples = static_cast<int>(batch.labels.size());

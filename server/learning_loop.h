@@ -118,7 +118,8 @@ class LearningLoop final : public LearnerControl {
                std::unique_ptr<OnlineLearner> learner, std::vector<std::string> vocabulary);
 
   void Run();
-  // The learner thread's yield hook: waits while queries are pending, within the step's budget.
+  // The yield hook of the learner thread and its helper thread: waits while queries are
+  // pending, within the step's budget. Thread-safe.
   void PauseForQueries();
   // Waits up to `timeout` for the pending queries (env_.queries) and counts the wait in the
   // pause metric; returns how long it waited.
@@ -155,8 +156,10 @@ class LearningLoop final : public LearnerControl {
   std::atomic<uint64_t> steps_{0};
   std::atomic<bool> paused_{false};
   std::atomic<bool> stopping_{false};
-  // What is left of the current step's max_pause_per_step. Learner thread only.
-  absl::Duration step_pause_left_;
+  // What is left of the current step's max_pause_per_step. The learner thread and its helper
+  // (sit+vrlwf's parallel teacher) pause at once; each spends the budget for its own wait.
+  absl::Mutex pause_mu_;
+  absl::Duration step_pause_left_ ABSL_GUARDED_BY(pause_mu_);
   mutable absl::Mutex metrics_mu_;
   std::map<std::string, double> metrics_snapshot_ ABSL_GUARDED_BY(metrics_mu_);
 

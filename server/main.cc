@@ -112,6 +112,7 @@ struct LearnerFlagValues {
   int64_t checkpoint_interval_s = 60;
   std::string pet = "lora";
   std::string towers = "both";
+  std::string parallel_teacher = "auto";  // resolved once the core count is known
 };
 
 void AddLearnerFlags(CLI::App& app, perennial::ServerOptions* o, LearnerFlagValues* v) {
@@ -138,6 +139,11 @@ void AddLearnerFlags(CLI::App& app, perennial::ServerOptions* o, LearnerFlagValu
                  "split each step's image-tower work into this many parts on threads of their "
                  "own, each with --learner-threads/N LibTorch threads (small models on CPU)")
       ->capture_default_str()->check(CLI::Range(1, 64));
+  app.add_option("--parallel-teacher", v->parallel_teacher,
+                 "sit+vrlwf on CPU: run the teacher's image forward on a helper thread beside the "
+                 "student's, on a core the learner does not use; it yields to queries like the "
+                 "learner (auto: on with 2 or more cores)")
+      ->capture_default_str()->check(CLI::IsMember({"auto", "true", "false"}));
   app.add_option("--online-iters", m.online_iters, "optimizer steps per batch")
       ->capture_default_str()->check(CLI::PositiveNumber);
   app.add_option("--lr", m.learning_rate, "AdamW learning rate of the adapters")
@@ -210,6 +216,10 @@ int main(int argc, char** argv) {
   int& learner_threads = options.learning.intra_op_threads;
   if (query_threads == 0) query_threads = std::max(1, cores / 4);
   if (learner_threads == 0) learner_threads = std::max(1, cores - query_threads);
+  // ~13% more learner throughput on 2 cores (bench/README.md); nothing to gain on one.
+  options.learning.learner.parallel_teacher =
+      learner_flags.parallel_teacher == "true" ||
+      (learner_flags.parallel_teacher == "auto" && cores >= 2);
 
   absl::StatusOr<std::string> model = perennial::ResolveModelPath(options.model_path);
   if (!model.ok()) {
@@ -249,7 +259,9 @@ int main(int argc, char** argv) {
             << dtype << (options.dtype == "auto" ? " from --dtype auto" : "") << "; "
             << perennial::CpuRuntimeSummary() << "; threads: learner "
             << options.learning.intra_op_threads << ", queries "
-            << options.batching.intra_op_threads << ") ..." << std::endl;
+            << options.batching.intra_op_threads
+            << (options.learning.learner.parallel_teacher ? ", teacher 1" : "") << ") ..."
+            << std::endl;
   if (dtype == "fp32" && options.device == "cpu" && perennial::CpuHasBf16Dot()) {
     std::cout << "note: this CPU has AVX512-BF16; --dtype bf16 (or auto, the default) runs "
                  "queries and learning about 1.5-2x faster (bench/README.md)"
