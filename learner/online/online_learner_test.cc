@@ -223,56 +223,48 @@ TEST(OnlineLearnerTest, PrequentialCountIsTheTestBeforeTheTrain) {
 // Splitting the image tower's work across threads changes only the float rounding: after
 // several steps of each method the adapters and losses match the unsplit learner's, and so do
 // the prequential counts.
+// Trains a learner with `reference` and one with `variant` options on the same 6 batches and
+// expects the same losses, predictions and adapters up to float rounding.
+void ExpectSameTraining(const OnlineLearnerOptions& reference, const OnlineLearnerOptions& variant,
+                        const std::string& what) {
+  auto expected = MakeLearner(reference);
+  auto actual = MakeLearner(variant);
+  const std::vector<torch::Tensor> initial = AdapterValues(expected->adapters());
+  for (uint64_t s = 0; s < 6; ++s) {
+    const ToyBatch b = Batch(s);
+    auto re = expected->Observe(b.pixels, b.labels);
+    auto ra = actual->Observe(b.pixels, b.labels);
+    ASSERT_TRUE(re.ok() && ra.ok()) << what;
+    EXPECT_NEAR(ra->loss, re->loss, 1e-4 * std::max(1.0, std::abs(re->loss))) << what;
+    EXPECT_NEAR(ra->kd_loss, re->kd_loss, 1e-4 * std::max(1.0, std::abs(re->kd_loss))) << what;
+    EXPECT_EQ(ra->prequential_correct, re->prequential_correct) << what;
+  }
+  const std::vector<torch::Tensor> a = AdapterValues(expected->adapters());
+  const std::vector<torch::Tensor> b = AdapterValues(actual->adapters());
+  ASSERT_EQ(a.size(), b.size());
+  EXPECT_FALSE(AllEqual(a, initial)) << what << ": the adapters never trained";
+  for (size_t i = 0; i < a.size(); ++i) {
+    EXPECT_TRUE(torch::allclose(b[i], a[i], /*rtol=*/1e-3, /*atol=*/1e-5))
+        << what << " tensor " << i << " differs by " << (b[i] - a[i]).abs().max().item<double>();
+  }
+}
+
 TEST(OnlineLearnerTest, ImagePartsOnThreadsMatchTheUnsplitStep) {
   for (OnlineMethod method : {OnlineMethod::kSit, OnlineMethod::kEr, OnlineMethod::kSitVrLwf}) {
-    OnlineLearnerOptions o = Options(method);
-    o.prequential = true;
-    auto whole = MakeLearner(o);
-    const std::vector<torch::Tensor> initial = AdapterValues(whole->adapters());
-    o.image_parts = 3;  // 8 images (12 with replay): uneven parts
-    auto split = MakeLearner(o);
-    for (uint64_t s = 0; s < 6; ++s) {
-      const ToyBatch b = Batch(s);
-      auto rw = whole->Observe(b.pixels, b.labels);
-      auto rs = split->Observe(b.pixels, b.labels);
-      ASSERT_TRUE(rw.ok() && rs.ok());
-      EXPECT_NEAR(rs->loss, rw->loss, 1e-4 * std::max(1.0, std::abs(rw->loss)));
-      EXPECT_EQ(rs->prequential_correct, rw->prequential_correct);
-    }
-    const std::vector<torch::Tensor> a = AdapterValues(whole->adapters());
-    const std::vector<torch::Tensor> b = AdapterValues(split->adapters());
-    ASSERT_EQ(a.size(), b.size());
-    EXPECT_FALSE(AllEqual(a, initial)) << "the adapters never trained";
-    for (size_t i = 0; i < a.size(); ++i) {
-      EXPECT_TRUE(torch::allclose(b[i], a[i], /*rtol=*/1e-3, /*atol=*/1e-5))
-          << OnlineMethodName(method) << " tensor " << i << " differs by "
-          << (b[i] - a[i]).abs().max().item<double>();
-    }
+    OnlineLearnerOptions whole = Options(method);
+    whole.prequential = true;
+    OnlineLearnerOptions split = whole;
+    split.image_parts = 3;  // 8 images (12 with replay): uneven parts
+    ExpectSameTraining(whole, split, OnlineMethodName(method));
   }
 }
 
 TEST(OnlineLearnerTest, ParallelTeacherMatchesTheSerialStep) {
-  OnlineLearnerOptions o = Options(OnlineMethod::kSitVrLwf);
-  o.prequential = true;
-  auto serial = MakeLearner(o);
-  o.parallel_teacher = true;
-  auto parallel = MakeLearner(o);
-  for (uint64_t s = 0; s < 6; ++s) {
-    const ToyBatch b = Batch(s);
-    auto rs = serial->Observe(b.pixels, b.labels);
-    auto rp = parallel->Observe(b.pixels, b.labels);
-    ASSERT_TRUE(rs.ok() && rp.ok());
-    EXPECT_NEAR(rp->kd_loss, rs->kd_loss, 1e-5 * std::max(1.0, std::abs(rs->kd_loss)));
-    EXPECT_NEAR(rp->loss, rs->loss, 1e-5 * std::max(1.0, std::abs(rs->loss)));
-    EXPECT_EQ(rp->prequential_correct, rs->prequential_correct);
-  }
-  const std::vector<torch::Tensor> a = AdapterValues(serial->adapters());
-  const std::vector<torch::Tensor> b = AdapterValues(parallel->adapters());
-  ASSERT_EQ(a.size(), b.size());
-  EXPECT_FALSE(AllEqual(a, AdapterValues(MakeLearner(o)->adapters()))) << "never trained";
-  for (size_t i = 0; i < a.size(); ++i) {
-    EXPECT_TRUE(torch::allclose(b[i], a[i], /*rtol=*/1e-3, /*atol=*/1e-5)) << "tensor " << i;
-  }
+  OnlineLearnerOptions serial = Options(OnlineMethod::kSitVrLwf);
+  serial.prequential = true;
+  OnlineLearnerOptions parallel = serial;
+  parallel.parallel_teacher = true;
+  ExpectSameTraining(serial, parallel, "parallel teacher");
 }
 
 TEST(OnlineLearnerTest, VrLwfDistillationStartsAtZeroAndGrows) {
