@@ -37,6 +37,9 @@ void Usage() {
          "  --threads N       LibTorch intra-op threads [2]\n"
          "  --iterations N    clip: timed iterations per figure [5]\n"
          "  --onednn 0|1      multiply frozen fp32/bf16 CPU weights with oneDNN [1]\n"
+         "  --lora-thin-products auto|fused|separate  LoRA's rank-r products fused into the\n"
+         "                    frozen GEMMs or run apart (learner/model/lora_linear.h); auto:\n"
+         "                    fused on CUDA [auto]\n"
          "  --dtype fp32|bf16|fp16|auto  compute dtype of the frozen weights; auto: bf16 where\n"
          "                    the hardware multiplies it natively, else fp32 [fp32]\n"
          "  --device cpu|cuda [cpu]\n"
@@ -103,6 +106,8 @@ int main(int argc, char** argv) {
       clip.run.dtype = learner.run.dtype = value;
     } else if (flag == "--onednn") {
       clip.run.onednn_linear = learner.run.onednn_linear = value != "0";
+    } else if (flag == "--lora-thin-products") {
+      clip.run.lora_thin_products = learner.run.lora_thin_products = value;
     } else if (flag == "--peak-tflops") {
       clip.peak_tflops = std::atof(value.c_str());
     } else if (flag == "--trace") {
@@ -119,6 +124,11 @@ int main(int argc, char** argv) {
       learner.image_parts <= 0 || learner.online_iters <= 0) {
     std::cerr << "perennial-bench: --batch, --threads, --iterations, --steps, --online-iters and "
                  "--image-parts must be positive\n";
+    return 2;
+  }
+  const std::string& thin = clip.run.lora_thin_products;
+  if (thin != "auto" && thin != "fused" && thin != "separate") {
+    std::cerr << "perennial-bench: --lora-thin-products must be auto, fused or separate\n";
     return 2;
   }
   // The device is known only once every flag is read.

@@ -14,15 +14,7 @@ build=${1:-build-gpu}
 peak=${2:-989}
 batches=${BATCHES:-"128 256 384"}
 
-nvidia-smi --query-gpu=name,memory.total,clocks.max.sm --format=csv,noheader
-prefix=$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)')
-python3 -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda)'
-
-start=$(date +%s)
-cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DPERENNIAL_MODEL_ONLY=ON \
-  -DPERENNIAL_BUILD_TESTS=OFF -DCMAKE_PREFIX_PATH="$prefix" -DTORCH_CUDA_ARCH_LIST=9.0 >/dev/null
-ninja -C "$build" perennial-bench | tail -n 3
-echo "build took $(( $(date +%s) - start )) s"
+bash "$(dirname "$0")/gpu_build.sh" "$build"
 
 bench="$build/bin/perennial-bench"
 for b in $batches; do

@@ -37,7 +37,8 @@ Result Reference(const Case& c, double base_scale, double lora_scale) {
 }
 
 Result Fused(const Case& c, const LoraLinearBase& base, double lora_scale, torch::Dtype dtype) {
-  torch::Tensor x = c.x.to(dtype).requires_grad_(true);
+  // A copy even in fp32: requires_grad_ must not reach the case's x, which Reference() reuses.
+  torch::Tensor x = c.x.to(dtype, /*non_blocking=*/false, /*copy=*/true).requires_grad_(true);
   torch::Tensor a = c.a.detach().clone().requires_grad_(true);
   torch::Tensor b = c.b.detach().clone().requires_grad_(true);
   torch::Tensor y = LoraLinear(x, base, LoraPair{a, b}, lora_scale);
@@ -130,6 +131,70 @@ TEST(LoraLinearTest, PackedBf16WeightsKeepFp32AdapterGradients) {
   EXPECT_EQ(fused.dx.scalar_type(), torch::kBFloat16);
   EXPECT_EQ(fused.da.scalar_type(), torch::kFloat32);
   ExpectMatches(fused, Reference(c, 1, 2.0), 3e-2);
+}
+
+// Sets the thin-product mode for one test and restores the previous one.
+class ScopedThinProducts {
+ public:
+  explicit ScopedThinProducts(LoraThinProducts mode) : previous_(GetLoraThinProducts()) {
+    SetLoraThinProducts(mode);
+  }
+  ~ScopedThinProducts() { SetLoraThinProducts(previous_); }
+
+ private:
+  LoraThinProducts previous_;
+};
+
+// The thin products fused into the GEMMs (the CUDA default) give the separate ops' results, for
+// a rank that needs no padding (8 fp32 values are 32 bytes) and one that does (3).
+TEST(LoraLinearTest, FusedThinProductsMatchSeparateOps) {
+  const ScopedThinProducts fused(LoraThinProducts::kFused);
+  for (const int64_t rank : {8, 3}) {
+    SCOPED_TRACE(rank);
+    const Case c = MakeCase(45, 24, 40, rank, 10);
+    const double s = 1.702;
+    const LoraLinearBase base{c.weight, c.bias * s, PackedLinear(), s};
+    const Result result = Fused(c, base, 2.0 * s, torch::kFloat32);
+    ExpectMatches(result, Reference(c, s, 2.0 * s), 1e-5);
+    EXPECT_EQ(result.y.stride(0), 40 + 4 * ((rank + 3) / 4)) << "y is a view of [y | t]";
+  }
+}
+
+TEST(LoraLinearTest, FusedThinProductsInBf16KeepFp32AdapterGradients) {
+  const ScopedThinProducts fused(LoraThinProducts::kFused);
+  const Case c = MakeCase(33, 32, 64, 8, 4);
+  const LoraLinearBase base{c.weight.to(torch::kBFloat16), c.bias.to(torch::kBFloat16),
+                            PackedLinear(), 1};
+  const Result result = Fused(c, base, 2.0, torch::kBFloat16);
+  EXPECT_EQ(result.da.scalar_type(), torch::kFloat32);
+  EXPECT_EQ(result.dx.scalar_type(), torch::kBFloat16);
+  ExpectMatches(result, Reference(c, 1, 2.0), 3e-2);
+}
+
+// Without x's gradient the backward still gets g B (for A's gradient) from the fused weights.
+TEST(LoraLinearTest, FusedThinProductsTrainTheAdaptersOfAnInputWithoutGrad) {
+  const ScopedThinProducts fused(LoraThinProducts::kFused);
+  const Case c = MakeCase(17, 8, 12, 2, 5);
+  const LoraLinearBase base{c.weight, torch::Tensor(), PackedLinear(), 1};
+  torch::Tensor a = c.a.detach().clone().requires_grad_(true);
+  torch::Tensor b = c.b.detach().clone().requires_grad_(true);
+  LoraLinear(c.x, base, LoraPair{a, b}, 2.0).backward(c.grad);
+  torch::Tensor x = c.x.clone().requires_grad_(true);
+  torch::Tensor ra = c.a.detach().clone().requires_grad_(true);
+  torch::Tensor rb = c.b.detach().clone().requires_grad_(true);
+  (torch::linear(x, c.weight) + 2.0 * torch::linear(torch::linear(x, ra), rb)).backward(c.grad);
+  ExpectClose(a.grad(), ra.grad(), 1e-5, "dA");
+  ExpectClose(b.grad(), rb.grad(), 1e-5, "dB");
+}
+
+// The merged weight is the same in every mode, so y is too.
+TEST(LoraLinearTest, FusedThinProductsLeaveTheForwardUnchanged) {
+  const Case c = MakeCase(21, 16, 16, 4, 6);
+  const LoraLinearBase base{c.weight, c.bias, PackedLinear(), 1};
+  const torch::Tensor separate = LoraLinear(c.x, base, LoraPair{c.a, c.b}, 2.0).detach();
+  const ScopedThinProducts fused(LoraThinProducts::kFused);
+  const torch::Tensor recorded = LoraLinear(c.x, base, LoraPair{c.a, c.b}, 2.0);
+  EXPECT_LT((recorded.detach() - separate).abs().max().item<double>(), 1e-5);
 }
 
 TEST(LoraLinearTest, InputWithoutGradStillTrainsTheAdapters) {
