@@ -55,6 +55,18 @@ int64_t LongestTokenRun(const torch::Tensor& tokens) {
   return tokens.argmax(-1).max().item<int64_t>() + 1;
 }
 
+// The SIT loss: cross-entropy of the images against the texts of the classes present.
+// `image_features` are the image tower's outputs (computed by the caller, possibly in parts).
+torch::Tensor SitLoss(const ClipModel& model, const Adapters& adapters,
+                      const torch::Tensor& image_features, const torch::Tensor& class_tokens,
+                      const torch::Tensor& labels) {
+  namespace F = torch::nn::functional;
+  const torch::Tensor image = F::normalize(image_features, F::NormalizeFuncOptions().dim(-1));
+  const torch::Tensor text = F::normalize(model.EncodeText(class_tokens, &adapters, true),
+                                          F::NormalizeFuncOptions().dim(-1));
+  return F::cross_entropy(model.LogitScale() * torch::matmul(image, text.t()), labels);
+}
+
 void Report(const std::string& name, const ClipBenchOptions& o, const Timing& t, double flops,
             double peer) {
   const double images_per_s = o.run.batch * 1000.0 / t.mean_ms;
@@ -78,12 +90,38 @@ void Report(const std::string& name, const ClipBenchOptions& o, const Timing& t,
   PrintRecord(name, fields);
 }
 
+// Cosine between the adapters' SIT-loss gradients on `model`'s device and on the fp32 CPU
+// `reference` (same weights), for `pixels` against the first 5 classes: checks the training
+// path's backward (LoRA's fused thin products on CUDA) the way the cosines below check the
+// forward.
+double SitGradientCosine(const ClipModel& model, const Adapters& adapters,
+                         const ClipModel& reference, const torch::Tensor& pixels,
+                         const torch::Tensor& label_tokens) {
+  const torch::Tensor tokens = label_tokens.narrow(0, 0, 5);
+  const torch::Tensor labels = torch::arange(pixels.size(0)) % 5;
+  // On the CPU side the inputs are the copies of the device's adapters (non-leaf tensors).
+  const Adapters on_cpu = adapters.To(torch::kCPU);
+  auto flat_gradient = [&](const ClipModel& m, const Adapters& a, const torch::Tensor& x) {
+    const torch::Tensor loss = SitLoss(m, a, m.EncodeImage(x, &a, true), tokens,
+                                       labels.to(x.device()));
+    std::vector<torch::Tensor> flat;
+    for (const torch::Tensor& g : torch::autograd::grad({loss}, a.Parameters())) {
+      flat.push_back(g.reshape(-1).to(torch::kCPU, torch::kFloat32));
+    }
+    return torch::cat(flat);
+  };
+  return torch::cosine_similarity(flat_gradient(model, adapters, pixels),
+                                  flat_gradient(reference, on_cpu, pixels.cpu()), 0)
+      .item<double>();
+}
+
 // On a CUDA run: the same model and adapters on the CPU in fp32 as the reference, so that a wrong
 // GPU-only path (kernels, folded scales, dtype) shows as a low cosine. Prints
 // clip_cuda_vs_cpu_<arch> with the lowest cosine over 4 images and the labels.
 void ReportCudaAgreement(const ClipConfig& config, const ClipModel& model,
                          const Adapters& adapters, const torch::Tensor& pixels,
-                         const torch::Tensor& label_tokens, const std::string& arch) {
+                         const torch::Tensor& label_tokens, const std::string& arch,
+                         const std::string& thin_products) {
   if (!model.device().is_cuda()) return;
   auto reference = ClipModel::FromTensors(InitClipTensors(config, 0), ClipConfigMetadata(config),
                                           ModelOptions());
@@ -93,18 +131,22 @@ void ReportCudaAgreement(const ClipConfig& config, const ClipModel& model,
   }
   const Adapters reference_adapters = adapters.To(torch::kCPU);
   const torch::Tensor some_pixels = pixels.narrow(0, 0, std::min<int64_t>(4, pixels.size(0)));
+  const double gradient_cosine =
+      SitGradientCosine(model, adapters, *reference, some_pixels, label_tokens);
   torch::NoGradGuard no_grad;
   auto lowest_cosine = [](const torch::Tensor& a, const torch::Tensor& b) {
     return torch::cosine_similarity(a.cpu(), b, -1).min().item<double>();
   };
+  const double image_cosine =
+      lowest_cosine(model.EncodeImage(some_pixels, &adapters),
+                    reference->EncodeImage(some_pixels.cpu(), &reference_adapters));
+  const double text_cosine = lowest_cosine(model.EncodeText(label_tokens, &adapters),
+                                           reference->EncodeText(label_tokens, &reference_adapters));
   PrintRecord("clip_cuda_vs_cpu_" + arch,
-              {Num("min_cosine_image",
-                   lowest_cosine(model.EncodeImage(some_pixels, &adapters),
-                                 reference->EncodeImage(some_pixels.cpu(), &reference_adapters))),
-               Num("min_cosine_text",
-                   lowest_cosine(model.EncodeText(label_tokens, &adapters),
-                                 reference->EncodeText(label_tokens, &reference_adapters))),
-               Str("dtype", c10::toString(model.dtype()))});
+              {Num("min_cosine_image", image_cosine), Num("min_cosine_text", text_cosine),
+               Num("sit_gradient_cosine", gradient_cosine),
+               Str("dtype", c10::toString(model.dtype())),
+               Str("lora_thin_products", thin_products)});
 }
 
 }  // namespace
@@ -178,16 +220,9 @@ int RunClipBench(const ClipBenchOptions& o) {
   if (o.image_parts > 1 && o.run.device == "cpu") image_parts.emplace(&*model, o.image_parts);
   const auto sit_step = [&] {
     optimizer.zero_grad();
-    namespace F = torch::nn::functional;
-    torch::Tensor image = F::normalize(
-        image_parts ? image_parts->Encode(pixels, &*adapters)
-                    : model->EncodeImage(pixels, &*adapters, true),
-        F::NormalizeFuncOptions().dim(-1));
-    torch::Tensor text = F::normalize(model->EncodeText(present_tokens, &*adapters, true),
-                                      F::NormalizeFuncOptions().dim(-1));
-    torch::Tensor logits = model->LogitScale() * torch::matmul(image, text.t());
-    torch::Tensor loss = F::cross_entropy(logits, labels);
-    loss.backward();
+    const torch::Tensor image = image_parts ? image_parts->Encode(pixels, &*adapters)
+                                            : model->EncodeImage(pixels, &*adapters, true);
+    SitLoss(*model, *adapters, image, present_tokens, labels).backward();
     if (image_parts) image_parts->Backward();
     optimizer.step();
   };
@@ -195,7 +230,8 @@ int RunClipBench(const ClipBenchOptions& o) {
   const ClipWork sit_work{o.run.batch, present_tokens.size(0), LongestTokenRun(present_tokens),
                           pet.lora_rank};
   Report("clip_sit_step_" + arch, o, sit, SitStepFlops(*config, sit_work), kPeerSitImagesPerS);
-  ReportCudaAgreement(*config, *model, *adapters, pixels, label_tokens, arch);
+  ReportCudaAgreement(*config, *model, *adapters, pixels, label_tokens, arch,
+                      o.run.lora_thin_products);
   if (!o.trace_path.empty() &&
       !(WriteTaggedTrace(infer_step, o.trace_path, "infer", "clip bench") &&
         WriteTaggedTrace(sit_step, o.trace_path, "sit", "clip bench"))) {
