@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # A/B of perennial-bench flag sets on a GPU machine: builds once (gpu_build.sh), then times the
 # ViT-B/16 bf16 SIT step with each flag set in turn, ROUNDS times, alternating, so that every
-# set sees the same card in the same state. Prints the SIT step's JSON line per run (ms per
-# step, MFU against PEAK; the CUDA-vs-CPU agreement) and, with TRACE_DIR set, summarises one traced run per flag set.
+# set sees the same card in the same state. Prints each run's inference and SIT step lines (ms
+# per step, MFU against PEAK) and its CUDA-vs-CPU agreement, and with TRACE_DIR set summarises
+# one traced run per flag set.
 #
 #   bench/gpu_ab.sh "FLAGS A" "FLAGS B" ...
 #   e.g. bench/gpu_ab.sh "--lora-thin-products separate" "--lora-thin-products fused"
