@@ -27,6 +27,8 @@ void Usage() {
          "  --model PATH      learner: model file [the embedded default model]\n"
          "  --methods A,B     learner: methods to time [sit,sit+vrlwf]\n"
          "  --steps N         learner: timed Observe() calls per method [200]\n"
+         "  --words PATH      learner: sit+vrlwf's replay word list, one word per line\n"
+         "                    [/usr/share/dict/words]\n"
          "  --online-iters N  learner: optimizer steps per Observe() (img/s counts each image\n"
          "                    once) [1]\n"
          "  --parallel-teacher 0|1  learner: sit+vrlwf's teacher forward on a helper thread\n"
@@ -37,9 +39,6 @@ void Usage() {
          "  --threads N       LibTorch intra-op threads [2]\n"
          "  --iterations N    clip: timed iterations per figure [5]\n"
          "  --onednn 0|1      multiply frozen fp32/bf16 CPU weights with oneDNN [1]\n"
-         "  --lora-thin-products auto|fused|separate  LoRA's rank-r products fused into the\n"
-         "                    frozen GEMMs or run apart (learner/model/lora_linear.h); auto:\n"
-         "                    fused on CUDA [auto]\n"
          "  --dtype fp32|bf16|fp16|auto  compute dtype of the frozen weights; auto: bf16 where\n"
          "                    the hardware multiplies it natively, else fp32 [fp32]\n"
          "  --device cpu|cuda [cpu]\n"
@@ -88,6 +87,8 @@ int main(int argc, char** argv) {
       learner.model_path = value;
     } else if (flag == "--methods") {
       learner.methods = SplitComma(value);
+    } else if (flag == "--words") {
+      learner.words_path = value;
     } else if (flag == "--steps") {
       learner.steps = std::atoi(value.c_str());
     } else if (flag == "--parallel-teacher") {
@@ -106,8 +107,6 @@ int main(int argc, char** argv) {
       clip.run.dtype = learner.run.dtype = value;
     } else if (flag == "--onednn") {
       clip.run.onednn_linear = learner.run.onednn_linear = value != "0";
-    } else if (flag == "--lora-thin-products") {
-      clip.run.lora_thin_products = learner.run.lora_thin_products = value;
     } else if (flag == "--peak-tflops") {
       clip.peak_tflops = std::atof(value.c_str());
     } else if (flag == "--trace") {
@@ -124,11 +123,6 @@ int main(int argc, char** argv) {
       learner.image_parts <= 0 || learner.online_iters <= 0) {
     std::cerr << "perennial-bench: --batch, --threads, --iterations, --steps, --online-iters and "
                  "--image-parts must be positive\n";
-    return 2;
-  }
-  const std::string& thin = clip.run.lora_thin_products;
-  if (thin != "auto" && thin != "fused" && thin != "separate") {
-    std::cerr << "perennial-bench: --lora-thin-products must be auto, fused or separate\n";
     return 2;
   }
   // The device is known only once every flag is read.

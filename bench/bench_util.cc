@@ -13,7 +13,6 @@
 
 #include "bench/device_memory.h"
 #include "learner/base/cpu_runtime.h"
-#include "learner/model/lora_linear.h"
 
 namespace perennial::bench {
 
@@ -22,9 +21,6 @@ ModelOptions ApplyRunOptions(const RunOptions& run) {
   ModelOptions options;
   options.device = torch::Device(run.device);
   options.onednn_linear = run.onednn_linear;
-  SetLoraThinProducts(run.lora_thin_products == "fused"      ? LoraThinProducts::kFused
-                      : run.lora_thin_products == "separate" ? LoraThinProducts::kSeparate
-                                                             : LoraThinProducts::kAuto);
   const StatusOr<torch::ScalarType> dtype = ParseComputeDtype(run.dtype);
   options.dtype = dtype.ok() ? *dtype : torch::kFloat32;
   return options;
@@ -33,7 +29,6 @@ ModelOptions ApplyRunOptions(const RunOptions& run) {
 std::vector<Field> RunFields(const RunOptions& run) {
   return {Num("batch", run.batch),       Num("threads", run.threads),
           Str("device", run.device),     Str("dtype", run.dtype),
-          Str("lora_thin_products", run.lora_thin_products),
           Num("peak_rss_mib", PeakRssMiB()), Str("cpu", CpuRuntimeSummary())};
 }
 

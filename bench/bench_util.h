@@ -30,9 +30,6 @@ struct RunOptions {
   // Compute dtype of the frozen weights: "fp32", "bf16" or "fp16" (LoRA stays fp32).
   // Default: fp32.
   std::string dtype = "fp32";
-  // How LoRA maps get their thin products (learner/model/lora_linear.h): "auto" (fused on
-  // CUDA), "fused" or "separate". Default: auto.
-  std::string lora_thin_products = "auto";
 };
 
 // Sets LibTorch's thread count and returns the ModelOptions `run` asks for (an unknown dtype,

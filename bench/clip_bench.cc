@@ -92,7 +92,7 @@ void Report(const std::string& name, const ClipBenchOptions& o, const Timing& t,
 
 // Cosine between the adapters' SIT-loss gradients on `model`'s device and on the fp32 CPU
 // `reference` (same weights), for `pixels` against the first 5 classes: checks the training
-// path's backward (LoRA's fused thin products on CUDA) the way the cosines below check the
+// path's backward (its CUDA kernels, bf16, the LoRA node) the way the cosines below check the
 // forward.
 double SitGradientCosine(const ClipModel& model, const Adapters& adapters,
                          const ClipModel& reference, const torch::Tensor& pixels,
@@ -120,8 +120,7 @@ double SitGradientCosine(const ClipModel& model, const Adapters& adapters,
 // clip_cuda_vs_cpu_<arch> with the lowest cosine over 4 images and the labels.
 void ReportCudaAgreement(const ClipConfig& config, const ClipModel& model,
                          const Adapters& adapters, const torch::Tensor& pixels,
-                         const torch::Tensor& label_tokens, const std::string& arch,
-                         const std::string& thin_products) {
+                         const torch::Tensor& label_tokens, const std::string& arch) {
   if (!model.device().is_cuda()) return;
   auto reference = ClipModel::FromTensors(InitClipTensors(config, 0), ClipConfigMetadata(config),
                                           ModelOptions());
@@ -145,8 +144,7 @@ void ReportCudaAgreement(const ClipConfig& config, const ClipModel& model,
   PrintRecord("clip_cuda_vs_cpu_" + arch,
               {Num("min_cosine_image", image_cosine), Num("min_cosine_text", text_cosine),
                Num("sit_gradient_cosine", gradient_cosine),
-               Str("dtype", c10::toString(model.dtype())),
-               Str("lora_thin_products", thin_products)});
+               Str("dtype", c10::toString(model.dtype()))});
 }
 
 }  // namespace
@@ -230,8 +228,7 @@ int RunClipBench(const ClipBenchOptions& o) {
   const ClipWork sit_work{o.run.batch, present_tokens.size(0), LongestTokenRun(present_tokens),
                           pet.lora_rank};
   Report("clip_sit_step_" + arch, o, sit, SitStepFlops(*config, sit_work), kPeerSitImagesPerS);
-  ReportCudaAgreement(*config, *model, *adapters, pixels, label_tokens, arch,
-                      o.run.lora_thin_products);
+  ReportCudaAgreement(*config, *model, *adapters, pixels, label_tokens, arch);
   if (!o.trace_path.empty() &&
       !(WriteTaggedTrace(infer_step, o.trace_path, "infer", "clip bench") &&
         WriteTaggedTrace(sit_step, o.trace_path, "sit", "clip bench"))) {

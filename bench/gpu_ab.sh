@@ -6,7 +6,7 @@
 # one traced run per flag set.
 #
 #   bench/gpu_ab.sh "FLAGS A" "FLAGS B" ...
-#   e.g. bench/gpu_ab.sh "--lora-thin-products separate" "--lora-thin-products fused"
+#   e.g. bench/gpu_ab.sh "" "--dtype fp16"     (later flags override the script's own)
 #
 # Environment: BATCHES (default "256"), ROUNDS (2), ITERATIONS (10), PEAK (989 TFLOP/s: H100
 # and H200 SXM dense bf16), ARCH (ViT-B/16), BUILD (build-gpu), TRACE_DIR (unset: no traces),

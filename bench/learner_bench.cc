@@ -13,6 +13,7 @@
 #include "learner/model/default_model.h"
 #include "learner/model/tokenizer.h"
 #include "learner/online/online_learner.h"
+#include "learner/online/replay_vocabulary.h"
 
 namespace perennial::bench {
 namespace {
@@ -46,8 +47,17 @@ bool RunMethod(const ClipModel& model, const Tokenizer& tokenizer, const std::st
   options.image_parts = o.image_parts;
   options.online_iters = o.online_iters;
   options.parallel_teacher = o.parallel_teacher;
+  std::vector<std::string> words;
+  if (!o.words_path.empty()) {
+    StatusOr<std::vector<std::string>> loaded = LoadWordList(o.words_path);
+    if (!loaded.ok()) {
+      std::cerr << "learner bench: " << loaded.status().ToString() << std::endl;
+      return false;
+    }
+    words = *std::move(loaded);
+  }
   StatusOr<std::unique_ptr<OnlineLearner>> learner =
-      OnlineLearner::Create(&model, &tokenizer, options);
+      OnlineLearner::Create(&model, &tokenizer, options, std::move(words));
   if (!learner.ok()) {
     std::cerr << "learner bench: " << learner.status().ToString() << std::endl;
     return false;

@@ -19,6 +19,9 @@ struct LearnerBenchOptions {
   std::string model_path;
   // Methods timed, in order (OnlineMethodName spellings). Default: sit, sit+vrlwf.
   std::vector<std::string> methods = {"sit", "sit+vrlwf"};
+  // sit+vrlwf's replay vocabulary: a word list, one word per line (LoadWordList); empty means
+  // the system's (DefaultWordListPath). Default: empty.
+  std::string words_path;
   // Timed Observe() calls per method (after 10 warm-up calls). Default: 200.
   int steps = 200;
   // Timed single-image forwards of the lone-query figure (query_encode_one_image_<model>); 0

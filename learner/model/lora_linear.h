@@ -36,28 +36,9 @@ struct LoraLinearBase {
   double base_scale = 1;
 };
 
-// How a LoRA map whose base weight is not packed gets its thin (rank-r) products for training,
-// t = x A^T in the forward and g B (g: y's gradient) in the backward:
-//   kSeparate: products of their own, each a memory-bound pass over all of x or all of g.
-//   kFused:    A rides along as r extra rows of the merged weight in the forward GEMM and
-//              lora_scale B as r extra columns of it in the backward GEMM, so both come out of
-//              the GEMMs that read x and g anyway. y and x's gradient are then strided views
-//              (row stride out + r', in + r', r' = r rounded up to 16 bytes of x's dtype).
-//   kAuto:     fused on CUDA, where those passes are bandwidth-bound work (a ViT-B/16 bf16 SIT
-//              step spent ~12 of 65 ms of GPU time in the rank-8 products on an H100); separate
-//              on CPU, where the packed oneDNN weights serve most maps anyway. The default.
-// Rounding: the forward's y and W' are the same in every mode; g B is rounded to x's dtype
-// with lora_scale inside (kFused) or outside it (kSeparate).
-enum class LoraThinProducts { kAuto, kSeparate, kFused };
-
-// Process-wide, like LibTorch's global backend flags; for benchmarks and tests. Thread-safe.
-void SetLoraThinProducts(LoraThinProducts mode);
-LoraThinProducts GetLoraThinProducts();
-
 // x2d: [N, in]. `lora.a` [r, in] and `lora.b` [out, r] may be fp32 masters of a lower-precision
-// x2d; their gradients come back in their own dtype. Returns [N, out], with a row stride of at
-// least `out` (a view of a wider GEMM output when training with fused thin products: reshape
-// it, or split its rows, but do not modify it in place). Differentiable in x2d, A and B; gradients to `base` are never computed (it is frozen).
+// x2d; their gradients come back in their own dtype. Returns a fresh [N, out] tensor (never a
+// view). Differentiable in x2d, A and B; gradients to `base` are never computed (it is frozen).
 // LoRA dropout is not applied here: callers that train with dropout compose the ops instead.
 torch::Tensor LoraLinear(const torch::Tensor& x2d, const LoraLinearBase& base,
                          const LoraPair& lora, double lora_scale);
