@@ -15,13 +15,11 @@
 
 #include <torch/torch.h>
 
-#include <condition_variable>
-#include <exception>
 #include <functional>
-#include <mutex>
-#include <thread>
+#include <memory>
 #include <vector>
 
+#include "learner/base/helper_thread.h"
 #include "learner/model/clip_model.h"
 #include "learner/model/pet.h"
 
@@ -29,12 +27,11 @@ namespace perennial {
 
 class ShardedImageEncoder {
  public:
-  // `parts` >= 1; `model` must outlive this object. The first Encode() starts parts - 1 worker
-  // threads that live as long as the encoder: a thread's first LibTorch op initialises
-  // per-thread state (ATen recreates its thread pool, oneDNN caches kernels per thread), far too
-  // slow to pay per step. Encode() and Backward() must be called from one thread at a time.
+  // `parts` >= 1; `model` must outlive this object. Parts 1 .. parts - 1 run on helper threads
+  // (helper_thread.h) that live as long as the encoder, started by the first Encode() and
+  // pausing for queries as the calling thread does. Encode() and Backward() must be called from
+  // one thread at a time.
   ShardedImageEncoder(const ClipModel* model, int parts);
-  ~ShardedImageEncoder();
   ShardedImageEncoder(const ShardedImageEncoder&) = delete;
   ShardedImageEncoder& operator=(const ShardedImageEncoder&) = delete;
 
@@ -48,26 +45,16 @@ class ShardedImageEncoder {
   void Backward();
 
  private:
-  // Runs task(0) .. task(n - 1), 0 on the calling thread and i on worker i, each with `threads`
-  // intra-op threads; restores the caller's count and rethrows the first failure.
-  void RunParts(int n, int threads, const std::function<void(int)>& task);
-  void WorkerLoop(int index);
+  // Runs part(0) .. part(n - 1), 0 on the calling thread and i on helper i - 1, each with its
+  // share of the caller's intra-op threads; restores the caller's count, waits for every part
+  // and rethrows the first failure.
+  void RunParts(int n, const std::function<void(int)>& part);
 
   const ClipModel* model_;
   int parts_;
   std::vector<torch::Tensor> outputs_;  // each part's features, with the tower's graph
   std::vector<torch::Tensor> cuts_;     // detached leaves standing in for `outputs_`
-
-  std::mutex mutex_;
-  std::condition_variable work_ready_, work_done_;
-  std::function<void(int)> task_;        // guarded by mutex_
-  int task_parts_ = 0;                   // guarded by mutex_
-  int task_threads_ = 1;                 // guarded by mutex_
-  uint64_t generation_ = 0;              // guarded by mutex_; bumped per task
-  int running_ = 0;                      // guarded by mutex_; workers still on the task
-  bool stopping_ = false;                // guarded by mutex_
-  std::vector<std::exception_ptr> errors_;
-  std::vector<std::thread> workers_;
+  std::vector<std::unique_ptr<HelperThread>> helpers_;  // parts_ - 1 once the first part ran
 };
 
 }  // namespace perennial

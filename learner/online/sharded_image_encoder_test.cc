@@ -2,6 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "learner/base/yield_point.h"
 #include "learner/model/tiny_clip_for_tests.h"
 
 namespace perennial {
@@ -63,6 +68,23 @@ TEST(ShardedImageEncoderTest, RethrowsAPartsFailureAndStaysUsable) {
   features.sum().backward();
   encoder.Backward();
   EXPECT_TRUE(adapters.Parameters()[0].grad().defined());
+}
+
+// Every part pauses for queries as the training thread does: the parts on helper threads reach
+// the caller's yield hook too (yield_point.h).
+TEST(ShardedImageEncoderTest, PartsOnHelperThreadsReachTheCallersYieldHook) {
+  Adapters adapters = TrainableAdapters();
+  ShardedImageEncoder encoder(&Model(), /*parts=*/2);
+  std::mutex mu;
+  std::set<std::thread::id> threads;
+  const ScopedYieldHook hook([&] {
+    std::lock_guard<std::mutex> lock(mu);
+    threads.insert(std::this_thread::get_id());
+  });
+  encoder.Encode(torch::randn({4, 3, 16, 16}), &adapters).sum().backward();
+  encoder.Backward();
+  EXPECT_EQ(threads.size(), 2u);
+  EXPECT_EQ(threads.count(std::this_thread::get_id()), 1u);
 }
 
 }  // namespace
