@@ -86,20 +86,45 @@ StatusOr<Workload> LoadWorkload(const LoadgenFlags& f) {
   return w;
 }
 
-// Sleeps until `done` items at `rate` per second are due since `start` (no-op for rate 0).
-void Pace(Clock::time_point start, uint64_t done, double rate) {
-  if (rate <= 0) return;
-  std::this_thread::sleep_until(start + std::chrono::duration_cast<Clock::duration>(
-                                            std::chrono::duration<double>(done / rate)));
-}
+// When one client's calls are due, at `rate` calls per second from `start` (rate 0: no
+// pacing). Uniform: evenly spaced, client i of n's grid shifted by i / (n x rate), so that
+// clients started together do not send in lockstep. Poisson: exponential gaps (independent
+// arrivals), seeded by the client's index so a run can be repeated.
+class CallSchedule {
+ public:
+  CallSchedule(double rate, bool poisson, int client, int clients, Clock::time_point start)
+      : rate_(rate), poisson_(poisson), rng_(client + 1), start_(start) {
+    if (rate_ > 0 && !poisson_) due_s_ = client / (clients * rate_);
+  }
+
+  // Sleeps until the next call is due.
+  void WaitForNext() {
+    if (rate_ <= 0) return;
+    if (poisson_) due_s_ += std::exponential_distribution<double>(rate_)(rng_);
+    std::this_thread::sleep_until(start_ + std::chrono::duration_cast<Clock::duration>(
+                                               std::chrono::duration<double>(due_s_)));
+    if (!poisson_) due_s_ += 1 / rate_;
+  }
+
+ private:
+  double rate_;
+  bool poisson_;
+  std::mt19937_64 rng_;
+  Clock::time_point start_;
+  double due_s_ = 0;  // seconds after start_ of the next call (uniform), of the last (Poisson)
+};
 
 void IngestStream(const LoadgenFlags& f, const Workload& w, int stream, Clock::time_point end,
                   LoadStats* stats) {
   auto stub = v1::IngestService::NewStub(Channel(f.connection, stream + 1));
-  const Clock::time_point start = Clock::now();
+  // --ingest-rate counts samples; each call carries a batch of them.
+  CallSchedule schedule(f.ingest_rate / f.ingest_batch, /*poisson=*/false, stream,
+                        f.ingest_streams, Clock::now());
   uint64_t sent = 0;
   const size_t offset = static_cast<size_t>(stream) * 997;
-  while (Clock::now() < end) {
+  for (;;) {
+    schedule.WaitForNext();
+    if (Clock::now() >= end) break;
     v1::IngestRequest request;
     for (int i = 0; i < f.ingest_batch; ++i) {
       v1::Sample* s = request.add_samples();
@@ -125,43 +150,14 @@ void IngestStream(const LoadgenFlags& f, const Workload& w, int stream, Clock::t
     if (response.retry_after_ms() > 0) {
       std::this_thread::sleep_for(std::chrono::milliseconds(response.retry_after_ms()));
     }
-    Pace(start, sent, f.ingest_rate);
   }
 }
-
-// When one Classify client's queries are due, at `rate` per second from `start` (rate 0: no
-// pacing). Uniform: evenly spaced, client i's grid shifted by i / (clients x rate), so that
-// clients started together do not send in lockstep. Poisson: exponential gaps (independent
-// arrivals), seeded by the client's index so a run can be repeated.
-class QuerySchedule {
- public:
-  QuerySchedule(const LoadgenFlags& f, int client, Clock::time_point start)
-      : rate_(f.query_rate), poisson_(f.query_arrivals == "poisson"), rng_(client + 1),
-        start_(start) {
-    if (rate_ > 0 && !poisson_) due_s_ = client / (f.query_clients * rate_);
-  }
-
-  // Sleeps until the next query is due.
-  void WaitForNext() {
-    if (rate_ <= 0) return;
-    if (poisson_) due_s_ += std::exponential_distribution<double>(rate_)(rng_);
-    std::this_thread::sleep_until(start_ + std::chrono::duration_cast<Clock::duration>(
-                                               std::chrono::duration<double>(due_s_)));
-    if (!poisson_) due_s_ += 1 / rate_;
-  }
-
- private:
-  double rate_;
-  bool poisson_;
-  std::mt19937_64 rng_;
-  Clock::time_point start_;
-  double due_s_ = 0;  // seconds after start_ of the next query (uniform), of the last (Poisson)
-};
 
 void QueryClient(const LoadgenFlags& f, const Workload& w, int client, Clock::time_point end,
                  LoadStats* stats) {
   auto stub = v1::InferenceService::NewStub(Channel(f.connection, 1000 + client));
-  QuerySchedule schedule(f, client, Clock::now());
+  CallSchedule schedule(f.query_rate, f.query_arrivals == "poisson", client, f.query_clients,
+                        Clock::now());
   for (uint64_t n = 0;; ++n) {
     schedule.WaitForNext();
     if (Clock::now() >= end) break;
