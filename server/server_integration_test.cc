@@ -22,6 +22,7 @@
 #include "learner/model/clip_init.h"
 #include "learner/model/clip_weights.h"
 #include "learner/model/image_io.h"
+#include "learner/model/tiny_clip_for_tests.h"
 #include "perennial/v1/admin.grpc.pb.h"
 #include "perennial/v1/inference.grpc.pb.h"
 #include "perennial/v1/ingest.grpc.pb.h"
@@ -47,21 +48,11 @@ class TempDir {
   std::string path_;
 };
 
-// Embedding 16, 16x16 images in 8x8 patches, one block per tower; full CLIP vocabulary so that
-// any tokenizer output is a valid id.
+// TinyClipConfig() with one block per tower and CLIP's 77 positions.
 ClipConfig TinyConfig() {
-  ClipConfig c;
-  c.embed_dim = 16;
-  c.image_resolution = 16;
-  c.vision_patch_size = 8;
-  c.vision_width = 32;
-  c.vision_layers = 1;
-  c.vision_heads = 2;
+  ClipConfig c = TinyClipConfig();
+  c.vision_layers = c.text_layers = 1;
   c.context_length = 77;
-  c.vocab_size = 49408;
-  c.text_width = 32;
-  c.text_layers = 1;
-  c.text_heads = 2;
   return c;
 }
 

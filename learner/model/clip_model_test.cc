@@ -8,23 +8,16 @@
 #include "learner/model/adapter_io.h"
 #include "learner/model/clip_init.h"
 #include "learner/model/pet.h"
+#include "learner/model/tiny_clip_for_tests.h"
 
 namespace perennial {
 namespace {
 
+// TinyClipConfig() with a 100-id vocabulary (Tokens() below) and 12 positions.
 ClipConfig TinyConfig() {
-  ClipConfig c;
-  c.embed_dim = 16;
-  c.image_resolution = 16;
-  c.vision_patch_size = 8;
-  c.vision_width = 32;
-  c.vision_layers = 2;
-  c.vision_heads = 2;
+  ClipConfig c = TinyClipConfig();
   c.context_length = 12;
   c.vocab_size = 100;
-  c.text_width = 32;
-  c.text_layers = 2;
-  c.text_heads = 2;
   return c;
 }
 

@@ -10,6 +10,7 @@
 #include "learner/model/clip_init.h"
 #include "learner/model/clip_model.h"
 #include "learner/model/preprocess.h"
+#include "learner/model/tiny_clip_for_tests.h"
 #include "learner/pretrain/adamw.h"
 #include "learner/pretrain/batch_stream.h"
 #include "learner/pretrain/contrastive_loss.h"
@@ -20,19 +21,12 @@
 namespace perennial {
 namespace {
 
+// TinyClipConfig() with one GELU block per tower, 4 px patches and 32 positions.
 ClipConfig TinyConfig() {
-  ClipConfig c;
-  c.embed_dim = 16;
-  c.image_resolution = 16;
+  ClipConfig c = TinyClipConfig();
   c.vision_patch_size = 4;
-  c.vision_width = 32;
-  c.vision_layers = 1;
-  c.vision_heads = 2;
+  c.vision_layers = c.text_layers = 1;
   c.context_length = 32;
-  c.vocab_size = 49408;
-  c.text_width = 32;
-  c.text_layers = 1;
-  c.text_heads = 2;
   c.activation = Activation::kGelu;
   return c;
 }
