@@ -42,6 +42,8 @@ void Usage() {
          "  --dtype fp32|bf16|fp16|auto  compute dtype of the frozen weights; auto: bf16 where\n"
          "                    the hardware multiplies it natively, else fp32 [fp32]\n"
          "  --device cpu|cuda [cpu]\n"
+         "  --cuda-graph 0|1  clip, CUDA: also time the SIT step with the image tower replayed\n"
+         "                    from CUDA graphs (clip_sit_step_graphed_<arch>) [0]\n"
          "  --peak-tflops X   clip: the device's dense peak for --dtype, to print MFU against\n"
          "                    (989 for an H100/H200 SXM in bf16) [0: no MFU]\n"
          "  --trace PATH      write profiler traces (Chrome JSON) of 3 steps, one file per figure\n"
@@ -107,6 +109,8 @@ int main(int argc, char** argv) {
       clip.run.dtype = learner.run.dtype = value;
     } else if (flag == "--onednn") {
       clip.run.onednn_linear = learner.run.onednn_linear = value != "0";
+    } else if (flag == "--cuda-graph") {
+      clip.cuda_graph = value != "0";
     } else if (flag == "--peak-tflops") {
       clip.peak_tflops = std::atof(value.c_str());
     } else if (flag == "--trace") {

@@ -9,6 +9,7 @@
 
 #include "bench/bench_util.h"
 #include "bench/clip_flops.h"
+#include "bench/graphed_image_tower.h"
 #include "bench/profiler_trace.h"
 #include "learner/base/cpu_runtime.h"
 #include "learner/model/clip_init.h"
@@ -113,6 +114,56 @@ double SitGradientCosine(const ClipModel& model, const Adapters& adapters,
   return torch::cosine_similarity(flat_gradient(model, adapters, pixels),
                                   flat_gradient(reference, on_cpu, pixels.cpu()), 0)
       .item<double>();
+}
+
+// Every adapter tensor's gradient, flattened into one fp32 CPU vector (zeros where undefined).
+torch::Tensor FlatGradients(const Adapters& adapters) {
+  std::vector<torch::Tensor> flat;
+  for (const torch::Tensor& p : adapters.Parameters()) {
+    const torch::Tensor g = p.grad().defined() ? p.grad() : torch::zeros_like(p);
+    flat.push_back(g.reshape(-1).to(torch::kCPU, torch::kFloat32));
+  }
+  return torch::cat(flat);
+}
+
+// The SIT step with the image tower replayed from CUDA graphs (graphed_image_tower.h), timed
+// like the eager step, as clip_sit_step_graphed_<arch>, with the cosine between its gradients
+// and the eager step's for the same adapters and batch. A failed capture prints its error in
+// the record instead.
+void ReportGraphedSitStep(const ClipBenchOptions& o, const ClipModel& model,
+                          const Adapters& adapters, torch::optim::Optimizer& optimizer,
+                          const torch::Tensor& pixels, const torch::Tensor& class_tokens,
+                          const torch::Tensor& labels, double flops, const std::string& arch) {
+  const std::string name = "clip_sit_step_graphed_" + arch;
+  std::unique_ptr<GraphedImageTower> tower;
+  try {
+    tower = GraphedImageTower::Capture(model, adapters, pixels);
+  } catch (const c10::Error& e) {
+    PrintRecord(name, {Str("error", e.what_without_backtrace())});
+    return;
+  }
+  const auto backward = [&] {
+    const torch::Tensor image = tower->Forward();
+    SitLoss(model, adapters, image, class_tokens, labels).backward();
+    tower->Backward(image.grad());
+  };
+  optimizer.zero_grad();
+  backward();
+  const torch::Tensor graphed = FlatGradients(adapters);
+  optimizer.zero_grad();
+  SitLoss(model, adapters, model.EncodeImage(pixels, &adapters, true), class_tokens, labels)
+      .backward();
+  const double cosine =
+      torch::cosine_similarity(graphed, FlatGradients(adapters), 0).item<double>();
+  const Timing t = TimeIt(
+      [&] {
+        optimizer.zero_grad();
+        backward();
+        optimizer.step();
+      },
+      2, o.iterations, model.device());
+  Report(name, o, t, flops, 0);
+  PrintRecord(name + "_check", {Num("gradient_cosine_vs_eager", cosine)});
 }
 
 // On a CUDA run: the same model and adapters on the CPU in fp32 as the reference, so that a wrong
@@ -228,6 +279,10 @@ int RunClipBench(const ClipBenchOptions& o) {
   const ClipWork sit_work{o.run.batch, present_tokens.size(0), LongestTokenRun(present_tokens),
                           pet.lora_rank};
   Report("clip_sit_step_" + arch, o, sit, SitStepFlops(*config, sit_work), kPeerSitImagesPerS);
+  if (o.cuda_graph) {
+    ReportGraphedSitStep(o, *model, *adapters, optimizer, pixels, present_tokens, labels,
+                         SitStepFlops(*config, sit_work), arch);
+  }
   ReportCudaAgreement(*config, *model, *adapters, pixels, label_tokens, arch);
   if (!o.trace_path.empty() &&
       !(WriteTaggedTrace(infer_step, o.trace_path, "infer", "clip bench") &&

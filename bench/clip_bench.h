@@ -22,6 +22,9 @@ struct ClipBenchOptions {
   // SIT step on CPU: the image tower's work split across this many threads (the learner's
   // image_parts, sharded_image_encoder.h). Default: 1.
   int image_parts = 1;
+  // CUDA: also time the SIT step with the image tower replayed from CUDA graphs
+  // (graphed_image_tower.h), as clip_sit_step_graphed_<arch>. Default: false.
+  bool cuda_graph = false;
   // Where to write profiler traces (profiler_trace.h) of 3 SIT steps and of 3 inference steps,
   // "sit" and "infer" inserted before the extension ("t.json" -> "t.sit.json", "t.infer.json");
   // "" = none. Default: "".

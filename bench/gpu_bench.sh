@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # GPU figures of the performance issue, on a machine with an NVIDIA GPU and PyTorch but no apt:
 # builds perennial-bench with PERENNIAL_MODEL_ONLY=ON against the LibTorch inside PyTorch, then
-# prints the ViT-B/16 bf16 SIT step (MFU against the card's dense bf16 peak) for a few batch
-# sizes, the online learner on CUDA (sit and sit+vrlwf, fp32 and bf16), and the PyTorch peer of
+# prints the ViT-B/16 bf16 SIT step (MFU against the card's dense bf16 peak; eager, and with the
+# image tower replayed from CUDA graphs) for a few batch sizes, the online learner on CUDA (sit and sit+vrlwf, fp32 and bf16), and the PyTorch peer of
 # the same step (bench/torch_peer.py).
 #
 #   bench/gpu_bench.sh [build dir] [peak TFLOP/s]     (defaults: build-gpu, 989 = H100/H200 SXM)
@@ -20,7 +20,7 @@ bash "$(dirname "$0")/gpu_build.sh" "$build"
 bench="$build/bin/perennial-bench"
 for b in $batches; do
   "$bench" --suite clip --arch ViT-B/16 --device cuda --dtype bf16 --batch "$b" \
-    --iterations 10 --peak-tflops "$peak"
+    --iterations 10 --peak-tflops "$peak" --cuda-graph 1
 done
 # sit+vrlwf replays words; GPU machines without wamerican get the word-final tokens of CLIP's
 # BPE vocabulary instead (merges "a b" whose result ends a word: mostly whole words, some
