@@ -29,15 +29,7 @@
 #include "absl/time/time.h"
 #include "server/http_exposer.h"
 #include "server/learner_metrics.h"
-
-namespace prometheus {
-class Counter;
-class Gauge;
-class Histogram;
-class Registry;
-template <typename T>
-class Family;
-}  // namespace prometheus
+#include "server/prometheus_fwd.h"
 
 namespace perennial {
 
