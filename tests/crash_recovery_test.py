@@ -41,11 +41,9 @@ import server_harness as harness  # noqa: E402
 
 SEED = int(os.environ.get("PERENNIAL_TEST_SEED", "1"))
 ROUNDS = 3
-# The learner runs at normal priority: niced (the default), it is starved whenever ctest runs
-# other servers beside this one, and falls minutes behind the stream.
 SERVER_FLAGS = ["--learner-batch", "8", "--batch-wait-ms", "20", "--publish-every", "2",
                 "--checkpoint-every-steps", "5", "--checkpoint-interval-s", "1",
-                "--eval-every", "0", "--learner-nice", "0"]
+                "--eval-every", "0"]
 IMAGES = 500            # distinct images, reused under new keys
 STREAM_BATCH = 8        # samples per Ingest call
 STREAM_PAUSE_S = 0.005  # between calls

@@ -231,9 +231,12 @@ class ServerProcess:
         return self.child.log if self.child else []
 
     def argv(self):
+        # The learner runs at normal priority (the server nices it by default so that queries
+        # come first): niced, it starves whenever ctest runs other servers beside this one, and
+        # tests that wait for learning time out. `flags` can set --learner-nice again.
         return [SERVER_BIN, "--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0",
                 "--data-dir", self.data_dir, "--model", MODEL, "--threads", str(self.threads),
-                "--method", self.method] + self.flags
+                "--method", self.method, "--learner-nice", "0"] + self.flags
 
     def start(self, timeout=STARTUP_TIMEOUT_S):
         """Starts a process and waits until it prints "serving"; returns self.
