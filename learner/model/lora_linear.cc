@@ -1,5 +1,7 @@
 #include "learner/model/lora_linear.h"
 
+#include <algorithm>
+
 #include "learner/base/yield_point.h"
 
 namespace perennial {
@@ -34,26 +36,53 @@ torch::Tensor MergedForward(const torch::Tensor& x2d, const torch::Tensor& merge
   return bias.defined() ? torch::addmm(bias, x2d, merged.t()) : torch::mm(x2d, merged.t());
 }
 
-// y, and in `backward_weight` what x's gradient is multiplied by: W^T packed for oneDNN (an
-// OneDnnMatrix) when the forward used the packed weights and W^T was packed (the LoRA share then
-// comes separately), else the merged weight tensor, which holds both shares. `t` = x A^T,
-// computed when `t` is non-null or the packed path needs it.
+// How x's gradient is computed in the backward, by the weight the forward left for it.
+enum class BackwardPath : int64_t {
+  kMergedTensor,   // g W' with the merged weight tensor (both shares)
+  kPackedBase,     // g W with W^T packed for oneDNN, plus the LoRA share (g B) A added in place
+  kPackedMerged,   // g W' with W'^T packed for oneDNN this step (both shares)
+};
+
+// Rows of x from which the packed path merges the delta into the weight and packs W' and W'^T
+// for this step instead of adding the delta's products to y and to x's gradient. Those two
+// products are N x rank x (out + in) multiply-adds at the low rate of thin GEMMs; merging costs
+// out x in x rank and packing two out x in copies, whatever N. The default model's image tower
+// (N = 16 x 65 rows, width 128) is far above it, a text batch of a few labels below.
+bool RepacksMergedWeight(const torch::Tensor& x2d, const LoraLinearBase& base) {
+  const int64_t out = base.weight.size(0), in = base.weight.size(1);
+  return base.packed.weight_t.defined() && x2d.size(0) >= std::max(out, in);
+}
+
+// y, and when `backward_weight` is non-null what x's gradient is multiplied by (BackwardPath):
+// an OneDnnMatrix for the packed paths, else the merged weight tensor. `t` = x A^T, computed
+// when `t` is non-null or the packed path needs it.
 torch::Tensor Forward(const torch::Tensor& x2d, const LoraLinearBase& base, const torch::Tensor& a,
                       const torch::Tensor& b, double lora_scale, torch::Tensor* t,
-                      c10::IValue* backward_weight) {
+                      c10::IValue* backward_weight, BackwardPath* path) {
   if (UsesPackedWeights(x2d, base)) {
     const torch::Tensor xa = torch::mm(x2d, a.t());
     if (t != nullptr) *t = xa;
+    if (backward_weight != nullptr && RepacksMergedWeight(x2d, base)) {
+      const torch::Tensor merged = MergedWeight(base, a, b, lora_scale);
+      // W'^T only when the backward will want x's gradient.
+      if (x2d.requires_grad()) *backward_weight = OneDnnMatrix::Pack(merged.t()).ToIValue();
+      *path = BackwardPath::kPackedMerged;
+      return OneDnnProduct(x2d, OneDnnMatrix::Pack(merged), base.packed.bias);
+    }
     if (backward_weight != nullptr) {
-      *backward_weight = base.packed.weight_t.defined()
-                             ? base.packed.weight_t.ToIValue()
-                             : c10::IValue(MergedWeight(base, a, b, lora_scale));
+      const bool packed_t = base.packed.weight_t.defined();
+      *backward_weight = packed_t ? base.packed.weight_t.ToIValue()
+                                  : c10::IValue(MergedWeight(base, a, b, lora_scale));
+      *path = packed_t ? BackwardPath::kPackedBase : BackwardPath::kMergedTensor;
     }
     return PackedForward(x2d, base, b, lora_scale, xa);
   }
   const torch::Tensor merged = MergedWeight(base, a, b, lora_scale);
   if (t != nullptr) *t = torch::mm(x2d, a.t());
-  if (backward_weight != nullptr) *backward_weight = merged;
+  if (backward_weight != nullptr) {
+    *backward_weight = merged;
+    *path = BackwardPath::kMergedTensor;
+  }
   return MergedForward(x2d, merged, base.bias);
 }
 
@@ -66,10 +95,11 @@ class LoraLinearFunction : public torch::autograd::Function<LoraLinearFunction> 
     const torch::Tensor a_x = a.to(x2d.scalar_type()), b_x = b.to(x2d.scalar_type());
     torch::Tensor t;
     c10::IValue backward_weight;
-    torch::Tensor y = Forward(x2d, *base, a_x, b_x, lora_scale, &t, &backward_weight);
+    BackwardPath path = BackwardPath::kMergedTensor;
+    torch::Tensor y = Forward(x2d, *base, a_x, b_x, lora_scale, &t, &backward_weight, &path);
     ctx->save_for_backward({x2d, t, a_x, b_x});
     ctx->saved_data["backward_weight"] = backward_weight;
-    ctx->saved_data["packed"] = UsesPackedWeights(x2d, *base) && base->packed.weight_t.defined();
+    ctx->saved_data["path"] = static_cast<int64_t>(path);
     ctx->saved_data["lora_scale"] = lora_scale;
     ctx->saved_data["a_dtype"] = static_cast<int64_t>(a.scalar_type());
     ctx->saved_data["b_dtype"] = static_cast<int64_t>(b.scalar_type());
@@ -83,7 +113,8 @@ class LoraLinearFunction : public torch::autograd::Function<LoraLinearFunction> 
     const double lora_scale = ctx->saved_data["lora_scale"].toDouble();
     const torch::Tensor& g = grads[0];
     const c10::IValue& backward_weight = ctx->saved_data["backward_weight"];
-    const bool packed = ctx->saved_data["packed"].toBool();
+    const auto path = static_cast<BackwardPath>(ctx->saved_data["path"].toInt());
+    const bool packed = path == BackwardPath::kPackedBase;
     // The gradient of t = x A^T, scaled once here instead of in each product that uses it.
     torch::Tensor gt;
     if (ctx->needs_input_grad(1) || (packed && ctx->needs_input_grad(0))) {
@@ -91,9 +122,9 @@ class LoraLinearFunction : public torch::autograd::Function<LoraLinearFunction> 
     }
     torch::Tensor gx, ga, gb;
     if (ctx->needs_input_grad(0)) {
-      if (packed) {
+      if (path != BackwardPath::kMergedTensor) {
         gx = OneDnnProduct(g, OneDnnMatrix::FromIValue(backward_weight), torch::Tensor());
-        gx.addmm_(gt, a);
+        if (packed) gx.addmm_(gt, a);
       } else {
         gx = torch::mm(g, backward_weight.toTensor());
       }
@@ -120,7 +151,7 @@ torch::Tensor LoraLinear(const torch::Tensor& x2d, const LoraLinearBase& base,
                       (x2d.requires_grad() || lora.a.requires_grad() || lora.b.requires_grad());
   if (record) return LoraLinearFunction::apply(x2d, lora.a, lora.b, &base, lora_scale);
   return Forward(x2d, base, lora.a.to(x2d.scalar_type()), lora.b.to(x2d.scalar_type()),
-                 lora_scale, nullptr, nullptr);
+                 lora_scale, nullptr, nullptr, nullptr);
 }
 
 }  // namespace perennial

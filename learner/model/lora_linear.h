@@ -13,8 +13,9 @@
 // of x's gradient) for almost no arithmetic: on an H100 those passes were 17% of a ViT-B/16 bf16
 // SIT step. Rounding is the same order either way: W' is rounded once to x's dtype, as y is when
 // the delta is added to it. A and B are cast inside the node. On CPU the base product goes
-// through the packed oneDNN weights when they are there; the delta's products are then added
-// to y and to x's gradient in place (one GEMM with beta = 1 each).
+// through the packed oneDNN weights when they are there: for batches of at least max(out, in)
+// rows the node merges the delta and packs W' (and W'^T) for the step; for fewer rows the
+// delta's products are added to y and to x's gradient in place (one GEMM with beta = 1 each).
 #ifndef PERENNIAL_LEARNER_MODEL_LORA_LINEAR_H_
 #define PERENNIAL_LEARNER_MODEL_LORA_LINEAR_H_
 

@@ -133,6 +133,30 @@ TEST(LoraLinearTest, PackedBf16WeightsKeepFp32AdapterGradients) {
   ExpectMatches(fused, Reference(c, 1, 2.0), 3e-2);
 }
 
+// From max(out, in) rows on, the packed path merges the delta and packs W' and W'^T for the
+// step: the same results, with a folded scale, in fp32 and in bf16, and without x's gradient.
+TEST(LoraLinearTest, LargeBatchesMergeTheDeltaIntoFreshlyPackedWeights) {
+  if (!OneDnnAvailable()) GTEST_SKIP() << "this LibTorch has no oneDNN";
+  const Case c = MakeCase(/*n=*/200, /*in=*/32, /*out=*/96, /*r=*/8, /*seed=*/11);
+  const double s = 1.702;
+  PackedLinear packed = PackLinear(c.weight * s, c.bias * s, /*for_backward=*/true);
+  packed.scale = s;
+  const LoraLinearBase base{c.weight, c.bias * s, packed, s};
+  ExpectMatches(Fused(c, base, 2.0 * s, torch::kFloat32), Reference(c, s, 2.0 * s), 1e-5);
+
+  torch::Tensor a = c.a.detach().clone().requires_grad_(true);
+  torch::Tensor b = c.b.detach().clone().requires_grad_(true);
+  LoraLinear(c.x, base, LoraPair{a, b}, 2.0 * s).backward(c.grad);
+  const Result ref = Reference(c, s, 2.0 * s);
+  ExpectClose(a.grad(), ref.da, 1e-5, "dA without x's gradient");
+  ExpectClose(b.grad(), ref.db, 1e-5, "dB without x's gradient");
+
+  if (!OneDnnAvailable(torch::kBFloat16)) return;
+  const torch::Tensor weight = c.weight.to(torch::kBFloat16), bias = c.bias.to(torch::kBFloat16);
+  const LoraLinearBase bf16{weight, bias, PackLinear(weight, bias, /*for_backward=*/true), 1};
+  ExpectMatches(Fused(c, bf16, 2.0, torch::kBFloat16), Reference(c, 1, 2.0), 3e-2);
+}
+
 TEST(LoraLinearTest, InputWithoutGradStillTrainsTheAdapters) {
   const Case c = MakeCase(17, 8, 12, 2, 5);
   const LoraLinearBase base{c.weight, c.bias, PackedLinear(), 1};
