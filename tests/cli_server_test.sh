@@ -72,9 +72,10 @@ out=$("$CLI" loadgen --ingest-streams 0 --query-clients 2 --query-rate 20 --dura
 check loadgen-uniform "o = lines[0]; assert 60 <= o['queries'] <= 82 and o['query_arrivals'] == 'uniform', o"
 out=$("$CLI" loadgen --ingest-streams 0 --query-clients 2 --query-rate 20 --query-arrivals poisson --duration 2 --json 2>/dev/null)
 check loadgen-poisson "o = lines[0]; assert 45 <= o['queries'] <= 125 and o['query_arrivals'] == 'poisson', o"
-# Paced ingest: 2 streams x 160 samples/s in calls of 16 for 2 s is at most 2 x 20 calls.
+# Paced ingest: 2 streams x 160 samples/s in calls of 16 for 2 s is at most 2 x 20 calls (an
+# unpaced run acknowledges tens of thousands; the lower bound leaves room for a loaded machine).
 out=$("$CLI" loadgen --ingest-streams 2 --ingest-rate 160 --ingest-batch 16 --query-clients 0 --duration 2 --json 2>/dev/null)
-check loadgen-ingest-rate "o = lines[0]; assert 400 <= o['acked_samples'] <= 640, o"
+check loadgen-ingest-rate "o = lines[0]; assert 160 <= o['acked_samples'] <= 640, o"
 expect_error loadgen-needs-work "nothing to do" "$CLI" loadgen --ingest-streams 0 --query-clients 0
 expect_error rollback-missing "no checkpoint with version 999" "$CLI" rollback 999
 expect_error unreachable "127.0.0.1:1" "$CLI" status --server 127.0.0.1:1 --timeout 2
