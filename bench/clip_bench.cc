@@ -91,6 +91,15 @@ void Report(const std::string& name, const ClipBenchOptions& o, const Timing& t,
   PrintRecord(name, fields);
 }
 
+// `tensors` flattened and joined into one fp32 CPU vector (for gradient cosines).
+torch::Tensor FlattenToCpu(const std::vector<torch::Tensor>& tensors) {
+  std::vector<torch::Tensor> flat;
+  for (const torch::Tensor& t : tensors) {
+    flat.push_back(t.reshape(-1).to(torch::kCPU, torch::kFloat32));
+  }
+  return torch::cat(flat);
+}
+
 // Cosine between the adapters' SIT-loss gradients on `model`'s device and on the fp32 CPU
 // `reference` (same weights), for `pixels` against the first 5 classes: checks the training
 // path's backward (its CUDA kernels, bf16, the LoRA node) the way the cosines below check the
@@ -105,11 +114,7 @@ double SitGradientCosine(const ClipModel& model, const Adapters& adapters,
   auto flat_gradient = [&](const ClipModel& m, const Adapters& a, const torch::Tensor& x) {
     const torch::Tensor loss = SitLoss(m, a, m.EncodeImage(x, &a, true), tokens,
                                        labels.to(x.device()));
-    std::vector<torch::Tensor> flat;
-    for (const torch::Tensor& g : torch::autograd::grad({loss}, a.Parameters())) {
-      flat.push_back(g.reshape(-1).to(torch::kCPU, torch::kFloat32));
-    }
-    return torch::cat(flat);
+    return FlattenToCpu(torch::autograd::grad({loss}, a.Parameters()));
   };
   return torch::cosine_similarity(flat_gradient(model, adapters, pixels),
                                   flat_gradient(reference, on_cpu, pixels.cpu()), 0)
@@ -118,12 +123,11 @@ double SitGradientCosine(const ClipModel& model, const Adapters& adapters,
 
 // Every adapter tensor's gradient, flattened into one fp32 CPU vector (zeros where undefined).
 torch::Tensor FlatGradients(const Adapters& adapters) {
-  std::vector<torch::Tensor> flat;
+  std::vector<torch::Tensor> grads;
   for (const torch::Tensor& p : adapters.Parameters()) {
-    const torch::Tensor g = p.grad().defined() ? p.grad() : torch::zeros_like(p);
-    flat.push_back(g.reshape(-1).to(torch::kCPU, torch::kFloat32));
+    grads.push_back(p.grad().defined() ? p.grad() : torch::zeros_like(p));
   }
-  return torch::cat(flat);
+  return FlattenToCpu(grads);
 }
 
 // The SIT step with the image tower replayed from CUDA graphs (graphed_image_tower.h), timed
@@ -190,8 +194,9 @@ void ReportCudaAgreement(const ClipConfig& config, const ClipModel& model,
   const double image_cosine =
       lowest_cosine(model.EncodeImage(some_pixels, &adapters),
                     reference->EncodeImage(some_pixels.cpu(), &reference_adapters));
-  const double text_cosine = lowest_cosine(model.EncodeText(label_tokens, &adapters),
-                                           reference->EncodeText(label_tokens, &reference_adapters));
+  const double text_cosine =
+      lowest_cosine(model.EncodeText(label_tokens, &adapters),
+                    reference->EncodeText(label_tokens, &reference_adapters));
   PrintRecord("clip_cuda_vs_cpu_" + arch,
               {Num("min_cosine_image", image_cosine), Num("min_cosine_text", text_cosine),
                Num("sit_gradient_cosine", gradient_cosine),

@@ -150,8 +150,6 @@ class OnlineLearner {
   // not null, holds teacher outputs for these very pixels from an earlier step, or receives them.
   StepOutcome Step(const torch::Tensor& pixels, const std::vector<int64_t>& targets,
                    int64_t* prequential_correct, TeacherCache* teacher);
-  // Teacher logits of the KD recipes, no autograd: the base model (no adapters) against the
-  // vocabulary `words`, and the last published snapshot against every seen label.
   // The base model's (no adapters) unit image features of `pixels`, no autograd.
   torch::Tensor BaseImageFeatures(const torch::Tensor& pixels) const;
   // With options_.parallel_teacher: starts BaseImageFeatures(pixels) into teacher->base_image on
@@ -159,6 +157,9 @@ class OnlineLearner {
   // the task before reading the features; `pixels` and `*teacher` must outlive it.
   std::optional<HelperThread::Task> StartParallelTeacher(const torch::Tensor& pixels,
                                                          TeacherCache* teacher);
+  // Teacher logits of the KD recipes, no autograd: the base model (no adapters) against the
+  // vocabulary `words`, and the last published snapshot against every seen label; each reads
+  // and fills `teacher` when it is not null.
   torch::Tensor VocabularyTeacherLogits(const torch::Tensor& pixels,
                                         const std::vector<int64_t>& words,
                                         const torch::Tensor& scale, TeacherCache* teacher);
