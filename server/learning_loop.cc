@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <iostream>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -171,23 +172,20 @@ void LearningLoop::PublishStepsLocked() {
 
 void LearningLoop::PauseForQueries() {
   if (env_.queries == nullptr || !env_.queries->QueriesPending()) return;
-  absl::Duration budget;
-  {
-    absl::MutexLock lock(&pause_mu_);
-    budget = step_pause_left_;
+  const std::optional<absl::Time> deadline = step_pause_.BeginWait(absl::Now());
+  if (!deadline.has_value()) return;
+  env_.queries->WaitForIdle(*deadline - absl::Now());
+  // Overlapping waits count once: the metric is the time the step stood still.
+  const absl::Duration paused = step_pause_.EndWait(absl::Now());
+  if (env_.metrics != nullptr && paused > absl::ZeroDuration()) {
+    env_.metrics->AddQueryPause(paused);
   }
-  if (budget <= absl::ZeroDuration()) return;
-  const absl::Duration waited = WaitForQueries(budget);
-  absl::MutexLock lock(&pause_mu_);
-  step_pause_left_ -= waited;
 }
 
-absl::Duration LearningLoop::WaitForQueries(absl::Duration timeout) {
+void LearningLoop::WaitForQueries(absl::Duration timeout) {
   const absl::Time start = absl::Now();
   env_.queries->WaitForIdle(timeout);
-  const absl::Duration waited = absl::Now() - start;
-  if (env_.metrics != nullptr) env_.metrics->AddQueryPause(waited);
-  return waited;
+  if (env_.metrics != nullptr) env_.metrics->AddQueryPause(absl::Now() - start);
 }
 
 LearningLoop::Batch LearningLoop::ReadBatch(uint64_t after_seq) {
@@ -244,10 +242,7 @@ void LearningLoop::TrainLocked(Batch batch) {
     env_.metrics->SetLagSeconds(
         behind ? absl::ToDoubleSeconds(absl::Now() - batch.oldest_received) : 0.0);
   }
-  {
-    absl::MutexLock lock(&pause_mu_);
-    step_pause_left_ = options_.max_pause_per_step;
-  }
+  step_pause_.Reset(options_.max_pause_per_step);
   const absl::Time start = absl::Now();
   absl::StatusOr<ObserveResult> result = learner_->Observe(batch.pixels, batch.labels);
   const int samples = static_cast<int>(batch.labels.size());

@@ -48,6 +48,7 @@
 #include "server/learner_control.h"
 #include "server/learner_metrics.h"
 #include "server/limits.h"
+#include "server/pause_budget.h"
 #include "server/stream_evaluator.h"
 
 namespace perennial {
@@ -121,9 +122,8 @@ class LearningLoop final : public LearnerControl {
   // The yield hook of the learner thread and its helper thread: waits while queries are
   // pending, within the step's budget. Thread-safe.
   void PauseForQueries();
-  // Waits up to `timeout` for the pending queries (env_.queries) and counts the wait in the
-  // pause metric; returns how long it waited.
-  absl::Duration WaitForQueries(absl::Duration timeout);
+  // Waits up to `timeout` for the pending queries (env_.queries to be idle).
+  void WaitForQueries(absl::Duration timeout);
   // Reads and decodes samples after the cursor until `batch_size` TRAIN samples or the log's
   // end; EVAL samples go to the evaluator. Empty pixels: nothing to train yet.
   Batch ReadBatch(uint64_t after_seq) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -156,10 +156,8 @@ class LearningLoop final : public LearnerControl {
   std::atomic<uint64_t> steps_{0};
   std::atomic<bool> paused_{false};
   std::atomic<bool> stopping_{false};
-  // What is left of the current step's max_pause_per_step. The learner thread and its helper
-  // (sit+vrlwf's parallel teacher) pause at once; each spends the budget for its own wait.
-  absl::Mutex pause_mu_;
-  absl::Duration step_pause_left_ ABSL_GUARDED_BY(pause_mu_);
+  // The current step's max_pause_per_step, shared by the learner thread and its helpers.
+  PauseBudget step_pause_;
   mutable absl::Mutex metrics_mu_;
   std::map<std::string, double> metrics_snapshot_ ABSL_GUARDED_BY(metrics_mu_);
 
