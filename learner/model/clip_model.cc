@@ -159,9 +159,11 @@ torch::Tensor ClipModel::EncodeImage(const torch::Tensor& pixels, const Adapters
   x = torch::cat({v.class_embedding.view({1, 1, w}).expand({n, 1, w}), x}, 1);
   x = LayerNorm(x + v.positional_embedding, v.ln_pre);
   PetRuntime rt{adapters ? &adapters->options() : nullptr, training};
+  // Only the class token's row is read.
+  const torch::Tensor class_rows = torch::zeros({n}, x.options().dtype(torch::kLong));
   x = TransformerForward(v.transformer, x, /*causal=*/false,
-                         adapters ? &adapters->image_blocks() : nullptr, rt);
-  x = LayerNorm(x.select(1, 0), v.ln_post);
+                         adapters ? &adapters->image_blocks() : nullptr, rt, class_rows);
+  x = LayerNorm(x, v.ln_post);
   return torch::matmul(x, v.proj).to(torch::kFloat32);
 }
 
@@ -178,10 +180,10 @@ torch::Tensor ClipModel::EncodeText(const torch::Tensor& tokens, const Adapters*
   torch::Tensor x = torch::embedding(t.token_embedding, ids) +
                     t.positional_embedding.narrow(0, 0, length);
   PetRuntime rt{adapters ? &adapters->options() : nullptr, training};
+  // Only the EOT token's row is read.
   x = TransformerForward(t.transformer, x, /*causal=*/true,
-                         adapters ? &adapters->text_blocks() : nullptr, rt);
+                         adapters ? &adapters->text_blocks() : nullptr, rt, eot);
   x = LayerNorm(x, t.ln_final);
-  x = x.index({torch::arange(x.size(0), eot.options()), eot});
   return torch::matmul(x, t.projection).to(torch::kFloat32);
 }
 

@@ -1,6 +1,8 @@
 #include "learner/model/transformer.h"
 
 #include <cmath>
+#include <limits>
+#include <vector>
 
 #include "learner/base/yield_point.h"
 #include "learner/model/cpu_attention.h"
@@ -125,12 +127,33 @@ torch::Tensor Attention(const torch::Tensor& qkv, int heads, bool causal) {
   return out.transpose(1, 2).reshape({n, l, w});
 }
 
-torch::Tensor BlockForward(const BlockWeights& b, const torch::Tensor& x, int heads,
-                           Activation activation, bool causal, const BlockAdapters* a,
-                           const PetRuntime& rt) {
-  torch::Tensor qkv = AdaptedLinear(LayerNorm(x, b.ln_1), b.qkv, a, kQkv, rt, activation);
-  torch::Tensor attn = Attention(qkv, heads, causal);
-  torch::Tensor h = x + AdaptedLinear(attn, b.out, a, kOut, rt, activation);
+// x[n, rows[n]] for x [N, L, ...]: [N, ...].
+torch::Tensor GatherRows(const torch::Tensor& x, const torch::Tensor& rows) {
+  return x.index({torch::arange(x.size(0), rows.options()), rows});
+}
+
+// Attention for one query per sequence, the one at position rows[n], over all of its keys (up
+// to rows[n] when causal): [N, W]. The softmax runs in fp32 (a row of scores is short).
+torch::Tensor AttentionForRows(const torch::Tensor& qkv, int heads, bool causal,
+                               const torch::Tensor& rows) {
+  const int64_t n = qkv.size(0), l = qkv.size(1), w = qkv.size(2) / 3;
+  const int64_t head_dim = w / heads;
+  const std::vector<torch::Tensor> parts = qkv.split(w, -1);
+  const torch::Tensor q = GatherRows(parts[0], rows).view({n, heads, 1, head_dim});
+  const torch::Tensor k_t = parts[1].view({n, l, heads, head_dim}).permute({0, 2, 3, 1});
+  const torch::Tensor v = parts[2].view({n, l, heads, head_dim}).transpose(1, 2);
+  torch::Tensor scores = torch::matmul(q, k_t) * (1.0 / std::sqrt(head_dim));  // [N, H, 1, L]
+  if (causal) {
+    const torch::Tensor future = torch::arange(l, rows.options()).view({1, l}) > rows.view({n, 1});
+    scores = scores.masked_fill(future.view({n, 1, 1, l}), -std::numeric_limits<float>::infinity());
+  }
+  const torch::Tensor weights = torch::softmax(scores, -1, torch::kFloat32).to(v.scalar_type());
+  return torch::matmul(weights, v).view({n, w});
+}
+
+// h + MLP(LN_2(h)), with the bottleneck adapter on the MLP output when `a` has one. Row-wise.
+torch::Tensor MlpResidual(const BlockWeights& b, const torch::Tensor& h, Activation activation,
+                          const BlockAdapters* a, const PetRuntime& rt) {
   torch::Tensor m = AdaptedLinear(LayerNorm(h, b.ln_2), b.fc, a, kFc, rt, activation);
   m = AdaptedLinear(Activate(m, activation), b.proj, a, kProj, rt, activation);
   if (a != nullptr && a->down_weight.defined()) {
@@ -141,6 +164,23 @@ torch::Tensor BlockForward(const BlockWeights& b, const torch::Tensor& x, int he
     m = m + z * rt.options->bottleneck_scale;
   }
   return h + m;
+}
+
+// One block over x [N, L, W]. With `read_rows` defined, only the rows x[n, read_rows[n]] of the
+// output are computed ([N, W]): every position's keys and values, one query per sequence.
+torch::Tensor BlockForward(const BlockWeights& b, const torch::Tensor& x, int heads,
+                           Activation activation, bool causal, const BlockAdapters* a,
+                           const PetRuntime& rt, const torch::Tensor& read_rows) {
+  const torch::Tensor qkv = AdaptedLinear(LayerNorm(x, b.ln_1), b.qkv, a, kQkv, rt, activation);
+  if (!read_rows.defined()) {
+    return MlpResidual(b, x + AdaptedLinear(Attention(qkv, heads, causal), b.out, a, kOut, rt,
+                                            activation),
+                       activation, a, rt);
+  }
+  const torch::Tensor attn = AttentionForRows(qkv, heads, causal, read_rows);
+  return MlpResidual(
+      b, GatherRows(x, read_rows) + AdaptedLinear(attn, b.out, a, kOut, rt, activation),
+      activation, a, rt);
 }
 
 }  // namespace
@@ -184,13 +224,16 @@ torch::Tensor LayerNorm(const torch::Tensor& x, const LayerNormWeights& w) {
 
 torch::Tensor TransformerForward(const TransformerWeights& weights, torch::Tensor x, bool causal,
                                  const std::vector<BlockAdapters>* adapters,
-                                 const PetRuntime& runtime) {
+                                 const PetRuntime& runtime, const torch::Tensor& read_rows) {
   const bool use = adapters != nullptr && !adapters->empty() && runtime.options != nullptr;
-  for (size_t i = 0; i < weights.blocks.size(); ++i) {
+  const size_t blocks = weights.blocks.size();
+  for (size_t i = 0; i < blocks; ++i) {
     YieldPoint();  // a learner step pauses here for queries (yield_point.h)
     x = BlockForward(weights.blocks[i], x, weights.heads, weights.activation, causal,
-                     use ? &(*adapters)[i] : nullptr, runtime);
+                     use ? &(*adapters)[i] : nullptr, runtime,
+                     i + 1 == blocks ? read_rows : torch::Tensor());
   }
+  if (blocks == 0 && read_rows.defined()) return GatherRows(x, read_rows);
   return x;
 }
 

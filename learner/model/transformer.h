@@ -68,10 +68,17 @@ void PackTransformerForOneDnn(TransformerWeights& weights);
 torch::Tensor LayerNorm(const torch::Tensor& x, const LayerNormWeights& w);
 
 // x: [N, L, width] (batch first). `causal` masks future positions (the text tower).
-// `adapters` is null or holds one BlockAdapters per block.
+// `adapters` is null or holds one BlockAdapters per block. Returns [N, L, width], or, when
+// `read_rows` ([N] int64 positions on x's device) is given, only the rows the caller reads,
+// out[n] = full_out[n, read_rows[n]], as [N, width]: CLIP reads one row per sequence (the class
+// token, the EOT token), so the last block computes its attention query, out-projection and MLP
+// for those rows alone (keys and values for all), and its backward likewise. Exact: no other
+// row of the last block reaches them. Saves 3/4 of a block's products, e.g. ~19% of a 4-block
+// tower's, fwd and bwd.
 torch::Tensor TransformerForward(const TransformerWeights& weights, torch::Tensor x, bool causal,
                                  const std::vector<BlockAdapters>* adapters,
-                                 const PetRuntime& runtime);
+                                 const PetRuntime& runtime,
+                                 const torch::Tensor& read_rows = torch::Tensor());
 
 }  // namespace perennial
 
