@@ -11,15 +11,36 @@ struct TowerMacs {
   double lora = 0;       // x A^T and h B^T: backward = 2x (input and weight gradients)
 };
 
+// Multiply-adds of one block, per row, of the maps that run for every row (q/k/v: 3w^2) and of
+// those that run only for the rows the next block or the caller reads (out w^2, fc and proj
+// 4w^2 each); LoRA's thin products r (in + out) likewise: qkv r(w + 3w), the others 12 r w.
+struct BlockRowMacs {
+  double every_row = 0, read_rows = 0;
+};
+
+BlockRowMacs LinearMacsPerRow(int64_t width) {
+  return {3.0 * width * width, 9.0 * width * width};
+}
+
+BlockRowMacs LoraMacsPerRow(int64_t width, int64_t lora_rank) {
+  return {4.0 * lora_rank * width, 12.0 * lora_rank * width};
+}
+
+// The last block computes its query, out-projection and MLP only for the one row per sequence
+// that the tower reads (the class or EOT token: transformer.h), the blocks before it for all.
 TowerMacs BlockStackMacs(int64_t sequences, int64_t tokens, int64_t width, int64_t layers,
                          int64_t lora_rank) {
+  if (layers == 0) return {};
   const double rows = static_cast<double>(sequences) * tokens;
+  const double read = static_cast<double>(sequences);
+  const BlockRowMacs linear = LinearMacsPerRow(width), lora = LoraMacsPerRow(width, lora_rank);
   TowerMacs m;
-  // qkv 3w^2, out w^2, fc 4w^2, proj 4w^2 per row.
-  m.linear = layers * rows * 12.0 * width * width;
-  m.attention = layers * 2.0 * sequences * tokens * tokens * width;
-  // Per map, r (in + out): qkv r(w + 3w), out r(2w), fc r(w + 4w), proj r(4w + w).
-  m.lora = layers * rows * lora_rank * 16.0 * width;
+  m.linear = (layers - 1) * rows * (linear.every_row + linear.read_rows) +
+             rows * linear.every_row + read * linear.read_rows;
+  m.lora = (layers - 1) * rows * (lora.every_row + lora.read_rows) + rows * lora.every_row +
+           read * lora.read_rows;
+  // Q K^T and P V: tokens x tokens x width per sequence, one query row in the last block.
+  m.attention = 2.0 * sequences * tokens * width * ((layers - 1) * tokens + 1);
   return m;
 }
 

@@ -9,7 +9,10 @@
 //     product (the gradient to its input), not two: a SIT step is about 2x the forward, not the
 //     3x of full training. Counting 3x would inflate the MFU by half;
 //   - attention's backward is counted as 2x its forward (no recomputation);
-//   - the patch embedding needs no backward (pixels need no gradient).
+//   - the patch embedding needs no backward (pixels need no gradient);
+//   - the last block of each tower runs its query, out-projection and MLP for the one row per
+//     sequence the tower reads (transformer.h), so it is counted that way: a ViT-B/16 image
+//     forward is 16.5 G multiply-adds here, not the 17.6 G published for every row.
 #ifndef PERENNIAL_BENCH_CLIP_FLOPS_H_
 #define PERENNIAL_BENCH_CLIP_FLOPS_H_
 
