@@ -90,6 +90,21 @@ void PutTransformer(TensorMap& out, const std::string& prefix, const Transformer
   }
 }
 
+// Shorter shared prefixes save less than their extra attention ops cost.
+constexpr int64_t kMinSharedPrefix = 3;
+
+// How many leading positions all of `ids` ([N, L], CPU) share, up to the earliest EOT (the rows
+// the text tower reads must lie after the prefix). 0 for fewer than two texts.
+int64_t SharedPrefixLength(const torch::Tensor& ids, const torch::Tensor& eot) {
+  if (ids.size(0) < 2) return 0;
+  const torch::Tensor same = ids.eq(ids.narrow(0, 0, 1)).all(0).contiguous();
+  const int64_t limit = std::min(eot.min().item<int64_t>(), same.size(0));
+  const bool* equal = same.data_ptr<bool>();
+  int64_t length = 0;
+  while (length < limit && equal[length]) ++length;
+  return length;
+}
+
 }  // namespace
 
 StatusOr<ClipModel> ClipModel::FromTensors(const TensorMap& tensors,
@@ -176,13 +191,22 @@ torch::Tensor ClipModel::EncodeText(const torch::Tensor& tokens, const Adapters*
   const torch::Tensor eot_here = ids_here.argmax(-1);
   const int64_t length = std::min<int64_t>(eot_here.max().item<int64_t>() + 1, tokens.size(1));
   const torch::Tensor eot = CopyToDevice(eot_here, options_.device);
-  torch::Tensor ids = CopyToDevice(ids_here.narrow(1, 0, length), options_.device);
-  torch::Tensor x = torch::embedding(t.token_embedding, ids) +
-                    t.positional_embedding.narrow(0, 0, length);
-  PetRuntime rt{adapters ? &adapters->options() : nullptr, training};
+  const torch::Tensor ids = CopyToDevice(ids_here.narrow(1, 0, length), options_.device);
+  auto embed = [&](const torch::Tensor& some_ids, int64_t start) {
+    return torch::embedding(t.token_embedding, some_ids) +
+           t.positional_embedding.narrow(0, start, some_ids.size(-1));
+  };
+  const PetRuntime rt{adapters ? &adapters->options() : nullptr, training};
+  const std::vector<BlockAdapters>* blocks = adapters ? &adapters->text_blocks() : nullptr;
+  const int64_t shared =
+      options_.share_text_prefix ? SharedPrefixLength(ids_here.narrow(1, 0, length), eot_here) : 0;
   // Only the EOT token's row is read.
-  x = TransformerForward(t.transformer, x, /*causal=*/true,
-                         adapters ? &adapters->text_blocks() : nullptr, rt, eot);
+  torch::Tensor x =
+      shared >= kMinSharedPrefix
+          ? SharedPrefixTransformerForward(t.transformer, embed(ids[0].narrow(0, 0, shared), 0),
+                                           embed(ids.narrow(1, shared, length - shared), shared),
+                                           blocks, rt, eot - shared)
+          : TransformerForward(t.transformer, embed(ids, 0), /*causal=*/true, blocks, rt, eot);
   x = LayerNorm(x, t.ln_final);
   return torch::matmul(x, t.projection).to(torch::kFloat32);
 }

@@ -41,6 +41,9 @@ struct ModelOptions {
   // products, at the cost of two packed copies of those weights (W for forward, W^T for
   // gradients). Weights that require grad are never packed. Default: on.
   bool onednn_linear = true;
+  // EncodeText runs the positions that all texts of a call begin with (a prompt template's
+  // start) once, not once per text (SharedPrefixTransformerForward). Default: on.
+  bool share_text_prefix = true;
 };
 
 struct VisionWeights {

@@ -199,6 +199,43 @@ TEST(ClipModelTest, OneDnnAndBlasForwardsAgreeWithGradients) {
   }
 }
 
+// Prompted texts share their template's first tokens; EncodeText runs those once. Same
+// features and adapter gradients as running every text whole.
+TEST(ClipModelTest, SharedPromptPrefixRunsOnceWithTheSameResults) {
+  const ClipConfig c = TinyConfig();
+  ModelOptions whole_options;
+  whole_options.share_text_prefix = false;
+  const ClipModel shared = TinyModel();
+  const ClipModel whole = *ClipModel::FromTensors(InitClipTensors(c, 7), ClipConfigMetadata(c),
+                                                  whole_options);
+  auto adapters = *Adapters::Create(c, PetOptions(), 5);
+  {
+    torch::NoGradGuard no_grad;
+    for (const torch::Tensor& p : adapters.Parameters()) p.add_(torch::randn_like(p) * 0.1);
+  }
+  // SOT-like 98 and three template tokens in common; EOT = 99 at different positions.
+  const torch::Tensor tokens = torch::tensor(
+      {{98, 3, 4, 5, 6, 7, 99, 0}, {98, 3, 4, 5, 8, 99, 0, 0}, {98, 3, 4, 5, 9, 10, 11, 99}},
+      torch::kLong);
+  torch::Tensor features[2];
+  std::vector<torch::Tensor> grads[2];
+  for (int i = 0; i < 2; ++i) {
+    for (const torch::Tensor& p : adapters.Parameters()) p.mutable_grad().reset();
+    features[i] = (i == 0 ? whole : shared).EncodeText(tokens, &adapters, false);
+    features[i].pow(2).sum().backward();
+    for (const torch::Tensor& p : adapters.Parameters()) {
+      if (p.grad().defined()) grads[i].push_back(p.grad().clone());
+    }
+  }
+  EXPECT_TRUE(torch::allclose(features[1], features[0], 1e-5, 1e-6));
+  ASSERT_EQ(grads[1].size(), 8u * c.text_layers);
+  ASSERT_EQ(grads[0].size(), grads[1].size());
+  for (size_t j = 0; j < grads[0].size(); ++j) {
+    const double error = (grads[1][j] - grads[0][j]).norm().item<double>();
+    EXPECT_LT(error, 1e-4 * grads[0][j].norm().item<double>() + 1e-6) << "parameter " << j;
+  }
+}
+
 // The server's learner pauses for queries at these points (learner/base/yield_point.h): one
 // before each transformer block of a forward pass, one in each adapted map's backward.
 TEST(ClipModelTest, ForwardAndBackwardPassYieldPoints) {

@@ -95,6 +95,14 @@ torch::Tensor AdaptedLinear(const torch::Tensor& x, const LinearWeights& base,
   return y.view(out_shape);
 }
 
+// [rows, 3W] (or [N, L, 3W]) fused q/k/v as three [N, H, L, Dh] views.
+std::vector<torch::Tensor> HeadsOf(const torch::Tensor& qkv, int64_t n, int64_t l, int heads) {
+  const int64_t w = qkv.size(-1) / 3;
+  std::vector<torch::Tensor> parts = qkv.split(w, -1);
+  for (torch::Tensor& part : parts) part = part.view({n, l, heads, w / heads}).transpose(1, 2);
+  return parts;
+}
+
 torch::Tensor Attention(const torch::Tensor& qkv, int heads, bool causal) {
   const int64_t n = qkv.size(0), l = qkv.size(1), w = qkv.size(2) / 3;
   const int64_t head_dim = w / heads;
@@ -103,8 +111,7 @@ torch::Tensor Attention(const torch::Tensor& qkv, int heads, bool causal) {
   // contiguous concatenation; with a view to [N, L, 3, H, Dh] and unbind, the backward stacked
   // them as [3, N, H, L, Dh] and copied that again to permute it back (9.6 ms of a 91 ms
   // ViT-B/16 bf16 SIT step on an H100).
-  std::vector<torch::Tensor> parts = qkv.split(w, -1);
-  for (torch::Tensor& part : parts) part = part.view({n, l, heads, head_dim}).transpose(1, 2);
+  const std::vector<torch::Tensor> parts = HeadsOf(qkv, n, l, heads);
 #if TORCH_VERSION_MAJOR >= 2
   torch::Tensor out = at::scaled_dot_product_attention(parts[0], parts[1], parts[2], {}, 0.0,
                                                        /*is_causal=*/causal);
@@ -132,23 +139,35 @@ torch::Tensor GatherRows(const torch::Tensor& x, const torch::Tensor& rows) {
   return x.index({torch::arange(x.size(0), rows.options()), rows});
 }
 
+// softmax(q k^T / sqrt(Dh)) v over [N, H, Sq|Lk, Dh] heads, with the scores where `hidden`
+// ([N, Sq, Lk] bool, or undefined: none) is true left out. The softmax runs in fp32 (the rows
+// are short: this serves one query per sequence, or a few suffix positions). [N, H, Sq, Dh].
+torch::Tensor MaskedAttention(const torch::Tensor& q, const torch::Tensor& k,
+                              const torch::Tensor& v, const torch::Tensor& hidden) {
+  torch::Tensor scores = torch::matmul(q, k.transpose(-2, -1)) * (1.0 / std::sqrt(q.size(-1)));
+  if (hidden.defined()) {
+    scores = scores.masked_fill(hidden.unsqueeze(1), -std::numeric_limits<float>::infinity());
+  }
+  return torch::matmul(torch::softmax(scores, -1, torch::kFloat32).to(v.scalar_type()), v);
+}
+
+// Under a causal mask, which of `keys` key positions each query at `query_positions` ([N, Sq])
+// must not see: [N, Sq, keys], the keys at positions key_offset, key_offset + 1, ...
+torch::Tensor FutureKeys(const torch::Tensor& query_positions, int64_t keys, int64_t key_offset) {
+  const torch::Tensor key_positions =
+      torch::arange(key_offset, key_offset + keys, query_positions.options());
+  return key_positions.view({1, 1, keys}) > query_positions.unsqueeze(-1);
+}
+
 // Attention for one query per sequence, the one at position rows[n], over all of its keys (up
-// to rows[n] when causal): [N, W]. The softmax runs in fp32 (a row of scores is short).
+// to rows[n] when causal): [N, W].
 torch::Tensor AttentionForRows(const torch::Tensor& qkv, int heads, bool causal,
                                const torch::Tensor& rows) {
   const int64_t n = qkv.size(0), l = qkv.size(1), w = qkv.size(2) / 3;
-  const int64_t head_dim = w / heads;
-  const std::vector<torch::Tensor> parts = qkv.split(w, -1);
-  const torch::Tensor q = GatherRows(parts[0], rows).view({n, heads, 1, head_dim});
-  const torch::Tensor k_t = parts[1].view({n, l, heads, head_dim}).permute({0, 2, 3, 1});
-  const torch::Tensor v = parts[2].view({n, l, heads, head_dim}).transpose(1, 2);
-  torch::Tensor scores = torch::matmul(q, k_t) * (1.0 / std::sqrt(head_dim));  // [N, H, 1, L]
-  if (causal) {
-    const torch::Tensor future = torch::arange(l, rows.options()).view({1, l}) > rows.view({n, 1});
-    scores = scores.masked_fill(future.view({n, 1, 1, l}), -std::numeric_limits<float>::infinity());
-  }
-  const torch::Tensor weights = torch::softmax(scores, -1, torch::kFloat32).to(v.scalar_type());
-  return torch::matmul(weights, v).view({n, w});
+  const std::vector<torch::Tensor> qkv_heads = HeadsOf(qkv, n, l, heads);
+  const torch::Tensor q = GatherRows(qkv_heads[0].transpose(1, 2), rows).unsqueeze(2);
+  const torch::Tensor hidden = causal ? FutureKeys(rows.view({n, 1}), l, 0) : torch::Tensor();
+  return MaskedAttention(q, qkv_heads[1], qkv_heads[2], hidden).view({n, w});
 }
 
 // h + MLP(LN_2(h)), with the bottleneck adapter on the MLP output when `a` has one. Row-wise.
@@ -181,6 +200,45 @@ torch::Tensor BlockForward(const BlockWeights& b, const torch::Tensor& x, int he
   return MlpResidual(
       b, GatherRows(x, read_rows) + AdaptedLinear(attn, b.out, a, kOut, rt, activation),
       activation, a, rt);
+}
+
+// One causal block over sequences that share their first P positions: `prefix` [P, W] once,
+// `suffix` [N, S, W] per sequence. Every row-wise step (LayerNorm, the four maps, the MLP) runs
+// on the P + N S rows together; the prefix attends to itself, each suffix position to the whole
+// prefix and its own earlier positions. With `read_rows` ([N], suffix positions) it returns
+// only those rows ([N, W], as BlockForward) and leaves `suffix_out` alone.
+torch::Tensor SharedPrefixBlockForward(const BlockWeights& b, const torch::Tensor& prefix,
+                                       const torch::Tensor& suffix, int heads,
+                                       Activation activation, const BlockAdapters* a,
+                                       const PetRuntime& rt, const torch::Tensor& read_rows,
+                                       torch::Tensor* suffix_out) {
+  const int64_t p = prefix.size(0), n = suffix.size(0), s = suffix.size(1), w = suffix.size(2);
+  const torch::Tensor rows = torch::cat({prefix, suffix.reshape({n * s, w})});
+  const torch::Tensor qkv = AdaptedLinear(LayerNorm(rows, b.ln_1), b.qkv, a, kQkv, rt, activation);
+  const std::vector<torch::Tensor> own = HeadsOf(qkv.narrow(0, p, n * s), n, s, heads);
+  const std::vector<torch::Tensor> shared = HeadsOf(qkv.narrow(0, 0, p), 1, p, heads);
+  const torch::Tensor k = torch::cat({shared[1].expand({n, -1, -1, -1}), own[1]}, 2);
+  const torch::Tensor v = torch::cat({shared[2].expand({n, -1, -1, -1}), own[2]}, 2);
+  if (read_rows.defined()) {
+    const torch::Tensor q = GatherRows(own[0].transpose(1, 2), read_rows).unsqueeze(2);
+    const torch::Tensor attn =
+        MaskedAttention(q, k, v, FutureKeys(read_rows.view({n, 1}), p + s, -p)).view({n, w});
+    return MlpResidual(
+        b, GatherRows(suffix, read_rows) + AdaptedLinear(attn, b.out, a, kOut, rt, activation),
+        activation, a, rt);
+  }
+  const torch::Tensor positions =
+      torch::arange(s, torch::TensorOptions(torch::kLong).device(suffix.device())).expand({n, s});
+  const torch::Tensor suffix_attn =
+      MaskedAttention(own[0], k, v, FutureKeys(positions, p + s, -p)).transpose(1, 2);
+  const torch::Tensor prefix_attn =
+      Attention(qkv.narrow(0, 0, p).unsqueeze(0), heads, /*causal=*/true).view({p, w});
+  const torch::Tensor attn = torch::cat({prefix_attn, suffix_attn.reshape({n * s, w})});
+  const torch::Tensor h =
+      MlpResidual(b, rows + AdaptedLinear(attn, b.out, a, kOut, rt, activation), activation, a,
+                  rt);
+  *suffix_out = h.narrow(0, p, n * s).view({n, s, w});
+  return h.narrow(0, 0, p);
 }
 
 }  // namespace
@@ -235,6 +293,29 @@ torch::Tensor TransformerForward(const TransformerWeights& weights, torch::Tenso
   }
   if (blocks == 0 && read_rows.defined()) return GatherRows(x, read_rows);
   return x;
+}
+
+torch::Tensor SharedPrefixTransformerForward(const TransformerWeights& weights,
+                                             torch::Tensor prefix, torch::Tensor suffix,
+                                             const std::vector<BlockAdapters>* adapters,
+                                             const PetRuntime& runtime,
+                                             const torch::Tensor& read_rows) {
+  TORCH_CHECK(!weights.blocks.empty() && read_rows.defined(),
+              "SharedPrefixTransformerForward: needs blocks and read_rows");
+  const bool use = adapters != nullptr && !adapters->empty() && runtime.options != nullptr;
+  const size_t last = weights.blocks.size() - 1;
+  for (size_t i = 0; i < last; ++i) {
+    YieldPoint();
+    torch::Tensor next_suffix;
+    prefix = SharedPrefixBlockForward(weights.blocks[i], prefix, suffix, weights.heads,
+                                      weights.activation, use ? &(*adapters)[i] : nullptr,
+                                      runtime, torch::Tensor(), &next_suffix);
+    suffix = next_suffix;
+  }
+  YieldPoint();
+  return SharedPrefixBlockForward(weights.blocks[last], prefix, suffix, weights.heads,
+                                  weights.activation, use ? &(*adapters)[last] : nullptr,
+                                  runtime, read_rows, nullptr);
 }
 
 }  // namespace perennial

@@ -80,6 +80,18 @@ torch::Tensor TransformerForward(const TransformerWeights& weights, torch::Tenso
                                  const PetRuntime& runtime,
                                  const torch::Tensor& read_rows = torch::Tensor());
 
+// The causal (text) tower over N sequences that all begin with the same P tokens, computing
+// those positions once: `prefix` [P, width] holds them (embedded), `suffix` [N, S, width] the
+// rest of each sequence (positions P .. P + S - 1). Prompted class texts share their template's
+// start ("a photo of a" after SOT), so this skips (N - 1) P of the N (P + S) rows in every
+// block. Returns the rows at suffix positions `read_rows` ([N] int64, required), as
+// TransformerForward on the whole sequences with read_rows + P: equal up to float rounding.
+torch::Tensor SharedPrefixTransformerForward(const TransformerWeights& weights,
+                                             torch::Tensor prefix, torch::Tensor suffix,
+                                             const std::vector<BlockAdapters>* adapters,
+                                             const PetRuntime& runtime,
+                                             const torch::Tensor& read_rows);
+
 }  // namespace perennial
 
 #endif  // PERENNIAL_LEARNER_MODEL_TRANSFORMER_H_

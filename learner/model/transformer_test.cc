@@ -106,5 +106,52 @@ INSTANTIATE_TEST_SUITE_P(
              (info.param.packed ? "OneDnn" : "Blas");
     });
 
+// Sequences that share their first positions give the same read rows, and the same gradients
+// to the shared positions (summed over the sequences), to each suffix and to the adapters,
+// whether the shared positions run once or once per sequence.
+TEST(SharedPrefixTest, MatchesTheFullSequencesRowsAndGradients) {
+  for (const bool packed : {false, true}) {
+    const TransformerWeights weights = RandomTransformer(Activation::kQuickGelu, packed);
+    const Adapters adapters = PerturbedAdapters();
+    const PetRuntime rt{&adapters.options(), /*training=*/false};
+    const int64_t w = TinyClipConfig().vision_width;
+    const torch::Tensor prefix0 = torch::randn({3, w}), suffix0 = torch::randn({4, 5, w});
+    const torch::Tensor rows = torch::tensor({4, 0, 2, 3}, torch::kLong);
+    const torch::Tensor probe = torch::randn({4, w});
+
+    torch::Tensor outputs[2], prefix_grads[2], suffix_grads[2];
+    std::vector<torch::Tensor> adapter_grads[2];
+    for (int shared = 0; shared < 2; ++shared) {
+      for (const torch::Tensor& p : adapters.Parameters()) p.mutable_grad().reset();
+      const torch::Tensor prefix = prefix0.clone().requires_grad_(true);
+      const torch::Tensor suffix = suffix0.clone().requires_grad_(true);
+      const torch::Tensor out =
+          shared == 1
+              ? SharedPrefixTransformerForward(weights, prefix, suffix, &adapters.image_blocks(),
+                                               rt, rows)
+              : TransformerForward(weights,
+                                   torch::cat({prefix.expand({4, 3, w}), suffix}, 1),
+                                   /*causal=*/true, &adapters.image_blocks(), rt, rows + 3);
+      ASSERT_EQ(out.sizes(), probe.sizes());
+      (out * probe).sum().backward();
+      outputs[shared] = out.detach();
+      prefix_grads[shared] = prefix.grad();
+      suffix_grads[shared] = suffix.grad();
+      for (const torch::Tensor& p : adapters.Parameters()) {
+        if (p.grad().defined()) adapter_grads[shared].push_back(p.grad().clone());
+      }
+    }
+    EXPECT_TRUE(torch::allclose(outputs[1], outputs[0], 1e-5, 1e-5)) << "packed " << packed;
+    EXPECT_TRUE(torch::allclose(prefix_grads[1], prefix_grads[0], 1e-4, 1e-5));
+    EXPECT_TRUE(torch::allclose(suffix_grads[1], suffix_grads[0], 1e-4, 1e-5));
+    ASSERT_EQ(adapter_grads[1].size(), 8u * weights.blocks.size());
+    ASSERT_EQ(adapter_grads[0].size(), adapter_grads[1].size());
+    for (size_t i = 0; i < adapter_grads[0].size(); ++i) {
+      const double error = (adapter_grads[1][i] - adapter_grads[0][i]).norm().item<double>();
+      EXPECT_LT(error, 1e-4 * adapter_grads[0][i].norm().item<double>() + 1e-6) << i;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace perennial
