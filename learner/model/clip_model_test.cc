@@ -21,9 +21,9 @@ ClipConfig TinyConfig() {
   return c;
 }
 
-ClipModel TinyModel() {
+ClipModel TinyModel(const ModelOptions& options = {}) {
   const ClipConfig c = TinyConfig();
-  auto model = ClipModel::FromTensors(InitClipTensors(c, 7), ClipConfigMetadata(c), {});
+  auto model = ClipModel::FromTensors(InitClipTensors(c, 7), ClipConfigMetadata(c), options);
   EXPECT_TRUE(model.ok()) << model.status().ToString();
   return *std::move(model);
 }
@@ -167,18 +167,11 @@ TEST(LoraTest, MergedAdaptersMatchTheUnmergedForward) {
 }
 
 TEST(ClipModelTest, OneDnnAndBlasForwardsAgreeWithGradients) {
-  const ClipConfig c = TinyConfig();
   ModelOptions blas_options;
   blas_options.onednn_linear = false;
   const ClipModel onednn = TinyModel();
-  const ClipModel blas = *ClipModel::FromTensors(InitClipTensors(c, 7), ClipConfigMetadata(c),
-                                                 blas_options);
-  auto adapters = *Adapters::Create(c, PetOptions(), 5);
-  torch::manual_seed(5);
-  {
-    torch::NoGradGuard no_grad;
-    for (const torch::Tensor& p : adapters.Parameters()) p.add_(torch::randn_like(p) * 0.1);
-  }
+  const ClipModel blas = TinyModel(blas_options);
+  const Adapters adapters = PerturbedAdapters(TinyConfig(), 5);
   const torch::Tensor pixels = torch::randn({2, 3, 16, 16});
   std::vector<torch::Tensor> grads[2];
   torch::Tensor outputs[2];
@@ -191,28 +184,17 @@ TEST(ClipModelTest, OneDnnAndBlasForwardsAgreeWithGradients) {
     for (const torch::Tensor& p : adapters.Parameters()) grads[i].push_back(p.grad().clone());
   }
   EXPECT_TRUE(torch::allclose(outputs[0], outputs[1], 1e-4, 1e-5));
-  for (size_t j = 0; j < grads[0].size(); ++j) {
-    // Relative to the gradient's norm: the two GEMM libraries sum in different orders, which
-    // moves fp32 gradients by ~3e-5 relative here; a wrong gradient is off by O(1).
-    const double error = (grads[0][j] - grads[1][j]).norm().item<double>();
-    EXPECT_LT(error, 2e-4 * grads[1][j].norm().item<double>() + 1e-6) << "parameter " << j;
-  }
+  ExpectGradientsNear(grads[0], grads[1], 2e-4);
 }
 
 // Prompted texts share their template's first tokens; EncodeText runs those once. Same
 // features and adapter gradients as running every text whole.
 TEST(ClipModelTest, SharedPromptPrefixRunsOnceWithTheSameResults) {
-  const ClipConfig c = TinyConfig();
   ModelOptions whole_options;
   whole_options.share_text_prefix = false;
   const ClipModel shared = TinyModel();
-  const ClipModel whole = *ClipModel::FromTensors(InitClipTensors(c, 7), ClipConfigMetadata(c),
-                                                  whole_options);
-  auto adapters = *Adapters::Create(c, PetOptions(), 5);
-  {
-    torch::NoGradGuard no_grad;
-    for (const torch::Tensor& p : adapters.Parameters()) p.add_(torch::randn_like(p) * 0.1);
-  }
+  const ClipModel whole = TinyModel(whole_options);
+  const Adapters adapters = PerturbedAdapters(TinyConfig(), 5);
   // SOT-like 98 and three template tokens in common; EOT = 99 at different positions.
   const torch::Tensor tokens = torch::tensor(
       {{98, 3, 4, 5, 6, 7, 99, 0}, {98, 3, 4, 5, 8, 99, 0, 0}, {98, 3, 4, 5, 9, 10, 11, 99}},
@@ -223,17 +205,11 @@ TEST(ClipModelTest, SharedPromptPrefixRunsOnceWithTheSameResults) {
     for (const torch::Tensor& p : adapters.Parameters()) p.mutable_grad().reset();
     features[i] = (i == 0 ? whole : shared).EncodeText(tokens, &adapters, false);
     features[i].pow(2).sum().backward();
-    for (const torch::Tensor& p : adapters.Parameters()) {
-      if (p.grad().defined()) grads[i].push_back(p.grad().clone());
-    }
+    grads[i] = DefinedGradients(adapters);
   }
   EXPECT_TRUE(torch::allclose(features[1], features[0], 1e-5, 1e-6));
-  ASSERT_EQ(grads[1].size(), 8u * c.text_layers);
-  ASSERT_EQ(grads[0].size(), grads[1].size());
-  for (size_t j = 0; j < grads[0].size(); ++j) {
-    const double error = (grads[1][j] - grads[0][j]).norm().item<double>();
-    EXPECT_LT(error, 1e-4 * grads[0][j].norm().item<double>() + 1e-6) << "parameter " << j;
-  }
+  ASSERT_EQ(grads[1].size(), 8u * TinyConfig().text_layers);
+  ExpectGradientsNear(grads[1], grads[0], 1e-4);
 }
 
 // The server's learner pauses for queries at these points (learner/base/yield_point.h): one

@@ -10,9 +10,11 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <vector>
 
 #include "learner/model/clip_init.h"
 #include "learner/model/clip_model.h"
+#include "learner/model/pet.h"
 #include "learner/model/tokenizer.h"
 
 namespace perennial {
@@ -44,6 +46,35 @@ inline const ClipModel& TinyClipModel(uint64_t seed) {
     model = std::make_unique<ClipModel>(*std::move(m));
   }
   return *model;
+}
+
+// LoRA adapters (default PetOptions) for `config` with non-zero B, so that the delta matters.
+inline Adapters PerturbedAdapters(const ClipConfig& config, uint64_t seed) {
+  Adapters adapters = *Adapters::Create(config, PetOptions(), seed);
+  torch::manual_seed(seed);
+  torch::NoGradGuard no_grad;
+  for (const torch::Tensor& p : adapters.Parameters()) p.add_(torch::randn_like(p) * 0.1);
+  return adapters;
+}
+
+// The gradients of `adapters`' parameters that are defined (e.g. one tower's), cloned.
+inline std::vector<torch::Tensor> DefinedGradients(const Adapters& adapters) {
+  std::vector<torch::Tensor> grads;
+  for (const torch::Tensor& p : adapters.Parameters()) {
+    if (p.grad().defined()) grads.push_back(p.grad().clone());
+  }
+  return grads;
+}
+
+// Each gradient within `relative` of its reference's norm: two ways of computing the same
+// thing sum in different orders (~3e-5 relative in fp32 here); a wrong gradient is off by O(1).
+inline void ExpectGradientsNear(const std::vector<torch::Tensor>& got,
+                                const std::vector<torch::Tensor>& want, double relative) {
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t j = 0; j < want.size(); ++j) {
+    const double error = (got[j] - want[j]).norm().item<double>();
+    EXPECT_LT(error, relative * want[j].norm().item<double>() + 1e-6) << "parameter " << j;
+  }
 }
 
 }  // namespace perennial
