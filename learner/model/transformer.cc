@@ -105,7 +105,6 @@ std::vector<torch::Tensor> HeadsOf(const torch::Tensor& qkv, int64_t n, int64_t 
 
 torch::Tensor Attention(const torch::Tensor& qkv, int heads, bool causal) {
   const int64_t n = qkv.size(0), l = qkv.size(1), w = qkv.size(2) / 3;
-  const int64_t head_dim = w / heads;
   // q, k, v as [N, H, L, Dh] views of qkv, split along its last dim. Their gradients (which the
   // CUDA attention kernels write in [N, L, H, Dh] order) then join back in qkv's layout with one
   // contiguous concatenation; with a view to [N, L, 3, H, Dh] and unbind, the backward stacked
@@ -116,6 +115,7 @@ torch::Tensor Attention(const torch::Tensor& qkv, int heads, bool causal) {
   torch::Tensor out = at::scaled_dot_product_attention(parts[0], parts[1], parts[2], {}, 0.0,
                                                        /*is_causal=*/causal);
 #else
+  const int64_t head_dim = w / heads;
   if (qkv.device().is_cpu() && qkv.scalar_type() == torch::kFloat32) {
     auto heads_first = [&](const torch::Tensor& t) { return t.reshape({n * heads, l, head_dim}); };
     torch::Tensor out = CpuAttention(heads_first(parts[0]), heads_first(parts[1]),
