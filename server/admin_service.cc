@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "server/handler_threads.h"
 #include "server/probes.h"
 #include "server/status_convert.h"
 #include "server/validation.h"
@@ -135,6 +136,7 @@ grpc::Status AdminServiceImpl::SetLabelSet(grpc::ServerContext* context,
 absl::Status AdminServiceImpl::DoSetProbes(const grpc::ServerContext& context,
                                            const v1::SetProbesRequest& request,
                                            v1::SetProbesResponse* response) {
+  LimitHandlerThreads(core_->handler_intra_op_threads);
   absl::Status status = core_->CheckReady();
   if (!status.ok()) return status;
   absl::StatusOr<std::shared_ptr<std::vector<ProbeTask>>> tasks =

@@ -5,10 +5,10 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "learner/base/cpu_runtime.h"
 #include "learner/base/torch_status.h"
 #include "learner/model/preprocess.h"
 #include "learner/model/zero_shot.h"
+#include "server/handler_threads.h"
 #include "server/query_batcher.h"
 #include "server/status_convert.h"
 #include "server/validation.h"
@@ -24,17 +24,6 @@ absl::StatusOr<torch::Tensor> Preprocess(const std::vector<Image>& images,
   return CatchTorch("preprocessing images", [&]() -> absl::StatusOr<torch::Tensor> {
     return PreprocessBatch(images, options);
   });
-}
-
-// gRPC runs handlers on threads of its own, whose OpenMP teams would take LibTorch's default
-// thread count (all cores) for a query's preprocessing, label embeddings and scoring: a second
-// and third team beside the query thread's and the learner's. On 2 cores, scoring the second of
-// two simultaneous queries took 8-10 ms that way, 0.2-0.4 ms with one thread.
-void LimitHandlerThreads(int threads) {
-  thread_local int applied = 0;
-  if (threads > 0 && applied != threads && SetCallingThreadIntraOpThreads(threads)) {
-    applied = threads;
-  }
 }
 
 void FillEmbedding(const torch::Tensor& row, v1::Embedding* out) {

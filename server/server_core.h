@@ -41,9 +41,9 @@ struct ServerCore {
   std::string device = "cpu";
   std::string dtype = "fp32";  // resolved: never "auto"
   std::string method;
-  // LibTorch intra-op threads of the work a gRPC thread does itself for a query (preprocessing,
-  // label embeddings, scoring); 0 leaves LibTorch's default, all cores. InferenceServiceImpl
-  // applies it to each gRPC thread once.
+  // LibTorch intra-op threads of the work a gRPC thread does itself (a query's preprocessing,
+  // label embeddings and scoring; SetProbes); 0 leaves LibTorch's default, all cores. Handlers
+  // apply it with LimitHandlerThreads (handler_threads.h).
   int handler_intra_op_threads = 0;
 
   ModelHost* host = nullptr;
