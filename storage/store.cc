@@ -10,8 +10,11 @@
 #include "absl/memory/memory.h"
 #include "absl/strings/str_cat.h"
 #include "learner/base/status.h"
+#include "rocksdb/cache.h"
 #include "rocksdb/db.h"
 #include "rocksdb/options.h"
+#include "rocksdb/table.h"
+#include "rocksdb/write_buffer_manager.h"
 #include "storage/keys.h"
 #include "storage/rocksdb_status.h"
 #include "storage/store_internal.h"
@@ -21,14 +24,38 @@ namespace {
 
 constexpr uint64_t kSchemaVersion = 1;
 
-rocksdb::Options MakeDbOptions(const StoreOptions& options) {
+// Options for the database and each family. Memory is bounded by `block_cache` (blocks of every
+// family, index and filter blocks included) and a WriteBufferManager (memtables of every family).
+rocksdb::Options MakeDbOptions(const StoreOptions& options,
+                               const std::shared_ptr<rocksdb::Cache>& block_cache) {
   rocksdb::Options db_options;
   db_options.create_if_missing = options.create_if_missing;
   db_options.create_missing_column_families = true;
   db_options.max_background_jobs = options.max_background_jobs;
   db_options.write_buffer_size = options.write_buffer_bytes;
   db_options.keep_log_file_num = 3;  // RocksDB's own info LOG files.
+  if (options.memtable_budget_bytes > 0) {
+    db_options.write_buffer_manager =
+        std::make_shared<rocksdb::WriteBufferManager>(options.memtable_budget_bytes);
+  }
+  rocksdb::BlockBasedTableOptions table_options;
+  table_options.block_cache = block_cache;
+  table_options.cache_index_and_filter_blocks = true;
+  // Level-0 files are read on every lookup; keeping their index in the cache costs little.
+  table_options.pin_l0_filter_and_index_blocks_in_cache = true;
+  db_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table_options));
   return db_options;
+}
+
+uint64_t SumFamilyProperty(rocksdb::DB* db,
+                           const std::vector<rocksdb::ColumnFamilyHandle*>& families,
+                           const rocksdb::Slice& property) {
+  uint64_t total = 0;
+  for (rocksdb::ColumnFamilyHandle* family : families) {
+    uint64_t value = 0;
+    if (db->GetIntProperty(family, property, &value)) total += value;
+  }
+  return total;
 }
 
 // Families to open: ours plus any already in the database (RocksDB refuses to open a database
@@ -107,15 +134,17 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) 
     return absl::NotFoundError(absl::StrCat("no perennial database in ", options.dir));
   }
 
-  std::vector<rocksdb::ColumnFamilyDescriptor> families;
-  for (const std::string& name : FamilyNames(options.dir)) {
-    families.emplace_back(name, rocksdb::ColumnFamilyOptions(MakeDbOptions(options)));
-  }
   auto store = absl::WrapUnique(new Store(options.dir, options.base_model_id,
                                           options.sync_writes, options.max_group_commit_bytes));
+  store->block_cache_ = rocksdb::NewLRUCache(options.block_cache_bytes);
+  const rocksdb::Options db_options = MakeDbOptions(options, store->block_cache_);
+  std::vector<rocksdb::ColumnFamilyDescriptor> families;
+  for (const std::string& name : FamilyNames(options.dir)) {
+    families.emplace_back(name, rocksdb::ColumnFamilyOptions(db_options));
+  }
   rocksdb::DB* db = nullptr;
   rocksdb::Status s =
-      rocksdb::DB::Open(MakeDbOptions(options), options.dir, families, &store->cf_->all, &db);
+      rocksdb::DB::Open(db_options, options.dir, families, &store->cf_->all, &db);
   if (!s.ok()) return FromRocksDbStatus(s, absl::StrCat("open database ", options.dir));
   store->db_.reset(db);
   Handles& cf = *store->cf_;
@@ -126,6 +155,19 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) 
   cf.meta = cf.all[5];
   PERENNIAL_RETURN_IF_ERROR(store->LoadMeta());
   return store;
+}
+
+StoreUsage Store::Usage() const {
+  StoreUsage usage;
+  rocksdb::DB* db = db_.get();
+  usage.memtable_bytes =
+      SumFamilyProperty(db, cf_->all, rocksdb::DB::Properties::kCurSizeAllMemTables);
+  usage.table_reader_bytes =
+      SumFamilyProperty(db, cf_->all, rocksdb::DB::Properties::kEstimateTableReadersMem);
+  usage.sst_file_bytes =
+      SumFamilyProperty(db, cf_->all, rocksdb::DB::Properties::kLiveSstFilesSize);
+  usage.block_cache_bytes = block_cache_->GetUsage();
+  return usage;
 }
 
 absl::Status Store::LoadMeta() {

@@ -40,6 +40,7 @@
 #include "perennial/v1/sample.pb.h"
 
 namespace rocksdb {
+class Cache;
 class ColumnFamilyHandle;
 class DB;
 }  // namespace rocksdb
@@ -66,6 +67,26 @@ struct StoreOptions {
   size_t write_buffer_bytes = 32 << 20;
   // RocksDB background flush and compaction threads. Default: 2.
   int max_background_jobs = 2;
+  // Cap on the memtables of all column families together: above it RocksDB flushes the largest
+  // (a shared WriteBufferManager). Without it each family may hold up to two write_buffer_bytes
+  // memtables, and the rarely written ones (dedup keys, checkpoints) sit near full for hours.
+  // 0: no cap. Default: 64 MiB.
+  size_t memtable_budget_bytes = 64 << 20;
+  // One LRU cache for the data, index and filter blocks of every family, so that what open SST
+  // files hold in memory stays within it instead of growing with the log. Default: 16 MiB.
+  size_t block_cache_bytes = 16 << 20;
+};
+
+// Memory and disk the store's RocksDB holds, from RocksDB's own accounting (see Store::Usage).
+struct StoreUsage {
+  // Active and immutable memtables of all families.
+  uint64_t memtable_bytes = 0;
+  // Index and filter blocks that open SST files hold outside the block cache.
+  uint64_t table_reader_bytes = 0;
+  // Contents of the shared block cache.
+  uint64_t block_cache_bytes = 0;
+  // Live SST files of all families.
+  uint64_t sst_file_bytes = 0;
 };
 
 // Outcome of one appended sample.
@@ -107,6 +128,9 @@ class Store {
 
   const std::string& base_model_id() const { return base_model_id_; }
   const std::string& dir() const { return dir_; }
+
+  // What RocksDB holds now; cheap enough to call at every metrics scrape.
+  StoreUsage Usage() const;
 
   // ---- Sample log (sample_log.cc) ----
 
@@ -205,6 +229,8 @@ class Store {
   const bool sync_writes_;
   const size_t max_group_commit_bytes_;
 
+  // Shared by every family's table factory; outlives db_ (declared first).
+  std::shared_ptr<rocksdb::Cache> block_cache_;
   std::unique_ptr<rocksdb::DB> db_;
   std::unique_ptr<Handles> cf_;
 

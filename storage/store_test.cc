@@ -1,8 +1,10 @@
 // Store::Open, persistence across reopen, base model identity, vocabulary and blobs.
 #include "storage/store.h"
 
+#include <chrono>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -137,6 +139,62 @@ TEST(StoreTest, BlobsRoundTripAndAreSeparateFromWords) {
   absl::StatusOr<std::vector<std::string>> words = store->ListVocabulary();
   ASSERT_TRUE(words.ok());
   EXPECT_TRUE(words->empty());
+}
+
+// Appends `count` test samples (~800 bytes each) in batches of 64.
+void AppendTestSamples(Store* store, uint32_t count) {
+  for (uint32_t first = 0; first < count; first += 64) {
+    std::vector<v1::Sample> batch;
+    for (uint32_t id = first; id < first + 64 && id < count; ++id) {
+      batch.push_back(MakeTestSample(id, "key" + std::to_string(id)));
+    }
+    ASSERT_TRUE(store->AppendSamples(std::move(batch)).ok());
+  }
+}
+
+TEST(StoreTest, MemtablesStayWithinTheirBudget) {
+  TempDir tmp;
+  StoreOptions options;
+  options.dir = tmp.path();
+  options.base_model_id = "clip-a";
+  options.sync_writes = false;
+  options.memtable_budget_bytes = 4 << 20;
+  absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(options);
+  ASSERT_TRUE(store.ok()) << store.status();
+  EXPECT_EQ((*store)->Usage().sst_file_bytes, 0u);
+  // ~28 MB of samples and dedup keys: within one family's 32 MiB write buffer, so without the
+  // budget nothing would be flushed.
+  AppendTestSamples(store->get(), 32000);
+  // Flushes run in the background: wait for the last one. The bound allows for a flush in
+  // progress and for each written family's last arena block (1 MiB) above the budget.
+  constexpr uint64_t kBound = 8u << 20;
+  StoreUsage usage = (*store)->Usage();
+  for (int i = 0; i < 100 && usage.memtable_bytes > kBound; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    usage = (*store)->Usage();
+  }
+  EXPECT_LE(usage.memtable_bytes, kBound);
+  EXPECT_GT(usage.sst_file_bytes, 0u);  // What left the memtables is on disk (compressed).
+  absl::StatusOr<v1::StoredSample> first = (*store)->GetSample(1);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(first->sample().image().raw().pixels(), MakeTestSample(0).image().raw().pixels());
+}
+
+TEST(StoreTest, BlockCacheHoldsReadBlocksWithinItsCapacity) {
+  TempDir tmp;
+  StoreOptions options;
+  options.dir = tmp.path();
+  options.base_model_id = "clip-a";
+  options.sync_writes = false;
+  options.memtable_budget_bytes = 1 << 20;
+  options.block_cache_bytes = 256 << 10;
+  absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(options);
+  ASSERT_TRUE(store.ok()) << store.status();
+  AppendTestSamples(store->get(), 8000);
+  for (uint64_t seq = 1; seq <= 8000; seq += 97) ASSERT_TRUE((*store)->GetSample(seq).ok());
+  const StoreUsage usage = (*store)->Usage();
+  EXPECT_GT(usage.block_cache_bytes, 0u);
+  EXPECT_LE(usage.block_cache_bytes, 256u << 10);
 }
 
 }  // namespace
