@@ -34,15 +34,24 @@ class ServerMetrics::LiveCollectable : public prometheus::Collectable {
       if (source_) gauges = source_();
     }
     std::vector<prometheus::MetricFamily> families;
-    auto add = [&families](const char* name, const char* help, double value) {
+    // One gauge family; `values` pairs a value of `label` with its gauge (label unused for one
+    // unlabelled gauge).
+    auto add_labelled = [&families](const char* name, const char* help, const char* label,
+                                    std::vector<std::pair<const char*, double>> values) {
       prometheus::MetricFamily family;
       family.name = name;
       family.help = help;
       family.type = prometheus::MetricType::Gauge;
-      prometheus::ClientMetric metric;
-      metric.gauge.value = value;
-      family.metric.push_back(std::move(metric));
+      for (const auto& [label_value, value] : values) {
+        prometheus::ClientMetric metric;
+        if (label != nullptr) metric.label.push_back({label, label_value});
+        metric.gauge.value = value;
+        family.metric.push_back(std::move(metric));
+      }
       families.push_back(std::move(family));
+    };
+    auto add = [&add_labelled](const char* name, const char* help, double value) {
+      add_labelled(name, help, nullptr, {{"", value}});
     };
     add("perennial_backlog_samples", "Logged samples the learner has not consumed yet.",
         gauges.backlog_samples);
@@ -60,6 +69,16 @@ class ServerMetrics::LiveCollectable : public prometheus::Collectable {
         gauges.learning_paused);
     add("perennial_process_resident_memory_bytes", "Resident memory of the server process.",
         ProcessResidentMemoryBytes());
+    add_labelled("perennial_process_heap_bytes",
+                 "malloc's heap: bytes in use, and bytes freed but kept mapped for reuse.", "state",
+                 {{"allocated", gauges.heap_allocated_bytes}, {"free", gauges.heap_free_bytes}});
+    add_labelled("perennial_storage_memory_bytes",
+                 "Memory the RocksDB store holds, by kind (RocksDB's estimates).", "kind",
+                 {{"memtables", gauges.storage_memtable_bytes},
+                  {"table_readers", gauges.storage_table_reader_bytes},
+                  {"block_cache", gauges.storage_block_cache_bytes}});
+    add("perennial_storage_sst_file_bytes", "Bytes of the store's live RocksDB table files.",
+        gauges.storage_sst_file_bytes);
     return families;
   }
 

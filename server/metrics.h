@@ -12,6 +12,9 @@
 //   perennial_model_version, perennial_checkpoint_version        gauges, read at scrape time
 //   perennial_learning_paused                                    gauge (0/1), read at scrape time
 //   perennial_process_resident_memory_bytes                      gauge, read at scrape time
+//   perennial_process_heap_bytes{state="allocated"|"free"}       gauge, read at scrape time
+//   perennial_storage_memory_bytes{kind="memtables"|"table_readers"|"block_cache"}  gauge, ditto
+//   perennial_storage_sst_file_bytes                             gauge, read at scrape time
 // and the learner's series (learner_metrics.h), pushed by the learner thread.
 //
 // Thread-safety: every method may be called from any thread.
@@ -42,6 +45,14 @@ struct LiveGauges {
   double model_version = 0;
   double checkpoint_version = 0;
   double learning_paused = 0;
+  // malloc's statistics (learner/base/cpu_runtime.h, HeapUsage).
+  double heap_allocated_bytes = 0;
+  double heap_free_bytes = 0;
+  // The store's RocksDB (storage/store.h, StoreUsage).
+  double storage_memtable_bytes = 0;
+  double storage_table_reader_bytes = 0;
+  double storage_block_cache_bytes = 0;
+  double storage_sst_file_bytes = 0;
 };
 
 class ServerMetrics {

@@ -116,6 +116,14 @@ absl::StatusOr<std::unique_ptr<PerennialServer>> PerennialServer::Start(
     gauges.backlog_limit_samples = static_cast<double>(core.limits.max_backlog_samples);
     gauges.learner_cursor = static_cast<double>(cursor);
     gauges.checkpoint_version = static_cast<double>(core.store->CurrentVersion());
+    const HeapUsage heap = ReadHeapUsage();
+    gauges.heap_allocated_bytes = static_cast<double>(heap.allocated_bytes);
+    gauges.heap_free_bytes = static_cast<double>(heap.free_bytes);
+    const StoreUsage storage = core.store->Usage();
+    gauges.storage_memtable_bytes = static_cast<double>(storage.memtable_bytes);
+    gauges.storage_table_reader_bytes = static_cast<double>(storage.table_reader_bytes);
+    gauges.storage_block_cache_bytes = static_cast<double>(storage.block_cache_bytes);
+    gauges.storage_sst_file_bytes = static_cast<double>(storage.sst_file_bytes);
     if (core.is_ready()) {
       gauges.model_version = static_cast<double>(core.host->version());
       gauges.learning_paused = core.learner->Progress().paused ? 1 : 0;

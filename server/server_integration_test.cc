@@ -551,8 +551,18 @@ TEST_F(ServerTest, MetricsEndpointServesPerennialSeries) {
         "perennial_ingest_samples_total{result=\"rejected\"} 1", "perennial_ingest_bytes_total",
         "perennial_query_latency_seconds_count{method=\"classify\"} 1",
         "perennial_query_batch_size_count 1", "perennial_model_version 0",
-        "perennial_backlog_limit_samples 100000", "perennial_process_resident_memory_bytes"}) {
+        "perennial_backlog_limit_samples 100000", "perennial_process_resident_memory_bytes",
+        "perennial_storage_memory_bytes{kind=\"block_cache\"}",
+        "perennial_storage_memory_bytes{kind=\"table_readers\"}",
+        "perennial_storage_sst_file_bytes", "perennial_process_heap_bytes{state=\"free\"}"}) {
     EXPECT_NE(page.find(series), std::string::npos) << series;
+  }
+  // The accepted sample (and the store's metadata) sit in a memtable; the model is on the heap.
+  for (const std::string series : {"perennial_storage_memory_bytes{kind=\"memtables\"} ",
+                                   "perennial_process_heap_bytes{state=\"allocated\"} "}) {
+    const size_t at = page.find(series);
+    ASSERT_NE(at, std::string::npos) << series;
+    EXPECT_GT(std::stod(page.substr(at + series.size())), 0.0) << series;
   }
 }
 

@@ -10,6 +10,8 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <initializer_list>
+#include <optional>
 
 #if PERENNIAL_TCMALLOC
 #include <gperftools/tcmalloc.h>
@@ -56,7 +58,42 @@ std::string MallocName() {
   return tc_malloc != nullptr && tc_malloc == dlsym(RTLD_DEFAULT, "malloc") ? "tcmalloc" : "glibc";
 }
 
+// Sum of tcmalloc's numeric properties `names`, or nullopt when tcmalloc is not loaded (looked up
+// at run time, so a preloaded tcmalloc counts too).
+std::optional<uint64_t> TcmallocProperties(std::initializer_list<const char*> names) {
+  using GetPropertyFn = int (*)(const char*, size_t*);
+  static const auto get_property = reinterpret_cast<GetPropertyFn>(
+      dlsym(RTLD_DEFAULT, "MallocExtension_GetNumericProperty"));
+  if (get_property == nullptr) return std::nullopt;
+  uint64_t total = 0;
+  for (const char* name : names) {
+    size_t value = 0;
+    if (get_property(name, &value) == 0) return std::nullopt;
+    total += value;
+  }
+  return total;
+}
+
 }  // namespace
+
+HeapUsage ReadHeapUsage() {
+  HeapUsage usage;
+  if (MallocName() == "tcmalloc") {
+    std::optional<uint64_t> allocated = TcmallocProperties({"generic.current_allocated_bytes"});
+    std::optional<uint64_t> free = TcmallocProperties(
+        {"tcmalloc.pageheap_free_bytes", "tcmalloc.central_cache_free_bytes",
+         "tcmalloc.transfer_cache_free_bytes", "tcmalloc.thread_cache_free_bytes"});
+    if (allocated && free) {
+      usage.allocated_bytes = *allocated;
+      usage.free_bytes = *free;
+      return usage;
+    }
+  }
+  const struct mallinfo2 info = mallinfo2();
+  usage.allocated_bytes = info.uordblks + info.hblkhd;
+  usage.free_bytes = info.fordblks;
+  return usage;
+}
 
 std::string BlasCoreName() {
   using CoreNameFn = char* (*)();

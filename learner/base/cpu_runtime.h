@@ -21,6 +21,7 @@
 #ifndef PERENNIAL_LEARNER_BASE_CPU_RUNTIME_H_
 #define PERENNIAL_LEARNER_BASE_CPU_RUNTIME_H_
 
+#include <cstdint>
 #include <string>
 
 namespace perennial {
@@ -53,6 +54,19 @@ bool CpuHasBf16Dot();
 // speed at a small accuracy cost, bench/README.md), else "fp32". Any other `dtype` comes back
 // unchanged, to be validated by whoever parses it.
 std::string ResolveAutoDtype(const std::string& dtype, const std::string& device);
+
+// What the process's malloc holds, from the allocator's own statistics.
+struct HeapUsage {
+  // Bytes handed out and not yet freed (LibTorch's CPU tensors, RocksDB, gRPC, ...).
+  uint64_t allocated_bytes = 0;
+  // Bytes kept free for reuse and still mapped: part of the resident memory once touched. The
+  // allocator settings above trade this for speed; it is bounded by earlier peaks.
+  uint64_t free_bytes = 0;
+};
+
+// tcmalloc's MallocExtension where malloc is tcmalloc, else glibc's mallinfo2. A leak shows as
+// growing allocated_bytes; allocator retention as growing free_bytes.
+HeapUsage ReadHeapUsage();
 
 // One line for logs and benchmark output, e.g.
 // "blas=OpenBLAS/Haswell avx512=yes avx512_bf16=yes malloc=tcmalloc tuning=on".

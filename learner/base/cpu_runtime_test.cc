@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -81,6 +82,20 @@ TEST(CpuRuntimeTest, RejectsIncrementsOutsideOneToNineteen) {
     EXPECT_FALSE(LowerCallingThreadPriority(20));
     EXPECT_FALSE(LowerCallingThreadPriority(-3));
   }).join();
+}
+
+// A live 64 MiB block shows in allocated_bytes and leaves it when freed, whichever malloc runs.
+TEST(CpuRuntimeTest, HeapUsageCountsALiveBlock) {
+  constexpr uint64_t kBytes = 64 << 20;
+  const HeapUsage before = ReadHeapUsage();
+  char* volatile block = static_cast<char*>(std::malloc(kBytes));
+  ASSERT_NE(block, nullptr);
+  for (uint64_t i = 0; i < kBytes; i += 4096) block[i] = 1;
+  const HeapUsage during = ReadHeapUsage();
+  std::free(block);
+  const HeapUsage after = ReadHeapUsage();
+  EXPECT_GE(during.allocated_bytes, before.allocated_bytes + kBytes);
+  EXPECT_LE(after.allocated_bytes + kBytes, during.allocated_bytes);
 }
 
 }  // namespace
