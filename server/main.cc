@@ -105,6 +105,25 @@ void AddFlags(CLI::App& app, perennial::ServerOptions* o, int* threads, int64_t*
   app.set_config("--config", "", "read flags from this TOML/INI file (same names, no dashes)");
 }
 
+// The store's memory caps, in MiB on the command line; defaults from ServerOptions.
+struct StoreFlagValues {
+  explicit StoreFlagValues(const perennial::ServerOptions& defaults)
+      : memtable_mb(static_cast<int64_t>(defaults.store_memtable_budget_bytes >> 20)),
+        block_cache_mb(static_cast<int64_t>(defaults.store_block_cache_bytes >> 20)) {}
+  int64_t memtable_mb;
+  int64_t block_cache_mb;
+};
+
+void AddStoreFlags(CLI::App& app, StoreFlagValues* v) {
+  app.add_option("--store-memtable-mb", v->memtable_mb,
+                 "MiB of RocksDB memtables (unflushed writes) of all column families together; "
+                 "above it the largest is flushed (0: no cap, up to 2 x 32 MiB per family)")
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
+  app.add_option("--store-block-cache-mb", v->block_cache_mb,
+                 "MiB of RocksDB block cache (read data, index and filter blocks of every family)")
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
+}
+
 // Flags whose option type differs from the command line's (durations, enums).
 struct LearnerFlagValues {
   int64_t batch_wait_ms = 200;
@@ -201,9 +220,13 @@ int main(int argc, char** argv) {
   int threads = 0;
   int64_t delay_us = absl::ToInt64Microseconds(options.batching.max_queue_delay);
   LearnerFlagValues learner_flags;
+  StoreFlagValues store_flags(options);
   AddFlags(app, &options, &threads, &delay_us);
+  AddStoreFlags(app, &store_flags);
   AddLearnerFlags(app, &options, &learner_flags);
   CLI11_PARSE(app, argc, argv);
+  options.store_memtable_budget_bytes = static_cast<size_t>(store_flags.memtable_mb) << 20;
+  options.store_block_cache_bytes = static_cast<size_t>(store_flags.block_cache_mb) << 20;
   options.batching.max_queue_delay = absl::Microseconds(delay_us);
   if (!ApplyLearnerFlags(learner_flags, &options)) return 1;
   const int cores =

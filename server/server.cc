@@ -86,6 +86,8 @@ absl::StatusOr<std::unique_ptr<PerennialServer>> PerennialServer::Start(
   store_options.dir = (std::filesystem::path(options.data_dir) / "db").string();
   store_options.base_model_id = *model_id;
   store_options.sync_writes = options.sync_writes;
+  store_options.memtable_budget_bytes = options.store_memtable_budget_bytes;
+  store_options.block_cache_bytes = options.store_block_cache_bytes;
   absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(store_options);
   if (!store.ok()) return store.status();
   state->store = *std::move(store);

@@ -67,6 +67,10 @@ struct ServerOptions {
   CheckpointSchedule checkpoints;
   // Synced WAL for every acknowledged sample. Only tests turn this off. Default: true.
   bool sync_writes = true;
+  // RocksDB memory caps (StoreOptions): memtables of all families together, and the block cache
+  // (data, index and filter blocks). Defaults: 64 MiB and 16 MiB.
+  size_t store_memtable_budget_bytes = 64 << 20;
+  size_t store_block_cache_bytes = 16 << 20;
   // How long Shutdown() lets in-flight RPCs finish before cancelling them. Default: 10 s.
   absl::Duration drain_timeout = absl::Seconds(10);
 };
