@@ -19,7 +19,7 @@
 namespace perennial {
 namespace {
 
-// Log records read per store call while forming a batch.
+// Log records read per store call while rescanning the held-out set.
 constexpr size_t kReadChunk = 64;
 
 }  // namespace
@@ -55,7 +55,15 @@ LearningLoop::LearningLoop(LearnerEnv env, LearningLoopOptions options,
       vocabulary_(std::move(vocabulary)),
       learner_(std::move(learner)),
       evaluator_(&env.host->model(), &env.host->tokenizer(), options_.learner.templates,
-                 options_.evaluation) {}
+                 options_.evaluation) {
+  BatchReaderOptions reader;
+  reader.batch_size = options_.batch_size;
+  reader.limits = options_.limits;
+  reader.preprocess = env_.host->preprocess_options();
+  reader.prefetch = options_.prefetch_batches;
+  reader.nice = options_.learner_nice;
+  reader_ = std::make_unique<BatchReader>(env_.store, std::move(reader));
+}
 
 LearningLoop::~LearningLoop() { Stop(); }
 
@@ -152,9 +160,10 @@ void LearningLoop::Run() {
          last = env_.store->LastSeq()) {
       env_.store->WaitForSamples(last, deadline - absl::Now());
     }
+    DecodedBatch read = reader_->Take(after);
     absl::MutexLock lock(&mu_);
     if (cursor() != after) continue;  // a Restore() moved the cursor meanwhile
-    Batch batch = ReadBatch(after);
+    Batch batch = AcceptLocked(std::move(read));
     const uint64_t consumed = std::max(cursor(), batch.last_seq);
     if (batch.pixels.defined()) TrainLocked(std::move(batch));
     // Caught up: the last steps go live before the cursor says so, so that a client that sees
@@ -188,51 +197,16 @@ void LearningLoop::WaitForQueries(absl::Duration timeout) {
   if (env_.metrics != nullptr) env_.metrics->AddQueryPause(absl::Now() - start);
 }
 
-LearningLoop::Batch LearningLoop::ReadBatch(uint64_t after_seq) {
-  Batch batch;
-  batch.last_seq = after_seq;
-  const PreprocessOptions preprocess = env_.host->preprocess_options();
-  std::vector<torch::Tensor> rows;
-  while (rows.size() < static_cast<size_t>(options_.batch_size)) {
-    const size_t want = std::min(kReadChunk, options_.batch_size - rows.size());
-    absl::StatusOr<std::vector<v1::StoredSample>> logged =
-        env_.store->ReadSamples(batch.last_seq + 1, want);
-    if (!logged.ok()) {
-      std::cerr << "learner: reading the log after " << batch.last_seq << ": " << logged.status()
-                << std::endl;
-      break;
-    }
-    if (logged->empty()) break;
-    for (const v1::StoredSample& stored : *logged) {
-      if (batch.last_seq == after_seq) {
-        batch.oldest_received = absl::FromUnixSeconds(stored.received_time().seconds()) +
-                                absl::Nanoseconds(stored.received_time().nanos());
-      }
-      batch.last_seq = stored.seq();
-      absl::StatusOr<Image> image =
-          DecodeRequestImage(stored.sample().image(), options_.limits, "logged image");
-      absl::StatusOr<torch::Tensor> pixels =
-          image.ok() ? CatchTorch("preprocessing a logged image",
-                                  [&]() -> absl::StatusOr<torch::Tensor> {
-                                    return PreprocessImage(*image, preprocess);
-                                  })
-                     : absl::StatusOr<torch::Tensor>(image.status());
-      if (!pixels.ok()) {
-        ++skipped_samples_;
-        std::cerr << "learner: skipping sample " << stored.seq() << ": " << pixels.status()
-                  << std::endl;
-        continue;
-      }
-      const std::string label = TrimLabel(stored.sample().label());
-      if (stored.sample().split() == v1::Sample::EVAL) {
-        evaluator_.AddEvalSample(*pixels, label);
-        continue;
-      }
-      rows.push_back(*std::move(pixels));
-      batch.labels.push_back(label);
-    }
+LearningLoop::Batch LearningLoop::AcceptLocked(DecodedBatch read) {
+  skipped_samples_ += read.skipped;
+  for (size_t i = 0; i < read.eval_pixels.size(); ++i) {
+    evaluator_.AddEvalSample(read.eval_pixels[i], read.eval_labels[i]);
   }
-  if (!rows.empty()) batch.pixels = torch::stack(rows);
+  Batch batch;
+  batch.last_seq = read.last_seq;
+  batch.oldest_received = read.oldest_received;
+  if (!read.train_pixels.empty()) batch.pixels = torch::stack(read.train_pixels);
+  batch.labels = std::move(read.train_labels);
   return batch;
 }
 
@@ -370,15 +344,9 @@ void LearningLoop::RescanEvalSamples(uint64_t cursor) {
     for (const v1::StoredSample& stored : *logged) {
       seq = stored.seq() + 1;
       if (stored.sample().split() != v1::Sample::EVAL) continue;
-      absl::StatusOr<Image> image =
-          DecodeRequestImage(stored.sample().image(), options_.limits, "logged image");
-      if (!image.ok()) continue;
-      absl::Status added = CatchTorch("preprocessing a logged image", [&]() -> absl::Status {
-        evaluator_.AddEvalSample(PreprocessImage(*image, preprocess),
-                                 TrimLabel(stored.sample().label()));
-        return absl::OkStatus();
-      });
-      if (!added.ok()) ++skipped_samples_;
+      absl::StatusOr<torch::Tensor> pixels =
+          DecodeLoggedImage(stored, options_.limits, preprocess);
+      if (pixels.ok()) evaluator_.AddEvalSample(*pixels, TrimLabel(stored.sample().label()));
     }
   }
 }

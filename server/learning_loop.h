@@ -45,6 +45,7 @@
 #include "learner/online/online_learner.h"
 #include "learner/online/online_options.h"
 #include "perennial/v1/sample.pb.h"
+#include "server/batch_reader.h"
 #include "server/learner_control.h"
 #include "server/learner_metrics.h"
 #include "server/limits.h"
@@ -80,6 +81,9 @@ struct LearningLoopOptions {
   // gives the learner and the query thread together no more threads than cores (--threads).
   // Default: 0.
   int intra_op_threads = 0;
+  // Decode and preprocess the next batch on a reader thread while a step trains, when the log
+  // already holds it (batch_reader.h). Default: true.
+  bool prefetch_batches = true;
   // Longest total pause of one training step for queries, at the model's yield points; zero
   // pauses only between steps. Default: 250 ms.
   absl::Duration max_pause_per_step = absl::Milliseconds(250);
@@ -124,9 +128,9 @@ class LearningLoop final : public LearnerControl {
   void PauseForQueries();
   // Waits up to `timeout` for the pending queries (env_.queries to be idle).
   void WaitForQueries(absl::Duration timeout);
-  // Reads and decodes samples after the cursor until `batch_size` TRAIN samples or the log's
-  // end; EVAL samples go to the evaluator. Empty pixels: nothing to train yet.
-  Batch ReadBatch(uint64_t after_seq) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Gives `read`'s EVAL samples to the evaluator, counts its skipped ones and returns its
+  // TRAIN samples as a step's batch. Empty pixels: nothing to train.
+  Batch AcceptLocked(DecodedBatch read) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // One step on `batch`, publication and evaluation. Returns false on a training failure.
   void TrainLocked(Batch batch) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Publishes when the learner took steps since the last publication.
@@ -161,6 +165,7 @@ class LearningLoop final : public LearnerControl {
   mutable absl::Mutex metrics_mu_;
   std::map<std::string, double> metrics_snapshot_ ABSL_GUARDED_BY(metrics_mu_);
 
+  std::unique_ptr<BatchReader> reader_;  // used by the learner thread only
   std::thread thread_;
 };
 

@@ -154,6 +154,10 @@ void AddLearnerFlags(CLI::App& app, perennial::ServerOptions* o, LearnerFlagValu
                  "added to the learner thread's nice value so that queries and ingest preempt "
                  "training (0: same priority)")
       ->capture_default_str()->check(CLI::Range(0, 19));
+  app.add_option("--learner-prefetch", l.prefetch_batches,
+                 "decode and preprocess the next batch on a reader thread while a step trains, "
+                 "when the log already holds it (pays with large images)")
+      ->capture_default_str();
   app.add_option("--learner-image-parts", m.image_parts,
                  "split each step's image-tower work into this many parts on threads of their "
                  "own, each with --learner-threads/N LibTorch threads (small models on CPU)")

@@ -1,0 +1,131 @@
+#include "server/batch_reader.h"
+
+#include <algorithm>
+#include <iostream>
+#include <utility>
+
+#include "learner/base/cpu_runtime.h"
+#include "learner/base/torch_status.h"
+#include "server/validation.h"
+#include "storage/store.h"
+
+namespace perennial {
+namespace {
+
+// Log records read per store call while forming a batch.
+constexpr size_t kReadChunk = 64;
+
+absl::Time ReceivedTime(const v1::StoredSample& stored) {
+  return absl::FromUnixSeconds(stored.received_time().seconds()) +
+         absl::Nanoseconds(stored.received_time().nanos());
+}
+
+}  // namespace
+
+absl::StatusOr<torch::Tensor> DecodeLoggedImage(const v1::StoredSample& stored,
+                                                const ServerLimits& limits,
+                                                const PreprocessOptions& preprocess) {
+  absl::StatusOr<Image> image =
+      DecodeRequestImage(stored.sample().image(), limits, "logged image");
+  if (!image.ok()) return image.status();
+  return CatchTorch("preprocessing a logged image", [&]() -> absl::StatusOr<torch::Tensor> {
+    return PreprocessImage(*image, preprocess);
+  });
+}
+
+BatchReader::BatchReader(const Store* store, BatchReaderOptions options)
+    : store_(store), options_(std::move(options)) {
+  if (options_.prefetch) thread_ = std::thread([this] { Run(); });
+}
+
+BatchReader::~BatchReader() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  if (thread_.joinable()) thread_.join();
+}
+
+DecodedBatch BatchReader::Take(uint64_t after_seq) {
+  std::optional<DecodedBatch> batch;
+  {
+    absl::MutexLock lock(&mu_);
+    mu_.Await(absl::Condition(
+        +[](std::optional<uint64_t>* reading) { return !reading->has_value(); }, &reading_));
+    if (ready_.has_value() && ready_->after_seq == after_seq) batch = std::move(ready_);
+    ready_.reset();  // a batch for another cursor (a Restore moved it) is stale
+    requested_.reset();
+  }
+  if (!batch.has_value()) batch = Read(after_seq);
+  if (options_.prefetch &&
+      store_->LastSeq() >= batch->last_seq + static_cast<uint64_t>(options_.batch_size)) {
+    absl::MutexLock lock(&mu_);
+    requested_ = batch->last_seq;
+  }
+  return *std::move(batch);
+}
+
+uint64_t BatchReader::batches_prepared() const {
+  absl::MutexLock lock(&mu_);
+  return batches_prepared_;
+}
+
+DecodedBatch BatchReader::Read(uint64_t after_seq) const {
+  DecodedBatch batch;
+  batch.after_seq = after_seq;
+  batch.last_seq = after_seq;
+  const auto batch_size = static_cast<size_t>(options_.batch_size);
+  while (batch.train_pixels.size() < batch_size) {
+    const size_t want = std::min(kReadChunk, batch_size - batch.train_pixels.size());
+    absl::StatusOr<std::vector<v1::StoredSample>> logged =
+        store_->ReadSamples(batch.last_seq + 1, want);
+    if (!logged.ok()) {
+      std::cerr << "learner: reading the log after " << batch.last_seq << ": " << logged.status()
+                << std::endl;
+      break;
+    }
+    if (logged->empty()) break;
+    for (const v1::StoredSample& stored : *logged) {
+      if (batch.last_seq == after_seq) batch.oldest_received = ReceivedTime(stored);
+      batch.last_seq = stored.seq();
+      absl::StatusOr<torch::Tensor> pixels =
+          DecodeLoggedImage(stored, options_.limits, options_.preprocess);
+      if (!pixels.ok()) {
+        ++batch.skipped;
+        std::cerr << "learner: skipping sample " << stored.seq() << ": " << pixels.status()
+                  << std::endl;
+        continue;
+      }
+      const bool eval = stored.sample().split() == v1::Sample::EVAL;
+      (eval ? batch.eval_pixels : batch.train_pixels).push_back(*std::move(pixels));
+      (eval ? batch.eval_labels : batch.train_labels).push_back(TrimLabel(stored.sample().label()));
+    }
+  }
+  return batch;
+}
+
+void BatchReader::Run() {
+  // Before this thread's first LibTorch op, so that an OpenMP team it starts inherits both.
+  if (options_.nice > 0) LowerCallingThreadPriority(options_.nice);
+  SetCallingThreadIntraOpThreads(1);
+  while (true) {
+    uint64_t after_seq = 0;
+    {
+      absl::MutexLock lock(&mu_);
+      mu_.Await(absl::Condition(
+          +[](BatchReader* self) { return self->stopping_ || self->requested_.has_value(); },
+          this));
+      if (stopping_) return;
+      after_seq = *requested_;
+      requested_.reset();
+      reading_ = after_seq;
+    }
+    DecodedBatch batch = Read(after_seq);
+    absl::MutexLock lock(&mu_);
+    ready_ = std::move(batch);
+    reading_.reset();
+    ++batches_prepared_;
+  }
+}
+
+}  // namespace perennial
