@@ -35,6 +35,9 @@ absl::StatusOr<torch::Tensor> DecodeLoggedImage(const v1::StoredSample& stored,
 
 BatchReader::BatchReader(const Store* store, BatchReaderOptions options)
     : store_(store), options_(std::move(options)) {
+  for (int i = 1; i < options_.decode_threads; ++i) {
+    decoders_.push_back(std::make_unique<HelperThread>(/*intra_op_threads=*/1));
+  }
   if (options_.prefetch) thread_ = std::thread([this] { Run(); });
 }
 
@@ -70,7 +73,27 @@ uint64_t BatchReader::batches_prepared() const {
   return batches_prepared_;
 }
 
-DecodedBatch BatchReader::Read(uint64_t after_seq) const {
+std::vector<absl::StatusOr<torch::Tensor>> BatchReader::DecodeAll(
+    const std::vector<v1::StoredSample>& records) {
+  std::vector<absl::StatusOr<torch::Tensor>> decoded(records.size(),
+                                                     absl::UnknownError("not decoded"));
+  // Thread t decodes records t, t + threads, ...: images of one stream cost about the same.
+  const size_t threads = std::min(decoders_.size() + 1, records.size());
+  auto decode_share = [&](size_t first) {
+    for (size_t i = first; i < records.size(); i += threads) {
+      decoded[i] = DecodeLoggedImage(records[i], options_.limits, options_.preprocess);
+    }
+  };
+  std::vector<HelperThread::Task> tasks;
+  for (size_t t = 1; t < threads; ++t) {
+    tasks.push_back(decoders_[t - 1]->Start([&decode_share, t] { decode_share(t); }));
+  }
+  decode_share(0);
+  for (HelperThread::Task& task : tasks) task.Wait();
+  return decoded;
+}
+
+DecodedBatch BatchReader::Read(uint64_t after_seq) {
   DecodedBatch batch;
   batch.after_seq = after_seq;
   batch.last_seq = after_seq;
@@ -85,11 +108,12 @@ DecodedBatch BatchReader::Read(uint64_t after_seq) const {
       break;
     }
     if (logged->empty()) break;
-    for (const v1::StoredSample& stored : *logged) {
+    std::vector<absl::StatusOr<torch::Tensor>> decoded = DecodeAll(*logged);
+    for (size_t i = 0; i < logged->size(); ++i) {
+      const v1::StoredSample& stored = (*logged)[i];
       if (batch.last_seq == after_seq) batch.oldest_received = ReceivedTime(stored);
       batch.last_seq = stored.seq();
-      absl::StatusOr<torch::Tensor> pixels =
-          DecodeLoggedImage(stored, options_.limits, options_.preprocess);
+      absl::StatusOr<torch::Tensor>& pixels = decoded[i];
       if (!pixels.ok()) {
         ++batch.skipped;
         std::cerr << "learner: skipping sample " << stored.seq() << ": " << pixels.status()

@@ -63,6 +63,10 @@ void ExpectSameBatch(const DecodedBatch& a, const DecodedBatch& b) {
   for (size_t i = 0; i < a.train_pixels.size(); ++i) {
     EXPECT_TRUE(torch::equal(a.train_pixels[i], b.train_pixels[i])) << i;
   }
+  ASSERT_EQ(a.eval_pixels.size(), b.eval_pixels.size());
+  for (size_t i = 0; i < a.eval_pixels.size(); ++i) {
+    EXPECT_TRUE(torch::equal(a.eval_pixels[i], b.eval_pixels[i])) << i;
+  }
 }
 
 TEST_F(BatchReaderTest, SplitsTrainFromEvalAndSkipsWhatDoesNotDecode) {
@@ -110,6 +114,19 @@ TEST_F(BatchReaderTest, PreparedBatchesEqualBatchesReadOnDemand) {
     after = prepared.last_seq;
   }
   EXPECT_EQ(on_demand.batches_prepared(), 0u);
+}
+
+TEST_F(BatchReaderTest, DecodeThreadsGiveTheSameBatches) {
+  Append(30, /*eval_every=*/4, /*corrupt=*/6);
+  BatchReaderOptions options = Options(/*prefetch=*/false);
+  options.decode_threads = 3;
+  BatchReader parallel(store_.get(), options);
+  BatchReader serial(store_.get(), Options(/*prefetch=*/false));
+  for (uint64_t after = 0; after < 30;) {
+    const DecodedBatch batch = parallel.Take(after);
+    ExpectSameBatch(batch, serial.Take(after));
+    after = batch.last_seq;
+  }
 }
 
 TEST_F(BatchReaderTest, APreparedBatchForAnotherCursorIsNotServed) {

@@ -62,6 +62,7 @@ LearningLoop::LearningLoop(LearnerEnv env, LearningLoopOptions options,
   reader.preprocess = env_.host->preprocess_options();
   reader.prefetch = options_.prefetch_batches;
   reader.nice = options_.learner_nice;
+  reader.decode_threads = options_.decode_threads;
   reader_ = std::make_unique<BatchReader>(env_.store, std::move(reader));
 }
 

@@ -84,6 +84,9 @@ struct LearningLoopOptions {
   // Decode and preprocess the next batch on a reader thread while a step trains, when the log
   // already holds it (batch_reader.h). Default: true.
   bool prefetch_batches = true;
+  // Threads that decode one batch's images together (BatchReaderOptions::decode_threads).
+  // Default: 1.
+  int decode_threads = 1;
   // Longest total pause of one training step for queries, at the model's yield points; zero
   // pauses only between steps. Default: 250 ms.
   absl::Duration max_pause_per_step = absl::Milliseconds(250);

@@ -158,6 +158,10 @@ void AddLearnerFlags(CLI::App& app, perennial::ServerOptions* o, LearnerFlagValu
                  "decode and preprocess the next batch on a reader thread while a step trains, "
                  "when the log already holds it (pays with large images)")
       ->capture_default_str();
+  app.add_option("--learner-decode-threads", l.decode_threads,
+                 "threads that decode and preprocess one batch's images together (0: one per "
+                 "4 cores, at most 4; pays beside a fast learner, e.g. on a GPU)")
+      ->capture_default_str()->check(CLI::Range(0, 64));
   app.add_option("--learner-image-parts", m.image_parts,
                  "split each step's image-tower work into this many parts on threads of their "
                  "own, each with --learner-threads/N LibTorch threads (small models on CPU)")
@@ -225,6 +229,7 @@ int main(int argc, char** argv) {
   int64_t delay_us = absl::ToInt64Microseconds(options.batching.max_queue_delay);
   LearnerFlagValues learner_flags;
   StoreFlagValues store_flags(options);
+  options.learning.decode_threads = 0;  // --learner-decode-threads' default: by core count
   AddFlags(app, &options, &threads, &delay_us);
   AddStoreFlags(app, &store_flags);
   AddLearnerFlags(app, &options, &learner_flags);
@@ -243,6 +248,8 @@ int main(int argc, char** argv) {
   int& learner_threads = options.learning.intra_op_threads;
   if (query_threads == 0) query_threads = std::max(1, cores / 4);
   if (learner_threads == 0) learner_threads = std::max(1, cores - query_threads);
+  int& decode_threads = options.learning.decode_threads;
+  if (decode_threads == 0) decode_threads = std::clamp(cores / 4, 1, 4);
   // ~13% more learner throughput on 2 cores (bench/README.md); nothing to gain on one.
   options.learning.learner.parallel_teacher =
       learner_flags.parallel_teacher == "true" ||
