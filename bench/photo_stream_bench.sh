@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# photo_stream_bench.sh: how fast the service's learner trains on camera-sized photos (640x480
+# JPEGs, bench/make_photo_set.py), where decoding and resizing cost more than the embedded
+# model's training step. Starts a real perennial-server (fresh data dir, server defaults plus
+# $SERVER_FLAGS), ingests the set with `perennial ingest --folder`, and times the learner from
+# the end of the ingest until it has trained every sample (no queries meanwhile).
+# Prints one JSON line. Usage, from the repository root:
+#   bench/photo_stream_bench.sh [build/bin] [images per class, default 200]
+# e.g. SERVER_FLAGS="--learner-prefetch false" bench/photo_stream_bench.sh
+set -euo pipefail
+BIN=${1:-build/bin}
+PER_CLASS=${2:-200}
+PY=/usr/bin/python3
+work=$(mktemp -d)
+trap 'kill $server_pid 2>/dev/null; wait $server_pid 2>/dev/null; rm -rf "$work"' EXIT
+server_pid=
+"$PY" "$(dirname "$0")/make_photo_set.py" "$work/photos" "$PER_CLASS"
+total=$((PER_CLASS * 10))
+log=$work/server.log
+"$BIN/perennial-server" --listen 127.0.0.1:0 --metrics-listen 127.0.0.1:0 --data-dir "$work/d" \
+  --checkpoint-interval-s 0 ${SERVER_FLAGS:-} >"$log" 2>&1 &
+server_pid=$!
+for _ in $(seq 600); do grep -q '^serving' "$log" && break; sleep 0.1; done
+port=$(sed -n 's/.*gRPC on [^ ,]*:\([0-9]*\).*/\1/p' "$log" | head -1)
+[ -n "$port" ] || { echo "photo_stream_bench: server did not start:" >&2; cat "$log" >&2; exit 1; }
+metrics=$(sed -n 's|.*metrics on \(http://[^ ,]*\).*|\1|p' "$log" | head -1)
+export PERENNIAL_SERVER=127.0.0.1:$port
+# Polled with curl, not `perennial status`: starting the CLI (LibTorch inside) costs a core.
+metric() { curl -s "$metrics" | awk -v name="$1" '$1 == name {print $2}'; }
+"$BIN/perennial" ingest --folder "$work/photos" --order iid >/dev/null 2>&1
+start=$(metric perennial_learner_samples_trained_total); t0=$(date +%s.%N)
+caught_up() { awk -v cursor="$(metric perennial_learner_cursor)" -v total="$total" \
+                'BEGIN { exit !(cursor + 0 >= total) }'; }
+until caught_up; do sleep 0.2; done
+end=$(metric perennial_learner_samples_trained_total); t1=$(date +%s.%N)
+"$PY" - "$start" "$end" "$t0" "$t1" "${SERVER_FLAGS:-}" <<'PYEOF'
+import json, sys
+seconds = float(sys.argv[4]) - float(sys.argv[3])
+trained = int(float(sys.argv[2])) - int(float(sys.argv[1]))
+print(json.dumps({"name": "service_learner_photos_640x480", "images_per_s": round(trained / seconds, 1),
+                  "images_trained": trained, "seconds": round(seconds, 2),
+                  "server_flags": sys.argv[5]}))
+PYEOF
