@@ -152,14 +152,21 @@ void AppendTestSamples(Store* store, uint32_t count) {
   }
 }
 
-TEST(StoreTest, MemtablesStayWithinTheirBudget) {
-  TempDir tmp;
+// An unsynced store in `dir` with the given memory caps.
+absl::StatusOr<std::unique_ptr<Store>> OpenWithCaps(const std::string& dir, size_t memtable_budget,
+                                                    size_t block_cache) {
   StoreOptions options;
-  options.dir = tmp.path();
+  options.dir = dir;
   options.base_model_id = "clip-a";
   options.sync_writes = false;
-  options.memtable_budget_bytes = 4 << 20;
-  absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(options);
+  options.memtable_budget_bytes = memtable_budget;
+  options.block_cache_bytes = block_cache;
+  return Store::Open(options);
+}
+
+TEST(StoreTest, MemtablesStayWithinTheirBudget) {
+  TempDir tmp;
+  absl::StatusOr<std::unique_ptr<Store>> store = OpenWithCaps(tmp.path(), 4 << 20, 16 << 20);
   ASSERT_TRUE(store.ok()) << store.status();
   EXPECT_EQ((*store)->Usage().sst_file_bytes, 0u);
   // ~28 MB of samples and dedup keys: within one family's 32 MiB write buffer, so without the
@@ -182,13 +189,7 @@ TEST(StoreTest, MemtablesStayWithinTheirBudget) {
 
 TEST(StoreTest, BlockCacheHoldsReadBlocksWithinItsCapacity) {
   TempDir tmp;
-  StoreOptions options;
-  options.dir = tmp.path();
-  options.base_model_id = "clip-a";
-  options.sync_writes = false;
-  options.memtable_budget_bytes = 1 << 20;
-  options.block_cache_bytes = 256 << 10;
-  absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(options);
+  absl::StatusOr<std::unique_ptr<Store>> store = OpenWithCaps(tmp.path(), 1 << 20, 256 << 10);
   ASSERT_TRUE(store.ok()) << store.status();
   AppendTestSamples(store->get(), 8000);
   for (uint64_t seq = 1; seq <= 8000; seq += 97) ASSERT_TRUE((*store)->GetSample(seq).ok());
