@@ -96,6 +96,7 @@ absl::Status LearningLoop::Start(const std::optional<v1::CheckpointRecord>& star
 void LearningLoop::Stop() {
   stopping_.store(true);
   if (thread_.joinable()) thread_.join();
+  reader_.reset();  // ends a batch being prepared: nothing reads the store after Stop()
 }
 
 void LearningLoop::Pause() { paused_.store(true); }

@@ -168,7 +168,7 @@ class LearningLoop final : public LearnerControl {
   mutable absl::Mutex metrics_mu_;
   std::map<std::string, double> metrics_snapshot_ ABSL_GUARDED_BY(metrics_mu_);
 
-  std::unique_ptr<BatchReader> reader_;  // used by the learner thread only
+  std::unique_ptr<BatchReader> reader_;  // used by the learner thread only; null after Stop()
   std::thread thread_;
 };
 
