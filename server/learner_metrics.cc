@@ -63,6 +63,12 @@ LearnerMetrics::LearnerMetrics(prometheus::Registry& registry) {
                                    "steps and paused within them.")
                              .Register(registry)
                              .Add({});
+  input_wait_seconds_ = &prometheus::BuildCounter()
+                            .Name("perennial_learner_input_wait_seconds_total")
+                            .Help("Time the learner waited for its next batch to be read from "
+                                  "the log and decoded.")
+                            .Register(registry)
+                            .Add({});
   loss_ = GaugeFamily(registry, "perennial_learner_loss", "Loss of the last step by component.");
   lag_seconds_ = &GaugeFamily(registry, "perennial_learner_lag_seconds",
                               "Age of the oldest untrained sample; 0 when caught up.")
@@ -82,6 +88,10 @@ LearnerMetrics::~LearnerMetrics() = default;
 
 void LearnerMetrics::AddQueryPause(absl::Duration pause) {
   query_pause_seconds_->Increment(absl::ToDoubleSeconds(pause));
+}
+
+void LearnerMetrics::AddInputWait(absl::Duration wait) {
+  input_wait_seconds_->Increment(absl::ToDoubleSeconds(wait));
 }
 
 void LearnerMetrics::ObserveStep(const StepMetrics& step) {

@@ -6,6 +6,7 @@
 //   perennial_learner_steps_total, perennial_learner_samples_trained_total     counters
 //   perennial_learner_step_duration_seconds                                    histogram
 //   perennial_learner_query_pause_seconds_total                                counter
+//   perennial_learner_input_wait_seconds_total                                 counter
 //   perennial_learner_loss{component="total"|"ce"|"kd"}                        gauge
 //   perennial_learner_lag_seconds                                              gauge
 //   perennial_anytime_accuracy_ratio, perennial_a_auc_ratio, perennial_a_last_ratio,
@@ -48,6 +49,8 @@ class LearnerMetrics {
   void ObserveStep(const StepMetrics& step);
   // Time the learner waited for queries to finish (between steps and at yield points within).
   void AddQueryPause(absl::Duration pause);
+  // Time the learner waited for its next batch to be read from the log and decoded.
+  void AddInputWait(absl::Duration wait);
   // Age of the oldest untrained sample (0 when caught up).
   void SetLagSeconds(double seconds);
   // Sets the learning gauges present in `metrics` under their GetStatus names ("anytime_acc",
@@ -64,6 +67,7 @@ class LearnerMetrics {
   prometheus::Counter* samples_ = nullptr;
   prometheus::Histogram* step_duration_ = nullptr;
   prometheus::Counter* query_pause_seconds_ = nullptr;
+  prometheus::Counter* input_wait_seconds_ = nullptr;
   prometheus::Family<prometheus::Gauge>* loss_ = nullptr;
   prometheus::Gauge* lag_seconds_ = nullptr;
   // Unlabelled learning gauges, created on first value (absent before).

@@ -162,7 +162,9 @@ void LearningLoop::Run() {
          last = env_.store->LastSeq()) {
       env_.store->WaitForSamples(last, deadline - absl::Now());
     }
+    const absl::Time read_start = absl::Now();
     DecodedBatch read = reader_->Take(after);
+    if (env_.metrics != nullptr) env_.metrics->AddInputWait(absl::Now() - read_start);
     absl::MutexLock lock(&mu_);
     if (cursor() != after) continue;  // a Restore() moved the cursor meanwhile
     Batch batch = AcceptLocked(std::move(read));

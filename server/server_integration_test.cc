@@ -554,7 +554,8 @@ TEST_F(ServerTest, MetricsEndpointServesPerennialSeries) {
         "perennial_backlog_limit_samples 100000", "perennial_process_resident_memory_bytes",
         "perennial_storage_memory_bytes{kind=\"block_cache\"}",
         "perennial_storage_memory_bytes{kind=\"table_readers\"}",
-        "perennial_storage_sst_file_bytes", "perennial_process_heap_bytes{state=\"free\"}"}) {
+        "perennial_storage_sst_file_bytes", "perennial_process_heap_bytes{state=\"free\"}",
+        "perennial_learner_input_wait_seconds_total"}) {
     EXPECT_NE(page.find(series), std::string::npos) << series;
   }
   // The accepted sample (and the store's metadata) sit in a memtable; the model is on the heap.
