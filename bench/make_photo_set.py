@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Writes a folder of class sub-folders of 640x480 JPEGs (quality 90) for bench/photo_stream_bench.sh.
+"""Writes class sub-folders of 640x480 JPEGs (quality 90) for bench/photo_stream_bench.sh.
 
 Each image is a Fashion-MNIST train image (Debian's dataset-fashion-mnist) scaled to 480x480 on a
 coloured, noisy background: the size and entropy of a camera photo, so that decoding and

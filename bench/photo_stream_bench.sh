@@ -37,7 +37,7 @@ end=$(metric perennial_learner_samples_trained_total); t1=$(date +%s.%N)
 import json, sys
 seconds = float(sys.argv[4]) - float(sys.argv[3])
 trained = int(float(sys.argv[2])) - int(float(sys.argv[1]))
-print(json.dumps({"name": "service_learner_photos_640x480", "images_per_s": round(trained / seconds, 1),
-                  "images_trained": trained, "seconds": round(seconds, 2),
-                  "server_flags": sys.argv[5]}))
+print(json.dumps({"name": "service_learner_photos_640x480",
+                  "images_per_s": round(trained / seconds, 1), "images_trained": trained,
+                  "seconds": round(seconds, 2), "server_flags": sys.argv[5]}))
 PYEOF

@@ -28,7 +28,9 @@ port=$(sed -n 's/.*gRPC on [^ ,]*:\([0-9]*\).*/\1/p' "$log" | head -1)
 export PERENNIAL_SERVER=127.0.0.1:$port
 CLI=$BIN/perennial
 
-steps() { "$CLI" status --json | "$PY" -c "import json,sys; print(json.load(sys.stdin).get('steps', 0))"; }
+steps() {
+  "$CLI" status --json | "$PY" -c "import json,sys; print(json.load(sys.stdin).get('steps', 0))"
+}
 
 ingest=$("$CLI" loadgen --ingest-streams 4 --query-clients 0 --duration "$SECONDS_PER_PHASE" --json)
 steps_before=$(steps)
@@ -41,14 +43,24 @@ import json, sys
 ingest, query = json.loads(sys.argv[1]), json.loads(sys.argv[2])
 steps = int(sys.argv[4]) - int(sys.argv[3])
 seconds = float(sys.argv[5])
-print(json.dumps({"name": "service_ingest_4_streams", "acked_samples_per_s": round(ingest["acked_samples_per_s"], 1),
-                  "acked_samples": ingest["acked_samples"], "backpressured": ingest["backpressured_samples"],
-                  "errors": ingest["errors"], "goal_acked_samples_per_s": 5000}))
-print(json.dumps({"name": "service_classify_while_training", "p50_ms": round(query["query_p50_ms"], 2),
-                  "p95_ms": round(query["query_p95_ms"], 2), "p99_ms": round(query["query_p99_ms"], 2),
-                  "max_ms": round(query["query_max_ms"], 2), "queries_per_s": round(query["queries_per_s"], 1),
-                  "query_clients": 2, "query_arrivals": query["query_arrivals"],
-                  "learner_steps_meanwhile": steps,
-                  "learner_images_per_s_meanwhile": round(steps * 16 / seconds, 1),
-                  "errors": query["errors"], "goal_p99_ms": 50}))
+print(json.dumps({
+    "name": "service_ingest_4_streams",
+    "acked_samples_per_s": round(ingest["acked_samples_per_s"], 1),
+    "acked_samples": ingest["acked_samples"],
+    "backpressured": ingest["backpressured_samples"],
+    "errors": ingest["errors"],
+    "goal_acked_samples_per_s": 5000}))
+print(json.dumps({
+    "name": "service_classify_while_training",
+    "p50_ms": round(query["query_p50_ms"], 2),
+    "p95_ms": round(query["query_p95_ms"], 2),
+    "p99_ms": round(query["query_p99_ms"], 2),
+    "max_ms": round(query["query_max_ms"], 2),
+    "queries_per_s": round(query["queries_per_s"], 1),
+    "query_clients": 2,
+    "query_arrivals": query["query_arrivals"],
+    "learner_steps_meanwhile": steps,
+    "learner_images_per_s_meanwhile": round(steps * 16 / seconds, 1),
+    "errors": query["errors"],
+    "goal_p99_ms": 50}))
 PYEOF
