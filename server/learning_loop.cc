@@ -135,6 +135,8 @@ void LearningLoop::Run() {
   }
   if (options_.intra_op_threads > 0) SetCallingThreadIntraOpThreads(options_.intra_op_threads);
   const ScopedYieldHook pause_for_queries([this] { PauseForQueries(); });
+  // Since when the learner has been caught up, while it holds memory from its last steps.
+  std::optional<absl::Time> idle_since;
   while (!stopping_.load()) {
     if (paused_.load()) {
       absl::SleepFor(absl::Milliseconds(50));
@@ -149,6 +151,11 @@ void LearningLoop::Run() {
       {
         absl::MutexLock lock(&mu_);
         PublishStepsLocked();
+      }
+      if (idle_since.has_value() && options_.release_memory_after_idle > absl::ZeroDuration() &&
+          absl::Now() - *idle_since >= options_.release_memory_after_idle) {
+        ReleaseFreeHeapMemory();
+        idle_since.reset();
       }
       if (env_.metrics != nullptr) env_.metrics->SetLagSeconds(0);
       env_.store->WaitForSamples(after, absl::Milliseconds(100));
@@ -169,7 +176,10 @@ void LearningLoop::Run() {
     if (cursor() != after) continue;  // a Restore() moved the cursor meanwhile
     Batch batch = AcceptLocked(std::move(read));
     const uint64_t consumed = std::max(cursor(), batch.last_seq);
-    if (batch.pixels.defined()) TrainLocked(std::move(batch));
+    if (batch.pixels.defined()) {
+      TrainLocked(std::move(batch));
+      idle_since = absl::Now();
+    }
     // Caught up: the last steps go live before the cursor says so, so that a client that sees
     // cursor >= last_seq in GetStatus is answered by a model that learned every sample.
     if (env_.store->LastSeq() <= consumed) PublishStepsLocked();

@@ -87,6 +87,10 @@ struct LearningLoopOptions {
   // Threads that decode one batch's images together (BatchReaderOptions::decode_threads).
   // Default: 1.
   int decode_threads = 1;
+  // Once the learner has had nothing to train for this long after training, the allocator's
+  // free memory (kept for the next step's tensors) goes back to the kernel, so that an idle
+  // server's footprint shrinks; zero: never. Default: 30 s.
+  absl::Duration release_memory_after_idle = absl::Seconds(30);
   // Longest total pause of one training step for queries, at the model's yield points; zero
   // pauses only between steps. Default: 250 ms.
   absl::Duration max_pause_per_step = absl::Milliseconds(250);

@@ -95,6 +95,20 @@ HeapUsage ReadHeapUsage() {
   return usage;
 }
 
+uint64_t ReleaseFreeHeapMemory() {
+  const uint64_t before = ReadHeapUsage().free_bytes;
+  using ReleaseFn = void (*)();
+  static const auto release =
+      reinterpret_cast<ReleaseFn>(dlsym(RTLD_DEFAULT, "MallocExtension_ReleaseFreeMemory"));
+  if (MallocName() == "tcmalloc" && release != nullptr) {
+    release();
+  } else {
+    malloc_trim(0);
+  }
+  const uint64_t after = ReadHeapUsage().free_bytes;
+  return before > after ? before - after : 0;
+}
+
 std::string BlasCoreName() {
   using CoreNameFn = char* (*)();
   auto fn = reinterpret_cast<CoreNameFn>(dlsym(RTLD_DEFAULT, "openblas_get_corename"));

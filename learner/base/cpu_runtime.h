@@ -68,6 +68,12 @@ struct HeapUsage {
 // growing allocated_bytes; allocator retention as growing free_bytes.
 HeapUsage ReadHeapUsage();
 
+// Returns the free memory the allocator keeps (HeapUsage::free_bytes) to the kernel: tcmalloc's
+// ReleaseFreeMemory, else glibc's malloc_trim. For a process about to idle; the next burst of
+// allocations page-faults that memory back in. Returns the bytes released as far as the
+// allocator's statistics tell (0 where they do not).
+uint64_t ReleaseFreeHeapMemory();
+
 // One line for logs and benchmark output, e.g.
 // "blas=OpenBLAS/Haswell avx512=yes avx512_bf16=yes malloc=tcmalloc tuning=on".
 std::string CpuRuntimeSummary();

@@ -98,5 +98,24 @@ TEST(CpuRuntimeTest, HeapUsageCountsALiveBlock) {
   EXPECT_LE(after.allocated_bytes + kBytes, during.allocated_bytes);
 }
 
+// What a freed 64 MiB block leaves in the allocator goes back to the kernel.
+TEST(CpuRuntimeTest, ReleasingFreeMemoryShrinksWhatTheAllocatorKeeps) {
+  constexpr uint64_t kBytes = 64 << 20;
+  char* volatile block = static_cast<char*>(std::malloc(kBytes));
+  ASSERT_NE(block, nullptr);
+  for (uint64_t i = 0; i < kBytes; i += 4096) block[i] = 1;
+  std::free(block);
+  const HeapUsage kept = ReadHeapUsage();
+  const uint64_t released = ReleaseFreeHeapMemory();
+  const HeapUsage after = ReadHeapUsage();
+  EXPECT_LE(after.free_bytes, kept.free_bytes);
+  EXPECT_LE(released, kept.free_bytes);
+#if PERENNIAL_EXPECT_TCMALLOC
+  // tcmalloc keeps a freed large block in its page heap until asked.
+  EXPECT_GE(kept.free_bytes, kBytes);
+  EXPECT_GE(released, kBytes);
+#endif
+}
+
 }  // namespace
 }  // namespace perennial
