@@ -77,6 +77,11 @@ check loadgen-poisson "o = lines[0]; assert 45 <= o['queries'] <= 125 and o['que
 out=$("$CLI" loadgen --ingest-streams 2 --ingest-rate 160 --ingest-batch 16 --query-clients 0 --duration 2 --json 2>/dev/null)
 check loadgen-ingest-rate "o = lines[0]; assert 160 <= o['acked_samples'] <= 640, o"
 expect_error loadgen-needs-work "nothing to do" "$CLI" loadgen --ingest-streams 0 --query-clients 0
+mkdir -p "$data/photos/jacket" "$data/photos/shoe"
+cp tests/fixtures/images/photo_80x120.jpg tests/fixtures/images/photo_97x61.png "$data/photos/jacket/"
+cp tests/fixtures/images/fashion_28x28.png tests/fixtures/images/gray_33x47.jpg "$data/photos/shoe/"
+out=$("$CLI" loadgen --folder "$data/photos" --ingest-streams 1 --ingest-batch 4 --query-clients 1 --duration 1 --json 2>/dev/null)
+check loadgen-folder "o = lines[0]; assert 'photos' in o['source'] and o['acked_samples'] > 0 and o['queries'] > 0 and o['errors'] == {}, o"
 expect_error rollback-missing "no checkpoint with version 999" "$CLI" rollback 999
 expect_error unreachable "127.0.0.1:1" "$CLI" status --server 127.0.0.1:1 --timeout 2
 
