@@ -177,11 +177,13 @@ TEST(ClipModelTest, OneDnnAndBlasForwardsAgreeWithGradients) {
   torch::Tensor outputs[2];
   for (int i = 0; i < 2; ++i) {
     const ClipModel& model = i == 0 ? onednn : blas;
-    for (const torch::Tensor& p : adapters.Parameters()) p.mutable_grad().reset();
-    outputs[i] =
-        model.EncodeImage(pixels, &adapters, false) + model.EncodeText(Tokens(), &adapters).sum();
-    outputs[i].pow(2).sum().backward();
-    for (const torch::Tensor& p : adapters.Parameters()) grads[i].push_back(p.grad().clone());
+    outputs[i] = ForwardBackward(
+        adapters,
+        [&] {
+          return model.EncodeImage(pixels, &adapters, false) +
+                 model.EncodeText(Tokens(), &adapters).sum();
+        },
+        &grads[i]);
   }
   EXPECT_TRUE(torch::allclose(outputs[0], outputs[1], 1e-4, 1e-5));
   ExpectGradientsNear(grads[0], grads[1], 2e-4);
@@ -202,10 +204,9 @@ TEST(ClipModelTest, SharedPromptPrefixRunsOnceWithTheSameResults) {
   torch::Tensor features[2];
   std::vector<torch::Tensor> grads[2];
   for (int i = 0; i < 2; ++i) {
-    for (const torch::Tensor& p : adapters.Parameters()) p.mutable_grad().reset();
-    features[i] = (i == 0 ? whole : shared).EncodeText(tokens, &adapters, false);
-    features[i].pow(2).sum().backward();
-    grads[i] = DefinedGradients(adapters);
+    const ClipModel& model = i == 0 ? whole : shared;
+    features[i] = ForwardBackward(
+        adapters, [&] { return model.EncodeText(tokens, &adapters, false); }, &grads[i]);
   }
   EXPECT_TRUE(torch::allclose(features[1], features[0], 1e-5, 1e-6));
   ASSERT_EQ(grads[1].size(), 8u * TinyConfig().text_layers);

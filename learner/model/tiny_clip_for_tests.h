@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <vector>
@@ -64,6 +65,18 @@ inline std::vector<torch::Tensor> DefinedGradients(const Adapters& adapters) {
     if (p.grad().defined()) grads.push_back(p.grad().clone());
   }
   return grads;
+}
+
+// Clears the adapters' gradients, runs `forward` and backpropagates the sum of its squared
+// output. Returns that output; `grads` gets the defined gradients (DefinedGradients).
+inline torch::Tensor ForwardBackward(const Adapters& adapters,
+                                     const std::function<torch::Tensor()>& forward,
+                                     std::vector<torch::Tensor>* grads) {
+  for (const torch::Tensor& p : adapters.Parameters()) p.mutable_grad().reset();
+  torch::Tensor output = forward();
+  output.pow(2).sum().backward();
+  *grads = DefinedGradients(adapters);
+  return output;
 }
 
 // Each gradient within `relative` of its reference's norm: two ways of computing the same
