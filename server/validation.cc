@@ -52,6 +52,32 @@ bool HasControlCharacter(absl::string_view text) {
   return false;
 }
 
+// The checks an encoded image passes before it is decoded: present, within the byte limit.
+absl::Status CheckEncodedSize(const std::string& bytes, const ServerLimits& limits,
+                              absl::string_view where) {
+  if (bytes.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, ": empty (0 bytes), want a PNG or JPEG file"));
+  }
+  if (static_cast<int64_t>(bytes.size()) > limits.max_encoded_image_bytes) {
+    return absl::ResourceExhaustedError(absl::StrCat(where, ": ", bytes.size(), " bytes, at most ",
+                                                     limits.max_encoded_image_bytes, " allowed"));
+  }
+  return absl::OkStatus();
+}
+
+DecodeOptions DecodeOptionsFor(const ServerLimits& limits) {
+  DecodeOptions options;
+  options.max_pixels = limits.max_pixels;
+  options.max_encoded_bytes = limits.max_encoded_image_bytes;
+  return options;
+}
+
+absl::Status MissingImage(absl::string_view field) {
+  return absl::InvalidArgumentError(
+      absl::StrCat(field, ": missing; set either encoded (PNG/JPEG bytes) or raw pixels"));
+}
+
 }  // namespace
 
 bool IsValidUtf8(absl::string_view text) {
@@ -97,28 +123,37 @@ absl::StatusOr<Image> DecodeRequestImage(const v1::Image& image, const ServerLim
     case v1::Image::kEncoded: {
       const std::string& bytes = image.encoded();
       const std::string where = absl::StrCat(field, ".encoded");
-      if (bytes.empty()) {
-        return absl::InvalidArgumentError(
-            absl::StrCat(where, ": empty (0 bytes), want a PNG or JPEG file"));
-      }
-      if (static_cast<int64_t>(bytes.size()) > limits.max_encoded_image_bytes) {
-        return absl::ResourceExhaustedError(
-            absl::StrCat(where, ": ", bytes.size(), " bytes, at most ",
-                         limits.max_encoded_image_bytes, " allowed"));
-      }
-      DecodeOptions options;
-      options.max_pixels = limits.max_pixels;
-      options.max_encoded_bytes = limits.max_encoded_image_bytes;
-      absl::StatusOr<Image> decoded =
-          DecodeImage(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), options);
+      absl::Status size = CheckEncodedSize(bytes, limits, where);
+      if (!size.ok()) return size;
+      absl::StatusOr<Image> decoded = DecodeImage(reinterpret_cast<const uint8_t*>(bytes.data()),
+                                                  bytes.size(), DecodeOptionsFor(limits));
       if (!decoded.ok()) return Prefixed(decoded.status(), where);
       return decoded;
     }
     case v1::Image::DATA_NOT_SET:
       break;
   }
-  return absl::InvalidArgumentError(
-      absl::StrCat(field, ": missing; set either encoded (PNG/JPEG bytes) or raw pixels"));
+  return MissingImage(field);
+}
+
+absl::Status VerifyRequestImage(const v1::Image& image, const ServerLimits& limits,
+                                absl::string_view field) {
+  switch (image.data_case()) {
+    case v1::Image::kRaw:
+      return DecodeRaw(image.raw(), limits, field).status();
+    case v1::Image::kEncoded: {
+      const std::string& bytes = image.encoded();
+      const std::string where = absl::StrCat(field, ".encoded");
+      absl::Status size = CheckEncodedSize(bytes, limits, where);
+      if (!size.ok()) return size;
+      absl::Status verified = VerifyImage(reinterpret_cast<const uint8_t*>(bytes.data()),
+                                          bytes.size(), DecodeOptionsFor(limits));
+      return verified.ok() ? verified : Prefixed(verified, where);
+    }
+    case v1::Image::DATA_NOT_SET:
+      break;
+  }
+  return MissingImage(field);
 }
 
 std::string TrimLabel(absl::string_view label) {
@@ -159,9 +194,7 @@ absl::Status ValidateSample(const v1::Sample& sample, const ServerLimits& limits
                                                    static_cast<int>(sample.split()),
                                                    ", want TRAIN or EVAL"));
   }
-  absl::StatusOr<Image> image =
-      DecodeRequestImage(sample.image(), limits, absl::StrCat(field, ".image"));
-  return image.status();
+  return VerifyRequestImage(sample.image(), limits, absl::StrCat(field, ".image"));
 }
 
 absl::Status ValidateTemplates(const google::protobuf::RepeatedPtrField<std::string>& templates,

@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <iterator>
+#include <string>
+
 #include "server/status_convert.h"
 
 namespace perennial {
@@ -44,6 +48,38 @@ TEST(ValidationTest, EncodedImages) {
             absl::StatusCode::kInvalidArgument);
   limits.max_encoded_image_bytes = 4;
   EXPECT_EQ(DecodeRequestImage(corrupt, limits, "i").status().code(),
+            absl::StatusCode::kResourceExhausted);
+}
+
+v1::Image EncodedFile(const std::string& path, size_t keep_bytes = std::string::npos) {
+  std::ifstream in(path, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_FALSE(bytes.empty()) << path;
+  v1::Image image;
+  image.set_encoded(bytes.substr(0, keep_bytes));
+  return image;
+}
+
+// Ingest verifies instead of decoding; it must accept and refuse exactly what a decode does,
+// with the same message.
+TEST(ValidationTest, VerifyAgreesWithDecode) {
+  ServerLimits limits;
+  const std::string photo = "tests/fixtures/images/photo_80x120.jpg";
+  std::vector<v1::Image> images = {EncodedFile(photo), EncodedFile(photo, 2000),
+                                   EncodedFile("tests/fixtures/images/cmyk_8x8.jpg"),
+                                   EncodedFile("tests/fixtures/images/fashion_28x28.png", 100),
+                                   Raw(2, 3, 3, 18), Raw(28, 28, 3, 784), v1::Image()};
+  for (const v1::Image& image : images) {
+    EXPECT_EQ(VerifyRequestImage(image, limits, "s.image"),
+              DecodeRequestImage(image, limits, "s.image").status());
+  }
+  EXPECT_TRUE(VerifyRequestImage(images[0], limits, "s.image").ok());
+  const absl::Status truncated = VerifyRequestImage(images[1], limits, "s.image");
+  EXPECT_EQ(truncated.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(truncated.message().rfind("s.image.encoded: corrupt or truncated JPEG", 0), 0u)
+      << truncated;
+  limits.max_pixels = 80 * 120 - 1;
+  EXPECT_EQ(VerifyRequestImage(images[0], limits, "s.image").code(),
             absl::StatusCode::kResourceExhausted);
 }
 

@@ -32,23 +32,36 @@ struct FileCloser {
   void operator()(FILE* file) const { std::fclose(file); }
 };
 
-}  // namespace
+enum class Format { kPng, kJpeg };
 
-StatusOr<Image> DecodeImage(const uint8_t* data, size_t size, const DecodeOptions& options) {
+// The format of `data` by its magic bytes, after the checks every decode starts with.
+StatusOr<Format> Classify(const uint8_t* data, size_t size, const DecodeOptions& options) {
   if (data == nullptr || size == 0) return InvalidArgumentError("empty image data");
   if (static_cast<uint64_t>(size) > static_cast<uint64_t>(options.max_encoded_bytes)) {
     return ResourceExhaustedError("encoded image of " + std::to_string(size) +
                                   " bytes exceeds the limit of " +
                                   std::to_string(options.max_encoded_bytes));
   }
-  if (StartsWith(data, size, kPngMagic, sizeof(kPngMagic))) {
-    return DecodePng(data, size, options.max_pixels);
-  }
-  if (StartsWith(data, size, kJpegMagic, sizeof(kJpegMagic))) {
-    return DecodeJpeg(data, size, options.max_pixels);
-  }
+  if (StartsWith(data, size, kPngMagic, sizeof(kPngMagic))) return Format::kPng;
+  if (StartsWith(data, size, kJpegMagic, sizeof(kJpegMagic))) return Format::kJpeg;
   return InvalidArgumentError("unknown image format (expected PNG or JPEG), first bytes: " +
                               HexPrefix(data, size));
+}
+
+}  // namespace
+
+StatusOr<Image> DecodeImage(const uint8_t* data, size_t size, const DecodeOptions& options) {
+  StatusOr<Format> format = Classify(data, size, options);
+  if (!format.ok()) return format.status();
+  if (*format == Format::kPng) return DecodePng(data, size, options.max_pixels);
+  return DecodeJpeg(data, size, options.max_pixels);
+}
+
+Status VerifyImage(const uint8_t* data, size_t size, const DecodeOptions& options) {
+  StatusOr<Format> format = Classify(data, size, options);
+  if (!format.ok()) return format.status();
+  if (*format == Format::kPng) return DecodePng(data, size, options.max_pixels).status();
+  return VerifyJpeg(data, size, options.max_pixels);
 }
 
 StatusOr<Image> ReadImageFile(const std::string& path, const DecodeOptions& options) {

@@ -1,6 +1,7 @@
 #include "learner/model/image_io.h"
 
 #include <gtest/gtest.h>
+#include <turbojpeg.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -185,6 +186,85 @@ TEST(DecodeImageTest, CmykJpegIsRejected) {
   ASSERT_FALSE(cmyk.ok());
   EXPECT_EQ(cmyk.status().code(), StatusCode::kInvalidArgument);
   EXPECT_NE(std::string(cmyk.status().message()).find("CMYK"), std::string::npos);
+}
+
+// A JPEG of a gradient with noise (so that every block has AC terms), encoded by TurboJPEG with
+// the given chroma subsampling (or gray), optionally progressive.
+std::vector<uint8_t> EncodeTestJpeg(int width, int height, int subsampling, bool progressive) {
+  const bool gray = subsampling == TJSAMP_GRAY;
+  std::vector<uint8_t> pixels(static_cast<size_t>(width) * height * (gray ? 1 : 3));
+  std::mt19937 rng(width * 131 + height);
+  for (size_t i = 0; i < pixels.size(); ++i) {
+    pixels[i] = static_cast<uint8_t>((i * 7 / (gray ? 1 : 3)) % 200 + rng() % 40);
+  }
+  tjhandle handle = tjInitCompress();
+  unsigned char* jpeg = nullptr;
+  unsigned long jpeg_size = 0;
+  const int failed =
+      tjCompress2(handle, pixels.data(), width, 0, height, gray ? TJPF_GRAY : TJPF_RGB, &jpeg,
+                  &jpeg_size, subsampling, 90, progressive ? TJFLAG_PROGRESSIVE : 0);
+  std::vector<uint8_t> bytes;
+  if (!failed) bytes.assign(jpeg, jpeg + jpeg_size);
+  tjFree(jpeg);
+  tjDestroy(handle);
+  return bytes;
+}
+
+// The status code VerifyImage gives and the one DecodeImage gives, for one input.
+void ExpectVerifyAgrees(const std::vector<uint8_t>& bytes, size_t size, const std::string& what,
+                        int* rejected) {
+  const StatusCode verified = VerifyImage(bytes.data(), size).code();
+  const StatusCode decoded = DecodeImage(bytes.data(), size).status().code();
+  EXPECT_EQ(verified, decoded) << what;
+  *rejected += decoded != StatusCode::kOk;
+}
+
+TEST(VerifyImageTest, AcceptsWhatDecodesAndRejectsWhatDoesNot) {
+  for (const Fixture& f : kFixtures) {
+    const std::vector<uint8_t> bytes = ReadFileBytes(kDir + f.file);
+    EXPECT_TRUE(VerifyImage(bytes.data(), bytes.size()).ok()) << f.file;
+  }
+  for (const char* file : {"cmyk_8x8.jpg", "huge_header.png"}) {
+    const std::vector<uint8_t> bytes = ReadFileBytes(kDir + file);
+    const Status verified = VerifyImage(bytes.data(), bytes.size());
+    EXPECT_EQ(verified, DecodeImage(bytes.data(), bytes.size()).status()) << file;
+    EXPECT_FALSE(verified.ok()) << file;
+  }
+  const std::vector<uint8_t> photo = ReadFileBytes(kDir + "photo_80x120.jpg");
+  DecodeOptions options;
+  options.max_pixels = 80 * 120 - 1;
+  EXPECT_EQ(VerifyImage(photo.data(), photo.size(), options).code(),
+            StatusCode::kResourceExhausted);
+  EXPECT_EQ(VerifyImage(nullptr, 0).code(), StatusCode::kInvalidArgument);
+}
+
+// Truncated and corrupted JPEGs in every layout the encoder writes: the 1/8-scale check must
+// reject exactly those the full decode rejects.
+TEST(VerifyImageTest, AgreesWithDecodeOnDamagedJpegs) {
+  std::mt19937 rng(5);
+  int cases = 0, rejected = 0;
+  for (int subsampling : {TJSAMP_444, TJSAMP_422, TJSAMP_420, TJSAMP_GRAY, TJSAMP_440,
+                          TJSAMP_411}) {
+    for (bool progressive : {false, true}) {
+      const std::vector<uint8_t> jpeg = EncodeTestJpeg(67, 53, subsampling, progressive);
+      ASSERT_FALSE(jpeg.empty());
+      const std::string what = "subsampling " + std::to_string(subsampling) +
+                               (progressive ? " progressive" : " baseline");
+      for (size_t cut = 0; cut <= jpeg.size(); cut += 5, ++cases) {
+        ExpectVerifyAgrees(jpeg, cut, what + " cut to " + std::to_string(cut), &rejected);
+      }
+      for (int trial = 0; trial < 60; ++trial, ++cases) {
+        std::vector<uint8_t> bytes = jpeg;
+        for (int k = 0; k < 3; ++k) bytes[rng() % bytes.size()] = static_cast<uint8_t>(rng());
+        ExpectVerifyAgrees(bytes, bytes.size(), what + " corrupted #" + std::to_string(trial),
+                           &rejected);
+      }
+    }
+  }
+  std::printf("VerifyImage agreed with DecodeImage on %d damaged JPEGs (%d rejected)\n", cases,
+              rejected);
+  EXPECT_GT(rejected, cases / 2);  // the damage is real: most copies must be refused
+  EXPECT_LT(rejected, cases);      // and the comparison sees accepted ones too (intact cuts)
 }
 
 TEST(ReadImageFileTest, MissingFileIsNotFound) {

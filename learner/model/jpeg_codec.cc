@@ -4,6 +4,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace perennial {
 namespace {
@@ -18,18 +19,30 @@ using TjHandle = std::unique_ptr<void, TjDeleter>;
 // crafted to take unbounded time.
 constexpr int kDecodeFlags = TJFLAG_STOPONWARNING | TJFLAG_LIMITSCANS;
 
-}  // namespace
+// What DecodeJpeg needs from the header, checked.
+struct JpegHeader {
+  int width = 0;
+  int height = 0;
+  bool gray = false;
+};
 
-StatusOr<Image> DecodeJpeg(const uint8_t* data, size_t size, int64_t max_pixels) {
+StatusOr<TjHandle> NewDecompressor() {
   TjHandle handle(tjInitDecompress());
   if (handle == nullptr) {
     return InternalError(std::string("tjInitDecompress: ") + tjGetErrorStr2(nullptr));
   }
+  return handle;
+}
+
+// Rejects what no decode can accept: a corrupt header, a size beyond `max_pixels`, an
+// unsupported colour space. TurboJPEG's header call also rejects chroma subsampling it cannot
+// classify, so every header that passes names a layout the full-size decoder can upsample.
+StatusOr<JpegHeader> ReadHeader(void* handle, const uint8_t* data, size_t size,
+                                int64_t max_pixels) {
   int width = 0, height = 0, subsampling = 0, colorspace = 0;
-  if (tjDecompressHeader3(handle.get(), data, static_cast<unsigned long>(size), &width, &height,
+  if (tjDecompressHeader3(handle, data, static_cast<unsigned long>(size), &width, &height,
                           &subsampling, &colorspace) != 0) {
-    return InvalidArgumentError(std::string("corrupt JPEG header: ") +
-                                tjGetErrorStr2(handle.get()));
+    return InvalidArgumentError(std::string("corrupt JPEG header: ") + tjGetErrorStr2(handle));
   }
   if (width <= 0 || height <= 0) {
     return InvalidArgumentError("corrupt JPEG: invalid size " + std::to_string(width) + "x" +
@@ -44,18 +57,52 @@ StatusOr<Image> DecodeJpeg(const uint8_t* data, size_t size, int64_t max_pixels)
   if (colorspace == TJCS_CMYK || colorspace == TJCS_YCCK) {
     return InvalidArgumentError("CMYK/YCCK JPEGs are not supported; convert to RGB");
   }
-  const bool gray = colorspace == TJCS_GRAY;
-  Image image;
-  image.height = height;
-  image.width = width;
-  image.channels = gray ? 1 : 3;
-  image.pixels.resize(static_cast<size_t>(pixel_count) * image.channels);
-  if (tjDecompress2(handle.get(), data, static_cast<unsigned long>(size), image.pixels.data(),
-                    width, /*pitch=*/0, height, gray ? TJPF_GRAY : TJPF_RGB, kDecodeFlags) != 0) {
+  return JpegHeader{width, height, colorspace == TJCS_GRAY};
+}
+
+// Decodes the whole file into `pixels` ([height][width][1 or 3], sized by the caller): TurboJPEG
+// scales by the largest factor that fits width x height.
+Status Decompress(void* handle, const uint8_t* data, size_t size, bool gray, int width,
+                  int height, uint8_t* pixels) {
+  if (tjDecompress2(handle, data, static_cast<unsigned long>(size), pixels, width, /*pitch=*/0,
+                    height, gray ? TJPF_GRAY : TJPF_RGB, kDecodeFlags) != 0) {
     return InvalidArgumentError(std::string("corrupt or truncated JPEG: ") +
-                                tjGetErrorStr2(handle.get()));
+                                tjGetErrorStr2(handle));
   }
+  return OkStatus();
+}
+
+}  // namespace
+
+StatusOr<Image> DecodeJpeg(const uint8_t* data, size_t size, int64_t max_pixels) {
+  StatusOr<TjHandle> handle = NewDecompressor();
+  if (!handle.ok()) return handle.status();
+  StatusOr<JpegHeader> header = ReadHeader(handle->get(), data, size, max_pixels);
+  if (!header.ok()) return header.status();
+  Image image;
+  image.height = header->height;
+  image.width = header->width;
+  image.channels = header->gray ? 1 : 3;
+  image.pixels.resize(static_cast<size_t>(image.height) * image.width * image.channels);
+  Status decoded = Decompress(handle->get(), data, size, header->gray, image.width, image.height,
+                              image.pixels.data());
+  if (!decoded.ok()) return decoded;
   return image;
+}
+
+Status VerifyJpeg(const uint8_t* data, size_t size, int64_t max_pixels) {
+  StatusOr<TjHandle> handle = NewDecompressor();
+  if (!handle.ok()) return handle.status();
+  StatusOr<JpegHeader> header = ReadHeader(handle->get(), data, size, max_pixels);
+  if (!header.ok()) return header.status();
+  // At 1/8 scale libjpeg still Huffman-decodes every coefficient of every scan (where corrupt
+  // or truncated data shows, as a warning that stops decoding), but its inverse DCT reads only
+  // the DC term and the colour conversion sees 1/64 of the pixels.
+  const tjscalingfactor eighth = {1, 8};
+  const int width = TJSCALED(header->width, eighth);
+  const int height = TJSCALED(header->height, eighth);
+  std::vector<uint8_t> pixels(static_cast<size_t>(width) * height * (header->gray ? 1 : 3));
+  return Decompress(handle->get(), data, size, header->gray, width, height, pixels.data());
 }
 
 }  // namespace perennial
