@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "proto/timestamp.h"
 #include "server/handler_threads.h"
 #include "server/probes.h"
 #include "server/status_convert.h"
@@ -16,14 +17,6 @@ namespace {
 constexpr char kServerVersion[] = "0.1.0";
 constexpr int kMaxVocabularyWords = 10000;
 constexpr size_t kMaxWordBytes = 64;
-
-google::protobuf::Timestamp ToProto(absl::Time time) {
-  google::protobuf::Timestamp out;
-  const int64_t nanos = absl::ToUnixNanos(time);
-  out.set_seconds(nanos / 1000000000);
-  out.set_nanos(static_cast<int32_t>(nanos % 1000000000));
-  return out;
-}
 
 grpc::Status NotReady(const ServerCore& core) { return ToGrpcStatus(core.CheckReady()); }
 
@@ -37,7 +30,7 @@ grpc::Status AdminServiceImpl::GetStatus(grpc::ServerContext* context, const v1:
   const uint64_t last_seq = store.LastSeq();
   const uint64_t cursor = core_->LearnerCursor();
   response->set_server_version(kServerVersion);
-  *response->mutable_start_time() = ToProto(core_->start_time);
+  *response->mutable_start_time() = ToProtoTimestamp(core_->start_time);
   response->set_device(core_->device);
   response->set_dtype(core_->dtype);
   response->set_method(core_->method);
@@ -50,8 +43,7 @@ grpc::Status AdminServiceImpl::GetStatus(grpc::ServerContext* context, const v1:
   if (last_seq > cursor) {
     absl::StatusOr<v1::StoredSample> oldest = store.GetSample(cursor + 1);
     if (oldest.ok()) {
-      const auto& t = oldest->received_time();
-      const absl::Time received = absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
+      const absl::Time received = FromProtoTimestamp(oldest->received_time());
       response->set_lag_seconds(std::max(0.0, absl::ToDoubleSeconds(absl::Now() - received)));
     }
   }

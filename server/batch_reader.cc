@@ -6,6 +6,7 @@
 
 #include "learner/base/cpu_runtime.h"
 #include "learner/base/torch_status.h"
+#include "proto/timestamp.h"
 #include "server/validation.h"
 #include "storage/store.h"
 
@@ -14,11 +15,6 @@ namespace {
 
 // Log records read per store call while forming a batch.
 constexpr size_t kReadChunk = 64;
-
-absl::Time ReceivedTime(const v1::StoredSample& stored) {
-  return absl::FromUnixSeconds(stored.received_time().seconds()) +
-         absl::Nanoseconds(stored.received_time().nanos());
-}
 
 }  // namespace
 
@@ -111,7 +107,7 @@ DecodedBatch BatchReader::Read(uint64_t after_seq) {
     std::vector<absl::StatusOr<torch::Tensor>> decoded = DecodeAll(*logged);
     for (size_t i = 0; i < logged->size(); ++i) {
       const v1::StoredSample& stored = (*logged)[i];
-      if (batch.last_seq == after_seq) batch.oldest_received = ReceivedTime(stored);
+      if (batch.last_seq == after_seq) batch.oldest_received = FromProtoTimestamp(stored.received_time());
       batch.last_seq = stored.seq();
       absl::StatusOr<torch::Tensor>& pixels = decoded[i];
       if (!pixels.ok()) {

@@ -13,6 +13,7 @@
 #include "absl/time/clock.h"
 #include "rocksdb/db.h"
 #include "rocksdb/write_batch.h"
+#include "proto/timestamp.h"
 #include "storage/keys.h"
 #include "storage/rocksdb_status.h"
 #include "storage/store.h"
@@ -35,12 +36,6 @@ size_t ApproximateBytes(const std::vector<v1::Sample>& samples) {
   size_t bytes = 0;
   for (const v1::Sample& sample : samples) bytes += sample.ByteSizeLong();
   return bytes;
-}
-
-void SetTimestamp(absl::Time time, google::protobuf::Timestamp* timestamp) {
-  const int64_t nanos = absl::ToUnixNanos(time);
-  timestamp->set_seconds(nanos / 1000000000);
-  timestamp->set_nanos(static_cast<int32_t>(nanos % 1000000000));
 }
 
 }  // namespace
@@ -124,7 +119,7 @@ absl::Status Store::WriteGroup(const std::vector<Writer*>& group, uint64_t first
       }
       v1::StoredSample stored;
       stored.set_seq(seq);
-      SetTimestamp(now, stored.mutable_received_time());
+      *stored.mutable_received_time() = ToProtoTimestamp(now);
       *stored.mutable_sample() = std::move(sample);
       if (!stored.SerializeToString(&value)) {
         return absl::InternalError(absl::StrCat("cannot serialize sample ", seq));
