@@ -100,9 +100,10 @@ int Main(int argc, char** argv) {
   std::vector<std::string> files;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--help") == 0) {
-      std::printf("usage: image_check_bench [--iterations N (50)] [FILE ...]\n"
-                  "Times VerifyImage (Ingest's check) against a full DecodeImage per image;\n"
-                  "without files, on synthetic 640x480 and 1920x1080 JPEG photos.\n");
+      std::printf(
+          "usage: image_check_bench [--iterations N (50)] [FILE ...]\n"
+          "Times VerifyImage (Ingest's check) against a full DecodeImage per image;\n"
+          "without files, on synthetic 640x480 and 1920x1080 JPEG photos.\n");
       return 0;
     }
     if (std::strcmp(argv[i], "--iterations") == 0 && i + 1 < argc) {

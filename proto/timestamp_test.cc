@@ -6,8 +6,7 @@ namespace perennial {
 namespace {
 
 TEST(TimestampTest, RoundTripsToTheNanosecond) {
-  const absl::Time times[] = {absl::UnixEpoch(),
-                              absl::FromUnixNanos(1700000000123456789),
+  const absl::Time times[] = {absl::UnixEpoch(), absl::FromUnixNanos(1700000000123456789),
                               absl::FromUnixNanos(-1),  // 1969: seconds -1, nanos 999999999
                               absl::FromUnixNanos(-1500000000)};
   for (absl::Time time : times) {
@@ -19,7 +18,8 @@ TEST(TimestampTest, RoundTripsToTheNanosecond) {
   const google::protobuf::Timestamp before_1970 = ToProtoTimestamp(absl::FromUnixNanos(-1));
   EXPECT_EQ(before_1970.seconds(), -1);
   EXPECT_EQ(before_1970.nanos(), 999999999);
-  const google::protobuf::Timestamp later = ToProtoTimestamp(absl::FromUnixNanos(1700000000123456789));
+  const google::protobuf::Timestamp later =
+      ToProtoTimestamp(absl::FromUnixNanos(1700000000123456789));
   EXPECT_EQ(later.seconds(), 1700000000);
   EXPECT_EQ(later.nanos(), 123456789);
 }

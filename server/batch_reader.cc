@@ -107,7 +107,8 @@ DecodedBatch BatchReader::Read(uint64_t after_seq) {
     std::vector<absl::StatusOr<torch::Tensor>> decoded = DecodeAll(*logged);
     for (size_t i = 0; i < logged->size(); ++i) {
       const v1::StoredSample& stored = (*logged)[i];
-      if (batch.last_seq == after_seq) batch.oldest_received = FromProtoTimestamp(stored.received_time());
+      if (batch.last_seq == after_seq)
+        batch.oldest_received = FromProtoTimestamp(stored.received_time());
       batch.last_seq = stored.seq();
       absl::StatusOr<torch::Tensor>& pixels = decoded[i];
       if (!pixels.ok()) {

@@ -65,10 +65,13 @@ v1::Image EncodedFile(const std::string& path, size_t keep_bytes = std::string::
 TEST(ValidationTest, VerifyAgreesWithDecode) {
   ServerLimits limits;
   const std::string photo = "tests/fixtures/images/photo_80x120.jpg";
-  std::vector<v1::Image> images = {EncodedFile(photo), EncodedFile(photo, 2000),
+  std::vector<v1::Image> images = {EncodedFile(photo),
+                                   EncodedFile(photo, 2000),
                                    EncodedFile("tests/fixtures/images/cmyk_8x8.jpg"),
                                    EncodedFile("tests/fixtures/images/fashion_28x28.png", 100),
-                                   Raw(2, 3, 3, 18), Raw(28, 28, 3, 784), v1::Image()};
+                                   Raw(2, 3, 3, 18),
+                                   Raw(28, 28, 3, 784),
+                                   v1::Image()};
   for (const v1::Image& image : images) {
     EXPECT_EQ(VerifyRequestImage(image, limits, "s.image"),
               DecodeRequestImage(image, limits, "s.image").status());

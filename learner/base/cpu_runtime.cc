@@ -54,8 +54,12 @@ std::string MallocName() {
   const char* patch = nullptr;
   tc_version(&major, &minor, &patch);
 #endif
-  void* tc_malloc = dlsym(RTLD_DEFAULT, "tc_malloc");
-  return tc_malloc != nullptr && tc_malloc == dlsym(RTLD_DEFAULT, "malloc") ? "tcmalloc" : "glibc";
+  // Looked up once: the process's malloc is fixed before main (and this runs at every scrape).
+  static const bool tcmalloc = [] {
+    void* tc_malloc = dlsym(RTLD_DEFAULT, "tc_malloc");
+    return tc_malloc != nullptr && tc_malloc == dlsym(RTLD_DEFAULT, "malloc");
+  }();
+  return tcmalloc ? "tcmalloc" : "glibc";
 }
 
 // Sum of tcmalloc's numeric properties `names`, or nullopt when tcmalloc is not loaded (looked up

@@ -243,8 +243,8 @@ TEST(VerifyImageTest, AcceptsWhatDecodesAndRejectsWhatDoesNot) {
 TEST(VerifyImageTest, AgreesWithDecodeOnDamagedJpegs) {
   std::mt19937 rng(5);
   int cases = 0, rejected = 0;
-  for (int subsampling : {TJSAMP_444, TJSAMP_422, TJSAMP_420, TJSAMP_GRAY, TJSAMP_440,
-                          TJSAMP_411}) {
+  for (int subsampling :
+       {TJSAMP_444, TJSAMP_422, TJSAMP_420, TJSAMP_GRAY, TJSAMP_440, TJSAMP_411}) {
     for (bool progressive : {false, true}) {
       const std::vector<uint8_t> jpeg = EncodeTestJpeg(67, 53, subsampling, progressive);
       ASSERT_FALSE(jpeg.empty());

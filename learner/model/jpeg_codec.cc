@@ -62,8 +62,8 @@ StatusOr<JpegHeader> ReadHeader(void* handle, const uint8_t* data, size_t size,
 
 // Decodes the whole file into `pixels` ([height][width][1 or 3], sized by the caller): TurboJPEG
 // scales by the largest factor that fits width x height.
-Status Decompress(void* handle, const uint8_t* data, size_t size, bool gray, int width,
-                  int height, uint8_t* pixels) {
+Status Decompress(void* handle, const uint8_t* data, size_t size, bool gray, int width, int height,
+                  uint8_t* pixels) {
   if (tjDecompress2(handle, data, static_cast<unsigned long>(size), pixels, width, /*pitch=*/0,
                     height, gray ? TJPF_GRAY : TJPF_RGB, kDecodeFlags) != 0) {
     return InvalidArgumentError(std::string("corrupt or truncated JPEG: ") +
