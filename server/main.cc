@@ -219,6 +219,63 @@ bool ApplyLearnerFlags(const LearnerFlagValues& v, perennial::ServerOptions* o) 
   return true;
 }
 
+// Fills in the thread counts left at 0 (auto) for `threads` cores (0: all of this machine's).
+void ApplyThreadDefaults(int threads, const std::string& parallel_teacher,
+                         perennial::ServerOptions* options) {
+  const int cores =
+      threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  torch::set_num_threads(cores);
+  // Queries and training run at the same time; together their OpenMP teams get no more threads
+  // than `cores`. On 2 cores, 2 + 2 threads made a one-image query ~10x slower beside training
+  // and training slower too (bench/README.md).
+  int& query_threads = options->batching.intra_op_threads;
+  int& learner_threads = options->learning.intra_op_threads;
+  if (query_threads == 0) query_threads = std::max(1, cores / 4);
+  if (learner_threads == 0) learner_threads = std::max(1, cores - query_threads);
+  int& decode_threads = options->learning.decode_threads;
+  if (decode_threads == 0) decode_threads = std::clamp(cores / 4, 1, 4);
+  // ~13% more learner throughput on 2 cores (bench/README.md); nothing to gain on one.
+  options->learning.learner.parallel_teacher =
+      parallel_teacher == "true" || (parallel_teacher == "auto" && cores >= 2);
+}
+
+// Where the server listens and what it runs, with warnings about risky or slow settings.
+void PrintStartup(const perennial::PerennialServer& server,
+                  const perennial::ServerOptions& options) {
+  std::cout << "perennial-server: gRPC on " << WithPort(options.listen, server.port());
+  if (server.metrics_port() != 0) {
+    std::cout << ", metrics on http://" << WithPort(options.metrics_listen, server.metrics_port())
+              << "/metrics";
+  }
+  std::cout << ", data in " << options.data_dir << " ("
+            << perennial::DescribeSecurity(options.security) << ")" << std::endl;
+  if (!options.security.auth_token_file.empty() && options.security.tls_cert_file.empty() &&
+      !IsLoopback(options.listen)) {
+    std::cout << "warning: bearer tokens travel in plaintext to " << options.listen
+              << "; add --tls-cert/--tls-key or listen on loopback behind a TLS proxy" << std::endl;
+  }
+  const std::string& dtype = server.options().dtype;  // "auto" resolved by Start()
+  std::cout << "loading model " << options.model_path << " on " << options.device << " (" << dtype
+            << (options.dtype == "auto" ? " from --dtype auto" : "") << "; "
+            << perennial::CpuRuntimeSummary() << "; threads: learner "
+            << options.learning.intra_op_threads << ", queries "
+            << options.batching.intra_op_threads
+            << (options.learning.learner.parallel_teacher ? ", teacher 1" : "") << ") ..."
+            << std::endl;
+  if (dtype == "fp32" && options.device == "cpu" && perennial::CpuHasBf16Dot()) {
+    std::cout << "note: this CPU has AVX512-BF16; --dtype bf16 (or auto, the default) runs "
+                 "queries and learning about 1.5-2x faster (bench/README.md)"
+              << std::endl;
+  }
+  const int image_parts = options.learning.learner.image_parts;
+  if (image_parts > options.learning.intra_op_threads && options.device == "cpu") {
+    std::cout << "note: --learner-image-parts " << image_parts << " runs the learner on "
+              << image_parts << " threads, more than --learner-threads "
+              << options.learning.intra_op_threads
+              << "; training then competes with queries for the cores" << std::endl;
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -238,22 +295,7 @@ int main(int argc, char** argv) {
   options.store_block_cache_bytes = static_cast<size_t>(store_flags.block_cache_mb) << 20;
   options.batching.max_queue_delay = absl::Microseconds(delay_us);
   if (!ApplyLearnerFlags(learner_flags, &options)) return 1;
-  const int cores =
-      threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  torch::set_num_threads(cores);
-  // Queries and training run at the same time; together their OpenMP teams get no more threads
-  // than `cores`. On 2 cores, 2 + 2 threads made a one-image query ~10x slower beside training
-  // and training slower too (bench/README.md).
-  int& query_threads = options.batching.intra_op_threads;
-  int& learner_threads = options.learning.intra_op_threads;
-  if (query_threads == 0) query_threads = std::max(1, cores / 4);
-  if (learner_threads == 0) learner_threads = std::max(1, cores - query_threads);
-  int& decode_threads = options.learning.decode_threads;
-  if (decode_threads == 0) decode_threads = std::clamp(cores / 4, 1, 4);
-  // ~13% more learner throughput on 2 cores (bench/README.md); nothing to gain on one.
-  options.learning.learner.parallel_teacher =
-      learner_flags.parallel_teacher == "true" ||
-      (learner_flags.parallel_teacher == "auto" && cores >= 2);
+  ApplyThreadDefaults(threads, learner_flags.parallel_teacher, &options);
 
   absl::StatusOr<std::string> model = perennial::ResolveModelPath(options.model_path);
   if (!model.ok()) {
@@ -276,38 +318,7 @@ int main(int argc, char** argv) {
     std::cerr << "error: " << server.status().message() << std::endl;
     return 1;
   }
-  std::cout << "perennial-server: gRPC on " << WithPort(options.listen, (*server)->port());
-  if ((*server)->metrics_port() != 0) {
-    std::cout << ", metrics on http://"
-              << WithPort(options.metrics_listen, (*server)->metrics_port()) << "/metrics";
-  }
-  std::cout << ", data in " << options.data_dir << " ("
-            << perennial::DescribeSecurity(options.security) << ")" << std::endl;
-  if (!options.security.auth_token_file.empty() && options.security.tls_cert_file.empty() &&
-      !IsLoopback(options.listen)) {
-    std::cout << "warning: bearer tokens travel in plaintext to " << options.listen
-              << "; add --tls-cert/--tls-key or listen on loopback behind a TLS proxy" << std::endl;
-  }
-  const std::string& dtype = (*server)->options().dtype;  // "auto" resolved by Start()
-  std::cout << "loading model " << options.model_path << " on " << options.device << " ("
-            << dtype << (options.dtype == "auto" ? " from --dtype auto" : "") << "; "
-            << perennial::CpuRuntimeSummary() << "; threads: learner "
-            << options.learning.intra_op_threads << ", queries "
-            << options.batching.intra_op_threads
-            << (options.learning.learner.parallel_teacher ? ", teacher 1" : "") << ") ..."
-            << std::endl;
-  if (dtype == "fp32" && options.device == "cpu" && perennial::CpuHasBf16Dot()) {
-    std::cout << "note: this CPU has AVX512-BF16; --dtype bf16 (or auto, the default) runs "
-                 "queries and learning about 1.5-2x faster (bench/README.md)"
-              << std::endl;
-  }
-  const int image_parts = options.learning.learner.image_parts;
-  if (image_parts > options.learning.intra_op_threads && options.device == "cpu") {
-    std::cout << "note: --learner-image-parts " << image_parts << " runs the learner on "
-              << image_parts << " threads, more than --learner-threads "
-              << options.learning.intra_op_threads
-              << "; training then competes with queries for the cores" << std::endl;
-  }
+  PrintStartup(**server, options);
   absl::Status loaded = (*server)->LoadModel();
   if (!loaded.ok()) {
     std::cerr << "error: " << loaded.message() << std::endl;
