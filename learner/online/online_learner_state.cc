@@ -81,6 +81,54 @@ StatusOr<int64_t> ReadCounter(const std::map<std::string, std::string>& metadata
   }
 }
 
+// The counters SaveState writes into the metadata.
+struct Counters {
+  int64_t step = 0;
+  int64_t samples_seen = 0;
+  int64_t next_version = 0;
+  int64_t snapshot_version = 0;
+  int64_t snapshot_step = 0;
+  int64_t snapshot_samples_seen = 0;
+  int64_t snapshot_labels = 0;
+};
+
+StatusOr<Counters> ReadCounters(const std::map<std::string, std::string>& md) {
+  Counters c;
+  PERENNIAL_ASSIGN_OR_RETURN(c.step, ReadCounter(md, "step"));
+  PERENNIAL_ASSIGN_OR_RETURN(c.samples_seen, ReadCounter(md, "samples_seen"));
+  PERENNIAL_ASSIGN_OR_RETURN(c.next_version, ReadCounter(md, "next_version"));
+  PERENNIAL_ASSIGN_OR_RETURN(c.snapshot_version, ReadCounter(md, "snapshot.version"));
+  PERENNIAL_ASSIGN_OR_RETURN(c.snapshot_step, ReadCounter(md, "snapshot.step"));
+  PERENNIAL_ASSIGN_OR_RETURN(c.snapshot_samples_seen, ReadCounter(md, "snapshot.samples_seen"));
+  PERENNIAL_ASSIGN_OR_RETURN(c.snapshot_labels, ReadCounter(md, "snapshot.num_labels"));
+  return c;
+}
+
+// A state saved in this format by a learner of `method`.
+Status CheckFormat(const std::map<std::string, std::string>& md, const std::string& method) {
+  auto format = md.find("format");
+  if (format == md.end() || format->second != kFormat) {
+    return InvalidArgumentError(std::string("learner state: not a ") + kFormat + " image");
+  }
+  auto saved_by = md.find("method");
+  if (saved_by == md.end() || saved_by->second != method) {
+    return InvalidArgumentError("learner state was saved by method " +
+                                (saved_by == md.end() ? std::string("?") : saved_by->second) +
+                                ", this learner runs " + method);
+  }
+  return OkStatus();
+}
+
+// The tensors named "<prefix><name>", as <name>.
+NamedTensorList WithoutPrefix(const std::string& prefix, const NamedTensorList& tensors) {
+  NamedTensorList out;
+  for (const auto& [name, t] : tensors) {
+    if (name.compare(0, prefix.size(), prefix) == 0)
+      out.emplace_back(name.substr(prefix.size()), t);
+  }
+  return out;
+}
+
 }  // namespace
 
 StatusOr<std::string> OnlineLearner::SaveState() const {
@@ -110,46 +158,20 @@ StatusOr<std::string> OnlineLearner::SaveState() const {
 
 Status OnlineLearner::RestoreState(const std::string& bytes) {
   PERENNIAL_ASSIGN_OR_RETURN(TensorFile file, ParseSafetensors(bytes, "learner state"));
-  const auto& md = file.metadata;
-  auto format = md.find("format");
-  if (format == md.end() || format->second != kFormat) {
-    return InvalidArgumentError(std::string("learner state: not a ") + kFormat + " image");
-  }
-  auto method = md.find("method");
-  if (method == md.end() || method->second != OnlineMethodName(options_.method)) {
-    return InvalidArgumentError("learner state was saved by method " +
-                                (method == md.end() ? std::string("?") : method->second) +
-                                ", this learner runs " + OnlineMethodName(options_.method));
-  }
-  PERENNIAL_ASSIGN_OR_RETURN(int64_t step, ReadCounter(md, "step"));
-  PERENNIAL_ASSIGN_OR_RETURN(int64_t samples_seen, ReadCounter(md, "samples_seen"));
-  PERENNIAL_ASSIGN_OR_RETURN(int64_t next_version, ReadCounter(md, "next_version"));
-  PERENNIAL_ASSIGN_OR_RETURN(int64_t snap_version, ReadCounter(md, "snapshot.version"));
-  PERENNIAL_ASSIGN_OR_RETURN(int64_t snap_step, ReadCounter(md, "snapshot.step"));
-  PERENNIAL_ASSIGN_OR_RETURN(int64_t snap_samples, ReadCounter(md, "snapshot.samples_seen"));
-  PERENNIAL_ASSIGN_OR_RETURN(int64_t snap_labels, ReadCounter(md, "snapshot.num_labels"));
-
+  PERENNIAL_RETURN_IF_ERROR(CheckFormat(file.metadata, OnlineMethodName(options_.method)));
+  PERENNIAL_ASSIGN_OR_RETURN(const Counters counters, ReadCounters(file.metadata));
   std::map<std::string, torch::Tensor> by_name(file.tensors.begin(), file.tensors.end());
   PERENNIAL_ASSIGN_OR_RETURN(std::vector<std::string> labels, ReadStrings("labels.", by_name));
-  if (snap_labels > static_cast<int64_t>(labels.size())) {
+  if (counters.snapshot_labels > static_cast<int64_t>(labels.size())) {
     return InvalidArgumentError("learner state: snapshot has more labels than the learner");
   }
-  auto strip = [&](const std::string& prefix) {
-    NamedTensorList out;
-    for (const auto& [name, t] : file.tensors) {
-      if (name.compare(0, prefix.size(), prefix) == 0) {
-        out.emplace_back(name.substr(prefix.size()), t);
-      }
-    }
-    return out;
-  };
   // Parse everything before changing anything.
-  PERENNIAL_ASSIGN_OR_RETURN(
-      Adapters saved,
-      Adapters::FromNamedTensors(model_->config(), options_.pet, strip("adapters.")));
-  PERENNIAL_ASSIGN_OR_RETURN(
-      Adapters published,
-      Adapters::FromNamedTensors(model_->config(), options_.pet, strip("snapshot.")));
+  PERENNIAL_ASSIGN_OR_RETURN(Adapters saved,
+                             Adapters::FromNamedTensors(model_->config(), options_.pet,
+                                                        WithoutPrefix("adapters.", file.tensors)));
+  PERENNIAL_ASSIGN_OR_RETURN(Adapters published,
+                             Adapters::FromNamedTensors(model_->config(), options_.pet,
+                                                        WithoutPrefix("snapshot.", file.tensors)));
   ReplayBuffer replay(replay_.capacity(), options_.seed);
   if (recipe_.replay) {
     PERENNIAL_RETURN_IF_ERROR(replay.RestoreFromNamedTensors("replay.", file.tensors));
@@ -169,15 +191,15 @@ Status OnlineLearner::RestoreState(const std::string& bytes) {
     labels_ = labels;
     label_ids_.clear();
     for (size_t i = 0; i < labels_.size(); ++i) label_ids_[labels_[i]] = static_cast<int64_t>(i);
-    step_ = step;
-    samples_seen_ = samples_seen;
-    version_ = next_version;
+    step_ = counters.step;
+    samples_seen_ = counters.samples_seen;
+    version_ = counters.next_version;
     auto s = std::make_shared<ModelSnapshot>();
-    s->version = snap_version;
-    s->step = snap_step;
-    s->samples_seen = snap_samples;
+    s->version = counters.snapshot_version;
+    s->step = counters.snapshot_step;
+    s->samples_seen = counters.snapshot_samples_seen;
     s->adapters = SnapshotAdapters(published.To(model_->device()));
-    s->labels.assign(labels.begin(), labels.begin() + snap_labels);
+    s->labels.assign(labels.begin(), labels.begin() + counters.snapshot_labels);
     std::atomic_store(&snapshot_, std::shared_ptr<const ModelSnapshot>(std::move(s)));
     return OkStatus();
   });
