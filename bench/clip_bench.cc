@@ -203,6 +203,35 @@ void ReportCudaAgreement(const ClipConfig& config, const ClipModel& model,
                Str("dtype", c10::toString(model.dtype()))});
 }
 
+// The inference figure's two towers timed apart, to see where its time goes.
+void ReportInferenceParts(const ClipBenchOptions& o, const ClipConfig& config,
+                          const ClipModel& model, const Adapters& served,
+                          const torch::Tensor& pixels, const torch::Tensor& label_tokens,
+                          const std::string& arch) {
+  const torch::Device device = model.device();
+  const Timing image_only = TimeIt(
+      [&] {
+        torch::NoGradGuard no_grad;
+        model.EncodeImage(pixels, &served).sum().item();
+      },
+      1, o.iterations, device);
+  const double image_flops = ForwardFlops(config, ClipWork{o.run.batch, 0, 0, 0});
+  PrintRecord("clip_encode_image_" + arch,
+              {Num("images_per_s", o.run.batch * 1000.0 / image_only.mean_ms),
+               Num("ms_per_step", image_only.mean_ms),
+               Num("tflop_per_s", image_flops / (image_only.mean_ms * 1e-3) / 1e12),
+               Num("batch", o.run.batch), Num("threads", o.run.threads)});
+  const Timing text_only = TimeIt(
+      [&] {
+        torch::NoGradGuard no_grad;
+        model.EncodeText(label_tokens, &served).sum().item();
+      },
+      1, o.iterations, device);
+  PrintRecord("clip_encode_text_" + arch,
+              {Num("labels", static_cast<double>(kLabels.size())),
+               Num("ms_per_step", text_only.mean_ms), Num("threads", o.run.threads)});
+}
+
 }  // namespace
 
 int RunClipBench(const ClipBenchOptions& o) {
@@ -242,28 +271,7 @@ int RunClipBench(const ClipBenchOptions& o) {
   const ClipWork infer_work{o.run.batch, static_cast<int64_t>(kLabels.size()), label_positions, 0};
   Report("clip_infer_" + arch, o, infer, ForwardFlops(*config, infer_work), kPeerInferImagesPerS);
 
-  // Breakdown of the inference figure, to see where its time goes.
-  const Timing image_only = TimeIt(
-      [&] {
-        torch::NoGradGuard no_grad;
-        model->EncodeImage(pixels, &served).sum().item();
-      },
-      1, o.iterations, model_options.device);
-  const double image_flops = ForwardFlops(*config, ClipWork{o.run.batch, 0, 0, 0});
-  PrintRecord("clip_encode_image_" + arch,
-              {Num("images_per_s", o.run.batch * 1000.0 / image_only.mean_ms),
-               Num("ms_per_step", image_only.mean_ms),
-               Num("tflop_per_s", image_flops / (image_only.mean_ms * 1e-3) / 1e12),
-               Num("batch", o.run.batch), Num("threads", o.run.threads)});
-  const Timing text_only = TimeIt(
-      [&] {
-        torch::NoGradGuard no_grad;
-        model->EncodeText(label_tokens, &served).sum().item();
-      },
-      1, o.iterations, model_options.device);
-  PrintRecord("clip_encode_text_" + arch, {Num("labels", static_cast<double>(kLabels.size())),
-                                           Num("ms_per_step", text_only.mean_ms),
-                                           Num("threads", o.run.threads)});
+  ReportInferenceParts(o, *config, *model, served, pixels, label_tokens, arch);
 
   // SIT step: cross-entropy over the classes present in the batch only.
   FusedAdamW optimizer(adapters->Parameters(), torch::optim::AdamWOptions(1e-4));
