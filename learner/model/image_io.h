@@ -60,7 +60,7 @@ StatusOr<Image> DecodeImage(const uint8_t* data, size_t size, const DecodeOption
 // OK exactly when DecodeImage(data, size, options) would succeed, else an error with the code
 // DecodeImage would return; for checking bytes that are stored now and decoded later. A JPEG's
 // every scan is entropy-decoded (where corrupt and truncated data shows) but reconstructed at
-// 1/8 of each side, which costs a fraction of a full decode (image_decode_bench); a PNG is
+// 1/8 of each side, which costs a fraction of a full decode (bench/image_bench.cc); a PNG is
 // decoded in full, as zlib offers no cheaper proof.
 Status VerifyImage(const uint8_t* data, size_t size, const DecodeOptions& options = {});
 

@@ -1,12 +1,16 @@
-// image_check_bench: what Ingest pays to prove an encoded image decodes (VerifyImage) against
-// what a full decode costs (DecodeImage, Ingest's check before session 15).
-//
-// Times both on camera-sized JPEGs (quality 90, 4:2:0, a smooth scene with sensor-like noise,
-// made here with TurboJPEG) or on the files given, and prints one JSON line per image:
+// image_bench: what one client image costs the service, per stage.
+//   ingest_image_check    Ingest's check that the bytes decode (VerifyImage), beside the full
+//                         decode it replaced in session 15 (DecodeImage);
+//   image_preprocess      the learner's and queries' CLIP preprocessing of the decoded image
+//                         (resize + center crop + normalise, PreprocessImage) at 64 px (the
+//                         embedded model) and 224 px (ViT-B).
+// On camera-sized JPEGs (quality 90, 4:2:0, a smooth scene with sensor-like noise, made here
+// with TurboJPEG) or on the files given; one JSON line per image and figure, each the median of
+// --iterations calls after two untimed ones:
 //   {"name": "ingest_image_check", "image": "synthetic_640x480", "bytes": ...,
 //    "verify_ms": ..., "full_decode_ms": ..., "speedup": ...}
-// Each figure is the median of --iterations calls after two untimed ones.
-// Usage: image_check_bench [--iterations N] [FILE ...]
+//   {"name": "image_preprocess", "image": "synthetic_640x480", "resolution": 64, "ms": ...}
+// Usage: image_bench [--iterations N] [FILE ...]
 #include <turbojpeg.h>
 
 #include <algorithm>
@@ -20,6 +24,7 @@
 #include <vector>
 
 #include "learner/model/image_io.h"
+#include "learner/model/preprocess.h"
 
 namespace perennial {
 namespace {
@@ -80,7 +85,7 @@ double MedianMs(const std::function<bool()>& call, int iterations) {
 bool Report(const std::string& name, const std::vector<uint8_t>& bytes, int iterations) {
   const Status status = VerifyImage(bytes.data(), bytes.size());
   if (!status.ok()) {
-    std::fprintf(stderr, "image_check_bench: %s: %s\n", name.c_str(),
+    std::fprintf(stderr, "image_bench: %s: %s\n", name.c_str(),
                  std::string(status.message()).c_str());
     return false;
   }
@@ -92,6 +97,17 @@ bool Report(const std::string& name, const std::vector<uint8_t>& bytes, int iter
       "{\"name\": \"ingest_image_check\", \"image\": \"%s\", \"bytes\": %zu, \"verify_ms\": "
       "%.3f, \"full_decode_ms\": %.3f, \"speedup\": %.2f, \"iterations\": %d}\n",
       name.c_str(), bytes.size(), verify_ms, decode_ms, decode_ms / verify_ms, iterations);
+  const Image image = *DecodeImage(bytes.data(), bytes.size());
+  for (int resolution : {64, 224}) {
+    PreprocessOptions options;
+    options.resolution = resolution;
+    const double ms =
+        MedianMs([&] { return PreprocessImage(image, options).defined(); }, iterations);
+    std::printf(
+        "{\"name\": \"image_preprocess\", \"image\": \"%s\", \"resolution\": %d, "
+        "\"ms\": %.3f, \"iterations\": %d}\n",
+        name.c_str(), resolution, ms, iterations);
+  }
   return true;
 }
 
@@ -101,9 +117,10 @@ int Main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--help") == 0) {
       std::printf(
-          "usage: image_check_bench [--iterations N (50)] [FILE ...]\n"
-          "Times VerifyImage (Ingest's check) against a full DecodeImage per image;\n"
-          "without files, on synthetic 640x480 and 1920x1080 JPEG photos.\n");
+          "usage: image_bench [--iterations N (50)] [FILE ...]\n"
+          "Times, per image: VerifyImage (Ingest's check) against a full DecodeImage, and\n"
+          "PreprocessImage at 64 and 224 px; without files, on synthetic 640x480 and\n"
+          "1920x1080 JPEG photos.\n");
       return 0;
     }
     if (std::strcmp(argv[i], "--iterations") == 0 && i + 1 < argc) {
