@@ -5,12 +5,15 @@
 # (2.6), unpacked into a cache directory; nothing is installed and nothing is linked.
 #
 #   scripts/check-libtorch2.sh [cache dir]      (default: /tmp/perennial-libtorch2)
+#   CXX_STD=c++17 scripts/check-libtorch2.sh    (default c++20: the GPU machine's PyTorch 2.11
+#                                                headers need it, so its build is C++20)
 #
 # Limits: Debian's LibTorch has no CUDA, so code compiled only where LibTorch has CUDA (the CUDA
-# allocator and CUDA graph parts of bench/) is not checked; nor is the C++20 path of LibTorch
-# >= 2.11. Exit status: 0 when every file compiles without errors, 1 otherwise.
+# allocator and CUDA graph parts of bench/) is not checked; nor are 2.11's own header changes.
+# Exit status: 0 when every file compiles without errors, 1 otherwise.
 set -euo pipefail
 cache=${1:-/tmp/perennial-libtorch2}
+std=${CXX_STD:-c++20}
 root=$(cd "$(dirname "$0")/.." && pwd)
 headers="$cache/include"
 
@@ -37,10 +40,10 @@ build="$cache/build-mo"
 cmake -S "$root" -B "$build" -G Ninja -DPERENNIAL_MODEL_ONLY=ON -DPERENNIAL_BUILD_TESTS=ON \
   -DCMAKE_EXPORT_COMPILE_COMMANDS=ON >/dev/null
 
-/usr/bin/python3 - "$build/compile_commands.json" "$headers" "$root" <<'PY'
+/usr/bin/python3 - "$build/compile_commands.json" "$headers" "$root" "$std" <<'PY'
 import concurrent.futures, json, os, shlex, subprocess, sys
 
-commands, headers, root = json.load(open(sys.argv[1])), sys.argv[2], sys.argv[3]
+commands, headers, root, std = json.load(open(sys.argv[1])), *sys.argv[2:5]
 
 
 def check(entry):
@@ -48,8 +51,9 @@ def check(entry):
     if "-o" in args:
         at = args.index("-o")
         del args[at:at + 2]
+    args = [a for a in args if not a.startswith("-std=")]
     args[1:1] = ["-isystem", headers, "-isystem", headers + "/torch/csrc/api/include",
-                 "-fsyntax-only"]
+                 "-fsyntax-only", "-std=" + std]
     run = subprocess.run(args, cwd=entry["directory"], capture_output=True, text=True)
     return entry["file"], run.returncode == 0, run.stderr
 
@@ -63,6 +67,6 @@ with concurrent.futures.ThreadPoolExecutor(os.cpu_count()) as pool:
             failed += not ok
             print("\n" + stderr, file=sys.stderr)
 print(file=sys.stderr)
-print(f"check-libtorch2: {len(commands)} files, {failed} with errors")
+print(f"check-libtorch2: {len(commands)} files as {std}, {failed} with errors")
 sys.exit(1 if failed else 0)
 PY
