@@ -12,6 +12,10 @@
 # allocator and CUDA graph parts of bench/) is not checked; nor are 2.11's own header changes.
 # Exit status: 0 when every file compiles without errors, 1 otherwise.
 set -euo pipefail
+if [[ ${1:-} == -h || ${1:-} == --help ]]; then
+  sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'
+  exit 0
+fi
 cache=${1:-/tmp/perennial-libtorch2}
 std=${CXX_STD:-c++20}
 root=$(cd "$(dirname "$0")/.." && pwd)
