@@ -3,8 +3,10 @@
 # JPEGs, bench/make_photo_set.py), where decoding and resizing cost more than the embedded
 # model's training step. Starts a real perennial-server (fresh data dir, server defaults plus
 # $SERVER_FLAGS), ingests the set with `perennial ingest --folder`, and times the learner from
-# the end of the ingest until it has trained every sample (no queries meanwhile).
-# Prints one JSON line. Usage, from the repository root:
+# the end of the ingest until it has trained every sample (no queries meanwhile). Then pauses
+# the learner and times durable ingest of the same photos (fresh keys) from 4 `perennial
+# loadgen` streams for $INGEST_SECONDS (default 10): what Ingest's checks cost per photo.
+# Prints two JSON lines. Usage, from the repository root:
 #   bench/photo_stream_bench.sh [build/bin] [images per class, default 200]
 # e.g. SERVER_FLAGS="--learner-prefetch false" bench/photo_stream_bench.sh
 set -euo pipefail
@@ -41,3 +43,12 @@ print(json.dumps({"name": "service_learner_photos_640x480",
                   "images_per_s": round(trained / seconds, 1), "images_trained": trained,
                   "seconds": round(seconds, 2), "server_flags": sys.argv[5]}))
 PYEOF
+"$BIN/perennial" pause >/dev/null
+"$BIN/perennial" loadgen --folder "$work/photos" --ingest-streams 4 --query-clients 0 \
+  --duration "${INGEST_SECONDS:-10}" --json 2>/dev/null | tail -n 1 |
+  "$PY" -c 'import json, sys
+report = json.load(sys.stdin)
+print(json.dumps({"name": "service_ingest_photos_640x480_4_streams",
+                  "acked_samples_per_s": round(report["acked_samples_per_s"], 1),
+                  "acked_samples": report["acked_samples"], "errors": report["errors"],
+                  "seconds": round(report["seconds"], 2), "learner": "paused"}))'
