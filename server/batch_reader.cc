@@ -11,13 +11,6 @@
 #include "storage/store.h"
 
 namespace perennial {
-namespace {
-
-// Log records read per store call while forming a batch.
-constexpr size_t kReadChunk = 64;
-
-}  // namespace
-
 absl::StatusOr<torch::Tensor> DecodeLoggedImage(const v1::StoredSample& stored,
                                                 const ServerLimits& limits,
                                                 const PreprocessOptions& preprocess) {
@@ -95,7 +88,7 @@ DecodedBatch BatchReader::Read(uint64_t after_seq) {
   batch.last_seq = after_seq;
   const auto batch_size = static_cast<size_t>(options_.batch_size);
   while (batch.train_pixels.size() < batch_size) {
-    const size_t want = std::min(kReadChunk, batch_size - batch.train_pixels.size());
+    const size_t want = std::min(kLogReadChunk, batch_size - batch.train_pixels.size());
     absl::StatusOr<std::vector<v1::StoredSample>> logged =
         store_->ReadSamples(batch.last_seq + 1, want);
     if (!logged.ok()) {

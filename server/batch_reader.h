@@ -17,6 +17,7 @@
 
 #include <torch/torch.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -36,6 +37,9 @@
 namespace perennial {
 
 class Store;
+
+// Log records read per store call (a batch's, and the held-out rescan's at start-up).
+inline constexpr size_t kLogReadChunk = 64;
 
 // Decodes a logged sample's image and preprocesses it into [3, R, R]. Errors name the cause
 // (an image that no longer decodes, a LibTorch failure).

@@ -17,13 +17,6 @@
 #include "storage/store.h"
 
 namespace perennial {
-namespace {
-
-// Log records read per store call while rescanning the held-out set.
-constexpr size_t kReadChunk = 64;
-
-}  // namespace
-
 absl::StatusOr<std::unique_ptr<LearningLoop>> LearningLoop::Create(LearnerEnv env,
                                                                    LearningLoopOptions options) {
   if (env.store == nullptr || env.host == nullptr) {
@@ -353,7 +346,7 @@ void LearningLoop::RescanEvalSamples(uint64_t cursor) {
   const PreprocessOptions preprocess = env_.host->preprocess_options();
   for (uint64_t seq = first; seq <= cursor;) {
     absl::StatusOr<std::vector<v1::StoredSample>> logged =
-        env_.store->ReadSamples(seq, std::min<uint64_t>(kReadChunk, cursor - seq + 1));
+        env_.store->ReadSamples(seq, std::min<uint64_t>(kLogReadChunk, cursor - seq + 1));
     if (!logged.ok() || logged->empty()) return;
     for (const v1::StoredSample& stored : *logged) {
       seq = stored.seq() + 1;

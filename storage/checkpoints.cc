@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "learner/base/status.h"
+#include "proto/timestamp.h"
 #include "rocksdb/db.h"
 #include "rocksdb/write_batch.h"
 #include "storage/crc32c.h"
@@ -91,11 +92,7 @@ absl::Status Store::WriteCheckpoint(v1::CheckpointRecord record) {
         absl::StrCat("checkpoint ", version, " is for base model '", info.base_model_id(),
                      "' but this store holds '", base_model_id_, "'"));
   }
-  if (!info.has_created_time()) {
-    const int64_t nanos = absl::ToUnixNanos(absl::Now());
-    info.mutable_created_time()->set_seconds(nanos / 1000000000);
-    info.mutable_created_time()->set_nanos(static_cast<int32_t>(nanos % 1000000000));
-  }
+  if (!info.has_created_time()) *info.mutable_created_time() = ToProtoTimestamp(absl::Now());
   info.set_adapter_size_bytes(record.adapter().size());
   info.set_optimizer_size_bytes(record.optimizer().size());
   const uint64_t last_seq = LastSeq();
