@@ -7,6 +7,9 @@
 #      2 clients at QUERY_RATE queries/s each (default 10), so that the learner, which yields
 #      to queries, still trains; its steps during the phase are reported beside the latency.
 #      QUERY_ARRIVALS=uniform (default: evenly spaced, the clients out of step) or poisson.
+#   3. Classify at saturation: SATURATION_CLIENTS clients (default 16) back to back, the learner
+#      still on the backlog (it trains only within its pause budget then); answers per second,
+#      latency, and the learner's images/s meanwhile. No goal: the figure users size with.
 # Prints one JSON line per figure (as perennial-bench does). Usage, from the repository root:
 #   bench/service_bench.sh [build/bin] [seconds per phase, default 20]
 # Extra server flags go in $SERVER_FLAGS (e.g. "--query-threads 0 --method sit").
@@ -15,6 +18,7 @@ BIN=${1:-build/bin}
 SECONDS_PER_PHASE=${2:-20}
 QUERY_RATE=${QUERY_RATE:-10}
 QUERY_ARRIVALS=${QUERY_ARRIVALS:-uniform}
+SATURATION_CLIENTS=${SATURATION_CLIENTS:-16}
 PY=/usr/bin/python3
 data=$(mktemp -d)
 log=$data/server.log
@@ -37,12 +41,17 @@ steps_before=$(steps)
 query=$("$CLI" loadgen --ingest-streams 0 --query-clients 2 --query-rate "$QUERY_RATE" \
   --query-arrivals "$QUERY_ARRIVALS" --duration "$SECONDS_PER_PHASE" --json)
 steps_after=$(steps)
+saturated=$("$CLI" loadgen --ingest-streams 0 --query-clients "$SATURATION_CLIENTS" \
+  --duration "$SECONDS_PER_PHASE" --json)
+steps_saturated=$(steps)
 
-"$PY" - "$ingest" "$query" "$steps_before" "$steps_after" "$SECONDS_PER_PHASE" <<'PYEOF'
+"$PY" - "$ingest" "$query" "$saturated" "$steps_before" "$steps_after" "$steps_saturated" \
+  "$SECONDS_PER_PHASE" <<'PYEOF'
 import json, sys
-ingest, query = json.loads(sys.argv[1]), json.loads(sys.argv[2])
-steps = int(sys.argv[4]) - int(sys.argv[3])
-seconds = float(sys.argv[5])
+ingest, query, saturated = (json.loads(arg) for arg in sys.argv[1:4])
+steps = int(sys.argv[5]) - int(sys.argv[4])
+steps_saturated = int(sys.argv[6]) - int(sys.argv[5])
+seconds = float(sys.argv[7])
 print(json.dumps({
     "name": "service_ingest_4_streams",
     "acked_samples_per_s": round(ingest["acked_samples_per_s"], 1),
@@ -63,4 +72,14 @@ print(json.dumps({
     "learner_images_per_s_meanwhile": round(steps * 16 / seconds, 1),
     "errors": query["errors"],
     "goal_p99_ms": 50}))
+print(json.dumps({
+    "name": "service_classify_saturated",
+    "queries_per_s": round(saturated["queries_per_s"], 1),
+    "p50_ms": round(saturated["query_p50_ms"], 2),
+    "p99_ms": round(saturated["query_p99_ms"], 2),
+    "max_ms": round(saturated["query_max_ms"], 2),
+    "query_clients": saturated["query_clients"],
+    "query_arrivals": saturated["query_arrivals"],
+    "learner_images_per_s_meanwhile": round(steps_saturated * 16 / seconds, 1),
+    "errors": saturated["errors"]}))
 PYEOF

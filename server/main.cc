@@ -92,6 +92,12 @@ void AddFlags(CLI::App& app, perennial::ServerOptions* o, int* threads, int64_t*
       ->capture_default_str()->check(CLI::Range(0, 4096));
   app.add_option("--max-batch-size", o->batching.max_batch_size, "images per query forward pass")
       ->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--idle-handler-threads", o->idle_handler_threads,
+                 "gRPC handler threads kept waiting for calls between bursts; beyond it a "
+                 "thread exits after its call and a burst pays for starting new ones (0: "
+                 "--max-batch-size, at least 8)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
   app.add_option("--warm-label-sets", o->model_host.warm_label_sets,
                  "label sets queried in the last minute that a new model version embeds before "
                  "it goes live, most recent first (0: none; queries then pay a text forward "

@@ -6,6 +6,7 @@
 #include <grpcpp/server.h>
 #include <grpcpp/server_builder.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <iostream>
 #include <utility>
@@ -28,6 +29,11 @@
 #include "server/server_core.h"
 
 namespace perennial {
+
+int ResolvedIdleHandlerThreads(const ServerOptions& options) {
+  if (options.idle_handler_threads > 0) return options.idle_handler_threads;
+  return std::max(options.batching.max_batch_size, 8);
+}
 
 // Declaration order is destruction order reversed: services and the gRPC server go first, the
 // store last.
@@ -145,6 +151,8 @@ absl::StatusOr<std::unique_ptr<PerennialServer>> PerennialServer::Start(
   builder.RegisterService(state->ingest.get());
   builder.RegisterService(state->inference.get());
   builder.RegisterService(state->admin.get());
+  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS,
+                              ResolvedIdleHandlerThreads(options));
   state->server = builder.BuildAndStart();
   if (state->server == nullptr || state->port == 0) {
     return absl::UnavailableError(absl::StrCat("cannot listen for gRPC on ", options.listen));

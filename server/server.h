@@ -73,7 +73,18 @@ struct ServerOptions {
   size_t store_block_cache_bytes = 16 << 20;
   // How long Shutdown() lets in-flight RPCs finish before cancelling them. Default: 10 s.
   absl::Duration drain_timeout = absl::Seconds(10);
+  // gRPC handler threads kept waiting for calls (the sync server's MAX_POLLERS). A thread that
+  // finishes a call while this many wait exits, and the next burst of calls starts new ones,
+  // each paying LibTorch's per-thread setup, which rebuilds LibTorch's process-wide thread pool
+  // under a lock: with gRPC's default of 2, four back-to-back Classify clients got ~400 answers/s
+  // on the 2-core development machine instead of ~1,200 (bench/README.md). 0: the query batch
+  // size (batching.max_batch_size), at least 8, so that all the replies of one query batch can go
+  // back to waiting. Default: 0.
+  int idle_handler_threads = 0;
 };
+
+// ServerOptions::idle_handler_threads with 0 resolved.
+int ResolvedIdleHandlerThreads(const ServerOptions& options);
 
 class PerennialServer {
  public:

@@ -11,12 +11,16 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <future>
+#include <set>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "learner/model/clip_config.h"
 #include "learner/model/clip_init.h"
@@ -126,6 +130,19 @@ std::string HttpGet(int port, const std::string& path) {
   for (ssize_t n; (n = read(fd, buffer, sizeof(buffer))) > 0;) response.append(buffer, n);
   close(fd);
   return response;
+}
+
+// Thread ids of this process's gRPC sync-server handler threads (named "grpcpp_sync_server",
+// cut to 15 characters by the kernel).
+std::set<std::string> HandlerThreadIds() {
+  std::set<std::string> ids;
+  for (const fs::directory_entry& task : fs::directory_iterator("/proc/self/task")) {
+    std::ifstream comm(task.path() / "comm");
+    std::string name;
+    std::getline(comm, name);
+    if (name.rfind("grpcpp_sync", 0) == 0) ids.insert(task.path().filename().string());
+  }
+  return ids;
 }
 
 class ServerTest : public ::testing::Test {
@@ -564,6 +581,36 @@ TEST_F(ServerTest, MetricsEndpointServesPerennialSeries) {
     const size_t at = page.find(series);
     ASSERT_NE(at, std::string::npos) << series;
     EXPECT_GT(std::stod(page.substr(at + series.size())), 0.0) << series;
+  }
+}
+
+// A handler thread that exits after its call makes the next burst start a new one, which pays
+// LibTorch's per-thread setup (server.h: idle_handler_threads). gRPC's own default keeps 2 idle
+// threads, so that every burst of concurrent queries churned through threads.
+TEST_F(ServerTest, BurstsOfConcurrentQueriesKeepTheirHandlerThreads) {
+  ASSERT_NO_FATAL_FAILURE(StartServer(Options()));
+  v1::ClassifyRequest request;
+  *request.mutable_image() = RawImage(16, 16, 3, 1);
+  for (const char* label : {"cat", "dog"}) request.add_labels(label);
+  auto burst = [&] {
+    std::atomic<int> answered{0};
+    std::vector<std::thread> clients;
+    for (int i = 0; i < 12; ++i) {
+      clients.emplace_back([&] {
+        v1::ClassifyResponse response;
+        if (Classify(request, &response).ok()) answered.fetch_add(1);
+      });
+    }
+    for (std::thread& client : clients) client.join();
+    return answered.load();
+  };
+  ASSERT_EQ(burst(), 12);
+  const std::set<std::string> after_first = HandlerThreadIds();
+  ASSERT_FALSE(after_first.empty());
+  for (int round = 0; round < 3; ++round) ASSERT_EQ(burst(), 12);
+  const std::set<std::string> after_more = HandlerThreadIds();
+  for (const std::string& id : after_first) {
+    EXPECT_EQ(after_more.count(id), 1u) << "handler thread " << id << " exited between bursts";
   }
 }
 
