@@ -71,6 +71,7 @@ grpc::Status AdminServiceImpl::GetStatus(grpc::ServerContext* context, const v1:
 grpc::Status AdminServiceImpl::Checkpoint(grpc::ServerContext* context,
                                           const v1::CheckpointRequest* request,
                                           v1::CheckpointResponse* response) {
+  LimitHandlerThreads(core_->handler_intra_op_threads);  // (de)serialises tensors
   if (absl::Status denied = core_->Authorize(*context); !denied.ok()) return ToGrpcStatus(denied);
   if (!core_->is_ready()) return NotReady(*core_);
   std::vector<std::string> tags(request->tags().begin(), request->tags().end());
@@ -97,6 +98,7 @@ grpc::Status AdminServiceImpl::ListCheckpoints(grpc::ServerContext* context,
 grpc::Status AdminServiceImpl::Rollback(grpc::ServerContext* context,
                                         const v1::RollbackRequest* request,
                                         v1::RollbackResponse* response) {
+  LimitHandlerThreads(core_->handler_intra_op_threads);  // (de)serialises tensors
   if (absl::Status denied = core_->Authorize(*context); !denied.ok()) return ToGrpcStatus(denied);
   if (!core_->is_ready()) return NotReady(*core_);
   absl::StatusOr<v1::RollbackResponse> result =

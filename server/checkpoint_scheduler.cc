@@ -2,6 +2,8 @@
 
 #include <iostream>
 
+#include "learner/base/cpu_runtime.h"
+
 namespace perennial {
 
 CheckpointScheduler::CheckpointScheduler(Checkpointer* checkpointer,
@@ -17,6 +19,7 @@ CheckpointScheduler::~CheckpointScheduler() {
 }
 
 void CheckpointScheduler::Run() {
+  SetCallingThreadIntraOpThreads(1);  // copies a checkpoint's tensors: no team needed
   LearnerProgress last = learner_->Progress();
   absl::Time last_time = absl::Now();
   while (!stop_.WaitForNotificationWithTimeout(schedule_.poll)) {

@@ -231,7 +231,11 @@ void ApplyThreadDefaults(int threads, const std::string& parallel_teacher,
                          perennial::ServerOptions* options) {
   const int cores =
       threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  torch::set_num_threads(cores);
+  // The main thread's count (model loading, weight packing); every thread that runs LibTorch
+  // work sets its own. Not torch::set_num_threads: with a process-wide count set, ATen's first op
+  // on each new thread (a gRPC handler thread's first query) rebuilds LibTorch's process-wide
+  // thread pool under a lock, ~8 ms here instead of ~20 us (bench/README.md, session 16).
+  perennial::SetCallingThreadIntraOpThreads(cores);
   // Queries and training run at the same time; together their OpenMP teams get no more threads
   // than `cores`. On 2 cores, 2 + 2 threads made a one-image query ~10x slower beside training
   // and training slower too (bench/README.md).

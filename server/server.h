@@ -75,10 +75,10 @@ struct ServerOptions {
   absl::Duration drain_timeout = absl::Seconds(10);
   // gRPC handler threads kept waiting for calls (the sync server's MAX_POLLERS). A thread that
   // finishes a call while this many wait exits, and the next burst of calls starts new ones,
-  // each paying LibTorch's per-thread setup, which rebuilds LibTorch's process-wide thread pool
-  // under a lock: with gRPC's default of 2, four back-to-back Classify clients got ~400 answers/s
-  // on the 2-core development machine instead of ~1,200 (bench/README.md). 0: the query batch
-  // size (batching.max_batch_size), at least 8, so that all the replies of one query batch can go
+  // each with a cold allocator cache and LibTorch's per-thread setup: with gRPC's default of 2,
+  // 16 back-to-back Classify clients got ~950 answers/s on the 2-core development machine
+  // instead of ~1,400 (bench/README.md, session 16). 0: the query batch size
+  // (batching.max_batch_size), at least 8, so that all the replies of one query batch can go
   // back to waiting. Default: 0.
   int idle_handler_threads = 0;
 };
