@@ -133,6 +133,7 @@ absl::StatusOr<torch::Tensor> ModelHost::LabelEmbeddings(
     const std::vector<std::string>& templates) {
   const std::string set_key = SetKey(labels, templates);
   const std::string key = CacheKey(snapshot.version, set_key);
+  std::shared_ptr<InFlight> flight;
   {
     absl::MutexLock lock(&cache_mu_);
     auto it = index_.find(key);
@@ -142,15 +143,30 @@ absl::StatusOr<torch::Tensor> ModelHost::LabelEmbeddings(
       NoteLabelSetUse(set_key, labels, templates);
       return it->second->second;
     }
-    ++misses_;
+    auto [running, first] = in_flight_.try_emplace(key);
+    if (!first) {
+      ++hits_;
+      flight = running->second;
+    } else {
+      ++misses_;
+      running->second = std::make_shared<InFlight>();
+    }
   }
-  // Computed without the lock: two racing misses compute the same value twice, which is cheaper
-  // than making every query wait for one text forward.
+  // A query that finds the set being computed waits for it: after a publication, 16 concurrent
+  // queries of one set would otherwise run 16 text forwards side by side on the same cores.
+  if (flight != nullptr) {
+    flight->done.WaitForNotification();
+    return flight->result;
+  }
   absl::StatusOr<torch::Tensor> embeddings = ComputeLabelEmbeddings(snapshot, labels, templates);
-  if (!embeddings.ok() || options_.label_cache_entries == 0) return embeddings;
   absl::MutexLock lock(&cache_mu_);
-  InsertLocked(key, *embeddings);
-  NoteLabelSetUse(set_key, labels, templates);
+  flight = std::move(in_flight_.extract(key).mapped());
+  if (embeddings.ok() && options_.label_cache_entries > 0) {
+    InsertLocked(key, *embeddings);
+    NoteLabelSetUse(set_key, labels, templates);
+  }
+  flight->result = embeddings;
+  flight->done.Notify();
   return embeddings;
 }
 

@@ -30,6 +30,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "learner/model/clip_model.h"
 #include "learner/model/pet.h"
@@ -98,7 +99,9 @@ class ModelHost {
                                                                   absl::Time deadline) const;
 
   // [K, E] unit class vectors of `labels` under `templates` with `snapshot`, from the cache when
-  // present. Errors: INVALID_ARGUMENT for an empty label or a template without "{}".
+  // present. Concurrent misses of the same set and version compute it once: the others wait for
+  // that text forward instead of running their own beside it. Errors: INVALID_ARGUMENT for an
+  // empty label or a template without "{}".
   absl::StatusOr<torch::Tensor> LabelEmbeddings(const ServedModel& snapshot,
                                                 const std::vector<std::string>& labels,
                                                 const std::vector<std::string>& templates);
@@ -107,12 +110,19 @@ class ModelHost {
   absl::StatusOr<torch::Tensor> EmbedTexts(const ServedModel& snapshot,
                                            const std::vector<std::string>& texts) const;
 
-  // Cache statistics, for tests and metrics. Warming by Publish() counts as neither.
+  // Cache statistics, for tests and metrics: a miss is a query that computed its set's
+  // embeddings; one that waited for another query's computation of them is a hit. Warming by
+  // Publish() counts as neither.
   uint64_t label_cache_hits() const;
   uint64_t label_cache_misses() const;
 
  private:
   using CacheEntry = std::pair<std::string, torch::Tensor>;
+  // A cache miss being computed, which later misses of the same key wait for.
+  struct InFlight {
+    absl::Notification done;
+    absl::StatusOr<torch::Tensor> result;  // written once, before done
+  };
   // A label set as queried: what Publish() embeds again with each new version.
   struct RecentLabelSet {
     std::string key;  // SetKey(labels, templates)
@@ -147,6 +157,7 @@ class ModelHost {
   std::list<CacheEntry> lru_ ABSL_GUARDED_BY(cache_mu_);  // most recent first
   absl::flat_hash_map<std::string, std::list<CacheEntry>::iterator> index_
       ABSL_GUARDED_BY(cache_mu_);
+  absl::flat_hash_map<std::string, std::shared_ptr<InFlight>> in_flight_ ABSL_GUARDED_BY(cache_mu_);
   uint64_t hits_ ABSL_GUARDED_BY(cache_mu_) = 0;
   uint64_t misses_ ABSL_GUARDED_BY(cache_mu_) = 0;
   // Label sets by SetKey(), most recently queried first; at most warm_label_sets.

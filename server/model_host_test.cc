@@ -2,8 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "learner/model/tiny_clip_for_tests.h"
@@ -45,6 +47,34 @@ TEST(ModelHostTest, RepeatedLabelSetIsServedFromTheCache) {
   EXPECT_EQ(host->label_cache_misses(), 1u);
   EXPECT_EQ(host->label_cache_hits(), 1u);
   EXPECT_TRUE(torch::equal(first, second));
+}
+
+// After a publication every concurrent query of a set misses at once; one text forward serves
+// them all.
+TEST(ModelHostTest, ConcurrentMissesOfOneSetComputeItOnce) {
+  auto host = MakeHost();
+  // Enough texts that the forward outlasts the threads' start-up by far.
+  std::vector<std::string> labels;
+  for (int i = 0; i < 200; ++i) labels.push_back("label " + std::to_string(i));
+  const std::vector<std::string> templates = {"a photo of a {}.", "a drawing of a {}."};
+  constexpr int kQueries = 6;
+  std::vector<torch::Tensor> results(kQueries);
+  std::atomic<int> ready{0};
+  std::vector<std::thread> queries;
+  for (int i = 0; i < kQueries; ++i) {
+    queries.emplace_back([&, i] {
+      ready.fetch_add(1);
+      while (ready.load() < kQueries) std::this_thread::yield();
+      results[i] = Embed(*host, labels, templates);
+    });
+  }
+  for (std::thread& query : queries) query.join();
+  EXPECT_EQ(host->label_cache_misses(), 1u);
+  EXPECT_EQ(host->label_cache_hits(), kQueries - 1u);
+  for (const torch::Tensor& result : results) {
+    ASSERT_TRUE(result.defined());
+    EXPECT_TRUE(torch::equal(result, results[0]));
+  }
 }
 
 TEST(ModelHostTest, PublishEmbedsRecentlyQueriedSetsWithTheNewVersion) {
