@@ -59,27 +59,25 @@ print(json.dumps({
     "backpressured": ingest["backpressured_samples"],
     "errors": ingest["errors"],
     "goal_acked_samples_per_s": 5000}))
-print(json.dumps({
-    "name": "service_classify_while_training",
-    "p50_ms": round(query["query_p50_ms"], 2),
-    "p95_ms": round(query["query_p95_ms"], 2),
-    "p99_ms": round(query["query_p99_ms"], 2),
-    "max_ms": round(query["query_max_ms"], 2),
-    "queries_per_s": round(query["queries_per_s"], 1),
-    "query_clients": 2,
-    "query_arrivals": query["query_arrivals"],
-    "learner_steps_meanwhile": steps,
-    "learner_images_per_s_meanwhile": round(steps * 16 / seconds, 1),
-    "errors": query["errors"],
-    "goal_p99_ms": 50}))
-print(json.dumps({
-    "name": "service_classify_saturated",
-    "queries_per_s": round(saturated["queries_per_s"], 1),
-    "p50_ms": round(saturated["query_p50_ms"], 2),
-    "p99_ms": round(saturated["query_p99_ms"], 2),
-    "max_ms": round(saturated["query_max_ms"], 2),
-    "query_clients": saturated["query_clients"],
-    "query_arrivals": saturated["query_arrivals"],
-    "learner_images_per_s_meanwhile": round(steps_saturated * 16 / seconds, 1),
-    "errors": saturated["errors"]}))
+
+
+def query_figures(name, run, steps_meanwhile):
+    """One Classify phase: latency, throughput, and the learner's images/s meanwhile."""
+    return {
+        "name": name,
+        "p50_ms": round(run["query_p50_ms"], 2),
+        "p95_ms": round(run["query_p95_ms"], 2),
+        "p99_ms": round(run["query_p99_ms"], 2),
+        "max_ms": round(run["query_max_ms"], 2),
+        "queries_per_s": round(run["queries_per_s"], 1),
+        "query_clients": run["query_clients"],
+        "query_arrivals": run["query_arrivals"],
+        "learner_steps_meanwhile": steps_meanwhile,
+        "learner_images_per_s_meanwhile": round(steps_meanwhile * 16 / seconds, 1),
+        "errors": run["errors"]}
+
+
+print(json.dumps({**query_figures("service_classify_while_training", query, steps),
+                  "goal_p99_ms": 50}))
+print(json.dumps(query_figures("service_classify_saturated", saturated, steps_saturated)))
 PYEOF
