@@ -4,7 +4,6 @@
 #include <CLI/CLI.hpp>
 #include <pthread.h>
 #include <signal.h>
-#include <torch/torch.h>
 
 #include <cstdint>
 #include <algorithm>
@@ -98,7 +97,7 @@ void AddFlags(CLI::App& app, perennial::ServerOptions* o, int* threads, int64_t*
                  "thread exits after its call and a burst pays for starting new ones (0: "
                  "--max-batch-size, at least 8)")
       ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+      ->check(CLI::Range(0, 4096));
   app.add_option("--warm-label-sets", o->model_host.warm_label_sets,
                  "label sets queried in the last minute that a new model version embeds before "
                  "it goes live, most recent first (0: none; queries then pay a text forward "
