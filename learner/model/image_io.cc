@@ -54,7 +54,7 @@ StatusOr<Image> DecodeImage(const uint8_t* data, size_t size, const DecodeOption
   StatusOr<Format> format = Classify(data, size, options);
   if (!format.ok()) return format.status();
   if (*format == Format::kPng) return DecodePng(data, size, options.max_pixels);
-  return DecodeJpeg(data, size, options.max_pixels);
+  return DecodeJpeg(data, size, options.max_pixels, options.draft_min_side);
 }
 
 Status VerifyImage(const uint8_t* data, size_t size, const DecodeOptions& options) {

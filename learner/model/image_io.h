@@ -47,6 +47,14 @@ struct DecodeOptions {
   // larger is RESOURCE_EXHAUSTED.
   // Default: 256 MiB.
   int64_t max_encoded_bytes = int64_t{256} * 1024 * 1024;
+
+  // When > 0, a JPEG whose shorter side is at least 2 * draft_min_side is decoded at 1/2, 1/4
+  // or 1/8 of each side (rounded up): the largest reduction that keeps the shorter side at
+  // least draft_min_side. This is Pillow's Image.draft(mode, (m, m)) with m = draft_min_side,
+  // pixel for pixel: libjpeg reconstructs the smaller image in its inverse DCT, which costs a
+  // fraction of a full decode plus a downscale. PNGs are always decoded in full.
+  // Default: 0 (every image at full size).
+  int draft_min_side = 0;
 };
 
 // Decodes a PNG or JPEG, recognised by its magic bytes (PNG: 89 50 4E 47 0D 0A 1A 0A,

@@ -71,6 +71,52 @@ TEST(DecodeImageTest, MatchesPillowOnEveryFixture) {
   }
 }
 
+// Each draft side has a Pillow reference where Image.draft reduced the fixture (see
+// DRAFT_SIDES in make_image_fixtures.py); 17x24 checks that odd sides round up.
+TEST(DecodeImageTest, DraftDecodingMatchesPillowsDraft) {
+  const struct {
+    const char* file;
+    int min_side;
+    const char* reference;  // empty: the side reduces nothing, so the full decode
+    int height, width;
+  } kCases[] = {
+      {"photo_80x120.jpg", 40, "photo_80x120.draft_40.npy", 60, 40},
+      {"photo_80x120.jpg", 20, "photo_80x120.draft_20.npy", 30, 20},
+      {"photo_80x120.jpg", 16, "photo_80x120.draft_16.npy", 30, 20},
+      {"photo_80x120.jpg", 10, "photo_80x120.draft_10.npy", 15, 10},
+      {"photo_80x120.jpg", 8, "photo_80x120.draft_8.npy", 15, 10},
+      {"photo_80x120.jpg", 41, "photo_80x120.decoded.npy", 120, 80},
+      {"gray_33x47.jpg", 16, "gray_33x47.draft_16.npy", 24, 17},
+      {"gray_33x47.jpg", 10, "gray_33x47.draft_10.npy", 24, 17},
+      {"gray_33x47.jpg", 8, "gray_33x47.draft_8.npy", 12, 9},
+      {"gray_33x47.jpg", 20, "gray_33x47.decoded.npy", 47, 33},
+  };
+  for (const auto& c : kCases) {
+    SCOPED_TRACE(std::string(c.file) + " draft_min_side " + std::to_string(c.min_side));
+    DecodeOptions options;
+    options.draft_min_side = c.min_side;
+    const auto decoded = ReadImageFile(kDir + c.file, options);
+    ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
+    const Image expected = NpyToImage(ReadNpy(kDir + c.reference));
+    ASSERT_EQ(expected.height, c.height);
+    ASSERT_EQ(expected.width, c.width);
+    ASSERT_EQ(decoded->height, c.height);
+    ASSERT_EQ(decoded->width, c.width);
+    ASSERT_EQ(decoded->channels, expected.channels);
+    // Bit-exact against Debian 12's Pillow; other libjpeg-turbo builds may round differently.
+    EXPECT_LE(MaxAbsDiff(decoded->pixels, expected.pixels), 1);
+  }
+}
+
+TEST(DecodeImageTest, DraftDecodingLeavesPngsAtFullSize) {
+  DecodeOptions options;
+  options.draft_min_side = 8;
+  const auto decoded = ReadImageFile(kDir + "photo_97x61.png", options);
+  ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
+  EXPECT_EQ(decoded->width, 97);
+  EXPECT_EQ(decoded->height, 61);
+}
+
 TEST(DecodeImageTest, RecognisesChannelLayouts) {
   EXPECT_EQ(ReadImageFile(kDir + "gray_33x47.jpg")->channels, 1);
   EXPECT_EQ(ReadImageFile(kDir + "la_interlaced_37x29.png")->channels, 2);

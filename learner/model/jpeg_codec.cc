@@ -2,6 +2,7 @@
 
 #include <turbojpeg.h>
 
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <vector>
@@ -72,16 +73,31 @@ Status Decompress(void* handle, const uint8_t* data, size_t size, bool gray, int
   return OkStatus();
 }
 
+// Pillow's Image.draft rule: the largest reduction of 8, 4 or 2 that keeps the shorter side at
+// least `min_side` (1 when none does, or when min_side <= 0).
+int DraftDenominator(const JpegHeader& header, int min_side) {
+  if (min_side <= 0) return 1;
+  const int reduction = std::min(header.width, header.height) / min_side;
+  for (int denominator : {8, 4, 2}) {
+    if (reduction >= denominator) return denominator;
+  }
+  return 1;
+}
+
 }  // namespace
 
-StatusOr<Image> DecodeJpeg(const uint8_t* data, size_t size, int64_t max_pixels) {
+StatusOr<Image> DecodeJpeg(const uint8_t* data, size_t size, int64_t max_pixels,
+                           int draft_min_side) {
   StatusOr<TjHandle> handle = NewDecompressor();
   if (!handle.ok()) return handle.status();
   StatusOr<JpegHeader> header = ReadHeader(handle->get(), data, size, max_pixels);
   if (!header.ok()) return header.status();
+  // libjpeg scales in its inverse DCT, so a reduced decode skips most of the pixel work (the
+  // entropy decoding of every coefficient remains); TJSCALED rounds up, as Pillow does.
+  const tjscalingfactor scale = {1, DraftDenominator(*header, draft_min_side)};
   Image image;
-  image.height = header->height;
-  image.width = header->width;
+  image.height = TJSCALED(header->height, scale);
+  image.width = TJSCALED(header->width, scale);
   image.channels = header->gray ? 1 : 3;
   image.pixels.resize(static_cast<size_t>(image.height) * image.width * image.channels);
   Status decoded = Decompress(handle->get(), data, size, header->gray, image.width, image.height,

@@ -13,8 +13,9 @@
 
 namespace perennial {
 
-// Decodes JPEG bytes as documented in image_io.h.
-StatusOr<Image> DecodeJpeg(const uint8_t* data, size_t size, int64_t max_pixels);
+// Decodes JPEG bytes as documented in image_io.h, reduced as DecodeOptions::draft_min_side says.
+StatusOr<Image> DecodeJpeg(const uint8_t* data, size_t size, int64_t max_pixels,
+                           int draft_min_side);
 
 // OK exactly when DecodeJpeg would succeed, else an error of the same code, at a fraction of
 // its cost (see VerifyImage in image_io.h).
