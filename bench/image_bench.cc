@@ -3,14 +3,21 @@
 //                         decode it replaced in session 15 (DecodeImage);
 //   image_preprocess      the learner's and queries' CLIP preprocessing of the decoded image
 //                         (resize + center crop + normalise, PreprocessImage) at 64 px (the
-//                         embedded model) and 224 px (ViT-B).
+//                         embedded model) and 224 px (ViT-B);
+//   image_draft_decode    decode + preprocessing with DecodeOptions::draft_min_side = 2 R (the
+//                         server's --jpeg-draft) beside the full decode's, and how far the model
+//                         input moves (mean and largest |difference| in pixel levels, 0..255).
 // On camera-sized JPEGs (quality 90, 4:2:0, a smooth scene with sensor-like noise, made here
 // with TurboJPEG) or on the files given; one JSON line per image and figure, each the median of
 // --iterations calls after two untimed ones:
 //   {"name": "ingest_image_check", "image": "synthetic_640x480", "bytes": ...,
 //    "verify_ms": ..., "full_decode_ms": ..., "speedup": ...}
 //   {"name": "image_preprocess", "image": "synthetic_640x480", "resolution": 64, "ms": ...}
+//   {"name": "image_draft_decode", "image": "synthetic_640x480", "resolution": 64,
+//    "decoded_size": "320x240", "full_ms": ..., "draft_ms": ..., "speedup": ...,
+//    "mean_abs_diff": ..., "max_abs_diff": ...}
 // Usage: image_bench [--iterations N] [FILE ...]
+#include <torch/torch.h>
 #include <turbojpeg.h>
 
 #include <algorithm>
@@ -81,6 +88,31 @@ double MedianMs(const std::function<bool()>& call, int iterations) {
   return ms[ms.size() / 2];
 }
 
+// Decode + preprocess at `resolution`, in full and drafted, timed and compared.
+void ReportDraft(const std::string& name, const std::vector<uint8_t>& bytes, int resolution,
+                 int iterations) {
+  PreprocessOptions preprocess;
+  preprocess.resolution = resolution;
+  DecodeOptions draft;
+  draft.draft_min_side = 2 * resolution;
+  const auto input = [&](const DecodeOptions& options) {
+    return PreprocessImage(*DecodeImage(bytes.data(), bytes.size(), options), preprocess);
+  };
+  const double full_ms = MedianMs([&] { return input({}).defined(); }, iterations);
+  const double draft_ms = MedianMs([&] { return input(draft).defined(); }, iterations);
+  // Back to pixel levels: the normalisation divides by 255 * std.
+  const torch::Tensor channel_std =
+      torch::tensor({preprocess.std[0], preprocess.std[1], preprocess.std[2]}).view({3, 1, 1});
+  const torch::Tensor levels = (input({}) - input(draft)).abs() * channel_std * 255;
+  const Image drafted = *DecodeImage(bytes.data(), bytes.size(), draft);
+  std::printf(
+      "{\"name\": \"image_draft_decode\", \"image\": \"%s\", \"resolution\": %d, "
+      "\"decoded_size\": \"%dx%d\", \"full_ms\": %.3f, \"draft_ms\": %.3f, \"speedup\": %.2f, "
+      "\"mean_abs_diff\": %.3f, \"max_abs_diff\": %.1f, \"iterations\": %d}\n",
+      name.c_str(), resolution, drafted.width, drafted.height, full_ms, draft_ms,
+      full_ms / draft_ms, levels.mean().item<double>(), levels.max().item<double>(), iterations);
+}
+
 // Returns false (and says why) when the image does not decode.
 bool Report(const std::string& name, const std::vector<uint8_t>& bytes, int iterations) {
   const Status status = VerifyImage(bytes.data(), bytes.size());
@@ -108,6 +140,7 @@ bool Report(const std::string& name, const std::vector<uint8_t>& bytes, int iter
         "\"ms\": %.3f, \"iterations\": %d}\n",
         name.c_str(), resolution, ms, iterations);
   }
+  for (int resolution : {64, 224}) ReportDraft(name, bytes, resolution, iterations);
   return true;
 }
 
@@ -119,8 +152,9 @@ int Main(int argc, char** argv) {
       std::printf(
           "usage: image_bench [--iterations N (50)] [FILE ...]\n"
           "Times, per image: VerifyImage (Ingest's check) against a full DecodeImage, and\n"
-          "PreprocessImage at 64 and 224 px; without files, on synthetic 640x480 and\n"
-          "1920x1080 JPEG photos.\n");
+          "PreprocessImage at 64 and 224 px, and decode + preprocess with JPEG draft\n"
+          "decoding against without; without files, on synthetic 640x480 and 1920x1080\n"
+          "JPEG photos.\n");
       return 0;
     }
     if (std::strcmp(argv[i], "--iterations") == 0 && i + 1 < argc) {

@@ -12,10 +12,10 @@
 
 namespace perennial {
 absl::StatusOr<torch::Tensor> DecodeLoggedImage(const v1::StoredSample& stored,
-                                                const ServerLimits& limits,
+                                                const ServerLimits& limits, int draft_min_side,
                                                 const PreprocessOptions& preprocess) {
   absl::StatusOr<Image> image =
-      DecodeRequestImage(stored.sample().image(), limits, "logged image");
+      DecodeRequestImage(stored.sample().image(), limits, "logged image", draft_min_side);
   if (!image.ok()) return image.status();
   return CatchTorch("preprocessing a logged image", [&]() -> absl::StatusOr<torch::Tensor> {
     return PreprocessImage(*image, preprocess);
@@ -70,7 +70,8 @@ std::vector<absl::StatusOr<torch::Tensor>> BatchReader::DecodeAll(
   const size_t threads = std::min(decoders_.size() + 1, records.size());
   auto decode_share = [&](size_t first) {
     for (size_t i = first; i < records.size(); i += threads) {
-      decoded[i] = DecodeLoggedImage(records[i], options_.limits, options_.preprocess);
+      decoded[i] = DecodeLoggedImage(records[i], options_.limits, options_.draft_min_side,
+                                     options_.preprocess);
     }
   };
   std::vector<HelperThread::Task> tasks;

@@ -41,10 +41,11 @@ class Store;
 // Log records read per store call (a batch's, and the held-out rescan's at start-up).
 inline constexpr size_t kLogReadChunk = 64;
 
-// Decodes a logged sample's image and preprocesses it into [3, R, R]. Errors name the cause
-// (an image that no longer decodes, a LibTorch failure).
+// Decodes a logged sample's image (a JPEG reduced as DecodeOptions::draft_min_side says) and
+// preprocesses it into [3, R, R]. Errors name the cause (an image that no longer decodes, a
+// LibTorch failure).
 absl::StatusOr<torch::Tensor> DecodeLoggedImage(const v1::StoredSample& stored,
-                                                const ServerLimits& limits,
+                                                const ServerLimits& limits, int draft_min_side,
                                                 const PreprocessOptions& preprocess);
 
 // One batch of the log, decoded: its TRAIN samples for a step, its EVAL samples for the
@@ -69,6 +70,8 @@ struct BatchReaderOptions {
   int batch_size = 16;
   // What decoding a logged image enforces. Default: ServerLimits().
   ServerLimits limits;
+  // DecodeOptions::draft_min_side of the images (ModelHost::jpeg_draft_min_side). Default: 0.
+  int draft_min_side = 0;
   // The model's preprocessing. Default: PreprocessOptions().
   PreprocessOptions preprocess;
   // Prepare the next batch on a reader thread while the caller trains. Default: true.

@@ -3,12 +3,16 @@
 #include "server/batch_reader.h"
 
 #include <chrono>
+#include <fstream>
+#include <iterator>
 #include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "learner/model/image_io.h"
+#include "learner/model/preprocess.h"
 #include "storage/store.h"
 #include "storage/test_util.h"
 
@@ -143,6 +147,31 @@ TEST_F(BatchReaderTest, APreparedBatchForAnotherCursorIsNotServed) {
   EXPECT_EQ(batch.last_seq, 16u);
   EXPECT_EQ(batch.train_labels,
             (std::vector<std::string>{"class2", "class3", "class4", "class5"}));
+}
+
+// The learner trains on what queries see: with draft_min_side, a logged JPEG is decoded reduced.
+TEST_F(BatchReaderTest, DecodesLoggedJpegsReducedWithADraftSide) {
+  const std::string file = "tests/fixtures/images/photo_80x120.jpg";
+  std::ifstream in(file, std::ios::binary);
+  v1::Sample sample = MakeTestSample(0);
+  sample.mutable_image()->set_encoded(std::string(std::istreambuf_iterator<char>(in), {}));
+  ASSERT_TRUE(store_->AppendSamples({sample}).ok());
+  PreprocessOptions preprocess;
+  preprocess.resolution = 16;
+  DecodeOptions reduced;
+  reduced.draft_min_side = 32;  // 80x120 -> 40x60
+  const torch::Tensor drafted = PreprocessImage(*ReadImageFile(file, reduced), preprocess);
+  const torch::Tensor full = PreprocessImage(*ReadImageFile(file), preprocess);
+  ASSERT_FALSE(torch::equal(drafted, full));
+  for (const int draft_min_side : {32, 0}) {
+    SCOPED_TRACE(draft_min_side);
+    BatchReaderOptions options = Options(/*prefetch=*/false);
+    options.preprocess = preprocess;
+    options.draft_min_side = draft_min_side;
+    const DecodedBatch batch = BatchReader(store_.get(), options).Take(0);
+    ASSERT_EQ(batch.train_pixels.size(), 1u);
+    EXPECT_TRUE(torch::equal(batch.train_pixels[0], draft_min_side > 0 ? drafted : full));
+  }
 }
 
 }  // namespace

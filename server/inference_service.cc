@@ -68,7 +68,8 @@ absl::Status InferenceServiceImpl::DoClassify(const grpc::ServerContext& context
   }
   if (templates.empty()) templates = DefaultTemplates();
 
-  absl::StatusOr<Image> image = DecodeRequestImage(request.image(), core_->limits, "image");
+  absl::StatusOr<Image> image = DecodeRequestImage(request.image(), core_->limits, "image",
+                                                   core_->host->jpeg_draft_min_side());
   if (!image.ok()) return image.status();
   absl::StatusOr<torch::Tensor> pixels =
       Preprocess({*std::move(image)}, core_->host->preprocess_options());
@@ -119,7 +120,8 @@ absl::Status InferenceServiceImpl::DoEmbedImage(const grpc::ServerContext& conte
   images.reserve(request.images_size());
   for (int i = 0; i < request.images_size(); ++i) {
     absl::StatusOr<Image> image =
-        DecodeRequestImage(request.images(i), core_->limits, absl::StrCat("images[", i, "]"));
+        DecodeRequestImage(request.images(i), core_->limits, absl::StrCat("images[", i, "]"),
+                           core_->host->jpeg_draft_min_side());
     if (!image.ok()) return image.status();
     images.push_back(*std::move(image));
   }

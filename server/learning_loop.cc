@@ -52,6 +52,7 @@ LearningLoop::LearningLoop(LearnerEnv env, LearningLoopOptions options,
   BatchReaderOptions reader;
   reader.batch_size = options_.batch_size;
   reader.limits = options_.limits;
+  reader.draft_min_side = env_.host->jpeg_draft_min_side();
   reader.preprocess = env_.host->preprocess_options();
   reader.prefetch = options_.prefetch_batches;
   reader.nice = options_.learner_nice;
@@ -352,7 +353,7 @@ void LearningLoop::RescanEvalSamples(uint64_t cursor) {
       seq = stored.seq() + 1;
       if (stored.sample().split() != v1::Sample::EVAL) continue;
       absl::StatusOr<torch::Tensor> pixels =
-          DecodeLoggedImage(stored, options_.limits, preprocess);
+          DecodeLoggedImage(stored, options_.limits, env_.host->jpeg_draft_min_side(), preprocess);
       if (pixels.ok()) evaluator_.AddEvalSample(*pixels, TrimLabel(stored.sample().label()));
     }
   }

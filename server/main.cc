@@ -103,6 +103,12 @@ void AddFlags(CLI::App& app, perennial::ServerOptions* o, int* threads, int64_t*
                  "it goes live, most recent first (0: none; queries then pay a text forward "
                  "after each publication)")
       ->capture_default_str()->check(CLI::NonNegativeNumber);
+  app.add_option("--jpeg-draft", o->model_host.jpeg_draft,
+                 "decode JPEGs of at least 4x the model's input side at 1/2, 1/4 or 1/8 scale "
+                 "(at least 2x kept, as Pillow's Image.draft) for queries, training and probes: "
+                 "less CPU per camera photo, model inputs within a few pixel levels of the full "
+                 "decode")
+      ->capture_default_str();
   app.add_option("--max-queue-delay-us", *delay_us,
                  "longest wait of a query image for its batch to fill, in microseconds")
       ->capture_default_str()->check(CLI::NonNegativeNumber);

@@ -45,6 +45,10 @@ PreprocessOptions ModelHost::preprocess_options() const {
   return options;
 }
 
+int ModelHost::jpeg_draft_min_side() const {
+  return options_.jpeg_draft ? 2 * model_.config().image_resolution : 0;
+}
+
 std::shared_ptr<const ServedModel> ModelHost::Current() const {
   absl::MutexLock lock(&mu_);
   return current_;

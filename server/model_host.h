@@ -65,6 +65,11 @@ struct ModelHostOptions {
   size_t warm_max_texts = 1024;
   // Default: 60 s.
   absl::Duration warm_window = absl::Seconds(60);
+  // Decode JPEGs of at least 4x the model's input side at 1/2, 1/4 or 1/8 scale, keeping at
+  // least 2x (jpeg_draft_min_side()). Costs 0.2-0.4 pixel levels of the model's input on
+  // average (bench/image_bench) against Pillow's full decode, which CLIP's reference uses.
+  // Default: false.
+  bool jpeg_draft = false;
 };
 
 class ModelHost {
@@ -82,6 +87,9 @@ class ModelHost {
   const std::string& base_model_id() const { return base_model_id_; }
   // The preprocessing that matches the model's input resolution.
   PreprocessOptions preprocess_options() const;
+  // DecodeOptions::draft_min_side for every image this model sees (queries, training, probes):
+  // twice the input resolution with ModelHostOptions::jpeg_draft, else 0.
+  int jpeg_draft_min_side() const;
 
   // The live snapshot; never null.
   std::shared_ptr<const ServedModel> Current() const;

@@ -55,7 +55,8 @@ absl::Status DecodeProbe(const v1::Probe& probe, const std::string& field, const
       task->labels.push_back(label);
     }
     task->targets.push_back(it->second);
-    absl::StatusOr<Image> image = DecodeRequestImage(sample.image(), core.limits, where + ".image");
+    absl::StatusOr<Image> image = DecodeRequestImage(sample.image(), core.limits, where + ".image",
+                                                     core.host->jpeg_draft_min_side());
     if (!image.ok()) return image.status();
     images->push_back(*std::move(image));
   }

@@ -368,6 +368,58 @@ TEST_F(ServerTest, ClassifyAndEmbed) {
   EXPECT_EQ(text_embedded.embeddings(0).values_size(), 16);
 }
 
+// The raw-pixel request of `image`.
+v1::Image RawRequestImage(const Image& image) {
+  v1::Image request;
+  v1::RawImage* raw = request.mutable_raw();
+  raw->set_height(image.height);
+  raw->set_width(image.width);
+  raw->set_channels(image.channels);
+  raw->set_pixels(std::string(image.pixels.begin(), image.pixels.end()));
+  return request;
+}
+
+double MaxAbsDiff(const v1::Embedding& a, const v1::Embedding& b) {
+  double max_diff = 0;
+  for (int i = 0; i < a.values_size() && i < b.values_size(); ++i) {
+    max_diff = std::max(max_diff, std::abs(double{a.values(i)} - b.values(i)));
+  }
+  return max_diff;
+}
+
+// --jpeg-draft: the tiny model's input is 16 px, so an 80x120 JPEG is decoded at 40x60 (Pillow's
+// draft with 32 px, checked in image_io_test): the query sees exactly those pixels.
+TEST_F(ServerTest, JpegDraftQueriesSeeTheReducedDecode) {
+  ServerOptions options = Options();
+  options.model_host.jpeg_draft = true;
+  ASSERT_NO_FATAL_FAILURE(StartServer(options));
+  const std::string file = "tests/fixtures/images/photo_80x120.jpg";
+  std::ifstream in(file, std::ios::binary);
+  v1::Image jpeg;
+  jpeg.set_encoded(std::string(std::istreambuf_iterator<char>(in), {}));
+  DecodeOptions draft;
+  draft.draft_min_side = 32;
+  const absl::StatusOr<Image> reduced = ReadImageFile(file, draft);
+  const absl::StatusOr<Image> full = ReadImageFile(file);
+  ASSERT_TRUE(reduced.ok() && full.ok());
+  ASSERT_EQ(reduced->width, 40);
+
+  grpc::ClientContext context;
+  v1::EmbedImageRequest request;
+  *request.add_images() = jpeg;
+  *request.add_images() = RawRequestImage(*reduced);
+  *request.add_images() = RawRequestImage(*full);
+  v1::EmbedImageResponse response;
+  ASSERT_TRUE(inference_->EmbedImage(&context, request, &response).ok());
+  ASSERT_EQ(response.embeddings_size(), 3);
+  const double to_reduced = MaxAbsDiff(response.embeddings(0), response.embeddings(1));
+  const double to_full = MaxAbsDiff(response.embeddings(0), response.embeddings(2));
+  std::printf("jpeg query embedding: max |diff| to the reduced decode %.3g, to the full %.3g\n",
+              to_reduced, to_full);
+  EXPECT_LT(to_reduced, 1e-6);
+  EXPECT_GT(to_full, 1e-4);
+}
+
 TEST_F(ServerTest, BadInputGetsTheRightCodeAndTheServerStaysUp) {
   ASSERT_NO_FATAL_FAILURE(StartServer(Options()));
   auto classify = [](v1::Image image, std::vector<std::string> labels) {

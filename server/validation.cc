@@ -116,7 +116,7 @@ bool IsValidUtf8(absl::string_view text) {
 }
 
 absl::StatusOr<Image> DecodeRequestImage(const v1::Image& image, const ServerLimits& limits,
-                                         absl::string_view field) {
+                                         absl::string_view field, int draft_min_side) {
   switch (image.data_case()) {
     case v1::Image::kRaw:
       return DecodeRaw(image.raw(), limits, field);
@@ -125,8 +125,10 @@ absl::StatusOr<Image> DecodeRequestImage(const v1::Image& image, const ServerLim
       const std::string where = absl::StrCat(field, ".encoded");
       absl::Status size = CheckEncodedSize(bytes, limits, where);
       if (!size.ok()) return size;
-      absl::StatusOr<Image> decoded = DecodeImage(reinterpret_cast<const uint8_t*>(bytes.data()),
-                                                  bytes.size(), DecodeOptionsFor(limits));
+      DecodeOptions options = DecodeOptionsFor(limits);
+      options.draft_min_side = draft_min_side;
+      absl::StatusOr<Image> decoded =
+          DecodeImage(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), options);
       if (!decoded.ok()) return Prefixed(decoded.status(), where);
       return decoded;
     }

@@ -28,9 +28,10 @@
 namespace perennial {
 
 // Decodes a request image (PNG/JPEG bytes or raw HWC pixels) into pixels, enforcing the limits.
-// RGBA raw images keep their alpha (preprocessing drops it). `field` prefixes errors.
+// RGBA raw images keep their alpha (preprocessing drops it). `field` prefixes errors. JPEGs are
+// decoded reduced as DecodeOptions::draft_min_side says (0: in full).
 absl::StatusOr<Image> DecodeRequestImage(const v1::Image& image, const ServerLimits& limits,
-                                         absl::string_view field);
+                                         absl::string_view field, int draft_min_side);
 
 // OK exactly when DecodeRequestImage would succeed, else its error; cheaper for JPEGs (see
 // VerifyImage in learner/model/image_io.h). For images that are stored now and decoded later.

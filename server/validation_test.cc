@@ -22,17 +22,18 @@ v1::Image Raw(uint32_t h, uint32_t w, uint32_t c, size_t bytes) {
 
 TEST(ValidationTest, RawImages) {
   ServerLimits limits;
-  EXPECT_TRUE(DecodeRequestImage(Raw(2, 3, 3, 18), limits, "image").ok());
-  absl::Status wrong = DecodeRequestImage(Raw(28, 28, 3, 784), limits, "samples[3].image").status();
+  EXPECT_TRUE(DecodeRequestImage(Raw(2, 3, 3, 18), limits, "image", 0).ok());
+  absl::Status wrong =
+      DecodeRequestImage(Raw(28, 28, 3, 784), limits, "samples[3].image", 0).status();
   EXPECT_EQ(wrong.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(wrong.message(), "samples[3].image.raw: 784 pixel bytes, want 28*28*3 = 2352");
-  EXPECT_EQ(DecodeRequestImage(Raw(5000, 1, 1, 5000), limits, "i").status().code(),
+  EXPECT_EQ(DecodeRequestImage(Raw(5000, 1, 1, 5000), limits, "i", 0).status().code(),
             absl::StatusCode::kResourceExhausted);
-  EXPECT_EQ(DecodeRequestImage(Raw(0, 1, 1, 0), limits, "i").status().code(),
+  EXPECT_EQ(DecodeRequestImage(Raw(0, 1, 1, 0), limits, "i", 0).status().code(),
             absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(DecodeRequestImage(Raw(1, 1, 2, 2), limits, "i").status().code(),
+  EXPECT_EQ(DecodeRequestImage(Raw(1, 1, 2, 2), limits, "i", 0).status().code(),
             absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(DecodeRequestImage(v1::Image(), limits, "i").status().code(),
+  EXPECT_EQ(DecodeRequestImage(v1::Image(), limits, "i", 0).status().code(),
             absl::StatusCode::kInvalidArgument);
 }
 
@@ -40,14 +41,14 @@ TEST(ValidationTest, EncodedImages) {
   ServerLimits limits;
   v1::Image empty;
   empty.set_encoded("");
-  EXPECT_EQ(DecodeRequestImage(empty, limits, "i").status().message(),
+  EXPECT_EQ(DecodeRequestImage(empty, limits, "i", 0).status().message(),
             "i.encoded: empty (0 bytes), want a PNG or JPEG file");
   v1::Image corrupt;
   corrupt.set_encoded(std::string("\x89PNG\r\n\x1a\n", 8) + "garbage");
-  EXPECT_EQ(DecodeRequestImage(corrupt, limits, "i").status().code(),
+  EXPECT_EQ(DecodeRequestImage(corrupt, limits, "i", 0).status().code(),
             absl::StatusCode::kInvalidArgument);
   limits.max_encoded_image_bytes = 4;
-  EXPECT_EQ(DecodeRequestImage(corrupt, limits, "i").status().code(),
+  EXPECT_EQ(DecodeRequestImage(corrupt, limits, "i", 0).status().code(),
             absl::StatusCode::kResourceExhausted);
 }
 
@@ -74,7 +75,7 @@ TEST(ValidationTest, VerifyAgreesWithDecode) {
                                    v1::Image()};
   for (const v1::Image& image : images) {
     EXPECT_EQ(VerifyRequestImage(image, limits, "s.image"),
-              DecodeRequestImage(image, limits, "s.image").status());
+              DecodeRequestImage(image, limits, "s.image", 0).status());
   }
   EXPECT_TRUE(VerifyRequestImage(images[0], limits, "s.image").ok());
   const absl::Status truncated = VerifyRequestImage(images[1], limits, "s.image");
