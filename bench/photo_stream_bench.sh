@@ -4,11 +4,13 @@
 # model's training step. Starts a real perennial-server (fresh data dir, server defaults plus
 # $SERVER_FLAGS), ingests the set with `perennial ingest --folder`, and times the learner from
 # the end of the ingest until it has trained every sample (no queries meanwhile). Then pauses
-# the learner and times durable ingest of the same photos (fresh keys) from 4 `perennial
-# loadgen` streams for $INGEST_SECONDS (default 10): what Ingest's checks cost per photo.
-# Prints two JSON lines. Usage, from the repository root:
+# the learner and runs $QUERY_CLIENTS (16) back-to-back Classify clients on the photos for
+# $QUERY_SECONDS (8): what a photo query costs (its decode and resize are most of it). Last,
+# times durable ingest of the same photos (fresh keys) from 4 `perennial loadgen` streams for
+# $INGEST_SECONDS (default 10): what Ingest's checks cost per photo.
+# Prints three JSON lines. Usage, from the repository root:
 #   bench/photo_stream_bench.sh [build/bin] [images per class, default 200]
-# e.g. SERVER_FLAGS="--learner-prefetch false" bench/photo_stream_bench.sh
+# e.g. SERVER_FLAGS="--jpeg-draft true" bench/photo_stream_bench.sh
 set -euo pipefail
 BIN=${1:-build/bin}
 PER_CLASS=${2:-200}
@@ -44,6 +46,16 @@ print(json.dumps({"name": "service_learner_photos_640x480",
                   "seconds": round(seconds, 2), "server_flags": sys.argv[5]}))
 PYEOF
 "$BIN/perennial" pause >/dev/null
+"$BIN/perennial" loadgen --folder "$work/photos" --ingest-streams 0 \
+  --query-clients "${QUERY_CLIENTS:-16}" --duration "${QUERY_SECONDS:-8}" --json 2>/dev/null |
+  tail -n 1 | "$PY" -c 'import json, sys
+report = json.load(sys.stdin)
+print(json.dumps({"name": "service_classify_photos_640x480",
+                  "answers_per_s": round(report["queries_per_s"], 1),
+                  "p50_ms": round(report["query_p50_ms"], 2),
+                  "p99_ms": round(report["query_p99_ms"], 2),
+                  "clients": report["query_clients"], "errors": report["errors"],
+                  "learner": "paused", "server_flags": sys.argv[1]}))' "${SERVER_FLAGS:-}"
 "$BIN/perennial" loadgen --folder "$work/photos" --ingest-streams 4 --query-clients 0 \
   --duration "${INGEST_SECONDS:-10}" --json 2>/dev/null | tail -n 1 |
   "$PY" -c 'import json, sys
