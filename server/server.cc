@@ -2,6 +2,7 @@
 
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/resource_quota.h>
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/server.h>
 #include <grpcpp/server_builder.h>
@@ -75,6 +76,13 @@ absl::StatusOr<std::unique_ptr<PerennialServer>> PerennialServer::Start(
   if (absl::StatusOr<torch::ScalarType> dtype = ParseComputeDtype(state->options.dtype);
       !dtype.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("--dtype: ", dtype.status().message()));
+  }
+  if (options.max_handler_threads > 0 &&
+      options.max_handler_threads <= ResolvedIdleHandlerThreads(options)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--max-handler-threads ", options.max_handler_threads,
+        " must exceed the idle handler threads (", ResolvedIdleHandlerThreads(options),
+        "; --idle-handler-threads, or --max-batch-size when it is 0), or be 0 for no limit"));
   }
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
       MakeServerCredentials(options.security);
@@ -153,6 +161,11 @@ absl::StatusOr<std::unique_ptr<PerennialServer>> PerennialServer::Start(
   builder.RegisterService(state->admin.get());
   builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS,
                               ResolvedIdleHandlerThreads(options));
+  if (options.max_handler_threads > 0) {
+    grpc::ResourceQuota handler_threads("perennial-handler-threads");
+    handler_threads.SetMaxThreads(options.max_handler_threads);
+    builder.SetResourceQuota(handler_threads);
+  }
   state->server = builder.BuildAndStart();
   if (state->server == nullptr || state->port == 0) {
     return absl::UnavailableError(absl::StrCat("cannot listen for gRPC on ", options.listen));

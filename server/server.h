@@ -81,6 +81,12 @@ struct ServerOptions {
   // (batching.max_batch_size), at least 8, so that all the replies of one query batch can go
   // back to waiting. Default: 0.
   int idle_handler_threads = 0;
+  // Most gRPC handler threads at once (a gRPC ResourceQuota on the sync server's threads). A
+  // call that arrives while all are busy is refused at once with RESOURCE_EXHAUSTED instead of
+  // starting another thread: each thread that has run a query holds ~2 MB (allocator caches,
+  // LibTorch's per-thread state), and a query past the batcher's queue limit is refused anyway.
+  // Must exceed the resolved idle_handler_threads; 0: no limit. Default: 256.
+  int max_handler_threads = 256;
 };
 
 // ServerOptions::idle_handler_threads with 0 resolved.

@@ -668,6 +668,68 @@ TEST_F(ServerTest, BurstsOfConcurrentQueriesKeepTheirHandlerThreads) {
 
 // Queries take priority over training: while a query is being encoded the learner waits,
 // before a step or at a yield point inside one, and exports the time it waited.
+// With every handler thread busy, a call is refused at once instead of starting a thread.
+TEST_F(ServerTest, CallsBeyondMaxHandlerThreadsAreRefusedAtOnce) {
+  ServerOptions options = Options();
+  options.method = "sit";  // publishes, so a query may wait for a version
+  options.idle_handler_threads = 2;
+  options.max_handler_threads = 6;
+  ASSERT_NO_FATAL_FAILURE(StartServer(options));
+  v1::ClassifyRequest waiting;
+  *waiting.mutable_image() = RawImage(16, 16, 3, 1);
+  waiting.add_labels("cat");
+  waiting.add_labels("dog");
+  waiting.set_min_version(1000);  // no sample comes: each call holds its thread to its deadline
+  std::vector<std::future<std::pair<grpc::StatusCode, absl::Duration>>> calls;
+  for (int i = 0; i < 12; ++i) {
+    calls.push_back(std::async(std::launch::async, [&] {
+      grpc::ClientContext context;
+      context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
+      v1::ClassifyResponse response;
+      const absl::Time start = absl::Now();
+      const grpc::Status status = inference_->Classify(&context, waiting, &response);
+      return std::make_pair(status.error_code(), absl::Now() - start);
+    }));
+  }
+  int refused = 0, waited = 0;
+  for (auto& call : calls) {
+    const auto [code, took] = call.get();
+    if (code == grpc::StatusCode::RESOURCE_EXHAUSTED) {
+      ++refused;
+      EXPECT_LT(took, absl::Seconds(1));
+    } else {
+      EXPECT_EQ(code, grpc::StatusCode::DEADLINE_EXCEEDED);
+      ++waited;
+    }
+  }
+  std::printf("12 waiting calls, 6 handler threads: %d waited, %d refused\n", waited, refused);
+  EXPECT_GE(refused, 6);
+  EXPECT_GE(waited, 1);
+  v1::ClassifyRequest now = waiting;
+  now.set_min_version(0);
+  // The server is intact once the waiting calls' threads are back (their handlers return at
+  // the same deadline the clients saw).
+  grpc::Status after;
+  for (int i = 0; i < 60; ++i) {
+    v1::ClassifyResponse response;
+    after = Classify(now, &response);
+    if (after.error_code() != grpc::StatusCode::RESOURCE_EXHAUSTED) break;
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  EXPECT_TRUE(after.ok()) << after.error_code() << ": " << after.error_message();
+}
+
+TEST_F(ServerTest, MaxHandlerThreadsMustExceedTheIdleOnes) {
+  ServerOptions options = Options();
+  options.idle_handler_threads = 8;
+  options.max_handler_threads = 8;
+  const absl::StatusOr<std::unique_ptr<PerennialServer>> server = PerennialServer::Start(options);
+  ASSERT_EQ(server.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(server.status().message().find("--max-handler-threads 8 must exceed"),
+            std::string::npos)
+      << server.status();
+}
+
 TEST_F(ServerTest, LearnerPausesForQueriesAndKeepsTraining) {
   ServerOptions options = Options();
   options.method = "sit";
