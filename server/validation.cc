@@ -140,22 +140,16 @@ absl::StatusOr<Image> DecodeRequestImage(const v1::Image& image, const ServerLim
 
 absl::Status VerifyRequestImage(const v1::Image& image, const ServerLimits& limits,
                                 absl::string_view field) {
-  switch (image.data_case()) {
-    case v1::Image::kRaw:
-      return DecodeRaw(image.raw(), limits, field).status();
-    case v1::Image::kEncoded: {
-      const std::string& bytes = image.encoded();
-      const std::string where = absl::StrCat(field, ".encoded");
-      absl::Status size = CheckEncodedSize(bytes, limits, where);
-      if (!size.ok()) return size;
-      absl::Status verified = VerifyImage(reinterpret_cast<const uint8_t*>(bytes.data()),
-                                          bytes.size(), DecodeOptionsFor(limits));
-      return verified.ok() ? verified : Prefixed(verified, where);
-    }
-    case v1::Image::DATA_NOT_SET:
-      break;
+  if (image.data_case() != v1::Image::kEncoded) {
+    return DecodeRequestImage(image, limits, field, /*draft_min_side=*/0).status();
   }
-  return MissingImage(field);
+  const std::string& bytes = image.encoded();
+  const std::string where = absl::StrCat(field, ".encoded");
+  absl::Status status = CheckEncodedSize(bytes, limits, where);
+  if (!status.ok()) return status;
+  status = VerifyImage(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(),
+                       DecodeOptionsFor(limits));
+  return status.ok() ? status : Prefixed(status, where);
 }
 
 std::string TrimLabel(absl::string_view label) {
