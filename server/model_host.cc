@@ -46,7 +46,7 @@ PreprocessOptions ModelHost::preprocess_options() const {
 }
 
 int ModelHost::jpeg_draft_min_side() const {
-  return options_.jpeg_draft ? 2 * model_.config().image_resolution : 0;
+  return options_.jpeg_draft ? JpegDraftMinSide(preprocess_options()) : 0;
 }
 
 std::shared_ptr<const ServedModel> ModelHost::Current() const {

@@ -21,6 +21,21 @@ check embed "o = lines[0]; assert len(o['image_features']) == 1 and len(o['image
 out=$("$BIN" classify --model "$MODEL" --image "$img" --labels "cat,dog,bird" --template "a {}." --template "a photo of a {}.")
 check classify "o = lines[0]; assert o['labels'] == ['cat', 'dog', 'bird']; assert abs(sum(o['probs']) - 1) < 1e-5; assert len(o['logits']) == 3"
 
+# --jpeg-draft: the test model's 32 px input keeps a 256x200 JPEG at 1/2 (128x100), exactly the
+# pixels of Pillow's Image.draft; without it, the full decode.
+jpeg_dir=$(mktemp -d)
+"$PY" -c "
+import numpy as np; from PIL import Image
+rng = np.random.default_rng(3); y, x = np.mgrid[0:200, 0:256]
+px = np.stack([x, y, (x + y) // 2], -1) + rng.normal(0, 20, (200, 256, 3))
+Image.fromarray(np.clip(px, 0, 255).astype(np.uint8)).save('$jpeg_dir/photo.jpg', quality=90)
+im = Image.open('$jpeg_dir/photo.jpg'); im.draft('RGB', (64, 64)); assert im.size == (128, 100)
+im.convert('RGB').save('$jpeg_dir/drafted.png')"
+embed_features() { "$BIN" embed --model "$MODEL" --threads 1 "$@" | "$PY" -c "import json,sys; print(json.dumps(json.load(sys.stdin)['image_features'][0]))"; }
+out=$(embed_features --image "$jpeg_dir/photo.jpg" --jpeg-draft; embed_features --image "$jpeg_dir/drafted.png"; embed_features --image "$jpeg_dir/photo.jpg")
+check embed-jpeg-draft "d = lambda a, b: max(abs(p - q) for p, q in zip(a, b)); assert d(lines[0], lines[1]) < 1e-6, d(lines[0], lines[1]); assert d(lines[0], lines[2]) > 1e-4, d(lines[0], lines[2])"
+rm -rf "$jpeg_dir"
+
 # bench-cl on a 200-sample Fashion-MNIST stream: the table, the JSON and (with matplotlib) the plot.
 bench_dir=$(mktemp -d)
 out=$("$BIN" bench-cl --model "$MODEL" --methods frozen,sit --seeds 1,2 --max-train 200 --test-per-class 5 --eval-period 100 --probe-samples 5 --threads 1 --out "$bench_dir" 2>/dev/null | grep '^| ' | tr '\n' ' ' | "$PY" -c "import json,sys; print(json.dumps(sys.stdin.read()))")

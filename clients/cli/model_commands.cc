@@ -13,15 +13,25 @@
 namespace perennial::cli {
 namespace {
 
-StatusOr<torch::Tensor> LoadPixels(const std::vector<std::string>& paths, const ClipModel& model) {
+// `jpeg_draft`: decode big JPEGs reduced, as perennial-server --jpeg-draft does.
+StatusOr<torch::Tensor> LoadPixels(const std::vector<std::string>& paths, const ClipModel& model,
+                                   bool jpeg_draft) {
+  PreprocessOptions preprocess;
+  preprocess.resolution = model.config().image_resolution;
+  DecodeOptions decode;
+  if (jpeg_draft) decode.draft_min_side = JpegDraftMinSide(preprocess);
   std::vector<Image> images;
   for (const std::string& path : paths) {
-    PERENNIAL_ASSIGN_OR_RETURN(Image image, ReadImageFile(path));
+    PERENNIAL_ASSIGN_OR_RETURN(Image image, ReadImageFile(path, decode));
     images.push_back(std::move(image));
   }
-  PreprocessOptions options;
-  options.resolution = model.config().image_resolution;
-  return PreprocessBatch(images, options);
+  return PreprocessBatch(images, preprocess);
+}
+
+void AddJpegDraftFlag(CLI::App* sub, bool* jpeg_draft) {
+  sub->add_flag("--jpeg-draft", *jpeg_draft,
+                "decode JPEGs of at least 4x the model's input side at 1/2, 1/4 or 1/8 scale, "
+                "as perennial-server --jpeg-draft does");
 }
 
 std::vector<std::string> SplitLabels(const std::string& labels) {
@@ -54,6 +64,7 @@ struct EmbedFlags {
   std::string model;
   std::vector<std::string> images;
   std::vector<std::string> texts;
+  bool jpeg_draft = false;
   RuntimeFlags runtime;
 };
 
@@ -64,6 +75,7 @@ void AddEmbed(CLI::App& app) {
   AddModelFlag(sub, &flags->model);
   sub->add_option("--image", flags->images, "image file (PNG or JPEG); repeatable");
   sub->add_option("--text", flags->texts, "text; repeatable");
+  AddJpegDraftFlag(sub, &flags->jpeg_draft);
   AddRuntimeFlags(sub, &flags->runtime);
   SetCommand(sub, [flags]() -> Status {
     if (flags->images.empty() && flags->texts.empty()) {
@@ -74,7 +86,8 @@ void AddEmbed(CLI::App& app) {
     nlohmann::json out = {{"image_features", nlohmann::json::array()},
                           {"text_features", nlohmann::json::array()}};
     if (!flags->images.empty()) {
-      PERENNIAL_ASSIGN_OR_RETURN(torch::Tensor pixels, LoadPixels(flags->images, model));
+      PERENNIAL_ASSIGN_OR_RETURN(torch::Tensor pixels,
+                                 LoadPixels(flags->images, model, flags->jpeg_draft));
       PERENNIAL_RETURN_IF_ERROR(CatchTorch("encoding images", [&]() -> Status {
         torch::NoGradGuard no_grad;
         out["image_features"] = TensorRows(model.EncodeImage(pixels));
@@ -103,6 +116,7 @@ struct ClassifyFlags {
   std::string image;
   std::string labels;
   std::vector<std::string> templates;
+  bool jpeg_draft = false;
   RuntimeFlags runtime;
 };
 
@@ -117,6 +131,7 @@ void AddClassify(CLI::App& app) {
   sub->add_option(
       "--template", flags->templates,
       "prompt template with {} for the label; repeatable (default: \"a photo of a {}.\")");
+  AddJpegDraftFlag(sub, &flags->jpeg_draft);
   AddRuntimeFlags(sub, &flags->runtime);
   SetCommand(sub, [flags]() -> Status {
     const std::vector<std::string> labels = SplitLabels(flags->labels);
@@ -126,7 +141,8 @@ void AddClassify(CLI::App& app) {
     PERENNIAL_ASSIGN_OR_RETURN(Tokenizer tokenizer, Tokenizer::LoadDefault());
     PERENNIAL_ASSIGN_OR_RETURN(torch::Tensor classes,
                                ClassEmbeddings(model, tokenizer, labels, templates));
-    PERENNIAL_ASSIGN_OR_RETURN(torch::Tensor pixels, LoadPixels({flags->image}, model));
+    PERENNIAL_ASSIGN_OR_RETURN(torch::Tensor pixels,
+                               LoadPixels({flags->image}, model, flags->jpeg_draft));
     return CatchTorch("classifying", [&]() -> Status {
       torch::NoGradGuard no_grad;
       const ZeroShotScores scores = ScoreZeroShot(model, model.EncodeImage(pixels), classes);

@@ -43,6 +43,11 @@ struct PreprocessOptions {
   std::array<float, 3> std = {0.26862954f, 0.26130258f, 0.27577711f};
 };
 
+// The DecodeOptions::draft_min_side (image_io.h) of reduced JPEG decoding for this transform:
+// twice its output side, so that the bicubic downscale still has 2x the pixels it keeps (the
+// margin of Pillow's Image.thumbnail, reducing_gap 2). For callers that opt in to it.
+inline int JpegDraftMinSide(const PreprocessOptions& options) { return 2 * options.resolution; }
+
 // The CLIP transform of one image: float32 [3, R, R] (CPU, contiguous), channels RGB, normalised.
 // Gray is replicated to RGB; alpha is dropped without compositing (as Pillow's convert("RGB")).
 // Only the cropped window of the resized image is computed. Throws c10::Error if `image` is
