@@ -98,9 +98,10 @@ void AddFlags(CLI::App& app, perennial::ServerOptions* o, int* threads, int64_t*
                  "--max-batch-size, at least 8)")
       ->capture_default_str()
       ->check(CLI::Range(0, 4096));
-  app.add_option("--max-handler-threads", o->max_handler_threads,
-                 "most gRPC handler threads at once; a call arriving while all are busy is "
-                 "refused with RESOURCE_EXHAUSTED (0: no limit; must exceed the idle ones)")
+  app.add_option(
+         "--max-handler-threads", o->max_handler_threads,
+         "most gRPC handler threads at once; a call arriving while all are busy is "
+         "refused with RESOURCE_EXHAUSTED (0: no limit; must exceed --idle-handler-threads)")
       ->capture_default_str()
       ->check(CLI::Range(0, 65536));
   app.add_option("--warm-label-sets", o->model_host.warm_label_sets,

@@ -33,7 +33,9 @@ namespace perennial {
 
 int ResolvedIdleHandlerThreads(const ServerOptions& options) {
   if (options.idle_handler_threads > 0) return options.idle_handler_threads;
-  return std::max(options.batching.max_batch_size, 8);
+  const int idle = std::max(options.batching.max_batch_size, 8);
+  // Under a thread cap, at least one more thread than the idle ones may exist.
+  return options.max_handler_threads > 0 ? std::min(idle, options.max_handler_threads - 1) : idle;
 }
 
 // Declaration order is destruction order reversed: services and the gRPC server go first, the
@@ -77,12 +79,13 @@ absl::StatusOr<std::unique_ptr<PerennialServer>> PerennialServer::Start(
       !dtype.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("--dtype: ", dtype.status().message()));
   }
-  if (options.max_handler_threads > 0 &&
-      options.max_handler_threads <= ResolvedIdleHandlerThreads(options)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--max-handler-threads ", options.max_handler_threads,
-        " must exceed the idle handler threads (", ResolvedIdleHandlerThreads(options),
-        "; --idle-handler-threads, or --max-batch-size when it is 0), or be 0 for no limit"));
+  if (options.max_handler_threads == 1 ||
+      (options.max_handler_threads > 0 &&
+       options.idle_handler_threads >= options.max_handler_threads)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--max-handler-threads ", options.max_handler_threads,
+                     " must exceed --idle-handler-threads (", options.idle_handler_threads,
+                     ") and 1, or be 0 for no limit"));
   }
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
       MakeServerCredentials(options.security);

@@ -79,13 +79,14 @@ struct ServerOptions {
   // 16 back-to-back Classify clients got ~950 answers/s on the 2-core development machine
   // instead of ~1,400 (bench/README.md, session 16). 0: the query batch size
   // (batching.max_batch_size), at least 8, so that all the replies of one query batch can go
-  // back to waiting. Default: 0.
+  // back to waiting, but below max_handler_threads. Default: 0.
   int idle_handler_threads = 0;
   // Most gRPC handler threads at once (a gRPC ResourceQuota on the sync server's threads). A
   // call that arrives while all are busy is refused at once with RESOURCE_EXHAUSTED instead of
   // starting another thread: each thread that has run a query holds ~2 MB (allocator caches,
   // LibTorch's per-thread state), and a query past the batcher's queue limit is refused anyway.
-  // Must exceed the resolved idle_handler_threads; 0: no limit. Default: 256.
+  // Must exceed idle_handler_threads and 1 (a resolved idle_handler_threads of 0 stays below
+  // it); 0: no limit. Default: 256.
   int max_handler_threads = 256;
 };
 

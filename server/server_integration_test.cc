@@ -728,6 +728,11 @@ TEST_F(ServerTest, MaxHandlerThreadsMustExceedTheIdleOnes) {
   EXPECT_NE(server.status().message().find("--max-handler-threads 8 must exceed"),
             std::string::npos)
       << server.status();
+  // With idle_handler_threads 0, the query batch size's idle threads stay under the cap.
+  options.idle_handler_threads = 0;
+  options.batching.max_batch_size = 300;
+  options.max_handler_threads = 256;
+  EXPECT_EQ(ResolvedIdleHandlerThreads(options), 255);
 }
 
 TEST_F(ServerTest, LearnerPausesForQueriesAndKeepsTraining) {
