@@ -313,6 +313,32 @@ TEST(VerifyImageTest, AgreesWithDecodeOnDamagedJpegs) {
   EXPECT_LT(rejected, cases);      // and the comparison sees accepted ones too (intact cuts)
 }
 
+// Every layout the encoder writes decodes reduced, to the size Pillow's rule gives. A progressive
+// file holds the same coefficients as its baseline twin, so both decode to the same pixels; a
+// truncated one is refused reduced as in full.
+TEST(DecodeImageTest, DraftDecodingHandlesEveryLayout) {
+  DecodeOptions draft;
+  draft.draft_min_side = 16;  // 67x53: 53 / 16 = 3, so 1/2: 34x27
+  for (int subsampling :
+       {TJSAMP_444, TJSAMP_422, TJSAMP_420, TJSAMP_GRAY, TJSAMP_440, TJSAMP_411}) {
+    SCOPED_TRACE("subsampling " + std::to_string(subsampling));
+    const std::vector<uint8_t> baseline = EncodeTestJpeg(67, 53, subsampling, false);
+    const std::vector<uint8_t> progressive = EncodeTestJpeg(67, 53, subsampling, true);
+    const auto reduced = DecodeImage(baseline.data(), baseline.size(), draft);
+    const auto reduced_progressive = DecodeImage(progressive.data(), progressive.size(), draft);
+    ASSERT_TRUE(reduced.ok()) << reduced.status().ToString();
+    ASSERT_TRUE(reduced_progressive.ok()) << reduced_progressive.status().ToString();
+    EXPECT_EQ(reduced->width, 34);
+    EXPECT_EQ(reduced->height, 27);
+    EXPECT_EQ(reduced->channels, subsampling == TJSAMP_GRAY ? 1 : 3);
+    EXPECT_EQ(reduced->pixels, reduced_progressive->pixels);
+    EXPECT_EQ(DecodeImage(baseline.data(), baseline.size() / 2, draft).status().code(),
+              StatusCode::kInvalidArgument);
+    EXPECT_EQ(DecodeImage(progressive.data(), progressive.size() / 2, draft).status().code(),
+              StatusCode::kInvalidArgument);
+  }
+}
+
 TEST(ReadImageFileTest, MissingFileIsNotFound) {
   const auto missing = ReadImageFile(kDir + "no_such_image.png");
   EXPECT_EQ(missing.status().code(), StatusCode::kNotFound);
