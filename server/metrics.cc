@@ -2,7 +2,9 @@
 
 #include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -79,6 +81,12 @@ class ServerMetrics::LiveCollectable : public prometheus::Collectable {
                   {"block_cache", gauges.storage_block_cache_bytes}});
     add("perennial_storage_sst_file_bytes", "Bytes of the store's live RocksDB table files.",
         gauges.storage_sst_file_bytes);
+    add("perennial_grpc_handler_threads",
+        "Threads gRPC runs calls on now, idle or busy; at the limit, calls are refused.",
+        GrpcHandlerThreads());
+    add("perennial_grpc_handler_threads_limit",
+        "Most gRPC handler threads (--max-handler-threads; 0: no limit).",
+        gauges.grpc_handler_threads_limit);
     return families;
   }
 
@@ -92,6 +100,20 @@ double ProcessResidentMemoryBytes() {
   double size_pages = 0, resident_pages = 0;
   if (!(statm >> size_pages >> resident_pages)) return 0;
   return resident_pages * static_cast<double>(sysconf(_SC_PAGESIZE));
+}
+
+double GrpcHandlerThreads() {
+  std::error_code error;
+  std::filesystem::directory_iterator tasks("/proc/self/task", error);
+  if (error) return 0;
+  double threads = 0;
+  for (const std::filesystem::directory_entry& task : tasks) {
+    std::ifstream comm(task.path() / "comm");
+    std::string name;
+    // The kernel keeps 15 characters of a thread's name.
+    if (std::getline(comm, name) && name.rfind("grpcpp_sync_ser", 0) == 0) ++threads;
+  }
+  return threads;
 }
 
 ServerMetrics::ServerMetrics()

@@ -15,6 +15,7 @@
 //   perennial_process_heap_bytes{state="allocated"|"free"}       gauge, read at scrape time
 //   perennial_storage_memory_bytes{kind="memtables"|"table_readers"|"block_cache"}  gauge, ditto
 //   perennial_storage_sst_file_bytes                             gauge, read at scrape time
+//   perennial_grpc_handler_threads, perennial_grpc_handler_threads_limit  gauges, ditto
 // and the learner's series (learner_metrics.h), pushed by the learner thread.
 //
 // Thread-safety: every method may be called from any thread.
@@ -53,6 +54,8 @@ struct LiveGauges {
   double storage_table_reader_bytes = 0;
   double storage_block_cache_bytes = 0;
   double storage_sst_file_bytes = 0;
+  // ServerOptions::max_handler_threads (0: no limit).
+  double grpc_handler_threads_limit = 0;
 };
 
 class ServerMetrics {
@@ -114,6 +117,10 @@ class ServerMetrics {
 
 // Resident set size of this process in bytes (from /proc/self/statm; 0 where unavailable).
 double ProcessResidentMemoryBytes();
+
+// Threads of this process that gRPC's sync server runs handlers on, idle or busy (named
+// "grpcpp_sync_server" by gRPC; counted from /proc/self/task; 0 where unavailable).
+double GrpcHandlerThreads();
 
 }  // namespace perennial
 

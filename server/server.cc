@@ -126,7 +126,7 @@ absl::StatusOr<std::unique_ptr<PerennialServer>> PerennialServer::Start(
   core.dtype = state->options.dtype;
   core.method = options.method;
   core.handler_intra_op_threads = options.batching.intra_op_threads;
-  state->metrics->SetLiveGauges([&core] {
+  state->metrics->SetLiveGauges([&core, thread_limit = options.max_handler_threads] {
     LiveGauges gauges;
     const uint64_t last = core.store->LastSeq();
     const uint64_t cursor = core.LearnerCursor();
@@ -137,6 +137,7 @@ absl::StatusOr<std::unique_ptr<PerennialServer>> PerennialServer::Start(
     gauges.checkpoint_version = static_cast<double>(core.store->CurrentVersion());
     const HeapUsage heap = ReadHeapUsage();
     gauges.heap_allocated_bytes = static_cast<double>(heap.allocated_bytes);
+    gauges.grpc_handler_threads_limit = static_cast<double>(thread_limit);
     gauges.heap_free_bytes = static_cast<double>(heap.free_bytes);
     const StoreUsage storage = core.store->Usage();
     gauges.storage_memtable_bytes = static_cast<double>(storage.memtable_bytes);

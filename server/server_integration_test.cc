@@ -624,12 +624,15 @@ TEST_F(ServerTest, MetricsEndpointServesPerennialSeries) {
         "perennial_storage_memory_bytes{kind=\"block_cache\"}",
         "perennial_storage_memory_bytes{kind=\"table_readers\"}",
         "perennial_storage_sst_file_bytes", "perennial_process_heap_bytes{state=\"free\"}",
-        "perennial_learner_input_wait_seconds_total"}) {
+        "perennial_learner_input_wait_seconds_total",
+        "perennial_grpc_handler_threads_limit 256"}) {
     EXPECT_NE(page.find(series), std::string::npos) << series;
   }
   // The accepted sample (and the store's metadata) sit in a memtable; the model is on the heap.
+  // The calls above ran on gRPC's handler threads.
   for (const std::string series : {"perennial_storage_memory_bytes{kind=\"memtables\"} ",
-                                   "perennial_process_heap_bytes{state=\"allocated\"} "}) {
+                                   "perennial_process_heap_bytes{state=\"allocated\"} ",
+                                   "\nperennial_grpc_handler_threads "}) {
     const size_t at = page.find(series);
     ASSERT_NE(at, std::string::npos) << series;
     EXPECT_GT(std::stod(page.substr(at + series.size())), 0.0) << series;
