@@ -624,8 +624,7 @@ TEST_F(ServerTest, MetricsEndpointServesPerennialSeries) {
         "perennial_storage_memory_bytes{kind=\"block_cache\"}",
         "perennial_storage_memory_bytes{kind=\"table_readers\"}",
         "perennial_storage_sst_file_bytes", "perennial_process_heap_bytes{state=\"free\"}",
-        "perennial_learner_input_wait_seconds_total",
-        "perennial_grpc_handler_threads_limit 256"}) {
+        "perennial_learner_input_wait_seconds_total", "perennial_grpc_handler_threads_limit 256"}) {
     EXPECT_NE(page.find(series), std::string::npos) << series;
   }
   // The accepted sample (and the store's metadata) sit in a memtable; the model is on the heap.
