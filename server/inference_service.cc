@@ -122,10 +122,10 @@ absl::Status InferenceServiceImpl::DoEmbedImage(const grpc::ServerContext& conte
   if (!status.ok()) return status;
   std::vector<Image> images;
   images.reserve(request.images_size());
+  const int draft_min_side = core_->host->jpeg_draft_min_side();
   for (int i = 0; i < request.images_size(); ++i) {
-    absl::StatusOr<Image> image =
-        DecodeRequestImage(request.images(i), core_->limits, absl::StrCat("images[", i, "]"),
-                           core_->host->jpeg_draft_min_side());
+    absl::StatusOr<Image> image = DecodeRequestImage(
+        request.images(i), core_->limits, absl::StrCat("images[", i, "]"), draft_min_side);
     if (!image.ok()) return image.status();
     images.push_back(*std::move(image));
   }

@@ -345,6 +345,7 @@ void LearningLoop::RescanEvalSamples(uint64_t cursor) {
   const uint64_t first =
       cursor > options_.eval_rescan_samples ? cursor - options_.eval_rescan_samples + 1 : 1;
   const PreprocessOptions preprocess = env_.host->preprocess_options();
+  const int draft_min_side = env_.host->jpeg_draft_min_side();
   for (uint64_t seq = first; seq <= cursor;) {
     absl::StatusOr<std::vector<v1::StoredSample>> logged =
         env_.store->ReadSamples(seq, std::min<uint64_t>(kLogReadChunk, cursor - seq + 1));
@@ -353,7 +354,7 @@ void LearningLoop::RescanEvalSamples(uint64_t cursor) {
       seq = stored.seq() + 1;
       if (stored.sample().split() != v1::Sample::EVAL) continue;
       absl::StatusOr<torch::Tensor> pixels =
-          DecodeLoggedImage(stored, options_.limits, env_.host->jpeg_draft_min_side(), preprocess);
+          DecodeLoggedImage(stored, options_.limits, draft_min_side, preprocess);
       if (pixels.ok()) evaluator_.AddEvalSample(*pixels, TrimLabel(stored.sample().label()));
     }
   }

@@ -83,7 +83,7 @@ class ServerMetrics::LiveCollectable : public prometheus::Collectable {
         gauges.storage_sst_file_bytes);
     add("perennial_grpc_handler_threads",
         "Threads gRPC runs calls on now, idle or busy; at the limit, calls are refused.",
-        GrpcHandlerThreads());
+        static_cast<double>(GrpcHandlerThreadIds().size()));
     add("perennial_grpc_handler_threads_limit",
         "Most gRPC handler threads (--max-handler-threads; 0: no limit).",
         gauges.grpc_handler_threads_limit);
@@ -102,18 +102,20 @@ double ProcessResidentMemoryBytes() {
   return resident_pages * static_cast<double>(sysconf(_SC_PAGESIZE));
 }
 
-double GrpcHandlerThreads() {
+std::set<std::string> GrpcHandlerThreadIds() {
+  std::set<std::string> ids;
   std::error_code error;
   std::filesystem::directory_iterator tasks("/proc/self/task", error);
-  if (error) return 0;
-  double threads = 0;
+  if (error) return ids;
   for (const std::filesystem::directory_entry& task : tasks) {
     std::ifstream comm(task.path() / "comm");
     std::string name;
     // The kernel keeps 15 characters of a thread's name.
-    if (std::getline(comm, name) && name.rfind("grpcpp_sync_ser", 0) == 0) ++threads;
+    if (std::getline(comm, name) && name.rfind("grpcpp_sync_ser", 0) == 0) {
+      ids.insert(task.path().filename().string());
+    }
   }
-  return threads;
+  return ids;
 }
 
 ServerMetrics::ServerMetrics()

@@ -25,6 +25,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <set>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -118,9 +119,9 @@ class ServerMetrics {
 // Resident set size of this process in bytes (from /proc/self/statm; 0 where unavailable).
 double ProcessResidentMemoryBytes();
 
-// Threads of this process that gRPC's sync server runs handlers on, idle or busy (named
-// "grpcpp_sync_server" by gRPC; counted from /proc/self/task; 0 where unavailable).
-double GrpcHandlerThreads();
+// Thread ids of this process's threads that gRPC's sync server runs handlers on, idle or busy
+// (named "grpcpp_sync_server" by gRPC; read from /proc/self/task; empty where unavailable).
+std::set<std::string> GrpcHandlerThreadIds();
 
 }  // namespace perennial
 

@@ -39,6 +39,7 @@ absl::Status DecodeProbe(const v1::Probe& probe, const std::string& field, const
   if (task->templates.empty()) task->templates = DefaultTemplates();
   absl::flat_hash_map<std::string, int64_t> label_index;
   for (size_t i = 0; i < task->labels.size(); ++i) label_index[task->labels[i]] = i;
+  const int draft_min_side = core.host->jpeg_draft_min_side();
   for (int i = 0; i < probe.samples_size(); ++i) {
     const v1::Sample& sample = probe.samples(i);
     const std::string where = absl::StrCat(field, ".samples[", i, "]");
@@ -55,8 +56,8 @@ absl::Status DecodeProbe(const v1::Probe& probe, const std::string& field, const
       task->labels.push_back(label);
     }
     task->targets.push_back(it->second);
-    absl::StatusOr<Image> image = DecodeRequestImage(sample.image(), core.limits, where + ".image",
-                                                     core.host->jpeg_draft_min_side());
+    absl::StatusOr<Image> image =
+        DecodeRequestImage(sample.image(), core.limits, where + ".image", draft_min_side);
     if (!image.ok()) return image.status();
     images->push_back(*std::move(image));
   }

@@ -1,7 +1,5 @@
 // A real perennial server on a loopback port, with a real RocksDB store in a temp directory and
 // a tiny random CLIP written to a temp safetensors file, driven through its gRPC API.
-#include "server/server.h"
-
 #include <arpa/inet.h>
 #include <grpcpp/create_channel.h>
 #include <grpcpp/generic/generic_stub.h>
@@ -30,6 +28,8 @@
 #include "perennial/v1/admin.grpc.pb.h"
 #include "perennial/v1/inference.grpc.pb.h"
 #include "perennial/v1/ingest.grpc.pb.h"
+#include "server/metrics.h"
+#include "server/server.h"
 
 namespace perennial {
 namespace {
@@ -130,19 +130,6 @@ std::string HttpGet(int port, const std::string& path) {
   for (ssize_t n; (n = read(fd, buffer, sizeof(buffer))) > 0;) response.append(buffer, n);
   close(fd);
   return response;
-}
-
-// Thread ids of this process's gRPC sync-server handler threads (named "grpcpp_sync_server",
-// cut to 15 characters by the kernel).
-std::set<std::string> HandlerThreadIds() {
-  std::set<std::string> ids;
-  for (const fs::directory_entry& task : fs::directory_iterator("/proc/self/task")) {
-    std::ifstream comm(task.path() / "comm");
-    std::string name;
-    std::getline(comm, name);
-    if (name.rfind("grpcpp_sync", 0) == 0) ids.insert(task.path().filename().string());
-  }
-  return ids;
 }
 
 class ServerTest : public ::testing::Test {
@@ -659,10 +646,10 @@ TEST_F(ServerTest, BurstsOfConcurrentQueriesKeepTheirHandlerThreads) {
     return answered.load();
   };
   ASSERT_EQ(burst(), 12);
-  const std::set<std::string> after_first = HandlerThreadIds();
+  const std::set<std::string> after_first = GrpcHandlerThreadIds();
   ASSERT_FALSE(after_first.empty());
   for (int round = 0; round < 3; ++round) ASSERT_EQ(burst(), 12);
-  const std::set<std::string> after_more = HandlerThreadIds();
+  const std::set<std::string> after_more = GrpcHandlerThreadIds();
   for (const std::string& id : after_first) {
     EXPECT_EQ(after_more.count(id), 1u) << "handler thread " << id << " exited between bursts";
   }
