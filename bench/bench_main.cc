@@ -7,6 +7,7 @@
 #include <sstream>
 #include <string>
 
+#include "bench/attention_backend.h"
 #include "bench/clip_bench.h"
 #include "bench/learner_bench.h"
 #include "learner/base/cpu_runtime.h"
@@ -44,6 +45,8 @@ void Usage() {
          "  --device cpu|cuda [cpu]\n"
          "  --cuda-graph 0|1  clip, CUDA: also time the SIT step with the image tower replayed\n"
          "                    from CUDA graphs (clip_sit_step_graphed_<arch>) [0]\n"
+         "  --attention NAME  CUDA: the one attention kernel LibTorch may use,\n"
+         "                    auto|cudnn|flash|efficient|math (LibTorch >= 2.5) [auto]\n"
          "  --peak-tflops X   clip: the device's dense peak for --dtype, to print MFU against\n"
          "                    (989 for an H100/H200 SXM in bf16) [0: no MFU]\n"
          "  --trace PATH      write profiler traces (Chrome JSON) of 3 steps, one file per figure\n"
@@ -111,6 +114,8 @@ int main(int argc, char** argv) {
       clip.run.onednn_linear = learner.run.onednn_linear = value != "0";
     } else if (flag == "--cuda-graph") {
       clip.cuda_graph = value != "0";
+    } else if (flag == "--attention") {
+      clip.run.attention = learner.run.attention = value;
     } else if (flag == "--peak-tflops") {
       clip.peak_tflops = std::atof(value.c_str());
     } else if (flag == "--trace") {
@@ -133,6 +138,11 @@ int main(int argc, char** argv) {
   clip.run.dtype = learner.run.dtype = perennial::ResolveAutoDtype(clip.run.dtype, clip.run.device);
   if (!perennial::ParseComputeDtype(clip.run.dtype).ok()) {
     std::cerr << "perennial-bench: --dtype must be fp32, bf16, fp16 or auto\n";
+    return 2;
+  }
+  std::string attention_error;
+  if (!perennial::bench::SelectAttentionBackend(clip.run.attention, &attention_error)) {
+    std::cerr << "perennial-bench: --attention: " << attention_error << "\n";
     return 2;
   }
   if (suite == "clip") return perennial::bench::RunClipBench(clip);

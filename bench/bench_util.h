@@ -30,12 +30,15 @@ struct RunOptions {
   // Compute dtype of the frozen weights: "fp32", "bf16" or "fp16" (LoRA stays fp32).
   // Default: fp32.
   std::string dtype = "fp32";
+  // CUDA attention kernel (attention_backend.h): "auto" or the one kernel allowed. Default: auto.
+  std::string attention = "auto";
 };
 
 // Sets LibTorch's thread count and returns the ModelOptions `run` asks for (an unknown dtype,
 // which main() rejects first, falls back to fp32).
 ModelOptions ApplyRunOptions(const RunOptions& run);
-// The fields every model figure carries: batch, threads, device, dtype, peak RSS, CPU runtime.
+// The fields every model figure carries: batch, threads, device, dtype, peak RSS, CPU runtime,
+// and the attention kernel when one was chosen.
 std::vector<Field> RunFields(const RunOptions& run);
 
 struct Timing {
