@@ -27,8 +27,8 @@ ModelOptions ApplyRunOptions(const RunOptions& run) {
 }
 
 std::vector<Field> RunFields(const RunOptions& run) {
-  std::vector<Field> fields = {Num("batch", run.batch),       Num("threads", run.threads),
-                               Str("device", run.device),     Str("dtype", run.dtype),
+  std::vector<Field> fields = {Num("batch", run.batch),           Num("threads", run.threads),
+                               Str("device", run.device),         Str("dtype", run.dtype),
                                Num("peak_rss_mib", PeakRssMiB()), Str("cpu", CpuRuntimeSummary())};
   if (run.attention != "auto") fields.push_back(Str("attention", run.attention));
   return fields;
