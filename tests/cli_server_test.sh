@@ -77,6 +77,10 @@ check loadgen-poisson "o = lines[0]; assert 45 <= o['queries'] <= 125 and o['que
 out=$("$CLI" loadgen --ingest-streams 2 --ingest-rate 160 --ingest-batch 16 --query-clients 0 --duration 2 --json 2>/dev/null)
 check loadgen-ingest-rate "o = lines[0]; assert 160 <= o['acked_samples'] <= 640, o"
 expect_error loadgen-needs-work "nothing to do" "$CLI" loadgen --ingest-streams 0 --query-clients 0
+# Failed calls back off (10 ms, doubling to 1 s): 2 clients for 1.5 s against no server make
+# about 8 calls each; clients without a pause made about 100,000.
+out=$("$CLI" loadgen --server 127.0.0.1:1 --ingest-streams 0 --query-clients 2 --duration 1.5 --json 2>/dev/null)
+check loadgen-backoff "o = lines[0]; n = o['errors'].get('Classify 14', 0); assert o['queries'] == 0 and 2 <= n <= 40, o"
 mkdir -p "$data/photos/jacket" "$data/photos/shoe"
 cp tests/fixtures/images/photo_80x120.jpg tests/fixtures/images/photo_97x61.png "$data/photos/jacket/"
 cp tests/fixtures/images/fashion_28x28.png tests/fixtures/images/gray_33x47.jpg "$data/photos/shoe/"

@@ -168,11 +168,19 @@ void IngestStream(const LoadgenFlags& f, const Workload& w, int stream, Clock::t
   }
 }
 
+// A query client's pause after a failed call, doubling per failure in a row up to the maximum.
+constexpr std::chrono::milliseconds kQueryBackoffStart{10};
+constexpr std::chrono::milliseconds kQueryBackoffMax{1000};
+
 void QueryClient(const LoadgenFlags& f, const Workload& w, int client, Clock::time_point end,
                  LoadStats* stats) {
   auto stub = v1::InferenceService::NewStub(Channel(f.connection, 1000 + client));
   CallSchedule schedule(f.query_rate, f.query_arrivals == "poisson", client, f.query_clients,
                         Clock::now());
+  // A refused call (RESOURCE_EXHAUSTED from a server at its --max-handler-threads, UNAVAILABLE
+  // while it restarts) is answered at once: without a pause the client would spin, refusals
+  // would crowd out the figure, and the load would not be what a real client sends.
+  std::chrono::milliseconds backoff = kQueryBackoffStart;
   for (uint64_t n = 0;; ++n) {
     schedule.WaitForNext();
     if (Clock::now() >= end) break;
@@ -187,8 +195,11 @@ void QueryClient(const LoadgenFlags& f, const Workload& w, int client, Clock::ti
     const grpc::Status status = stub->Classify(&context, request, &response);
     if (status.ok()) {
       stats->AddLatency(std::chrono::duration<double, std::milli>(Clock::now() - sent).count());
+      backoff = kQueryBackoffStart;
     } else {
       stats->AddError("Classify", status);
+      std::this_thread::sleep_for(std::min<Clock::duration>(backoff, end - Clock::now()));
+      backoff = std::min(backoff * 2, kQueryBackoffMax);
     }
   }
 }
