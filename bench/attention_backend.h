@@ -14,7 +14,8 @@ namespace perennial::bench {
 inline constexpr const char* kAttentionBackendNames = "auto|cudnn|flash|efficient|math";
 
 // "auto" leaves LibTorch's own choice; "cudnn", "flash", "efficient" (memory-efficient) or
-// "math" allows that kernel only, process-wide. Returns false with `*error` set when the name is
+// "math" allows that fused kernel only, process-wide, beside the math kernel (the unfused
+// reference, which CPU work such as the CUDA-vs-CPU check needs). Returns false with `*error` set when the name is
 // unknown or this LibTorch cannot restrict attention to it (selection needs LibTorch >= 2.5).
 bool SelectAttentionBackend(const std::string& name, std::string* error);
 

@@ -43,10 +43,13 @@ void Usage() {
          "  --dtype fp32|bf16|fp16|auto  compute dtype of the frozen weights; auto: bf16 where\n"
          "                    the hardware multiplies it natively, else fp32 [fp32]\n"
          "  --device cpu|cuda [cpu]\n"
+         "  --share-text-prefix 0|1  run the token prefix all texts of a call share (the\n"
+         "                    prompt template's start) once in the text tower [1]\n"
          "  --cuda-graph 0|1  clip, CUDA: also time the SIT step with the image tower replayed\n"
          "                    from CUDA graphs (clip_sit_step_graphed_<arch>) [0]\n"
-         "  --attention NAME  CUDA: the one attention kernel LibTorch may use,\n"
-         "                    auto|cudnn|flash|efficient|math (LibTorch >= 2.5) [auto]\n"
+         "  --attention NAME  CUDA: the one fused attention kernel LibTorch may use beside\n"
+         "                    the unfused math kernel, auto|cudnn|flash|efficient|math\n"
+         "                    (LibTorch >= 2.5) [auto]\n"
          "  --peak-tflops X   clip: the device's dense peak for --dtype, to print MFU against\n"
          "                    (989 for an H100/H200 SXM in bf16) [0: no MFU]\n"
          "  --trace PATH      write profiler traces (Chrome JSON) of 3 steps, one file per figure\n"
@@ -112,6 +115,8 @@ int main(int argc, char** argv) {
       clip.run.dtype = learner.run.dtype = value;
     } else if (flag == "--onednn") {
       clip.run.onednn_linear = learner.run.onednn_linear = value != "0";
+    } else if (flag == "--share-text-prefix") {
+      clip.run.share_text_prefix = learner.run.share_text_prefix = value != "0";
     } else if (flag == "--cuda-graph") {
       clip.cuda_graph = value != "0";
     } else if (flag == "--attention") {

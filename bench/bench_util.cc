@@ -21,6 +21,7 @@ ModelOptions ApplyRunOptions(const RunOptions& run) {
   ModelOptions options;
   options.device = torch::Device(run.device);
   options.onednn_linear = run.onednn_linear;
+  options.share_text_prefix = run.share_text_prefix;
   const StatusOr<torch::ScalarType> dtype = ParseComputeDtype(run.dtype);
   options.dtype = dtype.ok() ? *dtype : torch::kFloat32;
   return options;
@@ -31,6 +32,7 @@ std::vector<Field> RunFields(const RunOptions& run) {
                                Str("device", run.device),         Str("dtype", run.dtype),
                                Num("peak_rss_mib", PeakRssMiB()), Str("cpu", CpuRuntimeSummary())};
   if (run.attention != "auto") fields.push_back(Str("attention", run.attention));
+  if (!run.share_text_prefix) fields.push_back(Num("share_text_prefix", 0));
   return fields;
 }
 

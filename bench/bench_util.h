@@ -30,6 +30,9 @@ struct RunOptions {
   // Compute dtype of the frozen weights: "fp32", "bf16" or "fp16" (LoRA stays fp32).
   // Default: fp32.
   std::string dtype = "fp32";
+  // ModelOptions::share_text_prefix: the text tower runs a prefix all texts share once.
+  // Default: true.
+  bool share_text_prefix = true;
   // CUDA attention kernel (attention_backend.h): "auto" or the one kernel allowed. Default: auto.
   std::string attention = "auto";
 };

@@ -185,9 +185,10 @@ torch::Tensor ClipModel::EncodeImage(const torch::Tensor& pixels, const Adapters
 torch::Tensor ClipModel::EncodeText(const torch::Tensor& tokens, const Adapters* adapters,
                                     bool training) const {
   const TextWeights& t = text_;
-  // The EOT positions are found where the tokens are (the CPU, as callers pass them), so that
-  // reading the run length does not wait for the GPU to finish the work queued before this call.
-  const torch::Tensor ids_here = tokens.to(torch::kLong);
+  // The EOT positions and the shared prefix are found on the CPU, where callers pass tokens, so
+  // that reading them does not wait for the GPU to finish the work queued before this call.
+  // Tokens already on a GPU are copied back (and wait): the scans below read host memory.
+  const torch::Tensor ids_here = tokens.to(torch::kCPU, torch::kLong);
   const torch::Tensor eot_here = ids_here.argmax(-1);
   const int64_t length = std::min<int64_t>(eot_here.max().item<int64_t>() + 1, tokens.size(1));
   const torch::Tensor eot = CopyToDevice(eot_here, options_.device);

@@ -92,6 +92,7 @@ class ClipModel {
   // tokens: [N, L] int64 with L <= context_length, SOT ... EOT then zero padding (EOT has the
   // highest id, so its position is the argmax, as in the reference). Positions after the
   // longest EOT are skipped: exact under the causal mask, and much cheaper for short labels.
+  // Pass tokens on the CPU: tokens on a GPU are accepted, but copied back first (a wait).
   torch::Tensor EncodeText(const torch::Tensor& tokens, const Adapters* adapters = nullptr,
                            bool training = false) const;
   // exp(logit_scale), clamped at 100 as in CLIP's training; a 0-dim fp32 tensor.

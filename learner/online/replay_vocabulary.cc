@@ -109,8 +109,8 @@ torch::Tensor ReplayVocabulary::TeacherFeatures(const ClipModel& model,
       const int64_t end = std::min<int64_t>(begin + kChunkSize, size());
       std::vector<int64_t> members;
       for (int64_t j = begin; j < end; ++j) members.push_back(j);
-      torch::Tensor tokens =
-          Tokens(tokenizer, members, model.config().context_length).to(model.device());
+      // On the CPU: EncodeText scans them there and copies them to the model's device itself.
+      const torch::Tensor tokens = Tokens(tokenizer, members, model.config().context_length);
       chunks_[c] = torch::nn::functional::normalize(
           model.EncodeText(tokens, nullptr, false),
           torch::nn::functional::NormalizeFuncOptions().dim(-1));
