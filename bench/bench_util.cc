@@ -32,7 +32,7 @@ std::vector<Field> RunFields(const RunOptions& run) {
                                Str("device", run.device),         Str("dtype", run.dtype),
                                Num("peak_rss_mib", PeakRssMiB()), Str("cpu", CpuRuntimeSummary())};
   if (run.attention != "auto") fields.push_back(Str("attention", run.attention));
-  if (!run.share_text_prefix) fields.push_back(Num("share_text_prefix", 0));
+  if (run.share_text_prefix) fields.push_back(Num("share_text_prefix", *run.share_text_prefix));
   return fields;
 }
 

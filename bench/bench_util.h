@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <functional>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -31,8 +32,8 @@ struct RunOptions {
   // Default: fp32.
   std::string dtype = "fp32";
   // ModelOptions::share_text_prefix: the text tower runs a prefix all texts share once.
-  // Default: true.
-  bool share_text_prefix = true;
+  // Default: unset (the model's default: on for the CPU, off on GPUs).
+  std::optional<bool> share_text_prefix;
   // CUDA attention kernel (attention_backend.h): "auto" or the one kernel allowed. Default: auto.
   std::string attention = "auto";
 };

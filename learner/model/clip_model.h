@@ -42,8 +42,12 @@ struct ModelOptions {
   // gradients). Weights that require grad are never packed. Default: on.
   bool onednn_linear = true;
   // EncodeText runs the positions that all texts of a call begin with (a prompt template's
-  // start) once, not once per text (SharedPrefixTransformerForward). Default: on.
-  bool share_text_prefix = true;
+  // start) once, not once per text (SharedPrefixTransformerForward). Unset: on for the CPU, off
+  // on GPUs. On the CPU the rows it saves are time; on a GPU the learner's step is bound by
+  // kernel launches instead, and the prefix path's extra ops cost more than the rows it saves
+  // (H200, default model, batch 16: 7 of 8 runs faster without it, ~15% on average; ViT-B/16:
+  // bench/README.md). Default: unset.
+  std::optional<bool> share_text_prefix;
 };
 
 struct VisionWeights {
