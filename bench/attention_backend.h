@@ -15,8 +15,9 @@ inline constexpr const char* kAttentionBackendNames = "auto|cudnn|flash|efficien
 
 // "auto" leaves LibTorch's own choice; "cudnn", "flash", "efficient" (memory-efficient) or
 // "math" allows that fused kernel only, process-wide, beside the math kernel (the unfused
-// reference, which CPU work such as the CUDA-vs-CPU check needs). Returns false with `*error` set when the name is
-// unknown or this LibTorch cannot restrict attention to it (selection needs LibTorch >= 2.5).
+// reference, which CPU work such as the CUDA-vs-CPU check needs). Returns false with `*error` set
+// when the name is unknown or this LibTorch cannot restrict attention to it (selection needs
+// LibTorch >= 2.5).
 bool SelectAttentionBackend(const std::string& name, std::string* error);
 
 }  // namespace perennial::bench

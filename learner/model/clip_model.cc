@@ -199,10 +199,9 @@ torch::Tensor ClipModel::EncodeText(const torch::Tensor& tokens, const Adapters*
   };
   const PetRuntime rt{adapters ? &adapters->options() : nullptr, training};
   const std::vector<BlockAdapters>* blocks = adapters ? &adapters->text_blocks() : nullptr;
-  const int64_t shared =
-      options_.share_text_prefix.value_or(options_.device.is_cpu())
-          ? SharedPrefixLength(ids_here.narrow(1, 0, length), eot_here)
-          : 0;
+  const int64_t shared = options_.share_text_prefix.value_or(options_.device.is_cpu())
+                             ? SharedPrefixLength(ids_here.narrow(1, 0, length), eot_here)
+                             : 0;
   // Only the EOT token's row is read.
   torch::Tensor x =
       shared >= kMinSharedPrefix
