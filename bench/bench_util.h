@@ -42,7 +42,7 @@ struct RunOptions {
 // which main() rejects first, falls back to fp32).
 ModelOptions ApplyRunOptions(const RunOptions& run);
 // The fields every model figure carries: batch, threads, device, dtype, peak RSS, CPU runtime,
-// and the attention kernel when one was chosen.
+// and the attention kernel and text-prefix sharing when they were set on the command line.
 std::vector<Field> RunFields(const RunOptions& run);
 
 struct Timing {
