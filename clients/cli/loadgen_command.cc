@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "clients/cli/backoff.h"
 #include "clients/cli/cli_common.h"
 #include "clients/cli/connection.h"
 #include "clients/cli/ingest_source.h"
@@ -129,6 +130,19 @@ class CallSchedule {
   double due_s_ = 0;  // seconds after start_ of the next call (uniform), of the last (Poisson)
 };
 
+// A client's pause after a failed call. A refused call (RESOURCE_EXHAUSTED from a server at its
+// --max-handler-threads, UNAVAILABLE while it restarts) is answered at once: without a pause the
+// client would spin, refusals would crowd out the figures, and the load would not be what a real
+// client sends.
+Backoff FailedCallBackoff() {
+  return Backoff(std::chrono::milliseconds(10), std::chrono::milliseconds(1000));
+}
+
+// Sleeps for `pause`, or until `end` if that comes first.
+void PauseUntil(std::chrono::milliseconds pause, Clock::time_point end) {
+  std::this_thread::sleep_for(std::min<Clock::duration>(pause, end - Clock::now()));
+}
+
 void IngestStream(const LoadgenFlags& f, const Workload& w, int stream, Clock::time_point end,
                   LoadStats* stats) {
   auto stub = v1::IngestService::NewStub(Channel(f.connection, stream + 1));
@@ -136,6 +150,7 @@ void IngestStream(const LoadgenFlags& f, const Workload& w, int stream, Clock::t
   CallSchedule schedule(f.ingest_rate / f.ingest_batch, /*poisson=*/false, stream,
                         f.ingest_streams, Clock::now());
   uint64_t sent = 0;
+  Backoff backoff = FailedCallBackoff();
   const size_t offset = static_cast<size_t>(stream) * 997;
   for (;;) {
     schedule.WaitForNext();
@@ -153,9 +168,10 @@ void IngestStream(const LoadgenFlags& f, const Workload& w, int stream, Clock::t
     const grpc::Status status = stub->IngestBatch(&context, request, &response);
     if (!status.ok()) {
       stats->AddError("IngestBatch", status);
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      PauseUntil(backoff.Next(), end);
       continue;
     }
+    backoff.Reset();
     stats->acked += response.accepted() + response.duplicates();
     const uint64_t rejected = request.samples_size() - response.accepted() - response.duplicates();
     stats->backpressured += rejected;
@@ -168,19 +184,12 @@ void IngestStream(const LoadgenFlags& f, const Workload& w, int stream, Clock::t
   }
 }
 
-// A query client's pause after a failed call, doubling per failure in a row up to the maximum.
-constexpr std::chrono::milliseconds kQueryBackoffStart{10};
-constexpr std::chrono::milliseconds kQueryBackoffMax{1000};
-
 void QueryClient(const LoadgenFlags& f, const Workload& w, int client, Clock::time_point end,
                  LoadStats* stats) {
   auto stub = v1::InferenceService::NewStub(Channel(f.connection, 1000 + client));
   CallSchedule schedule(f.query_rate, f.query_arrivals == "poisson", client, f.query_clients,
                         Clock::now());
-  // A refused call (RESOURCE_EXHAUSTED from a server at its --max-handler-threads, UNAVAILABLE
-  // while it restarts) is answered at once: without a pause the client would spin, refusals
-  // would crowd out the figure, and the load would not be what a real client sends.
-  std::chrono::milliseconds backoff = kQueryBackoffStart;
+  Backoff backoff = FailedCallBackoff();
   for (uint64_t n = 0;; ++n) {
     schedule.WaitForNext();
     if (Clock::now() >= end) break;
@@ -195,11 +204,10 @@ void QueryClient(const LoadgenFlags& f, const Workload& w, int client, Clock::ti
     const grpc::Status status = stub->Classify(&context, request, &response);
     if (status.ok()) {
       stats->AddLatency(std::chrono::duration<double, std::milli>(Clock::now() - sent).count());
-      backoff = kQueryBackoffStart;
+      backoff.Reset();
     } else {
       stats->AddError("Classify", status);
-      std::this_thread::sleep_for(std::min<Clock::duration>(backoff, end - Clock::now()));
-      backoff = std::min(backoff * 2, kQueryBackoffMax);
+      PauseUntil(backoff.Next(), end);
     }
   }
 }

@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "clients/cli/backoff.h"
 #include "clients/cli/cli_common.h"
 #include "clients/cli/connection.h"
 #include "clients/cli/ingest_source.h"
@@ -140,7 +141,7 @@ struct IngestTotals {
 // backoff. Rejections that are not retryable are counted and reported.
 Status SendBatch(const IngestFlags& f, v1::IngestService::Stub* stub,
                  std::vector<v1::Sample> batch, IngestTotals* totals) {
-  int backoff_ms = 100;
+  Backoff backoff(std::chrono::milliseconds(100), std::chrono::milliseconds(5000));
   for (int attempt = 0; !batch.empty(); ++attempt) {
     v1::IngestRequest request;
     for (v1::Sample& s : batch) *request.add_samples() = s;
@@ -173,10 +174,10 @@ Status SendBatch(const IngestFlags& f, v1::IngestService::Stub* stub,
     }
     if (retry.empty()) break;
     totals->retries += retry.size();
-    const int wait_ms = response.retry_after_ms() > 0 ? static_cast<int>(response.retry_after_ms())
-                                                      : backoff_ms;
-    std::this_thread::sleep_for(std::chrono::milliseconds(wait_ms));
-    backoff_ms = std::min(backoff_ms * 2, 5000);
+    const std::chrono::milliseconds pause = backoff.Next();
+    std::this_thread::sleep_for(response.retry_after_ms() > 0
+                                    ? std::chrono::milliseconds(response.retry_after_ms())
+                                    : pause);
     batch = std::move(retry);
   }
   return OkStatus();
