@@ -38,6 +38,120 @@ int ResolvedIdleHandlerThreads(const ServerOptions& options) {
   return options.max_handler_threads > 0 ? std::min(idle, options.max_handler_threads - 1) : idle;
 }
 
+namespace {
+
+// Handler-thread flags that cannot work together.
+absl::Status CheckHandlerThreads(const ServerOptions& options) {
+  if (options.max_handler_threads == 1 ||
+      (options.max_handler_threads > 0 &&
+       options.idle_handler_threads >= options.max_handler_threads)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--max-handler-threads ", options.max_handler_threads,
+                     " must exceed --idle-handler-threads (", options.idle_handler_threads,
+                     ") and 1, or be 0 for no limit"));
+  }
+  return absl::OkStatus();
+}
+
+StoreOptions StoreOptionsFor(const ServerOptions& options, const std::string& base_model_id) {
+  StoreOptions store_options;
+  store_options.dir = (std::filesystem::path(options.data_dir) / "db").string();
+  store_options.base_model_id = base_model_id;
+  store_options.sync_writes = options.sync_writes;
+  store_options.memtable_budget_bytes = options.store_memtable_budget_bytes;
+  store_options.block_cache_bytes = options.store_block_cache_bytes;
+  return store_options;
+}
+
+// The gauges read at scrape time rather than updated as things happen.
+LiveGauges ReadLiveGauges(const ServerCore& core, int handler_thread_limit) {
+  LiveGauges gauges;
+  const uint64_t last = core.store->LastSeq();
+  const uint64_t cursor = core.LearnerCursor();
+  gauges.backlog_samples = static_cast<double>(last > cursor ? last - cursor : 0);
+  gauges.learner_lag_samples = gauges.backlog_samples;
+  gauges.backlog_limit_samples = static_cast<double>(core.limits.max_backlog_samples);
+  gauges.learner_cursor = static_cast<double>(cursor);
+  gauges.checkpoint_version = static_cast<double>(core.store->CurrentVersion());
+  const HeapUsage heap = ReadHeapUsage();
+  gauges.heap_allocated_bytes = static_cast<double>(heap.allocated_bytes);
+  gauges.grpc_handler_threads_limit = static_cast<double>(handler_thread_limit);
+  gauges.heap_free_bytes = static_cast<double>(heap.free_bytes);
+  const StoreUsage storage = core.store->Usage();
+  gauges.storage_memtable_bytes = static_cast<double>(storage.memtable_bytes);
+  gauges.storage_table_reader_bytes = static_cast<double>(storage.table_reader_bytes);
+  gauges.storage_block_cache_bytes = static_cast<double>(storage.block_cache_bytes);
+  gauges.storage_sst_file_bytes = static_cast<double>(storage.sst_file_bytes);
+  if (core.is_ready()) {
+    gauges.model_version = static_cast<double>(core.host->version());
+    gauges.learning_paused = core.learner->Progress().paused ? 1 : 0;
+  }
+  return gauges;
+}
+
+// The gRPC server with `services` on options.listen, or null when it cannot listen. `port` gets
+// the bound port (0 on failure).
+std::unique_ptr<grpc::Server> BuildGrpcServer(const ServerOptions& options,
+                                              std::shared_ptr<grpc::ServerCredentials> credentials,
+                                              std::initializer_list<grpc::Service*> services,
+                                              int* port) {
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(options.listen, std::move(credentials), port);
+  builder.SetMaxReceiveMessageSize(options.limits.max_message_bytes);
+  builder.SetMaxSendMessageSize(options.limits.max_message_bytes);
+  for (grpc::Service* service : services) builder.RegisterService(service);
+  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS,
+                              ResolvedIdleHandlerThreads(options));
+  if (options.max_handler_threads > 0) {
+    grpc::ResourceQuota handler_threads("perennial-handler-threads");
+    handler_threads.SetMaxThreads(options.max_handler_threads);
+    builder.SetResourceQuota(handler_threads);
+  }
+  return builder.BuildAndStart();
+}
+
+// The model's device and dtype from the flags, checked (`dtype` resolved from "auto" already).
+absl::StatusOr<ModelOptions> ModelOptionsFor(const ServerOptions& options) {
+  ModelOptions model_options;
+  absl::Status device_status = CatchTorch("--device", [&]() -> absl::Status {
+    model_options.device = torch::Device(options.device);
+    if (model_options.device.is_cuda() && !torch::cuda::is_available()) {
+      return absl::FailedPreconditionError("--device " + options.device +
+                                           ": no CUDA device in this LibTorch build or machine");
+    }
+    return absl::OkStatus();
+  });
+  if (!device_status.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--device '", options.device, "' is not cpu, cuda or cuda:N: ", device_status.message()));
+  }
+  absl::StatusOr<torch::ScalarType> dtype = ParseComputeDtype(options.dtype);
+  if (!dtype.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("--dtype: ", dtype.status().message()));
+  }
+  model_options.dtype = *dtype;
+  return model_options;
+}
+
+// Starts `learner` from the store's newest intact checkpoint (none: the base model) and the
+// cursor saved with it.
+absl::Status ResumeLearner(Store& store, LearnerControl& learner) {
+  absl::StatusOr<std::optional<v1::CheckpointRecord>> start = store.LatestValidCheckpoint();
+  if (!start.ok()) return start.status();
+  uint64_t cursor = store.Cursor();
+  if (start->has_value() && (*start)->info().version() != store.CurrentVersion()) {
+    // The current checkpoint is corrupt or missing: continue from its newest intact ancestor.
+    absl::Status status = store.SetCurrentVersion((*start)->info().version());
+    if (!status.ok()) return status;
+    cursor = (*start)->info().cursor();
+  }
+  return learner.Start(*start, cursor);
+}
+
+}  // namespace
+
 // Declaration order is destruction order reversed: services and the gRPC server go first, the
 // store last.
 struct PerennialServer::State {
@@ -79,14 +193,7 @@ absl::StatusOr<std::unique_ptr<PerennialServer>> PerennialServer::Start(
       !dtype.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("--dtype: ", dtype.status().message()));
   }
-  if (options.max_handler_threads == 1 ||
-      (options.max_handler_threads > 0 &&
-       options.idle_handler_threads >= options.max_handler_threads)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--max-handler-threads ", options.max_handler_threads,
-                     " must exceed --idle-handler-threads (", options.idle_handler_threads,
-                     ") and 1, or be 0 for no limit"));
-  }
+  if (absl::Status threads = CheckHandlerThreads(options); !threads.ok()) return threads;
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
       MakeServerCredentials(options.security);
   if (!credentials.ok()) return credentials.status();
@@ -99,13 +206,7 @@ absl::StatusOr<std::unique_ptr<PerennialServer>> PerennialServer::Start(
   absl::StatusOr<std::string> model_id = ModelFileIdentity(options.model_path);
   if (!model_id.ok()) return model_id.status();
 
-  StoreOptions store_options;
-  store_options.dir = (std::filesystem::path(options.data_dir) / "db").string();
-  store_options.base_model_id = *model_id;
-  store_options.sync_writes = options.sync_writes;
-  store_options.memtable_budget_bytes = options.store_memtable_budget_bytes;
-  store_options.block_cache_bytes = options.store_block_cache_bytes;
-  absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(store_options);
+  absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(StoreOptionsFor(options, *model_id));
   if (!store.ok()) return store.status();
   state->store = *std::move(store);
 
@@ -127,50 +228,15 @@ absl::StatusOr<std::unique_ptr<PerennialServer>> PerennialServer::Start(
   core.method = options.method;
   core.handler_intra_op_threads = options.batching.intra_op_threads;
   state->metrics->SetLiveGauges([&core, thread_limit = options.max_handler_threads] {
-    LiveGauges gauges;
-    const uint64_t last = core.store->LastSeq();
-    const uint64_t cursor = core.LearnerCursor();
-    gauges.backlog_samples = static_cast<double>(last > cursor ? last - cursor : 0);
-    gauges.learner_lag_samples = gauges.backlog_samples;
-    gauges.backlog_limit_samples = static_cast<double>(core.limits.max_backlog_samples);
-    gauges.learner_cursor = static_cast<double>(cursor);
-    gauges.checkpoint_version = static_cast<double>(core.store->CurrentVersion());
-    const HeapUsage heap = ReadHeapUsage();
-    gauges.heap_allocated_bytes = static_cast<double>(heap.allocated_bytes);
-    gauges.grpc_handler_threads_limit = static_cast<double>(thread_limit);
-    gauges.heap_free_bytes = static_cast<double>(heap.free_bytes);
-    const StoreUsage storage = core.store->Usage();
-    gauges.storage_memtable_bytes = static_cast<double>(storage.memtable_bytes);
-    gauges.storage_table_reader_bytes = static_cast<double>(storage.table_reader_bytes);
-    gauges.storage_block_cache_bytes = static_cast<double>(storage.block_cache_bytes);
-    gauges.storage_sst_file_bytes = static_cast<double>(storage.sst_file_bytes);
-    if (core.is_ready()) {
-      gauges.model_version = static_cast<double>(core.host->version());
-      gauges.learning_paused = core.learner->Progress().paused ? 1 : 0;
-    }
-    return gauges;
+    return ReadLiveGauges(core, thread_limit);
   });
 
   state->ingest = std::make_unique<IngestServiceImpl>(&core);
   state->inference = std::make_unique<InferenceServiceImpl>(&core);
   state->admin = std::make_unique<AdminServiceImpl>(&core);
-  grpc::EnableDefaultHealthCheckService(true);
-  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
-  grpc::ServerBuilder builder;
-  builder.AddListeningPort(options.listen, *credentials, &state->port);
-  builder.SetMaxReceiveMessageSize(options.limits.max_message_bytes);
-  builder.SetMaxSendMessageSize(options.limits.max_message_bytes);
-  builder.RegisterService(state->ingest.get());
-  builder.RegisterService(state->inference.get());
-  builder.RegisterService(state->admin.get());
-  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS,
-                              ResolvedIdleHandlerThreads(options));
-  if (options.max_handler_threads > 0) {
-    grpc::ResourceQuota handler_threads("perennial-handler-threads");
-    handler_threads.SetMaxThreads(options.max_handler_threads);
-    builder.SetResourceQuota(handler_threads);
-  }
-  state->server = builder.BuildAndStart();
+  state->server = BuildGrpcServer(options, *credentials,
+                                  {state->ingest.get(), state->inference.get(), state->admin.get()},
+                                  &state->port);
   if (state->server == nullptr || state->port == 0) {
     return absl::UnavailableError(absl::StrCat("cannot listen for gRPC on ", options.listen));
   }
@@ -182,26 +248,9 @@ absl::StatusOr<std::unique_ptr<PerennialServer>> PerennialServer::Start(
 absl::Status PerennialServer::LoadModel() {
   State& s = *state_;
   if (s.loaded) return absl::FailedPreconditionError("the model is already loaded");
-  ModelOptions model_options;
-  absl::Status device_status = CatchTorch("--device", [&]() -> absl::Status {
-    model_options.device = torch::Device(s.options.device);
-    if (model_options.device.is_cuda() && !torch::cuda::is_available()) {
-      return absl::FailedPreconditionError("--device " + s.options.device +
-                                           ": no CUDA device in this LibTorch build or machine");
-    }
-    return absl::OkStatus();
-  });
-  if (!device_status.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat("--device '", s.options.device,
-                                                   "' is not cpu, cuda or cuda:N: ",
-                                                   device_status.message()));
-  }
-  absl::StatusOr<torch::ScalarType> dtype = ParseComputeDtype(s.options.dtype);
-  if (!dtype.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat("--dtype: ", dtype.status().message()));
-  }
-  model_options.dtype = *dtype;
-  absl::StatusOr<ClipModel> model = ClipModel::Load(s.options.model_path, model_options);
+  absl::StatusOr<ModelOptions> model_options = ModelOptionsFor(s.options);
+  if (!model_options.ok()) return model_options.status();
+  absl::StatusOr<ClipModel> model = ClipModel::Load(s.options.model_path, *model_options);
   if (!model.ok()) return model.status();
   absl::StatusOr<Tokenizer> tokenizer = Tokenizer::LoadDefault();
   if (!tokenizer.ok()) return tokenizer.status();
@@ -219,17 +268,7 @@ absl::Status PerennialServer::LoadModel() {
       CreateLearner(s.options.method, std::move(learning), env);
   if (!learner.ok()) return learner.status();
   s.learner = *std::move(learner);
-  absl::StatusOr<std::optional<v1::CheckpointRecord>> start = s.store->LatestValidCheckpoint();
-  if (!start.ok()) return start.status();
-  uint64_t cursor = s.store->Cursor();
-  if (start->has_value() && (*start)->info().version() != s.store->CurrentVersion()) {
-    // The current checkpoint is corrupt or missing: continue from its newest intact ancestor.
-    absl::Status status = s.store->SetCurrentVersion((*start)->info().version());
-    if (!status.ok()) return status;
-    cursor = (*start)->info().cursor();
-  }
-  absl::Status status = s.learner->Start(*start, cursor);
-  if (!status.ok()) return status;
+  if (absl::Status resumed = ResumeLearner(*s.store, *s.learner); !resumed.ok()) return resumed;
   s.checkpointer = std::make_unique<Checkpointer>(s.store.get(), s.host.get(), s.learner.get(),
                                                   s.options.retention, s.metrics.get());
   s.checkpoint_scheduler = std::make_unique<CheckpointScheduler>(
