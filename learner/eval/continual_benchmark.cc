@@ -95,11 +95,8 @@ StatusOr<StreamOrder> SubsampledOrder(const std::vector<int32_t>& labels, int64_
   return order;
 }
 
-}  // namespace
-
-StatusOr<ContinualBenchmarkResult> RunContinualBenchmark(
-    const ClipModel& model, const Tokenizer& tokenizer, const Dataset& train, const Dataset& test,
-    const ContinualBenchmarkOptions& options, std::vector<std::string> vocabulary) {
+Status CheckInputs(const Dataset& train, const Dataset& test,
+                   const ContinualBenchmarkOptions& options) {
   if (train.empty() || test.empty()) return InvalidArgumentError("benchmark dataset is empty");
   if (train.class_names() != test.class_names()) {
     return InvalidArgumentError("train and test splits have different class names");
@@ -107,6 +104,78 @@ StatusOr<ContinualBenchmarkResult> RunContinualBenchmark(
   if (options.batch_size < 1 || options.eval_period < 1 || options.eval_batch_size < 1) {
     return InvalidArgumentError("batch_size, eval_period and eval_batch_size must be >= 1");
   }
+  return OkStatus();
+}
+
+// The stream position at which each task ends, ascending, without empty tasks.
+std::vector<int64_t> TaskEnds(const StreamOrder& order) {
+  const int64_t total = static_cast<int64_t>(order.indices.size());
+  std::vector<int64_t> task_ends;
+  for (int t = 0; t < order.num_tasks(); ++t) {
+    const int64_t end = t + 1 < order.num_tasks() ? order.task_boundaries[t + 1] : total;
+    if (end > 0 && (task_ends.empty() || std::min(end, total) > task_ends.back())) {
+      task_ends.push_back(std::min(end, total));
+    }
+  }
+  return task_ends;
+}
+
+// The classes the stream has shown so far (dataset ids), in order of first appearance.
+class ExposedClasses {
+ public:
+  explicit ExposedClasses(int64_t num_classes) : seen_(static_cast<size_t>(num_classes), false) {}
+
+  void Add(int32_t c) {
+    if (seen_[static_cast<size_t>(c)]) return;
+    seen_[static_cast<size_t>(c)] = true;
+    ids_.push_back(c);
+  }
+  const std::vector<int32_t>& ids() const { return ids_; }
+
+ private:
+  std::vector<bool> seen_;
+  std::vector<int32_t> ids_;
+};
+
+// Shows `learner` the training samples at `indices` as one batch and adds it to `rec`.
+StatusOr<ObserveResult> ObserveBatch(OnlineLearner& learner, const Dataset& train, int resolution,
+                                     const std::vector<int64_t>& indices, ExposedClasses& exposed,
+                                     ContinualRecord& rec) {
+  std::vector<std::string> labels;
+  for (int64_t i : indices) {
+    const int32_t c = train.labels()[i];
+    labels.push_back(train.class_names()[static_cast<size_t>(c)]);
+    exposed.Add(c);
+  }
+  PERENNIAL_ASSIGN_OR_RETURN(
+      torch::Tensor pixels,
+      CatchTorch("preprocessing stream images",
+                 [&]() -> StatusOr<torch::Tensor> { return Pixels(train, indices, resolution); }));
+  const auto start = Clock::now();
+  PERENNIAL_ASSIGN_OR_RETURN(ObserveResult r, learner.Observe(pixels, labels));
+  rec.train_seconds += std::chrono::duration<double>(Clock::now() - start).count();
+  rec.samples_trained += static_cast<int64_t>(indices.size());
+  rec.prequential_correct += r.prequential_correct;
+  rec.prequential_count += r.prequential_count;
+  return r;
+}
+
+std::vector<ZeroShotResult> ZeroShotResults(const std::vector<std::string>& tasks,
+                                            const std::vector<double>& before,
+                                            const std::vector<double>& after) {
+  std::vector<ZeroShotResult> results;
+  for (size_t i = 0; i < tasks.size(); ++i) results.push_back({tasks[i], before[i], after[i]});
+  return results;
+}
+
+}  // namespace
+
+StatusOr<ContinualBenchmarkResult> RunContinualBenchmark(const ClipModel& model,
+                                                         const Tokenizer& tokenizer,
+                                                         const Dataset& train, const Dataset& test,
+                                                         const ContinualBenchmarkOptions& options,
+                                                         std::vector<std::string> vocabulary) {
+  PERENNIAL_RETURN_IF_ERROR(CheckInputs(train, test, options));
   PERENNIAL_ASSIGN_OR_RETURN(StreamOrder order,
                              SubsampledOrder(train.labels(), options.max_train_samples,
                                              options.stream));
@@ -127,24 +196,14 @@ StatusOr<ContinualBenchmarkResult> RunContinualBenchmark(
                                                options.probe_samples_per_task, options.probe_seed));
   }
   const auto test_by_class = TestIndicesByClass(test, options.max_test_per_class);
-  std::vector<int32_t> exposed;
-  std::vector<bool> is_exposed(static_cast<size_t>(train.num_classes()), false);
+  ExposedClasses exposed(train.num_classes());
   EvalSchedule schedule(options.eval_period);
 
-  // Task ends within the (possibly cut) stream.
-  std::vector<int64_t> task_ends;
-  for (int t = 0; t < order.num_tasks(); ++t) {
-    const int64_t end = t + 1 < order.num_tasks() ? order.task_boundaries[t + 1]
-                                                  : static_cast<int64_t>(order.indices.size());
-    if (end > 0 && (task_ends.empty() || std::min(end, total) > task_ends.back())) {
-      task_ends.push_back(std::min(end, total));
-    }
-  }
-
+  const std::vector<int64_t> task_ends = TaskEnds(order);
   auto evaluate = [&]() -> StatusOr<ClassCounts> {
     PERENNIAL_RETURN_IF_ERROR(learner->Publish());
-    return EvaluateExposed(model, tokenizer, *learner->snapshot(), test, test_by_class, exposed,
-                           options);
+    return EvaluateExposed(model, tokenizer, *learner->snapshot(), test, test_by_class,
+                           exposed.ids(), options);
   };
 
   int64_t pos = 0;
@@ -153,27 +212,10 @@ StatusOr<ContinualBenchmarkResult> RunContinualBenchmark(
     // A batch never spans a task end, so task-end evaluations happen exactly at the boundary.
     const int64_t limit = std::min(total, task_ends[next_task_end]);
     const int64_t end = std::min(limit, pos + options.batch_size);
-    std::vector<int64_t> idx(order.indices.begin() + pos, order.indices.begin() + end);
-    std::vector<std::string> labels;
-    for (int64_t i : idx) {
-      const int32_t c = train.labels()[i];
-      labels.push_back(train.class_names()[static_cast<size_t>(c)]);
-      if (!is_exposed[static_cast<size_t>(c)]) {
-        is_exposed[static_cast<size_t>(c)] = true;
-        exposed.push_back(c);
-      }
-    }
     PERENNIAL_ASSIGN_OR_RETURN(
-        torch::Tensor pixels,
-        CatchTorch("preprocessing stream images", [&]() -> StatusOr<torch::Tensor> {
-          return Pixels(train, idx, model.config().image_resolution);
-        }));
-    const auto start = Clock::now();
-    PERENNIAL_ASSIGN_OR_RETURN(ObserveResult r, learner->Observe(pixels, labels));
-    rec.train_seconds += std::chrono::duration<double>(Clock::now() - start).count();
-    rec.samples_trained += end - pos;
-    rec.prequential_correct += r.prequential_correct;
-    rec.prequential_count += r.prequential_count;
+        ObserveResult r,
+        ObserveBatch(*learner, train, model.config().image_resolution,
+                     {order.indices.begin() + pos, order.indices.begin() + end}, exposed, rec));
     pos = end;
 
     int64_t point = 0;
@@ -182,7 +224,7 @@ StatusOr<ContinualBenchmarkResult> RunContinualBenchmark(
       rec.curve.push_back({point, Accuracy(counts)});
       std::ostringstream line;
       line << "samples " << pos << "/" << total << "  anytime acc " << rec.curve.back().accuracy
-           << "  classes " << exposed.size() << "  loss " << r.loss;
+           << "  classes " << exposed.ids().size() << "  loss " << r.loss;
       say(line.str());
     }
     if (pos == task_ends[next_task_end]) {
@@ -202,9 +244,7 @@ StatusOr<ContinualBenchmarkResult> RunContinualBenchmark(
         ProbeAccuracies(model, tokenizer, &learner->snapshot()->adapters,
                         options.probe_samples_per_task, options.probe_seed));
     result.probe_tasks = ProbeTaskNames();
-    for (size_t i = 0; i < result.probe_tasks.size(); ++i) {
-      rec.zero_shot.push_back({result.probe_tasks[i], base_probe[i], final_probe[i]});
-    }
+    rec.zero_shot = ZeroShotResults(result.probe_tasks, base_probe, final_probe);
   }
   result.metrics = Summarize(rec);
   return result;
