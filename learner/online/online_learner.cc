@@ -42,6 +42,28 @@ class ScopedGeneratorSeed {
   torch::Tensor saved_;
 };
 
+// The classes a step's cross-entropy runs over (label ids: every seen label, or the batch's own
+// in order of first appearance) and each target's position among them.
+std::pair<std::vector<int64_t>, std::vector<int64_t>> CrossEntropyClasses(
+    ClassScope scope, int64_t num_labels, const std::vector<int64_t>& targets) {
+  std::vector<int64_t> classes;
+  std::vector<int64_t> position(static_cast<size_t>(num_labels), -1);
+  if (scope == ClassScope::kAllSeen) {
+    for (int64_t i = 0; i < num_labels; ++i) classes.push_back(i);
+  } else {
+    for (int64_t t : targets) {
+      if (position[t] < 0) {
+        position[t] = static_cast<int64_t>(classes.size());
+        classes.push_back(t);
+      }
+    }
+  }
+  for (size_t i = 0; i < classes.size(); ++i) position[classes[i]] = static_cast<int64_t>(i);
+  std::vector<int64_t> target_positions;
+  for (int64_t t : targets) target_positions.push_back(position[t]);
+  return {std::move(classes), std::move(target_positions)};
+}
+
 }  // namespace
 
 StatusOr<std::unique_ptr<OnlineLearner>> OnlineLearner::Create(
@@ -287,22 +309,8 @@ OnlineLearner::StepOutcome OnlineLearner::Step(const torch::Tensor& batch_pixels
     targets.insert(targets.end(), replay_labels.begin(), replay_labels.end());
   }
 
-  // The CE classes and each row's position among them.
-  std::vector<int64_t> classes;
-  std::vector<int64_t> position(labels_.size(), -1);
-  if (recipe_.scope == ClassScope::kAllSeen) {
-    for (size_t i = 0; i < labels_.size(); ++i) classes.push_back(static_cast<int64_t>(i));
-  } else {
-    for (int64_t t : targets) {
-      if (position[t] < 0) {
-        position[t] = static_cast<int64_t>(classes.size());
-        classes.push_back(t);
-      }
-    }
-  }
-  for (size_t i = 0; i < classes.size(); ++i) position[classes[i]] = static_cast<int64_t>(i);
-  std::vector<int64_t> target_positions;
-  for (int64_t t : targets) target_positions.push_back(position[t]);
+  const auto [classes, target_positions] =
+      CrossEntropyClasses(recipe_.scope, static_cast<int64_t>(labels_.size()), targets);
 
   const torch::Tensor scale = model_->LogitScale().to(pixels.device());
   std::optional<HelperThread::Task> teacher_task =
