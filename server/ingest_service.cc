@@ -25,15 +25,19 @@ bool IsRetryable(const absl::Status& status) {
          absl::IsAborted(status) || absl::IsDeadlineExceeded(status);
 }
 
-}  // namespace
+// The samples of a request that passed validation, and where each one's result is.
+struct CheckedSamples {
+  std::vector<v1::Sample> samples;
+  std::vector<int> results;  // index into response->results
+};
 
-void IngestServiceImpl::Process(const v1::IngestRequest& request, uint32_t* next_index,
-                                v1::IngestResponse* response, bool* backpressured) {
-  const ServerLimits& limits = core_->limits;
+// Adds a result per sample of `request` to `response` (index from *next_index on), rejecting
+// the invalid ones (every one when the request has too many); the rest come back, label trimmed.
+CheckedSamples CheckSamples(const v1::IngestRequest& request, const ServerLimits& limits,
+                            uint32_t* next_index, v1::IngestResponse* response) {
   const int first = response->results_size();
   const bool too_many = static_cast<size_t>(request.samples_size()) > limits.max_batch_samples;
-  std::vector<v1::Sample> valid;
-  std::vector<int> valid_results;  // index into response->results of each valid sample
+  CheckedSamples valid;
   for (int i = 0; i < request.samples_size(); ++i) {
     const v1::Sample& sample = request.samples(i);
     v1::SampleResult* result = response->add_results();
@@ -52,48 +56,59 @@ void IngestServiceImpl::Process(const v1::IngestRequest& request, uint32_t* next
       Reject(result, std::string(status.message()), false);
       continue;
     }
-    valid.push_back(sample);
-    valid.back().set_label(TrimLabel(sample.label()));
-    valid_results.push_back(first + i);
+    valid.samples.push_back(sample);
+    valid.samples.back().set_label(TrimLabel(sample.label()));
+    valid.results.push_back(first + i);
   }
+  return valid;
+}
 
-  // Admit what fits under the backlog limit; the reservation covers concurrent calls.
-  const uint64_t n = valid.size();
-  const uint64_t backlog = core_->Backlog() + core_->ingest_reserved.fetch_add(n);
-  const uint64_t room = backlog >= limits.max_backlog_samples
-                            ? 0
-                            : limits.max_backlog_samples - backlog;
+// Keeps the samples that fit under the backlog limit and reserves room for them in
+// core.ingest_reserved (the reservation covers concurrent calls; StoreAdmitted releases it); the
+// rest are rejected as retryable. Returns whether any were.
+bool AdmitUnderBacklog(ServerCore& core, CheckedSamples* checked, v1::IngestResponse* response) {
+  const ServerLimits& limits = core.limits;
+  const uint64_t n = checked->samples.size();
+  const uint64_t backlog = core.Backlog() + core.ingest_reserved.fetch_add(n);
+  const uint64_t room =
+      backlog >= limits.max_backlog_samples ? 0 : limits.max_backlog_samples - backlog;
   const uint64_t admitted = std::min<uint64_t>(n, room);
-  core_->ingest_reserved.fetch_sub(n - admitted);
+  core.ingest_reserved.fetch_sub(n - admitted);
   for (uint64_t k = admitted; k < n; ++k) {
-    Reject(response->mutable_results(valid_results[k]),
+    Reject(response->mutable_results(checked->results[k]),
            absl::StrCat("backlog full: ", backlog, " samples not yet learned (limit ",
-                        limits.max_backlog_samples, "); retry after ",
-                        limits.backpressure_retry_ms, " ms"),
+                        limits.max_backlog_samples, "); retry after ", limits.backpressure_retry_ms,
+                        " ms"),
            true);
-    *backpressured = true;
   }
-  valid.resize(admitted);
-  valid_results.resize(admitted);
+  checked->samples.resize(admitted);
+  checked->results.resize(admitted);
+  return admitted < n;
+}
 
-  if (!valid.empty()) {
-    absl::StatusOr<std::vector<AppendResult>> appended =
-        core_->store->AppendSamples(std::move(valid));
-    core_->ingest_reserved.fetch_sub(admitted);
-    for (size_t k = 0; k < valid_results.size(); ++k) {
-      v1::SampleResult* result = response->mutable_results(valid_results[k]);
-      if (!appended.ok()) {
-        Reject(result, absl::StrCat("not stored: ", appended.status().message()),
-               IsRetryable(appended.status()));
-        continue;
-      }
-      const AppendResult& ack = (*appended)[k];
-      result->set_outcome(ack.duplicate ? v1::SampleResult::DUPLICATE
-                                        : v1::SampleResult::ACCEPTED);
-      result->set_seq(ack.seq);
+// Appends the admitted samples to the sample log in one write and fills in their results.
+void StoreAdmitted(ServerCore& core, CheckedSamples admitted, v1::IngestResponse* response) {
+  if (admitted.samples.empty()) return;
+  const uint64_t n = admitted.samples.size();
+  absl::StatusOr<std::vector<AppendResult>> appended =
+      core.store->AppendSamples(std::move(admitted.samples));
+  core.ingest_reserved.fetch_sub(n);
+  for (size_t k = 0; k < admitted.results.size(); ++k) {
+    v1::SampleResult* result = response->mutable_results(admitted.results[k]);
+    if (!appended.ok()) {
+      Reject(result, absl::StrCat("not stored: ", appended.status().message()),
+             IsRetryable(appended.status()));
+      continue;
     }
+    const AppendResult& ack = (*appended)[k];
+    result->set_outcome(ack.duplicate ? v1::SampleResult::DUPLICATE : v1::SampleResult::ACCEPTED);
+    result->set_seq(ack.seq);
   }
+}
 
+// Adds the outcomes of results [first, end) to the response's totals and the metrics.
+void CountOutcomes(int first, size_t request_bytes, ServerMetrics* metrics,
+                   v1::IngestResponse* response) {
   uint64_t accepted = 0, duplicates = 0, rejected = 0;
   for (int i = first; i < response->results_size(); ++i) {
     switch (response->results(i).outcome()) {
@@ -105,7 +120,18 @@ void IngestServiceImpl::Process(const v1::IngestRequest& request, uint32_t* next
   response->set_accepted(response->accepted() + accepted);
   response->set_duplicates(response->duplicates() + duplicates);
   response->set_rejected(response->rejected() + rejected);
-  core_->metrics->CountIngest(accepted, duplicates, rejected, request.ByteSizeLong());
+  metrics->CountIngest(accepted, duplicates, rejected, request_bytes);
+}
+
+}  // namespace
+
+void IngestServiceImpl::Process(const v1::IngestRequest& request, uint32_t* next_index,
+                                v1::IngestResponse* response, bool* backpressured) {
+  const int first = response->results_size();
+  CheckedSamples checked = CheckSamples(request, core_->limits, next_index, response);
+  *backpressured = AdmitUnderBacklog(*core_, &checked, response) || *backpressured;
+  StoreAdmitted(*core_, std::move(checked), response);
+  CountOutcomes(first, request.ByteSizeLong(), core_->metrics, response);
 }
 
 grpc::Status IngestServiceImpl::Finish(grpc::ServerContext* context, bool backpressured,
