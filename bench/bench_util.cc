@@ -1,6 +1,7 @@
 #include "bench/bench_util.h"
 
 #include <sys/resource.h>
+#include <torch/cuda.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -8,8 +9,6 @@
 #include <fstream>
 #include <iostream>
 #include <sstream>
-
-#include <torch/cuda.h>
 
 #include "bench/device_memory.h"
 #include "learner/base/cpu_runtime.h"

@@ -73,7 +73,8 @@ void Report(const std::string& name, const ClipBenchOptions& o, const Timing& t,
   const double images_per_s = o.run.batch * 1000.0 / t.mean_ms;
   const double tflop_per_s = flops / (t.mean_ms * 1e-3) / 1e12;
   const bool cpu_peer = o.architecture == "ViT-B/32" && o.run.device == "cpu";
-  std::vector<Field> fields = {Num("images_per_s", images_per_s), Num("ms_per_step", t.mean_ms),
+  std::vector<Field> fields = {Num("images_per_s", images_per_s),
+                               Num("ms_per_step", t.mean_ms),
                                Num("min_ms_per_step", t.min_ms),
                                Num("median_ms_per_step", t.median_ms),
                                Num("gflop_per_image", flops / o.run.batch / 1e9),
@@ -112,8 +113,8 @@ double SitGradientCosine(const ClipModel& model, const Adapters& adapters,
   // On the CPU side the inputs are the copies of the device's adapters (non-leaf tensors).
   const Adapters on_cpu = adapters.To(torch::kCPU);
   auto flat_gradient = [&](const ClipModel& m, const Adapters& a, const torch::Tensor& x) {
-    const torch::Tensor loss = SitLoss(m, a, m.EncodeImage(x, &a, true), tokens,
-                                       labels.to(x.device()));
+    const torch::Tensor loss =
+        SitLoss(m, a, m.EncodeImage(x, &a, true), tokens, labels.to(x.device()));
     return FlattenToCpu(torch::autograd::grad({loss}, a.Parameters()));
   };
   return torch::cosine_similarity(flat_gradient(model, adapters, pixels),
@@ -173,9 +174,9 @@ void ReportGraphedSitStep(const ClipBenchOptions& o, const ClipModel& model,
 // On a CUDA run: the same model and adapters on the CPU in fp32 as the reference, so that a wrong
 // GPU-only path (kernels, folded scales, dtype) shows as a low cosine. Prints
 // clip_cuda_vs_cpu_<arch> with the lowest cosine over 4 images and the labels.
-void ReportCudaAgreement(const ClipConfig& config, const ClipModel& model,
-                         const Adapters& adapters, const torch::Tensor& pixels,
-                         const torch::Tensor& label_tokens, const std::string& arch) {
+void ReportCudaAgreement(const ClipConfig& config, const ClipModel& model, const Adapters& adapters,
+                         const torch::Tensor& pixels, const torch::Tensor& label_tokens,
+                         const std::string& arch) {
   if (!model.device().is_cuda()) return;
   auto reference = ClipModel::FromTensors(InitClipTensors(config, 0), ClipConfigMetadata(config),
                                           ModelOptions());
@@ -197,10 +198,10 @@ void ReportCudaAgreement(const ClipConfig& config, const ClipModel& model,
   const double text_cosine =
       lowest_cosine(model.EncodeText(label_tokens, &adapters),
                     reference->EncodeText(label_tokens, &reference_adapters));
-  PrintRecord("clip_cuda_vs_cpu_" + arch,
-              {Num("min_cosine_image", image_cosine), Num("min_cosine_text", text_cosine),
-               Num("sit_gradient_cosine", gradient_cosine),
-               Str("dtype", c10::toString(model.dtype()))});
+  PrintRecord(
+      "clip_cuda_vs_cpu_" + arch,
+      {Num("min_cosine_image", image_cosine), Num("min_cosine_text", text_cosine),
+       Num("sit_gradient_cosine", gradient_cosine), Str("dtype", c10::toString(model.dtype()))});
 }
 
 // The inference figure's two towers timed apart, to see where its time goes.
@@ -239,8 +240,8 @@ int RunClipBench(const ClipBenchOptions& o) {
   auto config = NamedClipConfig(o.architecture);
   auto tokenizer = Tokenizer::LoadDefault();
   if (!config.ok() || !tokenizer.ok()) {
-    std::cerr << "clip bench: "
-              << (config.ok() ? tokenizer.status() : config.status()).ToString() << std::endl;
+    std::cerr << "clip bench: " << (config.ok() ? tokenizer.status() : config.status()).ToString()
+              << std::endl;
     return 1;
   }
   auto model = ClipModel::FromTensors(InitClipTensors(*config, 0), ClipConfigMetadata(*config),
@@ -261,9 +262,9 @@ int RunClipBench(const ClipBenchOptions& o) {
 
   const auto infer_step = [&] {
     torch::NoGradGuard no_grad;
-    torch::Tensor classes = torch::nn::functional::normalize(
-        model->EncodeText(label_tokens, &served),
-        torch::nn::functional::NormalizeFuncOptions().dim(-1));
+    torch::Tensor classes =
+        torch::nn::functional::normalize(model->EncodeText(label_tokens, &served),
+                                         torch::nn::functional::NormalizeFuncOptions().dim(-1));
     ScoreZeroShot(*model, model->EncodeImage(pixels, &served), classes).probs.sum().item();
   };
   const Timing infer = TimeIt(infer_step, 2, o.iterations, model_options.device);

@@ -18,9 +18,7 @@ struct BlockRowMacs {
   double every_row = 0, read_rows = 0;
 };
 
-BlockRowMacs LinearMacsPerRow(int64_t width) {
-  return {3.0 * width * width, 9.0 * width * width};
-}
+BlockRowMacs LinearMacsPerRow(int64_t width) { return {3.0 * width * width, 9.0 * width * width}; }
 
 BlockRowMacs LoraMacsPerRow(int64_t width, int64_t lora_rank) {
   return {4.0 * lora_rank * width, 12.0 * lora_rank * width};
@@ -35,8 +33,8 @@ TowerMacs BlockStackMacs(int64_t sequences, int64_t tokens, int64_t width, int64
   const double read = static_cast<double>(sequences);
   const BlockRowMacs linear = LinearMacsPerRow(width), lora = LoraMacsPerRow(width, lora_rank);
   TowerMacs m;
-  m.linear = (layers - 1) * rows * (linear.every_row + linear.read_rows) +
-             rows * linear.every_row + read * linear.read_rows;
+  m.linear = (layers - 1) * rows * (linear.every_row + linear.read_rows) + rows * linear.every_row +
+             read * linear.read_rows;
   m.lora = (layers - 1) * rows * (lora.every_row + lora.read_rows) + rows * lora.every_row +
            read * lora.read_rows;
   // Q K^T and P V: tokens x tokens x width per sequence, one query row in the last block.
@@ -51,10 +49,9 @@ struct ClipMacs {
 
 ClipMacs MacsOf(const ClipConfig& c, const ClipWork& work) {
   const int64_t patches = static_cast<int64_t>(c.vision_grid()) * c.vision_grid();
-  return {BlockStackMacs(work.images, patches + 1, c.vision_width, c.vision_layers,
-                         work.lora_rank),
-          BlockStackMacs(work.texts, work.text_tokens, c.text_width, c.text_layers,
-                         work.lora_rank)};
+  return {
+      BlockStackMacs(work.images, patches + 1, c.vision_width, c.vision_layers, work.lora_rank),
+      BlockStackMacs(work.texts, work.text_tokens, c.text_width, c.text_layers, work.lora_rank)};
 }
 
 }  // namespace

@@ -22,8 +22,7 @@ TEST(ClipFlopsTest, ImageForwardIsThePublishedCountLessTheLastBlocksUnreadRows) 
   const auto skipped = [](double tokens, double w) {
     return (tokens - 1) * (9 * w * w + 2 * tokens * w) / 1e9;
   };
-  EXPECT_NEAR(ForwardFlops(Named("ViT-B/16"), {1, 0, 0, 0}) / 2e9, 17.6 - skipped(197, 768),
-              0.1);
+  EXPECT_NEAR(ForwardFlops(Named("ViT-B/16"), {1, 0, 0, 0}) / 2e9, 17.6 - skipped(197, 768), 0.1);
   EXPECT_NEAR(ForwardFlops(Named("ViT-B/32"), {1, 0, 0, 0}) / 2e9, 4.4 - skipped(50, 768), 0.05);
 }
 

@@ -82,12 +82,16 @@ bool RunMethod(const ClipModel& model, const Tokenizer& tokenizer, const std::st
     return false;
   }
   const double images_per_s = o.run.batch * 1000.0 / t.mean_ms;
-  std::vector<Field> fields = {
-      Num("images_per_s", images_per_s), Num("ms_per_step", t.mean_ms),
-      Num("min_ms_per_step", t.min_ms), Num("median_ms_per_step", t.median_ms),
-      Num("steps", o.steps), Num("online_iters", o.online_iters),
-      Num("image_parts", o.image_parts), Num("parallel_teacher", o.parallel_teacher ? 1 : 0),
-      Num("rss_mib_before", rss_before), Num("rss_mib_after", CurrentRssMiB())};
+  std::vector<Field> fields = {Num("images_per_s", images_per_s),
+                               Num("ms_per_step", t.mean_ms),
+                               Num("min_ms_per_step", t.min_ms),
+                               Num("median_ms_per_step", t.median_ms),
+                               Num("steps", o.steps),
+                               Num("online_iters", o.online_iters),
+                               Num("image_parts", o.image_parts),
+                               Num("parallel_teacher", o.parallel_teacher ? 1 : 0),
+                               Num("rss_mib_before", rss_before),
+                               Num("rss_mib_after", CurrentRssMiB())};
   if (t.device_peak_mib >= 0) fields.push_back(Num("device_peak_mib", t.device_peak_mib));
   for (Field& f : RunFields(o.run)) fields.push_back(std::move(f));
   if (model_name == "perennial-tiny-clip" && o.run.device == "cpu") {

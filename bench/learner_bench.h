@@ -8,9 +8,9 @@
 #define PERENNIAL_BENCH_LEARNER_BENCH_H_
 
 #include <string>
+#include <vector>
 
 #include "bench/bench_util.h"
-#include <vector>
 
 namespace perennial::bench {
 

@@ -5,9 +5,9 @@
 #include "gtest/gtest.h"
 #include "perennial/v1/admin.grpc.pb.h"
 #include "perennial/v1/checkpoint.pb.h"
+#include "perennial/v1/inference.grpc.pb.h"
 #include "perennial/v1/ingest.grpc.pb.h"
 #include "perennial/v1/ingest.pb.h"
-#include "perennial/v1/inference.grpc.pb.h"
 #include "perennial/v1/sample.pb.h"
 
 namespace perennial {
@@ -100,13 +100,13 @@ TEST(ProtoTest, ServicesHaveTheirMethods) {
   EXPECT_NE(ingest->FindMethodByName("IngestBatch"), nullptr);
   const auto* admin = v1::GetStatusRequest::descriptor()->file()->FindServiceByName("AdminService");
   ASSERT_NE(admin, nullptr);
-  for (const char* method : {"GetStatus", "Checkpoint", "ListCheckpoints", "Rollback",
-                             "SetLabelSet", "SetProbes", "AddVocabulary", "PauseLearning",
-                             "ResumeLearning"}) {
+  for (const char* method :
+       {"GetStatus", "Checkpoint", "ListCheckpoints", "Rollback", "SetLabelSet", "SetProbes",
+        "AddVocabulary", "PauseLearning", "ResumeLearning"}) {
     EXPECT_NE(admin->FindMethodByName(method), nullptr) << method;
   }
-  const auto* inference = v1::ClassifyRequest::descriptor()->file()->FindServiceByName(
-      "InferenceService");
+  const auto* inference =
+      v1::ClassifyRequest::descriptor()->file()->FindServiceByName("InferenceService");
   ASSERT_NE(inference, nullptr);
   EXPECT_NE(inference->FindMethodByName("Classify"), nullptr);
 }

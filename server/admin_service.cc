@@ -158,16 +158,16 @@ grpc::Status AdminServiceImpl::AddVocabulary(grpc::ServerContext* context,
                                              v1::AddVocabularyResponse* response) {
   if (absl::Status denied = core_->Authorize(*context); !denied.ok()) return ToGrpcStatus(denied);
   if (request->words().empty() || request->words_size() > kMaxVocabularyWords) {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                        absl::StrCat("words: ", request->words_size(), " words, want 1..",
-                                     kMaxVocabularyWords));
+    return grpc::Status(
+        grpc::StatusCode::INVALID_ARGUMENT,
+        absl::StrCat("words: ", request->words_size(), " words, want 1..", kMaxVocabularyWords));
   }
   for (int i = 0; i < request->words_size(); ++i) {
     const std::string& word = request->words(i);
     if (word.empty() || word.size() > kMaxWordBytes || !IsValidUtf8(word)) {
-      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                          absl::StrCat("words[", i, "]: ", word.size(),
-                                       " bytes, want 1..64 bytes of valid UTF-8"));
+      return grpc::Status(
+          grpc::StatusCode::INVALID_ARGUMENT,
+          absl::StrCat("words[", i, "]: ", word.size(), " bytes, want 1..64 bytes of valid UTF-8"));
     }
   }
   std::vector<std::string> words(request->words().begin(), request->words().end());

@@ -28,11 +28,9 @@ class AdminServiceImpl final : public v1::AdminService::Service {
                            v1::SetLabelSetResponse* response) override;
   grpc::Status SetProbes(grpc::ServerContext* context, const v1::SetProbesRequest* request,
                          v1::SetProbesResponse* response) override;
-  grpc::Status AddVocabulary(grpc::ServerContext* context,
-                             const v1::AddVocabularyRequest* request,
+  grpc::Status AddVocabulary(grpc::ServerContext* context, const v1::AddVocabularyRequest* request,
                              v1::AddVocabularyResponse* response) override;
-  grpc::Status PauseLearning(grpc::ServerContext* context,
-                             const v1::PauseLearningRequest* request,
+  grpc::Status PauseLearning(grpc::ServerContext* context, const v1::PauseLearningRequest* request,
                              v1::PauseLearningResponse* response) override;
   grpc::Status ResumeLearning(grpc::ServerContext* context,
                               const v1::ResumeLearningRequest* request,

@@ -80,8 +80,7 @@ TEST_F(BatchReaderTest, SplitsTrainFromEvalAndSkipsWhatDoesNotDecode) {
   // TRAIN seqs 1, 4, 5, 7 fill the batch; 3 and 6 are EVAL on the way.
   EXPECT_EQ(batch.after_seq, 0u);
   EXPECT_EQ(batch.last_seq, 7u);
-  EXPECT_EQ(batch.train_labels,
-            (std::vector<std::string>{"class0", "class3", "class4", "class6"}));
+  EXPECT_EQ(batch.train_labels, (std::vector<std::string>{"class0", "class3", "class4", "class6"}));
   EXPECT_EQ(batch.eval_labels, (std::vector<std::string>{"class2", "class5"}));
   EXPECT_EQ(batch.skipped, 1u);
   ASSERT_EQ(batch.train_pixels.size(), 4u);
@@ -145,8 +144,7 @@ TEST_F(BatchReaderTest, APreparedBatchForAnotherCursorIsNotServed) {
   const DecodedBatch batch = reader.Take(12);
   EXPECT_EQ(batch.after_seq, 12u);
   EXPECT_EQ(batch.last_seq, 16u);
-  EXPECT_EQ(batch.train_labels,
-            (std::vector<std::string>{"class2", "class3", "class4", "class5"}));
+  EXPECT_EQ(batch.train_labels, (std::vector<std::string>{"class2", "class3", "class4", "class5"}));
 }
 
 // The learner trains on what queries see: with draft_min_side, a logged JPEG is decoded reduced.

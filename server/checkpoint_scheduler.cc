@@ -6,8 +6,7 @@
 
 namespace perennial {
 
-CheckpointScheduler::CheckpointScheduler(Checkpointer* checkpointer,
-                                         const LearnerControl* learner,
+CheckpointScheduler::CheckpointScheduler(Checkpointer* checkpointer, const LearnerControl* learner,
                                          CheckpointSchedule schedule)
     : checkpointer_(checkpointer), learner_(learner), schedule_(schedule) {
   thread_ = std::thread([this] { Run(); });

@@ -30,9 +30,10 @@ void WriteAll(int fd, const std::string& data) {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<HttpExposer>> HttpExposer::Start(
-    const std::string& listen, std::string path, std::string content_type,
-    std::function<std::string()> body) {
+absl::StatusOr<std::unique_ptr<HttpExposer>> HttpExposer::Start(const std::string& listen,
+                                                                std::string path,
+                                                                std::string content_type,
+                                                                std::function<std::string()> body) {
   const size_t colon = listen.rfind(':');
   int port = 0;
   if (colon == std::string::npos || !absl::SimpleAtoi(listen.substr(colon + 1), &port) ||
@@ -53,8 +54,8 @@ absl::StatusOr<std::unique_ptr<HttpExposer>> HttpExposer::Start(
   if (getaddrinfo(host.empty() ? nullptr : host.c_str(), service.c_str(), &hints, &addresses) !=
           0 ||
       addresses == nullptr) {
-    return absl::InvalidArgumentError(absl::StrCat("metrics address '", listen,
-                                                   "': cannot resolve '", host, "'"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("metrics address '", listen, "': cannot resolve '", host, "'"));
   }
   int fd = socket(addresses->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
   const int one = 1;
@@ -69,12 +70,11 @@ absl::StatusOr<std::unique_ptr<HttpExposer>> HttpExposer::Start(
   sockaddr_storage bound{};
   socklen_t length = sizeof(bound);
   getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &length);
-  const int bound_port =
-      bound.ss_family == AF_INET6
-          ? ntohs(reinterpret_cast<const sockaddr_in6*>(&bound)->sin6_port)
-          : ntohs(reinterpret_cast<const sockaddr_in*>(&bound)->sin_port);
-  return std::unique_ptr<HttpExposer>(new HttpExposer(fd, bound_port, std::move(path),
-                                                      std::move(content_type), std::move(body)));
+  const int bound_port = bound.ss_family == AF_INET6
+                             ? ntohs(reinterpret_cast<const sockaddr_in6*>(&bound)->sin6_port)
+                             : ntohs(reinterpret_cast<const sockaddr_in*>(&bound)->sin_port);
+  return std::unique_ptr<HttpExposer>(
+      new HttpExposer(fd, bound_port, std::move(path), std::move(content_type), std::move(body)));
 }
 
 HttpExposer::HttpExposer(int fd, int port, std::string path, std::string content_type,

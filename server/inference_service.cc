@@ -39,13 +39,13 @@ absl::StatusOr<std::shared_ptr<const ServedModel>> InferenceServiceImpl::Snapsho
   std::shared_ptr<const ServedModel> live = core_->host->Current();
   if (min_version <= live->version) return live;
   if (!core_->learner->WillPublish()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "min_version ", min_version, " is not live (live: ", live->version, ") and will not be "
-        "reached: learning is paused or the method (", core_->learner->method(),
-        ") does not publish new versions"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("min_version ", min_version, " is not live (live: ", live->version,
+                     ") and will not be "
+                     "reached: learning is paused or the method (",
+                     core_->learner->method(), ") does not publish new versions"));
   }
-  return core_->host->AwaitVersion(min_version,
-                                   std::min(deadline, absl::Now() + kMaxVersionWait));
+  return core_->host->AwaitVersion(min_version, std::min(deadline, absl::Now() + kMaxVersionWait));
 }
 
 absl::Status InferenceServiceImpl::DoClassify(const grpc::ServerContext& context,

@@ -31,8 +31,7 @@ class InferenceServiceImpl final : public v1::InferenceService::Service {
   absl::Status DoClassify(const grpc::ServerContext& context, const v1::ClassifyRequest& request,
                           v1::ClassifyResponse* response);
   absl::Status DoEmbedImage(const grpc::ServerContext& context,
-                            const v1::EmbedImageRequest& request,
-                            v1::EmbedImageResponse* response);
+                            const v1::EmbedImageRequest& request, v1::EmbedImageResponse* response);
   absl::Status DoEmbedText(const grpc::ServerContext& context, const v1::EmbedTextRequest& request,
                            v1::EmbedTextResponse* response);
   // The snapshot to answer with: the live one, or for min_version > live the first one at least

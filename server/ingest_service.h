@@ -20,8 +20,7 @@ class IngestServiceImpl final : public v1::IngestService::Service {
   // `core` must outlive the service.
   explicit IngestServiceImpl(ServerCore* core) : core_(core) {}
 
-  grpc::Status Ingest(grpc::ServerContext* context,
-                      grpc::ServerReader<v1::IngestRequest>* reader,
+  grpc::Status Ingest(grpc::ServerContext* context, grpc::ServerReader<v1::IngestRequest>* reader,
                       v1::IngestResponse* response) override;
   grpc::Status IngestBatch(grpc::ServerContext* context, const v1::IngestRequest* request,
                            v1::IngestResponse* response) override;
@@ -29,8 +28,8 @@ class IngestServiceImpl final : public v1::IngestService::Service {
  private:
   // Handles one request message; results are appended to `response` with indexes from
   // `*next_index`. Sets `*backpressured` when samples were refused for backlog.
-  void Process(const v1::IngestRequest& request, uint32_t* next_index,
-               v1::IngestResponse* response, bool* backpressured);
+  void Process(const v1::IngestRequest& request, uint32_t* next_index, v1::IngestResponse* response,
+               bool* backpressured);
   grpc::Status Finish(grpc::ServerContext* context, bool backpressured,
                       v1::IngestResponse* response);
 

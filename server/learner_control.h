@@ -37,9 +37,9 @@ class LearnerMetrics;
 
 // What a learner is built with. All pointers outlive the learner.
 struct LearnerEnv {
-  Store* store = nullptr;          // the sample log, vocabulary and blobs
-  ModelHost* host = nullptr;       // base model, tokenizer, Publish()
-  QueryBatcher* queries = nullptr; // QueriesPending()/WaitForIdle() before each step
+  Store* store = nullptr;             // the sample log, vocabulary and blobs
+  ModelHost* host = nullptr;          // base model, tokenizer, Publish()
+  QueryBatcher* queries = nullptr;    // QueriesPending()/WaitForIdle() before each step
   LearnerMetrics* metrics = nullptr;  // the learner's Prometheus series; may be null
 };
 
@@ -86,8 +86,7 @@ class LearnerControl {
   // Resumes from `start` (the store's newest valid checkpoint; nullopt: the base model) at
   // `cursor` (learning continues at cursor + 1), publishes that state when its version is above
   // the live one, and starts the learner thread. Called once.
-  virtual absl::Status Start(const std::optional<v1::CheckpointRecord>& start,
-                             uint64_t cursor) = 0;
+  virtual absl::Status Start(const std::optional<v1::CheckpointRecord>& start, uint64_t cursor) = 0;
   // Stops after the step in progress and joins the thread. Idempotent.
   virtual void Stop() = 0;
 

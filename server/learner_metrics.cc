@@ -30,8 +30,8 @@ constexpr ScalarGauge kScalarGauges[] = {
      "Test-then-train accuracy on the stream, exponentially weighted over recent samples."},
 };
 
-prometheus::Family<prometheus::Gauge>* GaugeFamily(prometheus::Registry& registry,
-                                                   const char* name, const char* help) {
+prometheus::Family<prometheus::Gauge>* GaugeFamily(prometheus::Registry& registry, const char* name,
+                                                   const char* help) {
   return &prometheus::BuildGauge().Name(name).Help(help).Register(registry);
 }
 
@@ -53,22 +53,25 @@ LearnerMetrics::LearnerMetrics(prometheus::Registry& registry) {
   for (double b = 0.005; b < 25; b *= 2) buckets.push_back(b);
   step_duration_ = &prometheus::BuildHistogram()
                         .Name("perennial_learner_step_duration_seconds")
-                        .Help("Wall time of one training batch (forward, backward, update), "
-                              "including its pauses for queries.")
+                        .Help(
+                            "Wall time of one training batch (forward, backward, update), "
+                            "including its pauses for queries.")
                         .Register(registry)
                         .Add({}, buckets);
   query_pause_seconds_ = &prometheus::BuildCounter()
-                             .Name("perennial_learner_query_pause_seconds_total")
-                             .Help("Time the learner waited for queries to finish, between "
-                                   "steps and paused within them.")
+                              .Name("perennial_learner_query_pause_seconds_total")
+                              .Help(
+                                  "Time the learner waited for queries to finish, between "
+                                  "steps and paused within them.")
+                              .Register(registry)
+                              .Add({});
+  input_wait_seconds_ = &prometheus::BuildCounter()
+                             .Name("perennial_learner_input_wait_seconds_total")
+                             .Help(
+                                 "Time the learner waited for its next batch to be read from "
+                                 "the log and decoded.")
                              .Register(registry)
                              .Add({});
-  input_wait_seconds_ = &prometheus::BuildCounter()
-                            .Name("perennial_learner_input_wait_seconds_total")
-                            .Help("Time the learner waited for its next batch to be read from "
-                                  "the log and decoded.")
-                            .Register(registry)
-                            .Add({});
   loss_ = GaugeFamily(registry, "perennial_learner_loss", "Loss of the last step by component.");
   lag_seconds_ = &GaugeFamily(registry, "perennial_learner_lag_seconds",
                               "Age of the oldest untrained sample; 0 when caught up.")
@@ -115,7 +118,8 @@ prometheus::Gauge* LearnerMetrics::ProbeGauge(prometheus::Family<prometheus::Gau
 
 void LearnerMetrics::SetLearningGauges(const std::map<std::string, double>& metrics) {
   const std::pair<const char*, prometheus::Family<prometheus::Gauge>*> probe_prefixes[] = {
-      {"zs_acc/", zs_accuracy_}, {"zs_base_acc/", zs_base_accuracy_},
+      {"zs_acc/", zs_accuracy_},
+      {"zs_base_acc/", zs_base_accuracy_},
       {"zs_retention/", zs_retention_}};
   absl::MutexLock lock(&mu_);
   for (const auto& [name, value] : metrics) {

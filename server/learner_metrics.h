@@ -33,8 +33,8 @@ namespace perennial {
 
 // The outcome of one training step, as the learner reports it.
 struct StepMetrics {
-  int samples = 0;       // training samples in the step's batch
-  int steps = 0;         // optimizer steps taken for it (online_iters)
+  int samples = 0;  // training samples in the step's batch
+  int steps = 0;    // optimizer steps taken for it (online_iters)
   absl::Duration duration;
   double loss = 0, ce_loss = 0, kd_loss = 0;
 };

@@ -221,8 +221,8 @@ LearningLoop::Batch LearningLoop::AcceptLocked(DecodedBatch read) {
 void LearningLoop::TrainLocked(Batch batch) {
   if (env_.metrics != nullptr && batch.oldest_received != absl::Time()) {
     const bool behind = env_.store->LastSeq() > batch.last_seq;
-    env_.metrics->SetLagSeconds(
-        behind ? absl::ToDoubleSeconds(absl::Now() - batch.oldest_received) : 0.0);
+    env_.metrics->SetLagSeconds(behind ? absl::ToDoubleSeconds(absl::Now() - batch.oldest_received)
+                                       : 0.0);
   }
   step_pause_.Reset(options_.max_pause_per_step);
   const absl::Time start = absl::Now();
@@ -309,9 +309,9 @@ absl::Status LearningLoop::Restore(const v1::CheckpointRecord* record, uint64_t 
 absl::Status LearningLoop::RestoreLocked(const v1::CheckpointRecord* record) {
   const bool has_state = record != nullptr && !record->optimizer().empty();
   if (record != nullptr && !has_state && !record->adapter().empty()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "checkpoint ", record->info().version(), " (method '", record->info().method(),
-        "') holds adapters without learner state; this server runs '", method(), "'"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("checkpoint ", record->info().version(), " (method '", record->info().method(),
+                     "') holds adapters without learner state; this server runs '", method(), "'"));
   }
   if (has_state && record->info().method() != method()) {
     return absl::FailedPreconditionError(absl::StrCat(
@@ -325,16 +325,16 @@ absl::Status LearningLoop::RestoreLocked(const v1::CheckpointRecord* record) {
   if (has_state) {
     absl::Status status = (*fresh)->RestoreState(record->optimizer());
     if (!status.ok()) {
-      return absl::DataLossError(absl::StrCat("checkpoint ", record->info().version(),
-                                              ": learner state does not restore: ",
-                                              status.message()));
+      return absl::DataLossError(
+          absl::StrCat("checkpoint ", record->info().version(),
+                       ": learner state does not restore: ", status.message()));
     }
   }
   learner_ = *std::move(fresh);
   published_step_ = has_state ? -1 : 0;  // a restored state is published by the caller
   std::map<std::string, double> metrics;
-  if (record != nullptr) metrics.insert(record->info().metrics().begin(),
-                                        record->info().metrics().end());
+  if (record != nullptr)
+    metrics.insert(record->info().metrics().begin(), record->info().metrics().end());
   evaluator_.RestoreMetrics(metrics);
   samples_trained_.store(record != nullptr ? record->info().samples_trained() : 0);
   steps_.store(record != nullptr ? record->info().steps() : 0);

@@ -122,12 +122,12 @@ class LearningLoop final : public LearnerControl {
   struct Batch {
     torch::Tensor pixels;  // [N, 3, R, R]
     std::vector<std::string> labels;
-    uint64_t last_seq = 0;        // cursor after this batch
-    absl::Time oldest_received;   // received_time of its first sample
+    uint64_t last_seq = 0;       // cursor after this batch
+    absl::Time oldest_received;  // received_time of its first sample
   };
 
-  LearningLoop(LearnerEnv env, LearningLoopOptions options,
-               std::unique_ptr<OnlineLearner> learner, std::vector<std::string> vocabulary);
+  LearningLoop(LearnerEnv env, LearningLoopOptions options, std::unique_ptr<OnlineLearner> learner,
+               std::vector<std::string> vocabulary);
 
   void Run();
   // The yield hook of the learner thread and its helper thread: waits while queries are
@@ -144,8 +144,7 @@ class LearningLoop final : public LearnerControl {
   void PublishStepsLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Makes the learner's current snapshot live under max(host version + 1, min_version).
   absl::Status PublishLocked(uint64_t min_version) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::Status RestoreLocked(const v1::CheckpointRecord* record)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status RestoreLocked(const v1::CheckpointRecord* record) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void RescanEvalSamples(uint64_t cursor) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ExportMetricsLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 

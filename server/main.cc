@@ -1,12 +1,12 @@
 // perennial-server: the service on one machine. With no arguments it serves the embedded
 // default model on 127.0.0.1:50051 (gRPC) and 127.0.0.1:9464 (/metrics), with its data in
 // ./perennial-data. SIGTERM or SIGINT: stop accepting, drain, final checkpoint, exit 0.
-#include <CLI/CLI.hpp>
 #include <pthread.h>
 #include <signal.h>
 
-#include <cstdint>
+#include <CLI/CLI.hpp>
 #include <algorithm>
+#include <cstdint>
 #include <iostream>
 #include <string>
 #include <thread>
@@ -46,8 +46,8 @@ bool IsLoopback(const std::string& address) {
 
 void AddFlags(CLI::App& app, perennial::ServerOptions* o, int* threads, int64_t* delay_us) {
   app.add_option("--listen", o->listen, "gRPC address")->capture_default_str();
-  app.add_option("--metrics-listen", o->metrics_listen,
-                 "Prometheus /metrics address (empty: off)")->capture_default_str();
+  app.add_option("--metrics-listen", o->metrics_listen, "Prometheus /metrics address (empty: off)")
+      ->capture_default_str();
   app.add_option("--data-dir", o->data_dir, "data directory (RocksDB store in <dir>/db)")
       ->capture_default_str();
   app.add_option("--model", o->model_path,
@@ -60,38 +60,50 @@ void AddFlags(CLI::App& app, perennial::ServerOptions* o, int* threads, int64_t*
                  "it natively, else fp32)")
       ->capture_default_str();
   app.add_option("--threads", *threads, "LibTorch CPU threads (0: one per core)")
-      ->capture_default_str()->check(CLI::NonNegativeNumber);
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
   AddSecurityFlags(app, &o->security);
   perennial::ServerLimits& l = o->limits;
   app.add_option("--max-message-bytes", l.max_message_bytes, "largest gRPC message")
-      ->capture_default_str()->check(CLI::PositiveNumber);
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   app.add_option("--max-image-bytes", l.max_encoded_image_bytes, "largest encoded image")
-      ->capture_default_str()->check(CLI::PositiveNumber);
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   app.add_option("--max-pixels", l.max_pixels, "largest image width*height")
-      ->capture_default_str()->check(CLI::PositiveNumber);
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   app.add_option("--max-label-bytes", l.max_label_bytes, "longest label")
-      ->capture_default_str()->check(CLI::PositiveNumber);
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   app.add_option("--max-batch-samples", l.max_batch_samples, "samples per IngestRequest")
-      ->capture_default_str()->check(CLI::PositiveNumber);
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   app.add_option("--max-labels", l.max_labels_per_classify, "labels per Classify / label set")
-      ->capture_default_str()->check(CLI::PositiveNumber);
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   app.add_option("--max-key-bytes", l.max_key_bytes, "longest idempotency key")
-      ->capture_default_str()->check(CLI::PositiveNumber);
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   app.add_option("--max-backlog", l.max_backlog_samples,
                  "untrained samples above which Ingest answers RESOURCE_EXHAUSTED")
-      ->capture_default_str()->check(CLI::PositiveNumber);
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   app.add_option("--retry-after-ms", l.backpressure_retry_ms, "retry hint sent on backpressure")
       ->capture_default_str();
   app.add_option("--query-threads", o->batching.intra_op_threads,
                  "LibTorch threads of each query forward pass (0: a quarter of --threads, at "
                  "least 1)")
-      ->capture_default_str()->check(CLI::Range(0, 4096));
+      ->capture_default_str()
+      ->check(CLI::Range(0, 4096));
   app.add_option("--learner-threads", o->learning.intra_op_threads,
                  "LibTorch threads of the training steps (0: --threads minus --query-threads, at "
                  "least 1)")
-      ->capture_default_str()->check(CLI::Range(0, 4096));
+      ->capture_default_str()
+      ->check(CLI::Range(0, 4096));
   app.add_option("--max-batch-size", o->batching.max_batch_size, "images per query forward pass")
-      ->capture_default_str()->check(CLI::PositiveNumber);
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   app.add_option("--idle-handler-threads", o->idle_handler_threads,
                  "gRPC handler threads kept waiting for calls between bursts; beyond it a "
                  "thread exits after its call and a burst pays for starting new ones (0: "
@@ -108,7 +120,8 @@ void AddFlags(CLI::App& app, perennial::ServerOptions* o, int* threads, int64_t*
                  "label sets queried in the last minute that a new model version embeds before "
                  "it goes live, most recent first (0: none; queries then pay a text forward "
                  "after each publication)")
-      ->capture_default_str()->check(CLI::NonNegativeNumber);
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
   app.add_option("--jpeg-draft", o->model_host.jpeg_draft,
                  "decode JPEGs of at least 4x the model's input side at 1/2, 1/4 or 1/8 scale "
                  "(at least 2x kept, as Pillow's Image.draft) for queries, training and probes: "
@@ -117,9 +130,11 @@ void AddFlags(CLI::App& app, perennial::ServerOptions* o, int* threads, int64_t*
       ->capture_default_str();
   app.add_option("--max-queue-delay-us", *delay_us,
                  "longest wait of a query image for its batch to fill, in microseconds")
-      ->capture_default_str()->check(CLI::NonNegativeNumber);
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
   app.add_option("--keep-checkpoints", o->retention.keep_last, "newest checkpoints kept")
-      ->capture_default_str()->check(CLI::PositiveNumber);
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   app.set_config("--config", "", "read flags from this TOML/INI file (same names, no dashes)");
 }
 
@@ -136,10 +151,12 @@ void AddStoreFlags(CLI::App& app, StoreFlagValues* v) {
   app.add_option("--store-memtable-mb", v->memtable_mb,
                  "MiB of RocksDB memtables (unflushed writes) of all column families together; "
                  "above it the largest is flushed (0: no cap, up to 2 x 32 MiB per family)")
-      ->capture_default_str()->check(CLI::NonNegativeNumber);
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
   app.add_option("--store-block-cache-mb", v->block_cache_mb,
                  "MiB of RocksDB block cache (read data, index and filter blocks of every family)")
-      ->capture_default_str()->check(CLI::NonNegativeNumber);
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
 }
 
 // Flags whose option type differs from the command line's (durations, enums).
@@ -160,18 +177,22 @@ void AddLearnerFlags(CLI::App& app, perennial::ServerOptions* o, LearnerFlagValu
                  "frozen (never updates: the zero-shot baseline)")
       ->capture_default_str();
   app.add_option("--learner-batch", l.batch_size, "training samples per step")
-      ->capture_default_str()->check(CLI::PositiveNumber);
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   app.add_option("--batch-wait-ms", v->batch_wait_ms,
                  "how long a step waits for a full batch before training a partial one")
-      ->capture_default_str()->check(CLI::NonNegativeNumber);
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
   app.add_option("--learner-max-pause-ms", v->max_pause_ms,
                  "longest total pause of one training step while queries run (the step waits "
                  "at transformer blocks; 0: queries wait for the running step)")
-      ->capture_default_str()->check(CLI::NonNegativeNumber);
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
   app.add_option("--learner-nice", l.learner_nice,
                  "added to the learner thread's nice value so that queries and ingest preempt "
                  "training (0: same priority)")
-      ->capture_default_str()->check(CLI::Range(0, 19));
+      ->capture_default_str()
+      ->check(CLI::Range(0, 19));
   app.add_option("--learner-prefetch", l.prefetch_batches,
                  "decode and preprocess the next batch on a reader thread while a step trains, "
                  "when the log already holds it (pays with large images)")
@@ -179,37 +200,47 @@ void AddLearnerFlags(CLI::App& app, perennial::ServerOptions* o, LearnerFlagValu
   app.add_option("--learner-decode-threads", l.decode_threads,
                  "threads that decode and preprocess one batch's images together (0: one per "
                  "4 cores, at most 4; pays beside a fast learner, e.g. on a GPU)")
-      ->capture_default_str()->check(CLI::Range(0, 64));
+      ->capture_default_str()
+      ->check(CLI::Range(0, 64));
   app.add_option("--learner-image-parts", m.image_parts,
                  "split each step's image-tower work into this many parts on threads of their "
                  "own, each with --learner-threads/N LibTorch threads (small models on CPU)")
-      ->capture_default_str()->check(CLI::Range(1, 64));
+      ->capture_default_str()
+      ->check(CLI::Range(1, 64));
   app.add_option("--parallel-teacher", v->parallel_teacher,
                  "sit+vrlwf on CPU: run the teacher's image forward on a helper thread beside the "
                  "student's, on a core the learner does not use; it yields to queries like the "
                  "learner (auto: on with 2 or more cores)")
-      ->capture_default_str()->check(CLI::IsMember({"auto", "true", "false"}));
+      ->capture_default_str()
+      ->check(CLI::IsMember({"auto", "true", "false"}));
   app.add_option("--online-iters", m.online_iters, "optimizer steps per batch")
-      ->capture_default_str()->check(CLI::PositiveNumber);
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   app.add_option("--lr", m.learning_rate, "AdamW learning rate of the adapters")
-      ->capture_default_str()->check(CLI::PositiveNumber);
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   app.add_option("--pet", v->pet, "lora or adapter")->capture_default_str();
   app.add_option("--towers", v->towers, "image, text or both")->capture_default_str();
   app.add_option("--lora-rank", m.pet.lora_rank, "LoRA rank")
-      ->capture_default_str()->check(CLI::PositiveNumber);
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   app.add_option("--publish-every", m.publish_every_k_steps,
                  "publish a new model version every k optimizer steps (and when caught up)")
-      ->capture_default_str()->check(CLI::PositiveNumber);
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   app.add_option("--vrlwf-k", m.vrlwf_num_pseudo_classes,
                  "sit+vrlwf: pseudo-classes drawn from the replayed vocabulary per step")
-      ->capture_default_str()->check(CLI::PositiveNumber);
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   app.add_option("--kd-weight", m.kd_weight, "weight of the distillation term")
-      ->capture_default_str()->check(CLI::NonNegativeNumber);
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
   app.add_option("--learner-seed", m.seed, "seed of adapters, replay and vocabulary draws")
       ->capture_default_str();
   app.add_option("--eval-every", l.evaluation.eval_every_samples,
                  "trained samples between anytime evaluations on EVAL samples (0: never)")
-      ->capture_default_str()->check(CLI::NonNegativeNumber);
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
   app.add_option("--max-eval-samples", l.evaluation.max_eval_samples,
                  "EVAL samples kept for anytime evaluation")
       ->capture_default_str();
@@ -218,7 +249,8 @@ void AddLearnerFlags(CLI::App& app, perennial::ServerOptions* o, LearnerFlagValu
       ->capture_default_str();
   app.add_option("--checkpoint-interval-s", v->checkpoint_interval_s,
                  "longest time a learner change stays without a checkpoint (0: off)")
-      ->capture_default_str()->check(CLI::NonNegativeNumber);
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
 }
 
 // Converts the raw flag values; false (after printing why) when one is invalid.

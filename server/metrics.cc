@@ -149,9 +149,9 @@ ServerMetrics::ServerMetrics()
                      .Register(*registry_)
                      .Add({}, prometheus::Histogram::BucketBoundaries{1, 2, 4, 8, 16, 32, 64, 128});
   auto& checkpoints = prometheus::BuildCounter()
-                         .Name("perennial_checkpoints_total")
-                         .Help("Checkpoint attempts by outcome.")
-                         .Register(*registry_);
+                          .Name("perennial_checkpoints_total")
+                          .Help("Checkpoint attempts by outcome.")
+                          .Register(*registry_);
   checkpoints_ok_ = &checkpoints.Add({{"result", "ok"}});
   checkpoints_error_ = &checkpoints.Add({{"result", "error"}});
   prometheus::Histogram::BucketBoundaries checkpoint_buckets;
@@ -166,11 +166,10 @@ ServerMetrics::ServerMetrics()
                           .Name("perennial_checkpoint_size_bytes")
                           .Help("Stored size (adapter + learner state) of the newest checkpoint.")
                           .Register(*registry_);
-  checkpoint_success_time_ =
-      &prometheus::BuildGauge()
-           .Name("perennial_checkpoint_last_success_timestamp_seconds")
-           .Help("Unix time the newest durable checkpoint was written.")
-           .Register(*registry_);
+  checkpoint_success_time_ = &prometheus::BuildGauge()
+                                  .Name("perennial_checkpoint_last_success_timestamp_seconds")
+                                  .Help("Unix time the newest durable checkpoint was written.")
+                                  .Register(*registry_);
   build_info_ = &prometheus::BuildGauge()
                      .Name("perennial_build_info")
                      .Help("Always 1; labels describe the server and its learner.")
@@ -237,11 +236,12 @@ void ServerMetrics::ObserveCheckpoint(bool ok, absl::Duration duration, uint64_t
 
 void ServerMetrics::SetBuildInfo(const std::string& method, const std::string& base_model_id,
                                  const std::string& device, const std::string& dtype) {
-  build_info_->Add({{"version", PERENNIAL_VERSION_STRING},
-                    {"method", method},
-                    {"base_model_id", base_model_id},
-                    {"device", device},
-                    {"dtype", dtype}})
+  build_info_
+      ->Add({{"version", PERENNIAL_VERSION_STRING},
+             {"method", method},
+             {"base_model_id", base_model_id},
+             {"device", device},
+             {"dtype", dtype}})
       .Set(1);
 }
 

@@ -61,9 +61,9 @@ uint64_t ModelHost::version() const {
 
 absl::Status ModelHost::Publish(uint64_t version, std::shared_ptr<const Adapters> adapters) {
   auto refused = [version](uint64_t live) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("cannot publish model version ", version, ": version ", live,
-                     " is already live and versions must grow"));
+    return absl::FailedPreconditionError(absl::StrCat("cannot publish model version ", version,
+                                                      ": version ", live,
+                                                      " is already live and versions must grow"));
   };
   if (const uint64_t live = this->version(); version <= live) return refused(live);
   auto next = std::make_shared<ServedModel>();
@@ -103,13 +103,12 @@ void ModelHost::WarmLabelCache(const ServedModel& next) {
 absl::StatusOr<std::shared_ptr<const ServedModel>> ModelHost::AwaitVersion(
     uint64_t min_version, absl::Time deadline) const {
   absl::MutexLock lock(&mu_);
-  auto reached = [this, min_version]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
-    return current_->version >= min_version;
-  };
+  auto reached = [this, min_version]()
+                     ABSL_SHARED_LOCKS_REQUIRED(mu_) { return current_->version >= min_version; };
   if (!mu_.AwaitWithDeadline(absl::Condition(&reached), deadline)) {
-    return absl::DeadlineExceededError(absl::StrCat("model version ", min_version,
-                                                    " was not live before the deadline (live: ",
-                                                    current_->version, ")"));
+    return absl::DeadlineExceededError(
+        absl::StrCat("model version ", min_version,
+                     " was not live before the deadline (live: ", current_->version, ")"));
   }
   return current_;
 }
@@ -208,11 +207,11 @@ absl::StatusOr<torch::Tensor> ModelHost::EmbedTexts(const ServedModel& snapshot,
   }
   return CatchTorch("embedding texts", [&]() -> absl::StatusOr<torch::Tensor> {
     torch::NoGradGuard no_grad;
-    torch::Tensor features = model_.EncodeText(
-        TokensToTensor(ids, model_.config().context_length).to(model_.device()),
-        snapshot.adapters_or_null());
-    return torch::nn::functional::normalize(
-               features, torch::nn::functional::NormalizeFuncOptions().dim(-1))
+    torch::Tensor features =
+        model_.EncodeText(TokensToTensor(ids, model_.config().context_length).to(model_.device()),
+                          snapshot.adapters_or_null());
+    return torch::nn::functional::normalize(features,
+                                            torch::nn::functional::NormalizeFuncOptions().dim(-1))
         .to(torch::kCPU, torch::kFloat32);
   });
 }

@@ -148,10 +148,9 @@ class ModelHost {
   void InsertLocked(const std::string& key, const torch::Tensor& embeddings)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(cache_mu_);
 
-  absl::StatusOr<torch::Tensor> ComputeLabelEmbeddings(const ServedModel& snapshot,
-                                                       const std::vector<std::string>& labels,
-                                                       const std::vector<std::string>& templates)
-      const;
+  absl::StatusOr<torch::Tensor> ComputeLabelEmbeddings(
+      const ServedModel& snapshot, const std::vector<std::string>& labels,
+      const std::vector<std::string>& templates) const;
 
   const ClipModel model_;
   const Tokenizer tokenizer_;

@@ -73,8 +73,8 @@ absl::Status ScoreWithBaseModel(const std::vector<Image>& images, const ServerCo
   absl::StatusOr<torch::Tensor> classes =
       core.host->LabelEmbeddings(*base, task->labels, task->templates);
   if (!classes.ok()) return classes.status();
-  absl::StatusOr<torch::Tensor> pixels = CatchTorch(
-      "preprocessing probe images", [&]() -> absl::StatusOr<torch::Tensor> {
+  absl::StatusOr<torch::Tensor> pixels =
+      CatchTorch("preprocessing probe images", [&]() -> absl::StatusOr<torch::Tensor> {
         return PreprocessBatch(images, core.host->preprocess_options());
       });
   if (!pixels.ok()) return pixels.status();

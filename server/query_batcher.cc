@@ -75,9 +75,9 @@ absl::StatusOr<torch::Tensor> QueryBatcher::EncodeImages(
     absl::MutexLock lock(&mu_);
     if (stopping_) return absl::UnavailableError("the server is shutting down");
     if (queue_.size() + n > options_.max_queue_images) {
-      return absl::ResourceExhaustedError(absl::StrCat(
-          "query queue full (", queue_.size(), " images queued, limit ",
-          options_.max_queue_images, "); retry later"));
+      return absl::ResourceExhaustedError(
+          absl::StrCat("query queue full (", queue_.size(), " images queued, limit ",
+                       options_.max_queue_images, "); retry later"));
     }
     const absl::Time now = absl::Now();
     for (int64_t row = 0; row < n; ++row) queue_.push_back(Item{request, row, now});
@@ -112,9 +112,7 @@ void QueryBatcher::ReleasePending(int64_t images) {
 bool QueryBatcher::NextBatch(std::vector<Item>* batch) {
   batch->clear();
   absl::MutexLock lock(&mu_);
-  auto has_work = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
-    return stopping_ || !queue_.empty();
-  };
+  auto has_work = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) { return stopping_ || !queue_.empty(); };
   mu_.Await(absl::Condition(&has_work));
   if (stopping_) return false;
   // Wait for a full batch or the oldest item's delay, whichever comes first.

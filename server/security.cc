@@ -78,7 +78,7 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
 }
 
 std::string DescribeSecurity(const SecurityOptions& options) {
-  std::string transport = options.tls_cert_file.empty()       ? "plaintext"
+  std::string transport = options.tls_cert_file.empty()        ? "plaintext"
                           : options.tls_client_ca_file.empty() ? "TLS"
                                                                : "mutual TLS";
   return absl::StrCat(transport, options.auth_token_file.empty() ? ", no token required"

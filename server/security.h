@@ -14,12 +14,12 @@
 #ifndef PERENNIAL_SERVER_SECURITY_H_
 #define PERENNIAL_SERVER_SECURITY_H_
 
+#include <grpcpp/security/server_credentials.h>
+#include <grpcpp/server_context.h>
+
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <grpcpp/security/server_credentials.h>
-#include <grpcpp/server_context.h>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"

@@ -1,13 +1,12 @@
 #include "server/security.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <string>
-
-#include <unistd.h>
 
 namespace perennial {
 namespace {
@@ -60,8 +59,7 @@ TEST_F(SecurityTest, CredentialsNeedCertAndKeyTogetherAndPemContents) {
   EXPECT_EQ(MakeServerCredentials(o).status().code(), absl::StatusCode::kInvalidArgument);
   o = SecurityOptions();
   o.tls_cert_file = Write("cert.pem", "-----BEGIN CERTIFICATE-----\n");
-  EXPECT_NE(MakeServerCredentials(o).status().message().find("both or neither"),
-            std::string::npos);
+  EXPECT_NE(MakeServerCredentials(o).status().message().find("both or neither"), std::string::npos);
   o.tls_key_file = Write("key.txt", "not pem");
   const absl::Status not_pem = MakeServerCredentials(o).status();
   EXPECT_EQ(not_pem.code(), absl::StatusCode::kInvalidArgument);

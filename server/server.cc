@@ -279,7 +279,7 @@ absl::Status PerennialServer::LoadModel() {
   s.core.checkpointer = s.checkpointer.get();
   s.core.method = s.learner->method();
   s.metrics->SetBuildInfo(s.core.method, s.store->base_model_id(), s.options.device,
-                           s.options.dtype);
+                          s.options.dtype);
   s.core.ready.store(true, std::memory_order_release);
   s.loaded = true;
   // A probe set that no longer loads (e.g. limits were lowered) must not keep the server down.

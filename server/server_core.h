@@ -9,12 +9,12 @@
 #ifndef PERENNIAL_SERVER_SERVER_CORE_H_
 #define PERENNIAL_SERVER_SERVER_CORE_H_
 
+#include <grpcpp/server_context.h>
+
 #include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <string>
-
-#include <grpcpp/server_context.h>
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"

@@ -64,8 +64,8 @@ const TempDir& ModelDir() {
   static TempDir dir;  // removed at exit
   static const bool saved = [] {
     const ClipConfig c = TinyConfig();
-    Status status = SaveClipWeights(dir.File("tiny.safetensors"), InitClipTensors(c, 3),
-                                    ClipConfigMetadata(c));
+    Status status =
+        SaveClipWeights(dir.File("tiny.safetensors"), InitClipTensors(c, 3), ClipConfigMetadata(c));
     EXPECT_TRUE(status.ok()) << status;
     return status.ok();
   }();
@@ -252,7 +252,8 @@ TEST_F(ServerTest, IngestAcknowledgesDeduplicatesAndRejectsWithReasons) {
                            MakeSample(PngImage(data_, 12, 10), "cat", "b"), corrupt,
                            MakeSample(RawImage(8, 8, 3, 2), "   ", "d"),
                            MakeSample(RawImage(8, 8, 3, 2), "dog", std::string(129, 'k'))},
-                          &response).ok());
+                          &response)
+                  .ok());
   ASSERT_EQ(response.results_size(), 5);
   EXPECT_EQ(response.accepted(), 2u);
   EXPECT_EQ(response.rejected(), 3u);
@@ -591,8 +592,9 @@ TEST_F(ServerTest, BackpressureRefusesWithARetryHint) {
 TEST_F(ServerTest, MetricsEndpointServesPerennialSeries) {
   ASSERT_NO_FATAL_FAILURE(StartServer(Options()));
   v1::IngestResponse ingested;
-  ASSERT_TRUE(IngestBatch({MakeSample(RawImage(4, 4, 1, 1), "a"), MakeSample(v1::Image(), "b")},
-                          &ingested).ok());
+  ASSERT_TRUE(
+      IngestBatch({MakeSample(RawImage(4, 4, 1, 1), "a"), MakeSample(v1::Image(), "b")}, &ingested)
+          .ok());
   v1::ClassifyRequest request;
   *request.mutable_image() = RawImage(16, 16, 3, 1);
   request.add_labels("a");
@@ -772,7 +774,8 @@ TEST_F(ServerTest, ShutdownCheckpointsAndARestartResumes) {
   v1::IngestResponse ingested;
   ASSERT_TRUE(IngestBatch({MakeSample(RawImage(4, 4, 1, 1), "a", "k1"),
                            MakeSample(RawImage(4, 4, 1, 2), "b", "k2")},
-                          &ingested).ok());
+                          &ingested)
+                  .ok());
   WaitForCursor(2);
   ASSERT_TRUE(server_->Shutdown().ok());
   server_.reset();

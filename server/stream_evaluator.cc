@@ -19,8 +19,7 @@ constexpr char kBestAccPrefix[] = "eval/best_acc/";
 // Prequential accuracy forgets with this time constant, in samples.
 constexpr double kPrequentialMemorySamples = 200;
 
-double Lookup(const std::map<std::string, double>& map, const std::string& key,
-              double fallback) {
+double Lookup(const std::map<std::string, double>& map, const std::string& key, double fallback) {
   auto it = map.find(key);
   return it == map.end() ? fallback : it->second;
 }
@@ -28,8 +27,7 @@ double Lookup(const std::map<std::string, double>& map, const std::string& key,
 }  // namespace
 
 StreamEvaluator::StreamEvaluator(const ClipModel* model, const Tokenizer* tokenizer,
-                                 std::vector<std::string> templates,
-                                 StreamEvaluatorOptions options)
+                                 std::vector<std::string> templates, StreamEvaluatorOptions options)
     : model_(model),
       tokenizer_(tokenizer),
       templates_(std::move(templates)),

@@ -28,8 +28,8 @@ absl::StatusOr<Image> DecodeRaw(const v1::RawImage& raw, const ServerLimits& lim
                                                      limits.max_image_side));
   }
   if (raw.channels() != 1 && raw.channels() != 3 && raw.channels() != 4) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        where, ": channels ", raw.channels(), ", want 1 (gray), 3 (RGB) or 4 (RGBA)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, ": channels ", raw.channels(), ", want 1 (gray), 3 (RGB) or 4 (RGBA)"));
   }
   const uint64_t want = uint64_t{raw.height()} * raw.width() * raw.channels();
   if (raw.pixels().size() != want) {
@@ -37,10 +37,10 @@ absl::StatusOr<Image> DecodeRaw(const v1::RawImage& raw, const ServerLimits& lim
                                                    " pixel bytes, want ", raw.height(), "*",
                                                    raw.width(), "*", raw.channels(), " = ", want));
   }
-  absl::StatusOr<Image> image = ImageFromRaw(
-      reinterpret_cast<const uint8_t*>(raw.pixels().data()), raw.pixels().size(),
-      static_cast<int>(raw.height()), static_cast<int>(raw.width()),
-      static_cast<int>(raw.channels()), limits.max_pixels);
+  absl::StatusOr<Image> image =
+      ImageFromRaw(reinterpret_cast<const uint8_t*>(raw.pixels().data()), raw.pixels().size(),
+                   static_cast<int>(raw.height()), static_cast<int>(raw.width()),
+                   static_cast<int>(raw.channels()), limits.max_pixels);
   if (!image.ok()) return Prefixed(image.status(), where);
   return image;
 }
@@ -162,9 +162,8 @@ absl::Status ValidateLabel(absl::string_view label, const ServerLimits& limits,
     return absl::InvalidArgumentError(absl::StrCat(field, ": empty; a class name is required"));
   }
   if (label.size() > limits.max_label_bytes) {
-    return absl::InvalidArgumentError(absl::StrCat(field, ": ", label.size(),
-                                                   " bytes, at most ", limits.max_label_bytes,
-                                                   " allowed"));
+    return absl::InvalidArgumentError(absl::StrCat(field, ": ", label.size(), " bytes, at most ",
+                                                   limits.max_label_bytes, " allowed"));
   }
   if (!IsValidUtf8(label)) {
     return absl::InvalidArgumentError(absl::StrCat(field, ": not valid UTF-8"));
@@ -186,9 +185,8 @@ absl::Status ValidateSample(const v1::Sample& sample, const ServerLimits& limits
                      " bytes, at most ", limits.max_key_bytes, " allowed"));
   }
   if (!v1::Sample::Split_IsValid(sample.split())) {
-    return absl::InvalidArgumentError(absl::StrCat(field, ".split: unknown value ",
-                                                   static_cast<int>(sample.split()),
-                                                   ", want TRAIN or EVAL"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        field, ".split: unknown value ", static_cast<int>(sample.split()), ", want TRAIN or EVAL"));
   }
   return VerifyRequestImage(sample.image(), limits, absl::StrCat(field, ".image"));
 }
@@ -196,9 +194,8 @@ absl::Status ValidateSample(const v1::Sample& sample, const ServerLimits& limits
 absl::Status ValidateTemplates(const google::protobuf::RepeatedPtrField<std::string>& templates,
                                const ServerLimits& limits, absl::string_view field) {
   if (static_cast<size_t>(templates.size()) > limits.max_templates) {
-    return absl::InvalidArgumentError(absl::StrCat(field, ": ", templates.size(),
-                                                   " templates, at most ", limits.max_templates,
-                                                   " allowed"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        field, ": ", templates.size(), " templates, at most ", limits.max_templates, " allowed"));
   }
   for (int i = 0; i < templates.size(); ++i) {
     const std::string& t = templates[i];
@@ -224,8 +221,7 @@ absl::Status ValidateLabelList(const google::protobuf::RepeatedPtrField<std::str
     return absl::InvalidArgumentError(absl::StrCat(field, ": no labels; give at least one"));
   }
   if (static_cast<size_t>(labels.size()) > limits.max_labels_per_classify) {
-    return absl::InvalidArgumentError(absl::StrCat(field, ": ", labels.size(),
-                                                   " labels, at most ",
+    return absl::InvalidArgumentError(absl::StrCat(field, ": ", labels.size(), " labels, at most ",
                                                    limits.max_labels_per_classify, " allowed"));
   }
   absl::flat_hash_set<absl::string_view> seen;
@@ -275,15 +271,15 @@ absl::Status ValidateEmbedImage(const v1::EmbedImageRequest& request, const Serv
 absl::Status ValidateEmbedText(const v1::EmbedTextRequest& request, const ServerLimits& limits) {
   if (request.texts().empty() ||
       static_cast<size_t>(request.texts_size()) > limits.max_embed_texts) {
-    return absl::InvalidArgumentError(absl::StrCat("texts: ", request.texts_size(),
-                                                   " texts, want 1..", limits.max_embed_texts));
+    return absl::InvalidArgumentError(
+        absl::StrCat("texts: ", request.texts_size(), " texts, want 1..", limits.max_embed_texts));
   }
   for (int i = 0; i < request.texts_size(); ++i) {
     const std::string& text = request.texts(i);
     const std::string where = absl::StrCat("texts[", i, "]");
     if (text.empty() || text.size() > limits.max_text_bytes) {
-      return absl::InvalidArgumentError(absl::StrCat(where, ": ", text.size(), " bytes, want 1..",
-                                                     limits.max_text_bytes));
+      return absl::InvalidArgumentError(
+          absl::StrCat(where, ": ", text.size(), " bytes, want 1..", limits.max_text_bytes));
     }
     if (!IsValidUtf8(text)) {
       return absl::InvalidArgumentError(absl::StrCat(where, ": not valid UTF-8"));

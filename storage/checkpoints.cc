@@ -37,8 +37,8 @@ std::string FrameRecord(const v1::CheckpointRecord& record) {
 
 absl::StatusOr<v1::CheckpointRecord> UnframeRecord(uint64_t version, absl::string_view framed) {
   if (framed.size() < kHeaderBytes || framed.substr(0, kMagic.size()) != kMagic) {
-    return absl::DataLossError(absl::StrCat("checkpoint ", version, " has no valid header (",
-                                            framed.size(), " bytes)"));
+    return absl::DataLossError(
+        absl::StrCat("checkpoint ", version, " has no valid header (", framed.size(), " bytes)"));
   }
   uint32_t stored_crc = 0;
   for (int i = 0; i < 4; ++i) {
@@ -104,9 +104,9 @@ absl::Status Store::WriteCheckpoint(v1::CheckpointRecord record) {
 
   absl::MutexLock lock(&checkpoint_mu_);
   if (version <= max_version_) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "checkpoint version ", version, " is not above the highest version written, ",
-        max_version_));
+    return absl::FailedPreconditionError(absl::StrCat("checkpoint version ", version,
+                                                      " is not above the highest version written, ",
+                                                      max_version_));
   }
   if (info.parent_version() != current_version_) {
     return absl::FailedPreconditionError(
@@ -133,8 +133,7 @@ absl::Status Store::WriteCheckpoint(v1::CheckpointRecord record) {
 
 absl::StatusOr<CheckpointListing> Store::ListCheckpoints() const {
   CheckpointListing listing;
-  std::unique_ptr<rocksdb::Iterator> it(
-      db_->NewIterator(rocksdb::ReadOptions(), cf_->checkpoints));
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf_->checkpoints));
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     const uint64_t version = DecodeUint64(store_internal::View(it->key())).value_or(0);
     absl::StatusOr<v1::CheckpointRecord> record =
@@ -169,8 +168,7 @@ absl::StatusOr<std::vector<uint64_t>> Store::PruneCheckpoints(const RetentionPol
   absl::MutexLock lock(&checkpoint_mu_);
   std::vector<uint64_t> versions;
   std::set<uint64_t> keep = {current_version_};
-  std::unique_ptr<rocksdb::Iterator> it(
-      db_->NewIterator(rocksdb::ReadOptions(), cf_->checkpoints));
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf_->checkpoints));
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     const uint64_t version = DecodeUint64(store_internal::View(it->key())).value_or(0);
     versions.push_back(version);
@@ -233,8 +231,8 @@ absl::Status Store::SetCurrentVersion(uint64_t version, std::optional<uint64_t> 
   const uint64_t new_cursor = cursor.value_or(checkpoint_cursor);
   const uint64_t last_seq = LastSeq();
   if (new_cursor > last_seq) {
-    return absl::InvalidArgumentError(absl::StrCat("cursor ", new_cursor,
-                                                   " is beyond the log's last seq ", last_seq));
+    return absl::InvalidArgumentError(
+        absl::StrCat("cursor ", new_cursor, " is beyond the log's last seq ", last_seq));
   }
   rocksdb::WriteBatch batch;
   batch.Put(cf_->meta, kMetaCursor, EncodeUint64(new_cursor));

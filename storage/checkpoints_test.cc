@@ -50,8 +50,8 @@ class CheckpointsTest : public ::testing::Test {
   void CorruptCheckpoint(uint64_t version) {
     store_.reset();
     std::vector<rocksdb::ColumnFamilyDescriptor> families;
-    for (const char* name : {"default", kSamplesFamily, kDedupFamily, kCheckpointsFamily,
-                             kVocabFamily, kMetaFamily}) {
+    for (const char* name :
+         {"default", kSamplesFamily, kDedupFamily, kCheckpointsFamily, kVocabFamily, kMetaFamily}) {
       families.emplace_back(name, rocksdb::ColumnFamilyOptions());
     }
     std::vector<rocksdb::ColumnFamilyHandle*> handles;

@@ -175,9 +175,8 @@ uint64_t Store::LastSeq() const {
 }
 
 bool Store::WaitForSamples(uint64_t after_seq, absl::Duration timeout) const {
-  auto has_new = [this, after_seq]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
-    return next_seq_ - 1 > after_seq;
-  };
+  auto has_new = [this, after_seq]()
+                     ABSL_SHARED_LOCKS_REQUIRED(mu_) { return next_seq_ - 1 > after_seq; };
   absl::MutexLock lock(&mu_);
   return mu_.AwaitWithTimeout(absl::Condition(&has_new), timeout);
 }

@@ -61,8 +61,11 @@ uint64_t SumFamilyProperty(rocksdb::DB* db,
 // Families to open: ours plus any already in the database (RocksDB refuses to open a database
 // without naming all of them).
 std::vector<std::string> FamilyNames(const std::string& dir) {
-  std::vector<std::string> names = {rocksdb::kDefaultColumnFamilyName, kSamplesFamily,
-                                    kDedupFamily, kCheckpointsFamily, kVocabFamily,
+  std::vector<std::string> names = {rocksdb::kDefaultColumnFamilyName,
+                                    kSamplesFamily,
+                                    kDedupFamily,
+                                    kCheckpointsFamily,
+                                    kVocabFamily,
                                     kMetaFamily};
   std::vector<std::string> existing;
   if (rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), dir, &existing).ok()) {
@@ -127,15 +130,15 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) 
   const bool exists =
       std::filesystem::exists(std::filesystem::path(options.dir) / "CURRENT", exists_error);
   if (!exists && options.base_model_id.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "StoreOptions.base_model_id is empty but ", options.dir, " holds no database yet"));
+    return absl::InvalidArgumentError(absl::StrCat("StoreOptions.base_model_id is empty but ",
+                                                   options.dir, " holds no database yet"));
   }
   if (!exists && !options.create_if_missing) {
     return absl::NotFoundError(absl::StrCat("no perennial database in ", options.dir));
   }
 
-  auto store = absl::WrapUnique(new Store(options.dir, options.base_model_id,
-                                          options.sync_writes, options.max_group_commit_bytes));
+  auto store = absl::WrapUnique(new Store(options.dir, options.base_model_id, options.sync_writes,
+                                          options.max_group_commit_bytes));
   store->block_cache_ = rocksdb::NewLRUCache(options.block_cache_bytes);
   const rocksdb::Options db_options = MakeDbOptions(options, store->block_cache_);
   std::vector<rocksdb::ColumnFamilyDescriptor> families;
@@ -143,8 +146,7 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) 
     families.emplace_back(name, rocksdb::ColumnFamilyOptions(db_options));
   }
   rocksdb::DB* db = nullptr;
-  rocksdb::Status s =
-      rocksdb::DB::Open(db_options, options.dir, families, &store->cf_->all, &db);
+  rocksdb::Status s = rocksdb::DB::Open(db_options, options.dir, families, &store->cf_->all, &db);
   if (!s.ok()) return FromRocksDbStatus(s, absl::StrCat("open database ", options.dir));
   store->db_.reset(db);
   Handles& cf = *store->cf_;
@@ -174,8 +176,7 @@ absl::Status Store::LoadMeta() {
   rocksdb::DB* db = db_.get();
   PERENNIAL_ASSIGN_OR_RETURN(std::optional<std::string> recorded_id,
                              GetMeta(db, cf_->meta, kMetaBaseModelId));
-  PERENNIAL_ASSIGN_OR_RETURN(uint64_t schema,
-                             GetMetaUint64(db, cf_->meta, kMetaSchemaVersion, 0));
+  PERENNIAL_ASSIGN_OR_RETURN(uint64_t schema, GetMetaUint64(db, cf_->meta, kMetaSchemaVersion, 0));
   if (!recorded_id) {
     if (base_model_id_.empty()) {
       return absl::FailedPreconditionError(
@@ -189,9 +190,9 @@ absl::Status Store::LoadMeta() {
                           absl::StrCat("initialize database ", dir_)));
   } else {
     if (schema != kSchemaVersion) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          dir_, " has storage schema version ", schema, "; this build reads version ",
-          kSchemaVersion));
+      return absl::FailedPreconditionError(absl::StrCat(dir_, " has storage schema version ",
+                                                        schema, "; this build reads version ",
+                                                        kSchemaVersion));
     }
     if (!base_model_id_.empty() && *recorded_id != base_model_id_) {
       return absl::FailedPreconditionError(absl::StrCat(

@@ -55,8 +55,8 @@ absl::StatusOr<std::vector<std::string>> Store::ListVocabulary() const {
 absl::Status Store::PutBlob(absl::string_view name, absl::string_view bytes) {
   if (name.empty()) return absl::InvalidArgumentError("blob name is empty");
   rocksdb::WriteBatch batch;
-  batch.Put(cf_->vocab, absl::StrCat(kVocabBlobPrefix, name), rocksdb::Slice(bytes.data(),
-                                                                            bytes.size()));
+  batch.Put(cf_->vocab, absl::StrCat(kVocabBlobPrefix, name),
+            rocksdb::Slice(bytes.data(), bytes.size()));
   return FromRocksDbStatus(db_->Write(store_internal::DurableWrite(sync_writes_), &batch),
                            absl::StrCat("write blob '", name, "'"));
 }

@@ -59,15 +59,14 @@ TEST_P(ClipParityTest, FeaturesAndLogitsMatchTheReference) {
   EXPECT_LE((logits - expected).abs().max().item<double>(), 1e-3);
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Files, ClipParityTest,
-    ::testing::Values(ParityCase{"openai_fp32.safetensors", ""},
-                      ParityCase{"hf_fp16.safetensors", "_from_fp16"},
-                      ParityCase{"openai_jit_fp16.pt", "_from_fp16"}),
-    [](const auto& info) {
-      std::string name = info.param.file;
-      return name.substr(0, name.find('.'));
-    });
+INSTANTIATE_TEST_SUITE_P(Files, ClipParityTest,
+                         ::testing::Values(ParityCase{"openai_fp32.safetensors", ""},
+                                           ParityCase{"hf_fp16.safetensors", "_from_fp16"},
+                                           ParityCase{"openai_jit_fp16.pt", "_from_fp16"}),
+                         [](const auto& info) {
+                           std::string name = info.param.file;
+                           return name.substr(0, name.find('.'));
+                         });
 
 TEST(ClipParityTest, TokenizerMatchesTheReferenceTokensOfTheFixture) {
   auto file = ReadSafetensors(std::string(kDir) + "reference.safetensors");

@@ -117,8 +117,7 @@ const std::vector<Column>& Columns() {
       {"a_auc", "A_auc ↑", 3, [](const ContinualMetrics& m) { return m.a_auc; }},
       {"a_last", "A_last ↑", 3, [](const ContinualMetrics& m) { return m.a_last; }},
       {"f_last", "F_last ↓", 3, [](const ContinualMetrics& m) { return m.f_last; }},
-      {"prequential", "prequential ↑", 3,
-       [](const ContinualMetrics& m) { return m.prequential; }},
+      {"prequential", "prequential ↑", 3, [](const ContinualMetrics& m) { return m.prequential; }},
       {"zero_shot_retention", "ZS retention ↑", 3,
        [](const ContinualMetrics& m) { return m.mean_zero_shot_retention; }},
       {"samples_per_second", "img/s", 1,
@@ -194,8 +193,8 @@ Status WriteText(const std::filesystem::path& path, const std::string& text) {
 // Draws <out>/curves.png with scripts/plot_bench_cl.py; a missing matplotlib is a warning, not
 // an error (the table is the result; the plot is a view of it).
 void Plot(const std::filesystem::path& json, const std::filesystem::path& png) {
-  const std::string command = "/usr/bin/python3 scripts/plot_bench_cl.py '" + json.string() +
-                              "' '" + png.string() + "'";
+  const std::string command =
+      "/usr/bin/python3 scripts/plot_bench_cl.py '" + json.string() + "' '" + png.string() + "'";
   if (std::system(command.c_str()) != 0) {
     std::fprintf(stderr,
                  "warning: no plot (%s failed; needs python3-matplotlib and the source tree's "
@@ -228,13 +227,12 @@ Status RunBenchCl(const BenchClFlags& flags) {
         std::fprintf(stderr, "[%zu/%zu %s seed %llu] %s\n", cell, cells, method.c_str(),
                      static_cast<unsigned long long>(seed), line.c_str());
       };
-      PERENNIAL_ASSIGN_OR_RETURN(ContinualBenchmarkResult result,
-                                 RunContinualBenchmark(model, tokenizer, data.train, data.test,
-                                                       options));
+      PERENNIAL_ASSIGN_OR_RETURN(
+          ContinualBenchmarkResult result,
+          RunContinualBenchmark(model, tokenizer, data.train, data.test, options));
       std::fprintf(stderr, "[%zu/%zu %s seed %llu] A_auc %.3f  A_last %.3f  %.0f img/s\n", cell,
                    cells, method.c_str(), static_cast<unsigned long long>(seed),
-                   result.metrics.a_auc, result.metrics.a_last,
-                   result.metrics.samples_per_second);
+                   result.metrics.a_auc, result.metrics.a_last, result.metrics.samples_per_second);
       runs.runs.push_back(std::move(result));
     }
     all.push_back(std::move(runs));
@@ -287,28 +285,35 @@ void AddBenchClCommand(CLI::App& app) {
                   "dataset location (fashion-mnist: Debian's by default; folder: train/ and "
                   "test/ sub-folders of class folders)");
   sub->add_option("--methods", flags->methods, "comma-separated methods")
-      ->delimiter(',')->capture_default_str();
+      ->delimiter(',')
+      ->capture_default_str();
   sub->add_option("--seeds", flags->seeds, "comma-separated seeds (stream order and learner)")
-      ->delimiter(',')->capture_default_str();
+      ->delimiter(',')
+      ->capture_default_str();
   sub->add_option("--tasks", o.stream.num_tasks, "Si-Blurry tasks T")->capture_default_str();
   sub->add_option("--n", flags->n_percent, "percent of classes that are disjoint (N)")
-      ->capture_default_str()->check(CLI::Range(0.0, 100.0));
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 100.0));
   sub->add_option("--m", flags->m_percent, "percent of blurry-class samples moved (M)")
-      ->capture_default_str()->check(CLI::Range(0.0, 100.0));
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 100.0));
   sub->add_option("--max-train", o.max_train_samples,
                   "train on a class-stratified subsample of about N samples, all tasks (0: all)")
       ->capture_default_str();
   sub->add_option("--test-per-class", o.max_test_per_class, "test samples per class (0: all)")
       ->capture_default_str();
   sub->add_option("--eval-period", o.eval_period, "stream samples between anytime evaluations")
-      ->capture_default_str()->check(CLI::PositiveNumber);
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   sub->add_option("--probe-samples", o.probe_samples_per_task,
                   "synthetic-world probe images per task for zero-shot retention (0: skip)")
       ->capture_default_str();
   sub->add_option("--batch", o.batch_size, "stream samples per learner step")
-      ->capture_default_str()->check(CLI::PositiveNumber);
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   sub->add_option("--online-iters", o.learner.online_iters, "optimizer steps per batch")
-      ->capture_default_str()->check(CLI::PositiveNumber);
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   sub->add_option("--lr", o.learner.learning_rate, "AdamW learning rate")->capture_default_str();
   sub->add_option("--pet", flags->pet, "lora or adapter")->capture_default_str();
   sub->add_option("--towers", flags->towers, "image, text or both")->capture_default_str();

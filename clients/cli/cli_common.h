@@ -6,9 +6,8 @@
 #define PERENNIAL_CLIENTS_CLI_CLI_COMMON_H_
 
 #include <CLI/CLI.hpp>
-#include <nlohmann/json.hpp>
-
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "learner/base/status.h"

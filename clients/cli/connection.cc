@@ -76,7 +76,8 @@ void AddConnectionFlags(CLI::App* sub, Connection* c) {
   sub->add_option("--server", c->server, "perennial-server address (default: $PERENNIAL_SERVER)")
       ->capture_default_str();
   sub->add_option("--timeout", c->timeout_s, "deadline of each call, seconds")
-      ->capture_default_str()->check(CLI::PositiveNumber);
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   sub->add_flag("--json", c->json, "print JSON instead of text");
   AddSecurityFlags(sub, c);
 }

@@ -8,11 +8,11 @@
 #ifndef PERENNIAL_CLIENTS_CLI_CONNECTION_H_
 #define PERENNIAL_CLIENTS_CLI_CONNECTION_H_
 
-#include <CLI/CLI.hpp>
 #include <google/protobuf/message.h>
 #include <grpcpp/channel.h>
 #include <grpcpp/client_context.h>
 
+#include <CLI/CLI.hpp>
 #include <memory>
 #include <string>
 

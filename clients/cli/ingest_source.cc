@@ -71,8 +71,7 @@ class DatasetSource : public Ordered {
     raw->set_height(view.height);
     raw->set_width(view.width);
     raw->set_channels(view.channels);
-    raw->set_pixels(view.pixels,
-                    static_cast<size_t>(view.height) * view.width * view.channels);
+    raw->set_pixels(view.pixels, static_cast<size_t>(view.height) * view.width * view.channels);
     sample.set_label(dataset_.class_names()[view.label]);
     sample.set_idempotency_key(options_.dataset + "/" + options_.split + "/" +
                                std::to_string(index));
@@ -123,9 +122,8 @@ StatusOr<std::unique_ptr<IngestSource>> OpenDataset(const IngestSourceOptions& o
     return InvalidArgumentError("--split '" + o.split + "': want train or test");
   }
   PERENNIAL_ASSIGN_OR_RETURN(
-      Dataset dataset,
-      LoadFashionMnist(o.data_dir.empty() ? kDefaultFashionMnistDir : o.data_dir,
-                       o.split == "train" ? Split::kTrain : Split::kTest));
+      Dataset dataset, LoadFashionMnist(o.data_dir.empty() ? kDefaultFashionMnistDir : o.data_dir,
+                                        o.split == "train" ? Split::kTrain : Split::kTest));
   PERENNIAL_ASSIGN_OR_RETURN(StreamOrder order, MakeOrder(o, dataset.labels()));
   return std::unique_ptr<IngestSource>(
       new DatasetSource(o, std::move(dataset), std::move(order.indices)));

@@ -27,8 +27,8 @@ struct IngestSourceOptions {
   // "si-blurry", "class-incremental" or "iid" (folders: "iid" shuffles, otherwise listing
   // order). Default: "si-blurry".
   std::string order = "si-blurry";
-  uint64_t seed = 1;  // Default: 1.
-  int tasks = 5;      // Default: 5.
+  uint64_t seed = 1;      // Default: 1.
+  int tasks = 5;          // Default: 5.
   double n_percent = 50;  // Si-Blurry N. Default: 50.
   double m_percent = 10;  // Si-Blurry M. Default: 10.
   // Only the first `limit` samples of the order (0: all). Default: 0.

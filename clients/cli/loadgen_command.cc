@@ -30,7 +30,7 @@ struct LoadgenFlags {
   double ingest_rate = 0;  // samples/s per stream; 0: as fast as acknowledged
   int ingest_batch = 64;
   int query_clients = 2;
-  double query_rate = 0;  // queries/s per client; 0: back to back
+  double query_rate = 0;                   // queries/s per client; 0: back to back
   std::string query_arrivals = "uniform";  // or "poisson"; only with query_rate > 0
   double duration_s = 30;
   std::string key_prefix;  // empty: "loadgen/<unix seconds>"
@@ -147,8 +147,8 @@ void IngestStream(const LoadgenFlags& f, const Workload& w, int stream, Clock::t
                   LoadStats* stats) {
   auto stub = v1::IngestService::NewStub(Channel(f.connection, stream + 1));
   // --ingest-rate counts samples; each call carries a batch of them.
-  CallSchedule schedule(f.ingest_rate / f.ingest_batch, /*poisson=*/false, stream,
-                        f.ingest_streams, Clock::now());
+  CallSchedule schedule(f.ingest_rate / f.ingest_batch, /*poisson=*/false, stream, f.ingest_streams,
+                        Clock::now());
   uint64_t sent = 0;
   Backoff backoff = FailedCallBackoff();
   const size_t offset = static_cast<size_t>(stream) * 997;
@@ -251,14 +251,16 @@ void Report(const LoadgenFlags& f, const Workload& w, LoadStats& stats, double s
     return;
   }
   std::printf("%.1f s against %s (%s)\n", seconds, f.connection.server.c_str(), w.source.c_str());
-  std::printf("ingest: %d streams x batch %d: %llu samples acknowledged, %.0f/s; %llu "
-              "backpressured\n",
-              f.ingest_streams, f.ingest_batch, static_cast<unsigned long long>(stats.acked),
-              acked_per_s, static_cast<unsigned long long>(stats.backpressured));
-  std::printf("classify: %d clients: %zu queries, %.1f/s; latency p50 %.1f ms, p95 %.1f ms, "
-              "p99 %.1f ms, max %.1f ms\n",
-              f.query_clients, l.size(), l.size() / seconds, Percentile(l, 0.50),
-              Percentile(l, 0.95), Percentile(l, 0.99), max_ms);
+  std::printf(
+      "ingest: %d streams x batch %d: %llu samples acknowledged, %.0f/s; %llu "
+      "backpressured\n",
+      f.ingest_streams, f.ingest_batch, static_cast<unsigned long long>(stats.acked), acked_per_s,
+      static_cast<unsigned long long>(stats.backpressured));
+  std::printf(
+      "classify: %d clients: %zu queries, %.1f/s; latency p50 %.1f ms, p95 %.1f ms, "
+      "p99 %.1f ms, max %.1f ms\n",
+      f.query_clients, l.size(), l.size() / seconds, Percentile(l, 0.50), Percentile(l, 0.95),
+      Percentile(l, 0.99), max_ms);
   std::printf("errors: %llu%s\n", static_cast<unsigned long long>(error_count),
               error_count > 0 ? (" " + errors.dump()).c_str() : "");
 }
@@ -268,10 +270,10 @@ Status RunLoadgen(LoadgenFlags f) {
     return InvalidArgumentError("nothing to do: --ingest-streams and --query-clients are both 0");
   }
   if (f.key_prefix.empty()) {
-    f.key_prefix = "loadgen/" + std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
-                                                    std::chrono::system_clock::now()
-                                                        .time_since_epoch())
-                                                    .count());
+    f.key_prefix =
+        "loadgen/" + std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
+                                        std::chrono::system_clock::now().time_since_epoch())
+                                        .count());
   }
   PERENNIAL_ASSIGN_OR_RETURN(Workload workload, LoadWorkload(f));
   std::fprintf(stderr, "loadgen: %d ingest streams, %d query clients for %.0f s against %s\n",
@@ -317,21 +319,28 @@ void AddLoadgenCommand(CLI::App& app) {
       "acknowledged samples/s, query latency percentiles and errors.");
   AddConnectionFlags(sub, &f->connection);
   sub->add_option("--ingest-streams", f->ingest_streams, "concurrent IngestBatch streams")
-      ->capture_default_str()->check(CLI::Range(0, 64));
+      ->capture_default_str()
+      ->check(CLI::Range(0, 64));
   sub->add_option("--ingest-rate", f->ingest_rate, "samples/s per stream (0: unthrottled)")
-      ->capture_default_str()->check(CLI::NonNegativeNumber);
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
   sub->add_option("--ingest-batch", f->ingest_batch, "samples per IngestBatch call")
-      ->capture_default_str()->check(CLI::Range(1, 1024));
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1024));
   sub->add_option("--query-clients", f->query_clients, "concurrent Classify clients")
-      ->capture_default_str()->check(CLI::Range(0, 64));
+      ->capture_default_str()
+      ->check(CLI::Range(0, 64));
   sub->add_option("--query-rate", f->query_rate, "queries/s per client (0: back to back)")
-      ->capture_default_str()->check(CLI::NonNegativeNumber);
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
   sub->add_option("--query-arrivals", f->query_arrivals,
                   "with --query-rate: uniform (evenly spaced, clients out of step) or poisson "
                   "(exponential gaps)")
-      ->capture_default_str()->check(CLI::IsMember({"uniform", "poisson"}));
+      ->capture_default_str()
+      ->check(CLI::IsMember({"uniform", "poisson"}));
   sub->add_option("--duration", f->duration_s, "seconds of load")
-      ->capture_default_str()->check(CLI::Range(0.1, 3600.0));
+      ->capture_default_str()
+      ->check(CLI::Range(0.1, 3600.0));
   sub->add_option("--key-prefix", f->key_prefix,
                   "idempotency key prefix (default: loadgen/<unix time>)");
   sub->add_option("--data-dir", f->data_dir, "Fashion-MNIST location (default: Debian's)");

@@ -1,15 +1,14 @@
 // perennial: the command-line tool. Subcommands print JSON on stdout and errors on stderr, and
 // exit non-zero on failure.
 #include <CLI/CLI.hpp>
-
 #include <iostream>
 
 #include "clients/cli/bench_cl_commands.h"
 #include "clients/cli/cli_common.h"
 #include "clients/cli/loadgen_command.h"
-#include "clients/cli/query_command.h"
 #include "clients/cli/model_commands.h"
 #include "clients/cli/pretrain_commands.h"
+#include "clients/cli/query_command.h"
 #include "clients/cli/server_commands.h"
 #include "learner/base/cpu_runtime.h"
 

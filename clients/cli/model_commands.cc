@@ -122,8 +122,8 @@ struct ClassifyFlags {
 
 void AddClassify(CLI::App& app) {
   auto flags = std::make_shared<ClassifyFlags>();
-  CLI::App* sub = app.add_subcommand(
-      "classify", "Zero-shot classify an image over comma-separated labels");
+  CLI::App* sub =
+      app.add_subcommand("classify", "Zero-shot classify an image over comma-separated labels");
   AddModelFlag(sub, &flags->model);
   sub->add_option("--image", flags->image, "image file (PNG or JPEG)")->required();
   sub->add_option("--labels", flags->labels, "comma-separated label texts, e.g. \"cat,dog\"")
@@ -187,11 +187,11 @@ void AddModelInfo(CLI::App& app) {
     for (const auto& [key, tensor] : model.Tensors(/*cpu_fp32=*/false)) {
       (key.rfind("visual.", 0) == 0 ? image : text) += tensor.numel();
     }
-    PrintJson({{"path", path},
-               {"config", ConfigJson(model.config())},
-               {"parameters", {{"total", image + text},
-                               {"image_tower", image},
-                               {"text_tower_and_scale", text}}}});
+    PrintJson(
+        {{"path", path},
+         {"config", ConfigJson(model.config())},
+         {"parameters",
+          {{"total", image + text}, {"image_tower", image}, {"text_tower_and_scale", text}}}});
     return OkStatus();
   });
 }

@@ -103,8 +103,8 @@ void AddPretrainDataFlags(CLI::App* sub, PretrainOptions& o) {
   sub->add_option("--positives", o.all_true_captions_positive,
                   "an image's positives in the loss: its own caption, or every caption in the "
                   "batch true of it")
-      ->transform(CLI::CheckedTransformer(std::map<std::string, bool>{{"own", false},
-                                                                       {"all-true", true}}))
+      ->transform(
+          CLI::CheckedTransformer(std::map<std::string, bool>{{"own", false}, {"all-true", true}}))
       ->type_name("own|all-true")
       ->default_str("all-true");
   sub->add_option("--shape-captions", o.world.shape_only_captions_need_fixed_colour,
@@ -116,13 +116,16 @@ void AddPretrainDataFlags(CLI::App* sub, PretrainOptions& o) {
       ->default_str("colour-fixed");
   sub->add_option("--hard-negatives", o.world.hard_negative_fraction,
                   "fraction of batches that hold colour (or shape) fixed")
-      ->capture_default_str()->check(CLI::Range(0.0, 1.0));
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 1.0));
   sub->add_option("--position-batches", o.world.position_batch_fraction,
                   "fraction of batches where only the position varies (captions name it)")
-      ->capture_default_str()->check(CLI::Range(0.0, 1.0));
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 1.0));
   sub->add_option("--colour-fixed-share", o.world.colour_fixed_share,
                   "share of the hard-negative batches that fix the colour (the rest fix the shape)")
-      ->capture_default_str()->check(CLI::Range(0.0, 1.0));
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 1.0));
 }
 
 void AddPretrain(CLI::App& app) {
@@ -139,9 +142,11 @@ void AddPretrain(CLI::App& app) {
   sub->add_option("--out", o.output_path,
                   "where to write the final model (OpenAI-layout safetensors)")
       ->capture_default_str();
-  sub->add_option("--steps", o.steps, "optimizer steps in the run")->capture_default_str()
+  sub->add_option("--steps", o.steps, "optimizer steps in the run")
+      ->capture_default_str()
       ->check(CLI::PositiveNumber);
-  sub->add_option("--batch", o.batch_size, "image-caption pairs per step")->capture_default_str()
+  sub->add_option("--batch", o.batch_size, "image-caption pairs per step")
+      ->capture_default_str()
       ->check(CLI::Range(2, 1 << 16));
   sub->add_option("--seed", o.seed, "seed of the initial weights and of the synthetic world")
       ->capture_default_str();
@@ -153,19 +158,23 @@ void AddPretrain(CLI::App& app) {
   sub->add_option("--weight-decay", o.weight_decay, "AdamW decoupled weight decay (matrices only)")
       ->capture_default_str();
   sub->add_option("--threads", flags->threads, "LibTorch CPU threads (0: one per core)")
-      ->capture_default_str()->check(CLI::NonNegativeNumber);
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
   sub->add_option("--resume", o.resume_path,
                   "continue from this checkpoint (same seed, batch and architecture)");
   sub->add_option("--checkpoint", flags->checkpoint,
                   "checkpoint file (default: <out without .safetensors>.checkpoint.safetensors)");
   sub->add_option("--checkpoint-every", o.checkpoint_every,
                   "write the checkpoint every N steps (0: only at the end or on Ctrl-C)")
-      ->capture_default_str()->check(CLI::NonNegativeNumber);
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
   sub->add_option("--eval-every", o.eval_every,
                   "zero-shot probe evaluation every N steps (0: only at the end)")
-      ->capture_default_str()->check(CLI::NonNegativeNumber);
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
   sub->add_option("--eval-samples", o.eval_samples, "probe images per task in evaluations")
-      ->capture_default_str()->check(CLI::PositiveNumber);
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   AddPretrainDataFlags(sub, o);
   SetCommand(sub, [flags]() -> Status {
     PretrainOptions options = flags->options;
@@ -213,11 +222,13 @@ void AddEvalZeroShot(CLI::App& app) {
       "accuracy and the chance level of each task; deterministic for a given --seed.");
   AddModelFlag(sub, &flags->model);
   sub->add_option("--samples", flags->eval.samples_per_task, "probe images per task")
-      ->capture_default_str()->check(CLI::PositiveNumber);
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   sub->add_option("--seed", flags->eval.seed, "probe world seed")->capture_default_str();
   sub->add_option("--background", flags->eval.background_level,
                   "probe backgrounds: 0 plain, 1 + gradients and noise, 2 + stripes and checkers")
-      ->capture_default_str()->check(CLI::Range(0, 2));
+      ->capture_default_str()
+      ->check(CLI::Range(0, 2));
   sub->add_flag_function(
       "--seen-combinations",
       [flags](int64_t) { flags->eval.combinations = ProbeCombinations::kSeen; },

@@ -53,8 +53,8 @@ Status RunQuery(const QueryFlags& f) {
     grpc::ClientContext context;
     PrepareCall(f.connection, &context);
     v1::ClassifyResponse response;
-    const Status status = CallStatus(f.connection, "Classify",
-                                     stub->Classify(&context, request, &response));
+    const Status status =
+        CallStatus(f.connection, "Classify", stub->Classify(&context, request, &response));
     if (!status.ok()) return Status(status.code(), path + ": " + std::string(status.message()));
     if (!f.connection.json) std::printf("%s:\n", path.c_str());
     PrintMessage(f.connection, response);

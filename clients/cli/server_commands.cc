@@ -34,8 +34,9 @@ Status AdminCall(const Connection& c, const char* rpc, Method method, const Requ
 
 void AddAdminCommands(CLI::App& app) {
   auto c = std::make_shared<Connection>();
-  CLI::App* status = app.add_subcommand("status", "A running server's versions, cursor, lag and "
-                                                  "learning metrics (GetStatus).");
+  CLI::App* status = app.add_subcommand("status",
+                                        "A running server's versions, cursor, lag and "
+                                        "learning metrics (GetStatus).");
   AddConnectionFlags(status, c.get());
   SetCommand(status, [c]() -> Status {
     return AdminCall<v1::GetStatusRequest, v1::GetStatusResponse>(
@@ -43,8 +44,9 @@ void AddAdminCommands(CLI::App& app) {
   });
 
   auto tags = std::make_shared<std::vector<std::string>>();
-  CLI::App* checkpoint = app.add_subcommand("checkpoint", "Write a checkpoint now (tagged "
-                                                          "checkpoints survive retention).");
+  CLI::App* checkpoint = app.add_subcommand("checkpoint",
+                                            "Write a checkpoint now (tagged "
+                                            "checkpoints survive retention).");
   AddConnectionFlags(checkpoint, c.get());
   checkpoint->add_option("--tag", *tags, "tag (repeatable), e.g. before-rollout");
   SetCommand(checkpoint, [c, tags]() -> Status {
@@ -88,8 +90,7 @@ void AddAdminCommands(CLI::App& app) {
   AddConnectionFlags(resume, c.get());
   SetCommand(resume, [c]() -> Status {
     return AdminCall<v1::ResumeLearningRequest, v1::ResumeLearningResponse>(
-        *c, "ResumeLearning", &v1::AdminService::Stub::ResumeLearning,
-        v1::ResumeLearningRequest());
+        *c, "ResumeLearning", &v1::AdminService::Stub::ResumeLearning, v1::ResumeLearningRequest());
   });
 
   auto words = std::make_shared<std::vector<std::string>>();
@@ -139,8 +140,8 @@ struct IngestTotals {
 // Sends one batch, resending the samples the server rejected as retryable (backpressure) or the
 // whole batch on UNAVAILABLE / RESOURCE_EXHAUSTED, with the server's retry hint or exponential
 // backoff. Rejections that are not retryable are counted and reported.
-Status SendBatch(const IngestFlags& f, v1::IngestService::Stub* stub,
-                 std::vector<v1::Sample> batch, IngestTotals* totals) {
+Status SendBatch(const IngestFlags& f, v1::IngestService::Stub* stub, std::vector<v1::Sample> batch,
+                 IngestTotals* totals) {
   Backoff backoff(std::chrono::milliseconds(100), std::chrono::milliseconds(5000));
   for (int attempt = 0; !batch.empty(); ++attempt) {
     v1::IngestRequest request;
@@ -197,12 +198,11 @@ void DrawIngestProgress(size_t sent, size_t total, const IngestTotals& t, double
 }
 
 Status RunIngest(const IngestFlags& f) {
-  PERENNIAL_ASSIGN_OR_RETURN(std::unique_ptr<IngestSource> source,
-                             IngestSource::Open(f.source));
+  PERENNIAL_ASSIGN_OR_RETURN(std::unique_ptr<IngestSource> source, IngestSource::Open(f.source));
   auto stub = v1::IngestService::NewStub(Channel(f.connection));
   const size_t total = source->size();
-  std::fprintf(stderr, "ingesting %zu samples (%s) into %s\n", total,
-               source->description().c_str(), f.connection.server.c_str());
+  std::fprintf(stderr, "ingesting %zu samples (%s) into %s\n", total, source->description().c_str(),
+               f.connection.server.c_str());
   IngestTotals totals;
   const auto start = std::chrono::steady_clock::now();
   auto elapsed = [&] {
@@ -312,8 +312,7 @@ void AddIngestCommand(CLI::App& app) {
       "Retries with backoff when the server applies backpressure.");
   AddConnectionFlags(sub, &f->connection);
   AddSourceFlags(sub, &s);
-  sub->add_option("--order", s.order, "si-blurry, class-incremental or iid")
-      ->capture_default_str();
+  sub->add_option("--order", s.order, "si-blurry, class-incremental or iid")->capture_default_str();
   sub->add_option("--tasks", s.tasks, "tasks of the stream order")->capture_default_str();
   sub->add_option("--n", s.n_percent, "Si-Blurry: percent of disjoint classes")
       ->capture_default_str();
@@ -323,11 +322,14 @@ void AddIngestCommand(CLI::App& app) {
                   "mark every K-th sample as EVAL (held out for anytime accuracy; 0: none)")
       ->capture_default_str();
   sub->add_option("--batch", f->batch, "samples per IngestBatch call")
-      ->capture_default_str()->check(CLI::Range(1, 1024));
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1024));
   sub->add_option("--rate", f->rate, "samples per second (0: as fast as accepted)")
-      ->capture_default_str()->check(CLI::NonNegativeNumber);
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
   sub->add_option("--max-retries", f->max_retries, "retries of a backpressured batch")
-      ->capture_default_str()->check(CLI::NonNegativeNumber);
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
   SetCommand(sub, [f]() -> Status { return RunIngest(*f); });
 }
 

@@ -66,8 +66,8 @@ std::string MallocName() {
 // at run time, so a preloaded tcmalloc counts too).
 std::optional<uint64_t> TcmallocProperties(std::initializer_list<const char*> names) {
   using GetPropertyFn = int (*)(const char*, size_t*);
-  static const auto get_property = reinterpret_cast<GetPropertyFn>(
-      dlsym(RTLD_DEFAULT, "MallocExtension_GetNumericProperty"));
+  static const auto get_property =
+      reinterpret_cast<GetPropertyFn>(dlsym(RTLD_DEFAULT, "MallocExtension_GetNumericProperty"));
   if (get_property == nullptr) return std::nullopt;
   uint64_t total = 0;
   for (const char* name : names) {

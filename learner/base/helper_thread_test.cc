@@ -18,10 +18,11 @@ TEST(HelperThreadTest, RunsTasksOnOneOtherThreadWithItsThreadCount) {
   std::thread::id first, second;
   int threads = 0;
   helper.Start([&] { first = std::this_thread::get_id(); }).Wait();
-  helper.Start([&] {
-          second = std::this_thread::get_id();
-          threads = at::get_num_threads();
-        })
+  helper
+      .Start([&] {
+        second = std::this_thread::get_id();
+        threads = at::get_num_threads();
+      })
       .Wait();
   EXPECT_NE(first, std::this_thread::get_id());
   EXPECT_EQ(first, second);

@@ -44,9 +44,9 @@ using absl::UnimplementedError;
 #endif  // PERENNIAL_HAVE_ABSL
 
 // Evaluates `expr` (a Status); returns it from the enclosing function if it is not OK.
-#define PERENNIAL_RETURN_IF_ERROR(expr)                   \
-  do {                                                    \
-    ::perennial::Status perennial_status_ = (expr);       \
+#define PERENNIAL_RETURN_IF_ERROR(expr)                    \
+  do {                                                     \
+    ::perennial::Status perennial_status_ = (expr);        \
     if (!perennial_status_.ok()) return perennial_status_; \
   } while (0)
 
@@ -55,9 +55,8 @@ using absl::UnimplementedError;
 
 // `PERENNIAL_ASSIGN_OR_RETURN(auto x, Foo());` evaluates Foo() (a StatusOr<T>); on error returns
 // its status, otherwise moves the value into the declaration or lvalue `lhs`.
-#define PERENNIAL_ASSIGN_OR_RETURN(lhs, expr)                                       \
-  PERENNIAL_ASSIGN_OR_RETURN_IMPL_(PERENNIAL_STATUS_CONCAT_(perennial_or_, __LINE__), \
-                                   lhs, expr)
+#define PERENNIAL_ASSIGN_OR_RETURN(lhs, expr) \
+  PERENNIAL_ASSIGN_OR_RETURN_IMPL_(PERENNIAL_STATUS_CONCAT_(perennial_or_, __LINE__), lhs, expr)
 #define PERENNIAL_ASSIGN_OR_RETURN_IMPL_(tmp, lhs, expr) \
   auto tmp = (expr);                                     \
   if (!tmp.ok()) return tmp.status();                    \

@@ -49,9 +49,9 @@ WorldSample Generate(uint64_t seed, uint64_t index, const WorldOptions& options 
 
 // What a GenerateBatch() batch holds fixed.
 enum class HardNegativeMode : uint8_t {
-  kNone,         // ordinary batch: sample i is Generate(seed, batch_index * batch_size + i)
-  kColourFixed,  // every sample has the same colour; shapes vary; captions name the shape
-  kShapeFixed,   // every sample has the same shape; colours vary; captions name the colour
+  kNone,            // ordinary batch: sample i is Generate(seed, batch_index * batch_size + i)
+  kColourFixed,     // every sample has the same colour; shapes vary; captions name the shape
+  kShapeFixed,      // every sample has the same shape; colours vary; captions name the colour
   kPositionVaries,  // single objects of one shape, colour and size; captions name the position
 };
 

@@ -98,10 +98,14 @@ Attributes ProbeAttributes(ProbeKind kind, int label, int background_level, bool
 
 std::vector<ProbeTask> ProbeTasks() {
   return {
-      {ProbeKind::kColour, "colour", ColourNames(),
+      {ProbeKind::kColour,
+       "colour",
+       ColourNames(),
        {"something {}.", "the shape is {}.", "a photo of something {}."}},
       {ProbeKind::kShape, "shape", ShapeNames(), {"a photo of a {}.", "a {}."}},
-      {ProbeKind::kPosition, "position", PositionNames(),
+      {ProbeKind::kPosition,
+       "position",
+       PositionNames(),
        {"something in the {}.", "a shape in the {}."}},
       {ProbeKind::kCount, "count", CountNames(), {"{} in total.", "the number of objects is {}."}},
       {ProbeKind::kSize, "size", SizeNames(), {"something {}.", "the shape is {}."}},

@@ -88,9 +88,9 @@ ContinualMetrics Summarize(const ContinualRecord& r) {
   m.a_avg = AverageAccuracy(r.task_end_accuracy);
   m.a_last = LastAccuracy(r.task_end_accuracy);
   m.f_last = LastForgetting(r.task_end_class_accuracy);
-  m.prequential =
-      r.prequential_count > 0 ? static_cast<double>(r.prequential_correct) / r.prequential_count
-                              : 0.0;
+  m.prequential = r.prequential_count > 0
+                      ? static_cast<double>(r.prequential_correct) / r.prequential_count
+                      : 0.0;
   int retained_probes = 0;
   for (const ZeroShotResult& z : r.zero_shot) {
     m.zero_shot_retention.push_back(Retention(z.accuracy, z.base_accuracy));

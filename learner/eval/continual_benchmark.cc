@@ -176,9 +176,9 @@ StatusOr<ContinualBenchmarkResult> RunContinualBenchmark(const ClipModel& model,
                                                          const ContinualBenchmarkOptions& options,
                                                          std::vector<std::string> vocabulary) {
   PERENNIAL_RETURN_IF_ERROR(CheckInputs(train, test, options));
-  PERENNIAL_ASSIGN_OR_RETURN(StreamOrder order,
-                             SubsampledOrder(train.labels(), options.max_train_samples,
-                                             options.stream));
+  PERENNIAL_ASSIGN_OR_RETURN(
+      StreamOrder order,
+      SubsampledOrder(train.labels(), options.max_train_samples, options.stream));
   const int64_t total = static_cast<int64_t>(order.indices.size());
   PERENNIAL_ASSIGN_OR_RETURN(
       std::unique_ptr<OnlineLearner> learner,
@@ -191,9 +191,9 @@ StatusOr<ContinualBenchmarkResult> RunContinualBenchmark(const ClipModel& model,
   ContinualRecord& rec = result.record;
   std::vector<double> base_probe;
   if (options.probe_samples_per_task > 0) {
-    PERENNIAL_ASSIGN_OR_RETURN(base_probe,
-                               ProbeAccuracies(model, tokenizer, nullptr,
-                                               options.probe_samples_per_task, options.probe_seed));
+    PERENNIAL_ASSIGN_OR_RETURN(
+        base_probe, ProbeAccuracies(model, tokenizer, nullptr, options.probe_samples_per_task,
+                                    options.probe_seed));
   }
   const auto test_by_class = TestIndicesByClass(test, options.max_test_per_class);
   ExposedClasses exposed(train.num_classes());
@@ -239,10 +239,9 @@ StatusOr<ContinualBenchmarkResult> RunContinualBenchmark(const ClipModel& model,
 
   if (options.probe_samples_per_task > 0) {
     PERENNIAL_RETURN_IF_ERROR(learner->Publish());
-    PERENNIAL_ASSIGN_OR_RETURN(
-        std::vector<double> final_probe,
-        ProbeAccuracies(model, tokenizer, &learner->snapshot()->adapters,
-                        options.probe_samples_per_task, options.probe_seed));
+    PERENNIAL_ASSIGN_OR_RETURN(std::vector<double> final_probe,
+                               ProbeAccuracies(model, tokenizer, &learner->snapshot()->adapters,
+                                               options.probe_samples_per_task, options.probe_seed));
     result.probe_tasks = ProbeTaskNames();
     rec.zero_shot = ZeroShotResults(result.probe_tasks, base_probe, final_probe);
   }

@@ -61,9 +61,11 @@ struct ContinualBenchmarkResult {
 
 // Runs the protocol. `train` and `test` share class names; `vocabulary` is passed to the learner
 // (sit+vrlwf). Errors: invalid options, an empty dataset, learner or model failures.
-StatusOr<ContinualBenchmarkResult> RunContinualBenchmark(
-    const ClipModel& model, const Tokenizer& tokenizer, const Dataset& train, const Dataset& test,
-    const ContinualBenchmarkOptions& options, std::vector<std::string> vocabulary = {});
+StatusOr<ContinualBenchmarkResult> RunContinualBenchmark(const ClipModel& model,
+                                                         const Tokenizer& tokenizer,
+                                                         const Dataset& train, const Dataset& test,
+                                                         const ContinualBenchmarkOptions& options,
+                                                         std::vector<std::string> vocabulary = {});
 
 }  // namespace perennial
 

@@ -28,18 +28,17 @@ StatusOr<std::vector<double>> ProbeAccuracies(const ClipModel& model, const Toke
       images.push_back(std::move(s.image));
       truth.push_back(s.label);
     }
-    PERENNIAL_ASSIGN_OR_RETURN(
-        torch::Tensor pixels, CatchTorch("preprocessing probes", [&]() -> StatusOr<torch::Tensor> {
-          PreprocessOptions p;
-          p.resolution = model.config().image_resolution;
-          return PreprocessBatch(images, p);
-        }));
-    PERENNIAL_ASSIGN_OR_RETURN(
-        torch::Tensor p,
-        PredictLabels(model, tokenizer, adapters, pixels, task.label_texts, task.templates));
+    PERENNIAL_ASSIGN_OR_RETURN(torch::Tensor pixels,
+                               CatchTorch("preprocessing probes", [&]() -> StatusOr<torch::Tensor> {
+                                 PreprocessOptions p;
+                                 p.resolution = model.config().image_resolution;
+                                 return PreprocessBatch(images, p);
+                               }));
+    PERENNIAL_ASSIGN_OR_RETURN(torch::Tensor p, PredictLabels(model, tokenizer, adapters, pixels,
+                                                              task.label_texts, task.templates));
     std::vector<int64_t> predicted(p.data_ptr<int64_t>(), p.data_ptr<int64_t>() + p.numel());
-    out.push_back(Accuracy(
-        CountPredictions(predicted, truth, static_cast<int>(task.label_texts.size()))));
+    out.push_back(
+        Accuracy(CountPredictions(predicted, truth, static_cast<int>(task.label_texts.size()))));
   }
   return out;
 }

@@ -85,8 +85,9 @@ StatusOr<ClipConfig> InferClipConfig(const TensorMap& tensors,
   c.text_width = static_cast<int>(lnf.size(0));
   c.text_layers = CountBlocks(tensors, "transformer.resblocks.");
   if (c.vision_layers == 0 || c.text_layers == 0) {
-    return InvalidArgumentError("no transformer blocks found (visual.transformer.resblocks.* / "
-                                "transformer.resblocks.*)");
+    return InvalidArgumentError(
+        "no transformer blocks found (visual.transformer.resblocks.* / "
+        "transformer.resblocks.*)");
   }
   PERENNIAL_ASSIGN_OR_RETURN(c.vision_heads, HeadsFor(metadata, "vision_heads", c.vision_width));
   PERENNIAL_ASSIGN_OR_RETURN(c.text_heads, HeadsFor(metadata, "text_heads", c.text_width));

@@ -22,14 +22,14 @@ enum class Activation { kQuickGelu, kGelu };
 const char* ActivationName(Activation activation);
 
 struct ClipConfig {
-  int embed_dim = 0;          // width of the joint image-text space
-  int image_resolution = 0;   // input side in pixels (patch_size * grid)
+  int embed_dim = 0;         // width of the joint image-text space
+  int image_resolution = 0;  // input side in pixels (patch_size * grid)
   int vision_patch_size = 0;
   int vision_width = 0;
   int vision_layers = 0;
   int vision_heads = 0;
-  int context_length = 0;     // text positions (77 for CLIP)
-  int vocab_size = 0;         // token table rows (49408 for CLIP's BPE)
+  int context_length = 0;  // text positions (77 for CLIP)
+  int vocab_size = 0;      // token table rows (49408 for CLIP's BPE)
   int text_width = 0;
   int text_layers = 0;
   int text_heads = 0;

@@ -9,8 +9,8 @@ namespace {
 
 using TensorMap = std::map<std::string, torch::Tensor>;
 
-ClipConfig OpenAiViT(int patch, int resolution, int vision_width, int vision_layers,
-                     int text_width, int embed_dim) {
+ClipConfig OpenAiViT(int patch, int resolution, int vision_width, int vision_layers, int text_width,
+                     int embed_dim) {
   ClipConfig c;
   c.embed_dim = embed_dim;
   c.image_resolution = resolution;

@@ -18,8 +18,7 @@ class TensorReader {
   TensorReader(const TensorMap& tensors, const ModelOptions& options)
       : tensors_(tensors), options_(options) {}
 
-  torch::Tensor Take(const std::string& key, std::vector<int64_t> shape,
-                     bool keep_fp32 = false) {
+  torch::Tensor Take(const std::string& key, std::vector<int64_t> shape, bool keep_fp32 = false) {
     if (!status_.ok()) return {};
     auto it = tensors_.find(key);
     if (it == tensors_.end()) {
@@ -27,9 +26,9 @@ class TensorReader {
       return {};
     }
     if (it->second.sizes().vec() != shape) {
-      status_ = InvalidArgumentError("tensor '" + key + "' has shape " +
-                                     c10::str(it->second.sizes()) + ", expected " +
-                                     c10::str(c10::IntArrayRef(shape)));
+      status_ =
+          InvalidArgumentError("tensor '" + key + "' has shape " + c10::str(it->second.sizes()) +
+                               ", expected " + c10::str(c10::IntArrayRef(shape)));
       return {};
     }
     const auto dtype = keep_fp32 ? torch::kFloat32 : options_.dtype;
@@ -120,13 +119,13 @@ StatusOr<ClipModel> ClipModel::FromTensors(const TensorMap& tensors,
     const int64_t vw = c.vision_width, tw = c.text_width, e = c.embed_dim;
     const int64_t grid = c.vision_grid();
     TensorReader r(tensors, options);
-    m.vision_.conv1 = r.Take("visual.conv1.weight",
-                             {vw, 3, c.vision_patch_size, c.vision_patch_size});
+    m.vision_.conv1 =
+        r.Take("visual.conv1.weight", {vw, 3, c.vision_patch_size, c.vision_patch_size});
     m.vision_.class_embedding = r.Take("visual.class_embedding", {vw});
     m.vision_.positional_embedding = r.Take("visual.positional_embedding", {grid * grid + 1, vw});
     m.vision_.ln_pre = r.TakeLayerNorm("visual.ln_pre", vw);
-    m.vision_.transformer = r.TakeTransformer("visual.transformer.", c.vision_layers, vw,
-                                              c.vision_heads, c.activation);
+    m.vision_.transformer =
+        r.TakeTransformer("visual.transformer.", c.vision_layers, vw, c.vision_heads, c.activation);
     m.vision_.ln_post = r.TakeLayerNorm("visual.ln_post", vw);
     m.vision_.proj = r.Take("visual.proj", {vw, e});
     m.text_.token_embedding = r.Take("token_embedding.weight", {c.vocab_size, tw});
@@ -283,8 +282,8 @@ torch::Tensor TokensToTensor(const std::vector<std::vector<int32_t>>& ids, int c
                              bool pad_to_context) {
   size_t longest = 0;
   for (const auto& row : ids) longest = std::max(longest, row.size());
-  const int64_t length = pad_to_context ? context_length
-                                        : std::min<int64_t>(longest, context_length);
+  const int64_t length =
+      pad_to_context ? context_length : std::min<int64_t>(longest, context_length);
   torch::Tensor out = torch::zeros({static_cast<int64_t>(ids.size()), length}, torch::kLong);
   auto acc = out.accessor<int64_t, 2>();
   for (size_t i = 0; i < ids.size(); ++i) {

@@ -99,8 +99,8 @@ TEST_P(PetTest, TrainedAdaptersChangeOutputsAndGradientsReachOnlyAdapters) {
   options.kind = GetParam();
   auto adapters = *Adapters::Create(model.config(), options, 3);
   const torch::Tensor pixels = torch::randn({2, 3, 16, 16});
-  const torch::Tensor loss = model.EncodeImage(pixels, &adapters).sum() +
-                             model.EncodeText(Tokens(), &adapters).sum();
+  const torch::Tensor loss =
+      model.EncodeImage(pixels, &adapters).sum() + model.EncodeText(Tokens(), &adapters).sum();
   loss.backward();
   int with_grad = 0;
   for (const torch::Tensor& p : adapters.Parameters()) with_grad += p.grad().defined();
@@ -141,8 +141,7 @@ TEST_P(PetTest, SavedAdaptersLoadBackIdentically) {
   std::remove(path.c_str());
 }
 
-INSTANTIATE_TEST_SUITE_P(Kinds, PetTest,
-                         ::testing::Values(PetKind::kLora, PetKind::kBottleneck),
+INSTANTIATE_TEST_SUITE_P(Kinds, PetTest, ::testing::Values(PetKind::kLora, PetKind::kBottleneck),
                          [](const auto& info) { return std::string(PetKindName(info.param)); });
 
 TEST(LoraTest, MergedAdaptersMatchTheUnmergedForward) {

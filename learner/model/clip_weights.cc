@@ -151,11 +151,11 @@ Status ConcatQkv(const std::string& file, const std::string& out_prefix, const Q
       }
     }
     if (p[0].dim() == 0) {
-      return InvalidArgumentError(file + ": tensor '" + qkv.layer_key + "self_attn.q_proj." +
-                                  kind + "' is a scalar");
+      return InvalidArgumentError(file + ": tensor '" + qkv.layer_key + "self_attn.q_proj." + kind +
+                                  "' is a scalar");
     }
-    const std::string name = out_prefix + (std::string(kind) == "weight" ? "attn.in_proj_weight"
-                                                                         : "attn.in_proj_bias");
+    const std::string name =
+        out_prefix + (std::string(kind) == "weight" ? "attn.in_proj_weight" : "attn.in_proj_bias");
     PERENNIAL_RETURN_IF_ERROR(CatchTorch(file + ": concatenating q/k/v into " + name, [&] {
       (*out)[name] = torch::cat({p[0], p[1], p[2]}, 0).contiguous();
       return OkStatus();
@@ -188,12 +188,20 @@ const char* const kBlockKeys[] = {
 };
 
 std::vector<std::string> ExpectedKeys(int64_t vision_layers, int64_t text_layers) {
-  std::vector<std::string> keys = {
-      "visual.class_embedding", "visual.positional_embedding", "visual.proj",
-      "visual.conv1.weight",    "visual.ln_pre.weight",        "visual.ln_pre.bias",
-      "visual.ln_post.weight",  "visual.ln_post.bias",         "positional_embedding",
-      "text_projection",        "logit_scale",                 "token_embedding.weight",
-      "ln_final.weight",        "ln_final.bias"};
+  std::vector<std::string> keys = {"visual.class_embedding",
+                                   "visual.positional_embedding",
+                                   "visual.proj",
+                                   "visual.conv1.weight",
+                                   "visual.ln_pre.weight",
+                                   "visual.ln_pre.bias",
+                                   "visual.ln_post.weight",
+                                   "visual.ln_post.bias",
+                                   "positional_embedding",
+                                   "text_projection",
+                                   "logit_scale",
+                                   "token_embedding.weight",
+                                   "ln_final.weight",
+                                   "ln_final.bias"};
   for (int64_t i = 0; i < vision_layers; ++i) {
     for (const char* k : kBlockKeys) {
       keys.push_back("visual.transformer.resblocks." + std::to_string(i) + "." + k);
@@ -230,8 +238,8 @@ class ShapeChecker {
     const torch::Tensor& t = Get(key);
     if (t.sizes() != at::IntArrayRef(expected)) {
       return InvalidArgumentError(file_ + ": tensor '" + key + "' has shape " +
-                                  ShapeString(t.sizes()) + ", expected " +
-                                  ShapeString(expected) + " (" + why + ")");
+                                  ShapeString(t.sizes()) + ", expected " + ShapeString(expected) +
+                                  " (" + why + ")");
     }
     return OkStatus();
   }
@@ -338,16 +346,16 @@ Status CheckText(const ShapeChecker& c, ClipDims* d) {
   PERENNIAL_RETURN_IF_ERROR(c.Rank("positional_embedding", 2));
   const int64_t context = c.Get("positional_embedding").size(0);
   PERENNIAL_RETURN_IF_ERROR(c.Shape("positional_embedding", {context, t}, why));
-  PERENNIAL_RETURN_IF_ERROR(c.Shape(
-      "text_projection", {t, d->embed_dim},
-      why + ", embedding width " + std::to_string(d->embed_dim) + " from visual.proj"));
+  PERENNIAL_RETURN_IF_ERROR(
+      c.Shape("text_projection", {t, d->embed_dim},
+              why + ", embedding width " + std::to_string(d->embed_dim) + " from visual.proj"));
   PERENNIAL_RETURN_IF_ERROR(c.Shape("logit_scale", {}, "a scalar"));
   if (vocab <= 0 || context <= 0 || t <= 0) {
     return c.Shape("token_embedding.weight", {1, 1}, "non-empty vocabulary, context and width");
   }
   for (int64_t i = 0; i < d->text_layers; ++i) {
-    PERENNIAL_RETURN_IF_ERROR(c.Block("transformer.resblocks." + std::to_string(i) + ".", t,
-                                      &d->text_mlp_width, why));
+    PERENNIAL_RETURN_IF_ERROR(
+        c.Block("transformer.resblocks." + std::to_string(i) + ".", t, &d->text_mlp_width, why));
   }
   d->text_width = t;
   d->vocab_size = vocab;
@@ -388,8 +396,9 @@ StatusOr<TensorMap> LoadTorchScript(const std::string& path) {
     }
   } catch (...) {
     return StatusFromCurrentException(
-        path + ": not a loadable TorchScript archive (a state dict saved with torch.save is not "
-               "supported: convert it to safetensors)",
+        path +
+            ": not a loadable TorchScript archive (a state dict saved with torch.save is not "
+            "supported: convert it to safetensors)",
         StatusCode::kInvalidArgument);
   }
   return out;
@@ -399,9 +408,12 @@ StatusOr<TensorMap> LoadTorchScript(const std::string& path) {
 
 const char* WeightFormatName(WeightFormat format) {
   switch (format) {
-    case WeightFormat::kOpenAiSafetensors: return "openai-safetensors";
-    case WeightFormat::kHuggingFaceSafetensors: return "huggingface-safetensors";
-    case WeightFormat::kTorchScript: return "torchscript";
+    case WeightFormat::kOpenAiSafetensors:
+      return "openai-safetensors";
+    case WeightFormat::kHuggingFaceSafetensors:
+      return "huggingface-safetensors";
+    case WeightFormat::kTorchScript:
+      return "torchscript";
   }
   return "unknown";
 }
@@ -465,8 +477,10 @@ StatusOr<ClipDims> CheckClipTensors(const TensorMap& tensors,
   }
   if (tensors.count("visual.conv1.weight") == 0 && tensors.count("token_embedding.weight") == 0) {
     const std::string first = tensors.empty() ? "none" : "'" + tensors.begin()->first + "'";
-    return InvalidArgumentError(file + ": not a CLIP checkpoint: no tensor 'visual.conv1.weight' "
-                                       "or 'token_embedding.weight' (first tensor: " + first + ")");
+    return InvalidArgumentError(file +
+                                ": not a CLIP checkpoint: no tensor 'visual.conv1.weight' "
+                                "or 'token_embedding.weight' (first tensor: " +
+                                first + ")");
   }
   ClipDims dims;
   PERENNIAL_ASSIGN_OR_RETURN(dims.vision_layers,
@@ -486,10 +500,10 @@ StatusOr<ClipDims> CheckClipTensors(const TensorMap& tensors,
       return InvalidArgumentError(file + ": unexpected tensor '" + key + "'");
     }
     if (!t.defined() || !t.is_floating_point()) {
-      return InvalidArgumentError(file + ": tensor '" + key + "' has dtype " +
-                                  (t.defined() ? std::string(c10::toString(t.scalar_type()))
-                                               : std::string("undefined")) +
-                                  ", expected a floating-point type");
+      return InvalidArgumentError(
+          file + ": tensor '" + key + "' has dtype " +
+          (t.defined() ? std::string(c10::toString(t.scalar_type())) : std::string("undefined")) +
+          ", expected a floating-point type");
     }
   }
   const ShapeChecker checker(tensors, file);

@@ -121,8 +121,8 @@ TEST(ClipWeightsTest, HuggingFaceQkvAreConcatenatedInOrder) {
                            hf_map.at("text_model.encoder.layers.1.self_attn.q_proj.bias")));
   EXPECT_TRUE(torch::equal(in_proj.slice(0, 64, 96),
                            hf_map.at("text_model.encoder.layers.1.self_attn.v_proj.bias")));
-  EXPECT_TRUE(torch::equal(w->tensors.at("visual.proj"),
-                           hf_map.at("visual_projection.weight").t()));
+  EXPECT_TRUE(
+      torch::equal(w->tensors.at("visual.proj"), hf_map.at("visual_projection.weight").t()));
 }
 
 TEST(ClipWeightsTest, SaveThenLoadRoundTrips) {
@@ -294,9 +294,8 @@ TEST(ClipWeightsTest, ReferenceFixtureIsSelfConsistent) {
     EXPECT_EQ(text.sizes(), at::IntArrayRef({4, 32}));
     torch::Tensor scale = Fp32().tensors.at("logit_scale");
     if (!suffix.empty()) scale = scale.to(torch::kFloat16).to(torch::kFloat32);
-    const torch::Tensor logits = scale.exp() *
-                                 torch::matmul(image / image.norm(2, 1, true),
-                                               (text / text.norm(2, 1, true)).t());
+    const torch::Tensor logits = scale.exp() * torch::matmul(image / image.norm(2, 1, true),
+                                                             (text / text.norm(2, 1, true)).t());
     EXPECT_TRUE(torch::allclose(logits, t.at("logits_per_image" + suffix), 1e-5, 1e-5)) << suffix;
   }
   // fp16 rounding moves the outputs, but only a little.

@@ -21,8 +21,7 @@ void ForEachHeadRange(int64_t batch, const Fn& fn) {
 // The process's BLAS (the one LibTorch links; OpenBLAS with libopenblas0-openmp), Fortran ABI.
 extern "C" void sgemm_(const char* transa, const char* transb, const int* m, const int* n,
                        const int* k, const float* alpha, const float* a, const int* lda,
-                       const float* b, const int* ldb, const float* beta, float* c,
-                       const int* ldc);
+                       const float* b, const int* ldb, const float* beta, float* c, const int* ldc);
 #endif
 
 // c[i] = alpha op(a[i]) op(b[i]) for every i of contiguous 3-D fp32 tensors, op = transpose
@@ -44,8 +43,8 @@ void BatchedProduct(const torch::Tensor& a, bool transpose_a, const torch::Tenso
   const float *pa = a.data_ptr<float>(), *pb = b.data_ptr<float>();
   float* pc = c.data_ptr<float>();
   for (int64_t i = 0; i < c.size(0); ++i) {
-    sgemm_(&op_b, &op_a, &n, &m, &k, &alpha, pb + i * b.stride(0), &ldb, pa + i * a.stride(0),
-           &lda, &beta, pc + i * c.stride(0), &ldc);
+    sgemm_(&op_b, &op_a, &n, &m, &k, &alpha, pb + i * b.stride(0), &ldb, pa + i * a.stride(0), &lda,
+           &beta, pc + i * c.stride(0), &ldc);
   }
 #else
   at::bmm_out(c, transpose_a ? a.transpose(1, 2) : a, transpose_b ? b.transpose(1, 2) : b);

@@ -38,9 +38,9 @@ torch::Tensor MergedForward(const torch::Tensor& x2d, const torch::Tensor& merge
 
 // How x's gradient is computed in the backward, by the weight the forward left for it.
 enum class BackwardPath : int64_t {
-  kMergedTensor,   // g W' with the merged weight tensor (both shares)
-  kPackedBase,     // g W with W^T packed for oneDNN, plus the LoRA share (g B) A added in place
-  kPackedMerged,   // g W' with W'^T packed for oneDNN this step (both shares)
+  kMergedTensor,  // g W' with the merged weight tensor (both shares)
+  kPackedBase,    // g W with W^T packed for oneDNN, plus the LoRA share (g B) A added in place
+  kPackedMerged,  // g W' with W'^T packed for oneDNN this step (both shares)
 };
 
 // Rows of x from which the packed path merges the delta into the weight and packs W' and W'^T
@@ -130,12 +130,13 @@ class LoraLinearFunction : public torch::autograd::Function<LoraLinearFunction> 
       }
     }
     if (ctx->needs_input_grad(1)) {
-      ga = torch::mm(gt.t(), x).to(
-          static_cast<c10::ScalarType>(ctx->saved_data["a_dtype"].toInt()));
+      ga =
+          torch::mm(gt.t(), x).to(static_cast<c10::ScalarType>(ctx->saved_data["a_dtype"].toInt()));
     }
     if (ctx->needs_input_grad(2)) {
-      gb = torch::mm(g.t(), t).mul_(lora_scale).to(
-          static_cast<c10::ScalarType>(ctx->saved_data["b_dtype"].toInt()));
+      gb = torch::mm(g.t(), t)
+               .mul_(lora_scale)
+               .to(static_cast<c10::ScalarType>(ctx->saved_data["b_dtype"].toInt()));
     }
     return {gx, ga, gb, torch::Tensor(), torch::Tensor()};
   }
@@ -143,15 +144,15 @@ class LoraLinearFunction : public torch::autograd::Function<LoraLinearFunction> 
 
 }  // namespace
 
-torch::Tensor LoraLinear(const torch::Tensor& x2d, const LoraLinearBase& base,
-                         const LoraPair& lora, double lora_scale) {
+torch::Tensor LoraLinear(const torch::Tensor& x2d, const LoraLinearBase& base, const LoraPair& lora,
+                         double lora_scale) {
   TORCH_CHECK(x2d.dim() == 2, "LoraLinear: x must be 2-D, got ", x2d.sizes());
   TORCH_CHECK(lora.defined(), "LoraLinear: no LoRA pair");
   const bool record = torch::GradMode::is_enabled() &&
                       (x2d.requires_grad() || lora.a.requires_grad() || lora.b.requires_grad());
   if (record) return LoraLinearFunction::apply(x2d, lora.a, lora.b, &base, lora_scale);
-  return Forward(x2d, base, lora.a.to(x2d.scalar_type()), lora.b.to(x2d.scalar_type()),
-                 lora_scale, nullptr, nullptr, nullptr);
+  return Forward(x2d, base, lora.a.to(x2d.scalar_type()), lora.b.to(x2d.scalar_type()), lora_scale,
+                 nullptr, nullptr, nullptr);
 }
 
 }  // namespace perennial

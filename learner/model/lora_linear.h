@@ -41,8 +41,8 @@ struct LoraLinearBase {
 // x2d; their gradients come back in their own dtype. Returns a fresh [N, out] tensor (never a
 // view). Differentiable in x2d, A and B; gradients to `base` are never computed (it is frozen).
 // LoRA dropout is not applied here: callers that train with dropout compose the ops instead.
-torch::Tensor LoraLinear(const torch::Tensor& x2d, const LoraLinearBase& base,
-                         const LoraPair& lora, double lora_scale);
+torch::Tensor LoraLinear(const torch::Tensor& x2d, const LoraLinearBase& base, const LoraPair& lora,
+                         double lora_scale);
 
 }  // namespace perennial
 

@@ -21,8 +21,7 @@ class OneDnnLinearFunction : public torch::autograd::Function<OneDnnLinearFuncti
 
 }  // namespace
 
-PackedLinear PackLinear(const torch::Tensor& weight, const torch::Tensor& bias,
-                        bool for_backward) {
+PackedLinear PackLinear(const torch::Tensor& weight, const torch::Tensor& bias, bool for_backward) {
   PackedLinear packed;
   if (!weight.defined() || weight.dim() != 2 || !weight.device().is_cpu() ||
       !OneDnnAvailable(weight.scalar_type()) || weight.requires_grad() ||

@@ -22,8 +22,8 @@ TEST_F(OneDnnLinearTest, ForwardMatchesTorchLinear) {
   const torch::Tensor y = OneDnnLinear(x, packed);
   EXPECT_EQ(y.sizes(), (std::vector<int64_t>{4, 5, 48}));
   EXPECT_TRUE(torch::allclose(y, torch::linear(x, w, b), 1e-5, 1e-5));
-  EXPECT_TRUE(torch::allclose(OneDnnLinear(x, PackLinear(w, {}, false)), torch::linear(x, w),
-                              1e-5, 1e-5));
+  EXPECT_TRUE(
+      torch::allclose(OneDnnLinear(x, PackLinear(w, {}, false)), torch::linear(x, w), 1e-5, 1e-5));
 }
 
 TEST_F(OneDnnLinearTest, GradientOfXMatchesTorchLinear) {

@@ -123,8 +123,8 @@ torch::Tensor ProductImpl(const torch::Tensor& x2d, const OneDnnMatrix::Impl& m,
   try {
     return RunProduct(x2d.contiguous(), m, bias);
   } catch (const dnnl::error& e) {
-    TORCH_CHECK(false, "OneDnnProduct: [", x2d.size(0), ", ", m.cols, "] x [", m.cols, ", ",
-                m.rows, "] failed: ", e.what());
+    TORCH_CHECK(false, "OneDnnProduct: [", x2d.size(0), ", ", m.cols, "] x [", m.cols, ", ", m.rows,
+                "] failed: ", e.what());
   }
 }
 
@@ -187,8 +187,8 @@ torch::Tensor ProductImpl(const torch::Tensor& x2d, const OneDnnMatrix::Impl& m,
 OneDnnMatrix OneDnnMatrix::Pack(const torch::Tensor& m) {
   TORCH_CHECK(m.dim() == 2 && m.device().is_cpu() && OneDnnAvailable(m.scalar_type()),
               "OneDnnMatrix: needs a 2-D CPU matrix of a dtype oneDNN multiplies here (fp32, "
-              "bf16 where built with oneDNN's headers), got ", m.sizes(), " ", m.scalar_type(),
-              " on ", m.device());
+              "bf16 where built with oneDNN's headers), got ",
+              m.sizes(), " ", m.scalar_type(), " on ", m.device());
   return OneDnnMatrix(PackImpl(m));
 }
 
@@ -209,8 +209,8 @@ torch::Tensor OneDnnProduct(const torch::Tensor& x2d, const OneDnnMatrix& m,
               "OneDnnProduct: x must be ", m.dtype(), " [n, ", m.cols(), "] on CPU, got ",
               x2d.sizes(), " ", x2d.scalar_type());
   const torch::Tensor b = bias.defined() ? bias.to(torch::kFloat32).contiguous() : bias;
-  TORCH_CHECK(!b.defined() || b.numel() == m.rows(), "OneDnnProduct: bias of ", b.numel(),
-              " for ", m.rows(), " outputs");
+  TORCH_CHECK(!b.defined() || b.numel() == m.rows(), "OneDnnProduct: bias of ", b.numel(), " for ",
+              m.rows(), " outputs");
   return ProductImpl(x2d, *m.impl_, b);
 }
 

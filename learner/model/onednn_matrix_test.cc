@@ -22,8 +22,8 @@ TEST_F(OneDnnMatrixTest, ProductMatchesMatmulWithAndWithoutBias) {
   const OneDnnMatrix packed = OneDnnMatrix::Pack(m);
   EXPECT_EQ(packed.rows(), 40);
   EXPECT_EQ(packed.cols(), 24);
-  EXPECT_TRUE(torch::allclose(OneDnnProduct(x, packed, bias), torch::addmm(bias, x, m.t()), 1e-5,
-                              1e-5));
+  EXPECT_TRUE(
+      torch::allclose(OneDnnProduct(x, packed, bias), torch::addmm(bias, x, m.t()), 1e-5, 1e-5));
   EXPECT_TRUE(torch::allclose(OneDnnProduct(x, packed, {}), torch::mm(x, m.t()), 1e-5, 1e-5));
 }
 
@@ -44,8 +44,7 @@ TEST_F(OneDnnMatrixTest, Bf16ProductMatchesTheFp32ProductOfItsValues) {
   // The strided W^T of a bf16 matrix, as gradients use it.
   const torch::Tensor g = torch::randn({5, 40}).to(torch::kBFloat16);
   EXPECT_TRUE(torch::allclose(OneDnnProduct(g, OneDnnMatrix::Pack(m.t()), {}).to(torch::kFloat32),
-                              torch::mm(g.to(torch::kFloat32), m.to(torch::kFloat32)), 1e-2,
-                              1e-2));
+                              torch::mm(g.to(torch::kFloat32), m.to(torch::kFloat32)), 1e-2, 1e-2));
   // x must be of the matrix's dtype.
   EXPECT_THROW(OneDnnProduct(x.to(torch::kFloat32), packed, {}), c10::Error);
 }
@@ -61,8 +60,7 @@ TEST_F(OneDnnMatrixTest, PacksAndReadsStridedTensors) {
 
 TEST_F(OneDnnMatrixTest, NoRowsGiveAnEmptyProduct) {
   const OneDnnMatrix packed = OneDnnMatrix::Pack(torch::randn({8, 4}));
-  EXPECT_EQ(OneDnnProduct(torch::zeros({0, 4}), packed, {}).sizes(),
-            (std::vector<int64_t>{0, 8}));
+  EXPECT_EQ(OneDnnProduct(torch::zeros({0, 4}), packed, {}).sizes(), (std::vector<int64_t>{0, 8}));
 }
 
 TEST_F(OneDnnMatrixTest, SurvivesARoundTripThroughAnIValue) {

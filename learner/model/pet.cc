@@ -77,18 +77,24 @@ torch::Tensor InitialValue(const Slot& slot, at::Generator& gen) {
 
 const char* PetKindName(PetKind kind) {
   switch (kind) {
-    case PetKind::kNone: return "none";
-    case PetKind::kLora: return "lora";
-    case PetKind::kBottleneck: return "adapter";
+    case PetKind::kNone:
+      return "none";
+    case PetKind::kLora:
+      return "lora";
+    case PetKind::kBottleneck:
+      return "adapter";
   }
   return "none";
 }
 
 const char* TowerSelectionName(TowerSelection towers) {
   switch (towers) {
-    case TowerSelection::kImage: return "image";
-    case TowerSelection::kText: return "text";
-    case TowerSelection::kBoth: return "both";
+    case TowerSelection::kImage:
+      return "image";
+    case TowerSelection::kText:
+      return "text";
+    case TowerSelection::kBoth:
+      return "both";
   }
   return "both";
 }
@@ -115,8 +121,8 @@ std::map<std::string, std::string> PetOptions::ToMetadata() const {
           {"pet.lora_rank", std::to_string(lora_rank)},
           {"pet.lora_alpha", std::to_string(lora_alpha)},
           {"pet.lora_dropout", std::to_string(lora_dropout)},
-          {"pet.lora_targets", flag(lora_attn_qkv) + flag(lora_attn_out) + flag(lora_mlp_fc) +
-                                   flag(lora_mlp_proj)},
+          {"pet.lora_targets",
+           flag(lora_attn_qkv) + flag(lora_attn_out) + flag(lora_mlp_fc) + flag(lora_mlp_proj)},
           {"pet.bottleneck_dim", std::to_string(bottleneck_dim)},
           {"pet.bottleneck_scale", std::to_string(bottleneck_scale)}};
 }
@@ -264,11 +270,11 @@ namespace {
 
 void MapTensors(BlockAdapters& block,
                 const std::function<torch::Tensor(const torch::Tensor&)>& fn) {
-  for (torch::Tensor* t : {&block.qkv.a, &block.qkv.b, &block.out.a, &block.out.b, &block.fc.a,
-                           &block.fc.b, &block.proj.a, &block.proj.b, &block.merged_qkv,
-                           &block.merged_out, &block.merged_fc, &block.merged_proj,
-                           &block.down_weight, &block.down_bias, &block.up_weight,
-                           &block.up_bias}) {
+  for (torch::Tensor* t :
+       {&block.qkv.a, &block.qkv.b, &block.out.a, &block.out.b, &block.fc.a, &block.fc.b,
+        &block.proj.a, &block.proj.b, &block.merged_qkv, &block.merged_out, &block.merged_fc,
+        &block.merged_proj, &block.down_weight, &block.down_bias, &block.up_weight,
+        &block.up_bias}) {
     if (t->defined()) *t = fn(*t);
   }
 }

@@ -19,10 +19,9 @@
 #include <utility>
 #include <vector>
 
-#include "learner/model/onednn_linear.h"
-
 #include "learner/base/status.h"
 #include "learner/model/clip_config.h"
+#include "learner/model/onednn_linear.h"
 
 namespace perennial {
 

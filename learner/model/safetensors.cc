@@ -33,11 +33,11 @@ struct DtypeInfo {
 };
 
 constexpr DtypeInfo kDtypes[] = {
-    {"BOOL", c10::ScalarType::Bool, 1, 0},     {"U8", c10::ScalarType::Byte, 1, 1},
-    {"I8", c10::ScalarType::Char, 1, 2},       {"I16", c10::ScalarType::Short, 2, 3},
-    {"F16", c10::ScalarType::Half, 2, 4},      {"BF16", c10::ScalarType::BFloat16, 2, 5},
-    {"I32", c10::ScalarType::Int, 4, 6},       {"F32", c10::ScalarType::Float, 4, 7},
-    {"F64", c10::ScalarType::Double, 8, 8},    {"I64", c10::ScalarType::Long, 8, 9},
+    {"BOOL", c10::ScalarType::Bool, 1, 0},  {"U8", c10::ScalarType::Byte, 1, 1},
+    {"I8", c10::ScalarType::Char, 1, 2},    {"I16", c10::ScalarType::Short, 2, 3},
+    {"F16", c10::ScalarType::Half, 2, 4},   {"BF16", c10::ScalarType::BFloat16, 2, 5},
+    {"I32", c10::ScalarType::Int, 4, 6},    {"F32", c10::ScalarType::Float, 4, 7},
+    {"F64", c10::ScalarType::Double, 8, 8}, {"I64", c10::ScalarType::Long, 8, 9},
 };
 
 // The reference library refuses headers above 100 MB; so do we (a corrupt length must not make
@@ -105,8 +105,7 @@ Status ParseMetadata(const std::string& file, const JsonValue& value,
 }
 
 // Reads a JSON array of non-negative integers.
-Status ParseUintArray(const std::string& where, const JsonValue& value,
-                      std::vector<int64_t>* out) {
+Status ParseUintArray(const std::string& where, const JsonValue& value, std::vector<int64_t>* out) {
   if (value.kind != JsonValue::Kind::kArray) {
     return InvalidArgumentError(where + " is not an array");
   }
@@ -179,8 +178,7 @@ Status ParseEntry(const std::string& file, const std::string& name, const JsonVa
 }
 
 // Every byte of the data area must belong to exactly one tensor, as the reference library checks.
-Status CheckLayout(const std::string& file, const std::vector<Entry>& entries,
-                   uint64_t data_size) {
+Status CheckLayout(const std::string& file, const std::vector<Entry>& entries, uint64_t data_size) {
   std::vector<const Entry*> order;
   for (const Entry& e : entries) {
     if (e.end > data_size) {
@@ -319,7 +317,7 @@ Status PreadAll(int fd, uint64_t offset, uint64_t length, void* dst, const std::
 // ---- writing ----
 
 struct Prepared {
-  std::string prefix;  // 8-byte length + padded JSON header
+  std::string prefix;                  // 8-byte length + padded JSON header
   std::vector<torch::Tensor> ordered;  // CPU, contiguous, in data order
   uint64_t data_size = 0;
 };
@@ -436,8 +434,7 @@ Status WritePreparedTo(int fd, const Prepared& prepared, const std::string& file
   for (const torch::Tensor& t : prepared.ordered) {
     const uint64_t bytes = static_cast<uint64_t>(t.numel()) * t.element_size();
     if (bytes == 0) continue;
-    PERENNIAL_RETURN_IF_ERROR(
-        WriteAll(fd, static_cast<const char*>(t.data_ptr()), bytes, file));
+    PERENNIAL_RETURN_IF_ERROR(WriteAll(fd, static_cast<const char*>(t.data_ptr()), bytes, file));
   }
   if (fsync(fd) != 0) return InternalError(file + ": fsync failed: " + std::strerror(errno));
   return OkStatus();
@@ -450,9 +447,8 @@ StatusOr<TensorFile> ParseSafetensors(const std::string& bytes,
   const auto* data = reinterpret_cast<const unsigned char*>(bytes.data());
   PERENNIAL_ASSIGN_OR_RETURN(const uint64_t n, CheckPrefix(data, bytes.size(), name_for_errors));
   const uint64_t data_size = bytes.size() - 8 - n;
-  PERENNIAL_ASSIGN_OR_RETURN(
-      Header header,
-      ParseHeader(std::string_view(bytes.data() + 8, n), data_size, name_for_errors));
+  PERENNIAL_ASSIGN_OR_RETURN(Header header, ParseHeader(std::string_view(bytes.data() + 8, n),
+                                                        data_size, name_for_errors));
   const char* area = bytes.data() + 8 + n;
   return Materialize(std::move(header), name_for_errors,
                      [area](uint64_t begin, uint64_t length, void* dst) {
@@ -506,8 +502,8 @@ Status WriteSafetensors(const std::string& path,
   PERENNIAL_ASSIGN_OR_RETURN(Prepared prepared, Prepare(tensors, metadata));
   std::string temp = path + ".tmp.XXXXXX";
   const int fd = mkostemp(temp.data(), O_CLOEXEC);
-  if (fd < 0) return InternalError(path + ": cannot create a temporary file: " +
-                                   std::strerror(errno));
+  if (fd < 0)
+    return InternalError(path + ": cannot create a temporary file: " + std::strerror(errno));
   FdCloser closer(fd);
   fchmod(fd, 0644);  // mkstemp's 0600 would hide the file from other readers; best effort.
   Status status = WritePreparedTo(fd, prepared, path);

@@ -151,16 +151,34 @@ class Parser {
     if (pos_ >= text_.size()) return Error("unterminated string");
     const char c = text_[pos_++];
     switch (c) {
-      case '"': out->push_back('"'); return OkStatus();
-      case '\\': out->push_back('\\'); return OkStatus();
-      case '/': out->push_back('/'); return OkStatus();
-      case 'b': out->push_back('\b'); return OkStatus();
-      case 'f': out->push_back('\f'); return OkStatus();
-      case 'n': out->push_back('\n'); return OkStatus();
-      case 'r': out->push_back('\r'); return OkStatus();
-      case 't': out->push_back('\t'); return OkStatus();
-      case 'u': break;
-      default: return Error(std::string("bad escape '\\") + c + "'");
+      case '"':
+        out->push_back('"');
+        return OkStatus();
+      case '\\':
+        out->push_back('\\');
+        return OkStatus();
+      case '/':
+        out->push_back('/');
+        return OkStatus();
+      case 'b':
+        out->push_back('\b');
+        return OkStatus();
+      case 'f':
+        out->push_back('\f');
+        return OkStatus();
+      case 'n':
+        out->push_back('\n');
+        return OkStatus();
+      case 'r':
+        out->push_back('\r');
+        return OkStatus();
+      case 't':
+        out->push_back('\t');
+        return OkStatus();
+      case 'u':
+        break;
+      default:
+        return Error(std::string("bad escape '\\") + c + "'");
     }
     uint32_t cp = 0;
     PERENNIAL_RETURN_IF_ERROR(ParseHex4(&cp));
@@ -249,13 +267,27 @@ std::string JsonQuote(std::string_view s) {
   for (const char ch : s) {
     const auto c = static_cast<unsigned char>(ch);
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (c < 0x20) {
           out += "\\u00";

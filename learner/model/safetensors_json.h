@@ -25,7 +25,7 @@ namespace safetensors_internal {
 struct JsonValue {
   enum class Kind { kObject, kArray, kString, kInteger };
   Kind kind = Kind::kObject;
-  std::string string_value;  // kString
+  std::string string_value;   // kString
   int64_t integer_value = 0;  // kInteger
   // kObject: keys[i] -> values[i], in document order. kArray: the elements in values.
   std::vector<std::string> keys;

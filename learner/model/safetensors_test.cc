@@ -82,9 +82,9 @@ TEST(SafetensorsTest, RoundTripPreservesValuesDtypesAndMetadata) {
   // Layout order of the Python library: descending dtype, then name.
   std::vector<std::string> names;
   for (const auto& [name, t] : file->tensors) names.push_back(name);
-  const std::vector<std::string> expected_order = {
-      "i64", "f64", "empty", "f32", "scalar", "transposed", "i32", "bf16", "f16", "i16", "i8",
-      "u8", "bool"};
+  const std::vector<std::string> expected_order = {"i64",        "f64", "empty", "f32", "scalar",
+                                                   "transposed", "i32", "bf16",  "f16", "i16",
+                                                   "i8",         "u8",  "bool"};
   EXPECT_EQ(names, expected_order);
 
   std::map<std::string, torch::Tensor> by_name(file->tensors.begin(), file->tensors.end());
@@ -174,13 +174,13 @@ TEST(SafetensorsTest, TruncatedFileIsAnErrorNamingTheFile) {
   for (int i = 7; i >= 0; --i) n = (n << 8) | static_cast<unsigned char>(original[i]);
   TempDir dir;
   const std::string path = dir.File("cut.safetensors");
-  const std::vector<size_t> cuts = {0, 1, 7, 8, 9, 8 + n / 2, 8 + n, 8 + n + 1,
-                                    original.size() / 2, original.size() - 1};
+  const std::vector<size_t> cuts = {
+      0, 1, 7, 8, 9, 8 + n / 2, 8 + n, 8 + n + 1, original.size() / 2, original.size() - 1};
   for (size_t cut : cuts) {
     WriteBytes(path, original.substr(0, cut));
     ExpectInvalid(ReadSafetensors(path), path, "cut at " + std::to_string(cut));
-    ExpectInvalid(ParseSafetensors(original.substr(0, cut), "mem.safetensors"),
-                  "mem.safetensors", "parse cut at " + std::to_string(cut));
+    ExpectInvalid(ParseSafetensors(original.substr(0, cut), "mem.safetensors"), "mem.safetensors",
+                  "parse cut at " + std::to_string(cut));
   }
   // Cutting inside the data names the tensor that no longer fits.
   WriteBytes(path, original.substr(0, original.size() - 1));
@@ -230,8 +230,8 @@ TEST(SafetensorsTest, MalformedJsonIsRejected) {
     ExpectInvalid(ParseSafetensors(Build(json, data), "bad.safetensors"), "bad.safetensors", json);
   }
   // Escapes that are valid decode as JSON says.
-  StatusOr<TensorFile> good = ParseSafetensors(
-      Build("{\"t\\u00e9\\ud83d\\udc08\\n\":" + ok_entry + "}  ", data), "good");
+  StatusOr<TensorFile> good =
+      ParseSafetensors(Build("{\"t\\u00e9\\ud83d\\udc08\\n\":" + ok_entry + "}  ", data), "good");
   ASSERT_TRUE(good.ok()) << good.status().message();
   EXPECT_EQ(good->tensors[0].first, "t\xc3\xa9\xf0\x9f\x90\x88\n");
 }
@@ -264,11 +264,11 @@ TEST(SafetensorsTest, OffsetErrorsNameTheTensor) {
                   c.json);
   }
   // BOOL bytes must be 0 or 1.
-  ExpectInvalid(ParseSafetensors(
-                    Build("{\"m\":{\"dtype\":\"BOOL\",\"shape\":[1],\"data_offsets\":[0,1]}}",
-                          std::string(1, '\x02')),
-                    "bool"),
-                "tensor 'm'", "bool");
+  ExpectInvalid(
+      ParseSafetensors(Build("{\"m\":{\"dtype\":\"BOOL\",\"shape\":[1],\"data_offsets\":[0,1]}}",
+                             std::string(1, '\x02')),
+                       "bool"),
+      "tensor 'm'", "bool");
 }
 
 TEST(SafetensorsTest, WriterRejectsBadInputWithoutTouchingTheFile) {
@@ -292,8 +292,8 @@ TEST(SafetensorsTest, WriterRejectsBadInputWithoutTouchingTheFile) {
             std::string::npos);
   EXPECT_EQ(ReadBytes(path), before);
   EXPECT_FALSE(WriteSafetensors(dir.File("no/such/dir/x.safetensors"), bad[1], {}).ok());
-  EXPECT_FALSE(WriteSafetensors(dir.File("no/such/dir/x.safetensors"),
-                                {{"x", torch::ones({1})}}, {}).ok());
+  EXPECT_FALSE(
+      WriteSafetensors(dir.File("no/such/dir/x.safetensors"), {{"x", torch::ones({1})}}, {}).ok());
 }
 
 TEST(SafetensorsTest, MissingFileIsNotFoundNamingThePath) {

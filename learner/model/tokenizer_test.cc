@@ -85,11 +85,21 @@ class LineParser {
       if (pos_ >= s_.size()) return std::nullopt;
       char e = s_[pos_++];
       switch (e) {
-        case 'n': out.push_back('\n'); break;
-        case 't': out.push_back('\t'); break;
-        case 'r': out.push_back('\r'); break;
-        case 'b': out.push_back('\b'); break;
-        case 'f': out.push_back('\f'); break;
+        case 'n':
+          out.push_back('\n');
+          break;
+        case 't':
+          out.push_back('\t');
+          break;
+        case 'r':
+          out.push_back('\r');
+          break;
+        case 'b':
+          out.push_back('\b');
+          break;
+        case 'f':
+          out.push_back('\f');
+          break;
         case 'u': {
           std::optional<uint32_t> cp = Hex4();
           if (!cp) return std::nullopt;
@@ -102,7 +112,8 @@ class LineParser {
           tokenizer_internal::AppendUtf8(*cp, &out);
           break;
         }
-        default: out.push_back(e);  // \" \\ \/
+        default:
+          out.push_back(e);  // \" \\ \/
       }
     }
     if (pos_ >= s_.size()) return std::nullopt;
@@ -237,7 +248,10 @@ TEST_F(TokenizerTest, DecodeRoundTripsOrdinaryText) {
 
 TEST_F(TokenizerTest, InvalidUtf8ReadsAsReplacementCharacters) {
   // Python's decode(errors="replace"): one U+FFFD per maximal invalid subsequence.
-  EXPECT_EQ(tok().Encode("a\xff" "b"), tok().Encode("a\xef\xbf\xbd" "b"));
+  EXPECT_EQ(tok().Encode("a\xff"
+                         "b"),
+            tok().Encode("a\xef\xbf\xbd"
+                         "b"));
   EXPECT_EQ(tok().Encode("\xe2\x82"), tok().Encode("\xef\xbf\xbd"));
   EXPECT_EQ(tok().Encode("\xed\xa0\x80"), tok().Encode("\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"));
 }
@@ -317,8 +331,8 @@ TEST(TokenizerLoadTest, LoadDefaultHonoursEnvironmentVariable) {
   EXPECT_NE(std::string(missing.status().message()).find("/nonexistent/bpe.txt"),
             std::string::npos);
   ASSERT_TRUE(found.ok()) << found.status().ToString();
-  EXPECT_EQ(found->Encode("a photo of a cat."), (std::vector<int32_t>{320, 1125, 539, 320, 2368,
-                                                                      269}));
+  EXPECT_EQ(found->Encode("a photo of a cat."),
+            (std::vector<int32_t>{320, 1125, 539, 320, 2368, 269}));
   ASSERT_TRUE(fallback.ok()) << fallback.status().ToString();
   EXPECT_EQ(fallback->Tokenize("cat").size(), 3u);
 }

@@ -133,8 +133,8 @@ void AppendNamedCharref(std::u32string_view name, std::u32string* out) {
 char32_t SimpleLower(char32_t cp) {
   if (cp < 0x80) return (cp >= 'A' && cp <= 'Z') ? cp + 32 : cp;
   const LowerPair* end = kLowerPairs + std::size(kLowerPairs);
-  const LowerPair* it = std::lower_bound(
-      kLowerPairs, end, cp, [](const LowerPair& p, char32_t c) { return p.from < c; });
+  const LowerPair* it = std::lower_bound(kLowerPairs, end, cp,
+                                         [](const LowerPair& p, char32_t c) { return p.from < c; });
   return it != end && it->from == cp ? it->to : cp;
 }
 
@@ -166,8 +166,8 @@ size_t MatchLiteral(std::u32string_view text, size_t pos, std::string_view liter
   for (size_t i = 0; i < literal.size(); ++i) {
     char l = literal[i];
     char32_t c = text[pos + i];
-    bool ok = (l >= 'a' && l <= 'z') ? MatchesLetterIgnoreCase(c, l)
-                                     : c == static_cast<char32_t>(l);
+    bool ok =
+        (l >= 'a' && l <= 'z') ? MatchesLetterIgnoreCase(c, l) : c == static_cast<char32_t>(l);
     if (!ok) return 0;
   }
   return literal.size();
@@ -214,8 +214,10 @@ std::u32string DecodeUtf8(std::string_view utf8) {
       ++i;
       continue;
     }
-    int length = InRange(lead, 0xC2, 0xDF) ? 2 : InRange(lead, 0xE0, 0xEF) ? 3
-                 : InRange(lead, 0xF0, 0xF4) ? 4 : 0;
+    int length = InRange(lead, 0xC2, 0xDF)   ? 2
+                 : InRange(lead, 0xE0, 0xEF) ? 3
+                 : InRange(lead, 0xF0, 0xF4) ? 4
+                                             : 0;
     if (length == 0) {
       out.push_back(kReplacement);
       ++i;

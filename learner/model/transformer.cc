@@ -177,8 +177,8 @@ torch::Tensor MlpResidual(const BlockWeights& b, const torch::Tensor& h, Activat
   m = AdaptedLinear(Activate(m, activation), b.proj, a, kProj, rt, activation);
   if (a != nullptr && a->down_weight.defined()) {
     // Houlsby-style bottleneck on the MLP output, before the residual add.
-    torch::Tensor z = torch::relu(torch::linear(m, a->down_weight.to(m.dtype()),
-                                                a->down_bias.to(m.dtype())));
+    torch::Tensor z =
+        torch::relu(torch::linear(m, a->down_weight.to(m.dtype()), a->down_bias.to(m.dtype())));
     z = torch::linear(z, a->up_weight.to(m.dtype()), a->up_bias.to(m.dtype()));
     m = m + z * rt.options->bottleneck_scale;
   }
@@ -192,14 +192,14 @@ torch::Tensor BlockForward(const BlockWeights& b, const torch::Tensor& x, int he
                            const PetRuntime& rt, const torch::Tensor& read_rows) {
   const torch::Tensor qkv = AdaptedLinear(LayerNorm(x, b.ln_1), b.qkv, a, kQkv, rt, activation);
   if (!read_rows.defined()) {
-    return MlpResidual(b, x + AdaptedLinear(Attention(qkv, heads, causal), b.out, a, kOut, rt,
-                                            activation),
-                       activation, a, rt);
+    return MlpResidual(
+        b, x + AdaptedLinear(Attention(qkv, heads, causal), b.out, a, kOut, rt, activation),
+        activation, a, rt);
   }
   const torch::Tensor attn = AttentionForRows(qkv, heads, causal, read_rows);
-  return MlpResidual(
-      b, GatherRows(x, read_rows) + AdaptedLinear(attn, b.out, a, kOut, rt, activation),
-      activation, a, rt);
+  return MlpResidual(b,
+                     GatherRows(x, read_rows) + AdaptedLinear(attn, b.out, a, kOut, rt, activation),
+                     activation, a, rt);
 }
 
 // One causal block over sequences that share their first P positions: `prefix` [P, W] once,
@@ -235,8 +235,7 @@ torch::Tensor SharedPrefixBlockForward(const BlockWeights& b, const torch::Tenso
       Attention(qkv.narrow(0, 0, p).unsqueeze(0), heads, /*causal=*/true).view({p, w});
   const torch::Tensor attn = torch::cat({prefix_attn, suffix_attn.reshape({n * s, w})});
   const torch::Tensor h =
-      MlpResidual(b, rows + AdaptedLinear(attn, b.out, a, kOut, rt, activation), activation, a,
-                  rt);
+      MlpResidual(b, rows + AdaptedLinear(attn, b.out, a, kOut, rt, activation), activation, a, rt);
   *suffix_out = h.narrow(0, p, n * s).view({n, s, w});
   return h.narrow(0, 0, p);
 }
@@ -274,9 +273,9 @@ torch::Tensor LayerNorm(const torch::Tensor& x, const LayerNormWeights& w) {
     // add three full passes over the activations.
     return torch::layer_norm(x, {x.size(-1)}, w.weight.to(dtype), w.bias.to(dtype), 1e-5);
   }
-  torch::Tensor y = torch::layer_norm(x.to(torch::kFloat32), {x.size(-1)},
-                                      w.weight.to(torch::kFloat32), w.bias.to(torch::kFloat32),
-                                      1e-5);
+  torch::Tensor y =
+      torch::layer_norm(x.to(torch::kFloat32), {x.size(-1)}, w.weight.to(torch::kFloat32),
+                        w.bias.to(torch::kFloat32), 1e-5);
   return y.to(dtype);
 }
 
@@ -308,14 +307,14 @@ torch::Tensor SharedPrefixTransformerForward(const TransformerWeights& weights,
     YieldPoint();
     torch::Tensor next_suffix;
     prefix = SharedPrefixBlockForward(weights.blocks[i], prefix, suffix, weights.heads,
-                                      weights.activation, use ? &(*adapters)[i] : nullptr,
-                                      runtime, torch::Tensor(), &next_suffix);
+                                      weights.activation, use ? &(*adapters)[i] : nullptr, runtime,
+                                      torch::Tensor(), &next_suffix);
     suffix = next_suffix;
   }
   YieldPoint();
   return SharedPrefixBlockForward(weights.blocks[last], prefix, suffix, weights.heads,
-                                  weights.activation, use ? &(*adapters)[last] : nullptr,
-                                  runtime, read_rows, nullptr);
+                                  weights.activation, use ? &(*adapters)[last] : nullptr, runtime,
+                                  read_rows, nullptr);
 }
 
 }  // namespace perennial

@@ -25,8 +25,8 @@ TransformerWeights RandomTransformer(Activation activation, bool packed) {
   t.heads = c.vision_heads;
   t.activation = activation;
   for (int i = 0; i < c.vision_layers; ++i) {
-    t.blocks.push_back({norm(), linear(3 * w, w), linear(w, w), norm(), linear(4 * w, w),
-                        linear(w, 4 * w)});
+    t.blocks.push_back(
+        {norm(), linear(3 * w, w), linear(w, w), norm(), linear(4 * w, w), linear(w, 4 * w)});
   }
   if (packed) PackTransformerForOneDnn(t);
   return t;
@@ -80,17 +80,17 @@ TEST_P(ReadRowsTest, MatchesTheFullOutputsRowsAndGradients) {
   ExpectGradientsNear(adapter_grads[1], adapter_grads[0], 1e-4);
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Towers, ReadRowsTest,
-    ::testing::Values(Case{false, Activation::kQuickGelu, false},
-                      Case{true, Activation::kGelu, false},
-                      Case{false, Activation::kGelu, true},
-                      Case{true, Activation::kQuickGelu, true}),
-    [](const auto& info) {
-      return std::string(info.param.causal ? "Causal" : "Bidirectional") +
-             (info.param.activation == Activation::kGelu ? "Gelu" : "QuickGelu") +
-             (info.param.packed ? "OneDnn" : "Blas");
-    });
+INSTANTIATE_TEST_SUITE_P(Towers, ReadRowsTest,
+                         ::testing::Values(Case{false, Activation::kQuickGelu, false},
+                                           Case{true, Activation::kGelu, false},
+                                           Case{false, Activation::kGelu, true},
+                                           Case{true, Activation::kQuickGelu, true}),
+                         [](const auto& info) {
+                           return std::string(info.param.causal ? "Causal" : "Bidirectional") +
+                                  (info.param.activation == Activation::kGelu ? "Gelu"
+                                                                              : "QuickGelu") +
+                                  (info.param.packed ? "OneDnn" : "Blas");
+                         });
 
 // Sequences that share their first positions give the same read rows, and the same gradients
 // to the shared positions (summed over the sequences), to each suffix and to the adapters,
@@ -115,8 +115,7 @@ TEST(SharedPrefixTest, MatchesTheFullSequencesRowsAndGradients) {
           shared == 1
               ? SharedPrefixTransformerForward(weights, prefix, suffix, &adapters.image_blocks(),
                                                rt, rows)
-              : TransformerForward(weights,
-                                   torch::cat({prefix.expand({4, 3, w}), suffix}, 1),
+              : TransformerForward(weights, torch::cat({prefix.expand({4, 3, w}), suffix}, 1),
                                    /*causal=*/true, &adapters.image_blocks(), rt, rows + 3);
       ASSERT_EQ(out.sizes(), probe.sizes());
       (out * probe).sum().backward();

@@ -38,8 +38,8 @@ StatusOr<torch::Tensor> ClassEmbeddings(const ClipModel& model, const Tokenizer&
     torch::NoGradGuard no_grad;
     const int64_t k = static_cast<int64_t>(labels.size());
     const int64_t t = static_cast<int64_t>(templates.size());
-    torch::Tensor features = model.EncodeText(
-        TokensToTensor(ids, model.config().context_length), adapters);
+    torch::Tensor features =
+        model.EncodeText(TokensToTensor(ids, model.config().context_length), adapters);
     features = torch::nn::functional::normalize(
         features, torch::nn::functional::NormalizeFuncOptions().dim(-1));
     torch::Tensor mean = features.view({k, t, -1}).mean(1);

@@ -98,8 +98,8 @@ torch::Tensor FusedAdamW::step(LossClosure closure) {
       TORCH_CHECK(!g.is_sparse(), "FusedAdamW does not support sparse gradients");
       torch::optim::AdamWParamState& s = AdamWStateOf(*this, p);
       s.step(s.step() + 1);
-      const bool one_pass = kernel_ == Kernel::kOnePass ||
-                            (kernel_ == Kernel::kAuto && OnePassEligible(p, g, s));
+      const bool one_pass =
+          kernel_ == Kernel::kOnePass || (kernel_ == Kernel::kAuto && OnePassEligible(p, g, s));
       if (one_pass) {
         TORCH_CHECK(OnePassEligible(p, g, s),
                     "FusedAdamW kOnePass needs contiguous fp32 CPU parameters and state");

@@ -18,8 +18,7 @@ namespace perennial {
 namespace {
 
 torch::Tensor UnitRows(const torch::Tensor& x) {
-  return torch::nn::functional::normalize(x,
-                                          torch::nn::functional::NormalizeFuncOptions().dim(-1));
+  return torch::nn::functional::normalize(x, torch::nn::functional::NormalizeFuncOptions().dim(-1));
 }
 
 // Reseeds LibTorch's default generator of `device` for one step and puts its previous state
@@ -253,7 +252,7 @@ torch::Tensor OnlineLearner::BaseImageFeatures(const torch::Tensor& pixels) cons
 }
 
 std::optional<HelperThread::Task> OnlineLearner::StartParallelTeacher(const torch::Tensor& pixels,
-                                                                     TeacherCache* teacher) {
+                                                                      TeacherCache* teacher) {
   if (teacher_thread_ == nullptr || teacher == nullptr || teacher->base_image.defined()) {
     return std::nullopt;
   }
@@ -397,8 +396,8 @@ StatusOr<ObserveResult> OnlineLearner::Observe(const torch::Tensor& pixels,
     if (recipe_.update) {
       for (int i = 0; i < options_.online_iters; ++i) {
         const bool predict = predict_in_step && i == 0;
-        const StepOutcome s = Step(x, targets, predict ? &result.prequential_correct : nullptr,
-                                   reusable_teacher);
+        const StepOutcome s =
+            Step(x, targets, predict ? &result.prequential_correct : nullptr, reusable_teacher);
         result.loss += s.loss / options_.online_iters;
         result.ce_loss = s.ce;
         result.kd_loss = s.kd;

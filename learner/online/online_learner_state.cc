@@ -38,9 +38,9 @@ void AppendStrings(const std::string& prefix, const std::vector<std::string>& st
   torch::Tensor b = torch::empty({static_cast<int64_t>(bytes.size())}, torch::kUInt8);
   if (!bytes.empty()) std::memcpy(b.data_ptr<uint8_t>(), bytes.data(), bytes.size());
   out->emplace_back(prefix + "bytes", b);
-  out->emplace_back(prefix + "lengths", torch::tensor(lengths, torch::kLong)
-                                            .reshape({static_cast<int64_t>(lengths.size())})
-                                            .clone());
+  out->emplace_back(
+      prefix + "lengths",
+      torch::tensor(lengths, torch::kLong).reshape({static_cast<int64_t>(lengths.size())}).clone());
 }
 
 StatusOr<std::vector<std::string>> ReadStrings(const std::string& prefix,

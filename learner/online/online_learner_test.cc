@@ -25,8 +25,8 @@ const Tokenizer& Tok() {
 }
 
 std::vector<std::string> Words() {
-  return {"apple", "river", "stone", "cloud", "table", "green", "music", "horse",
-          "light", "paper", "ocean", "chair", "bread", "glass", "tiger", "smile",
+  return {"apple", "river", "stone", "cloud", "table",  "green",  "music",  "horse",
+          "light", "paper", "ocean", "chair", "bread",  "glass",  "tiger",  "smile",
           "train", "plant", "house", "storm", "candle", "forest", "garden", "window"};
 }
 

@@ -9,9 +9,12 @@ struct MethodName {
 };
 
 constexpr MethodName kMethodNames[] = {
-    {OnlineMethod::kFrozen, "frozen"}, {OnlineMethod::kAsymFt, "asym-ft"},
-    {OnlineMethod::kEr, "er"},         {OnlineMethod::kSit, "sit"},
-    {OnlineMethod::kSitVrLwf, "sit+vrlwf"}, {OnlineMethod::kLwf, "lwf"},
+    {OnlineMethod::kFrozen, "frozen"},
+    {OnlineMethod::kAsymFt, "asym-ft"},
+    {OnlineMethod::kEr, "er"},
+    {OnlineMethod::kSit, "sit"},
+    {OnlineMethod::kSitVrLwf, "sit+vrlwf"},
+    {OnlineMethod::kLwf, "lwf"},
 };
 
 }  // namespace

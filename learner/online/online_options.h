@@ -17,12 +17,12 @@
 namespace perennial {
 
 enum class OnlineMethod {
-  kFrozen,     // no updates: the zero-shot floor
-  kAsymFt,     // cross-entropy over all classes seen so far (asymmetric full-negative fine-tune)
-  kEr,         // kAsymFt plus a reservoir replay buffer mixed into every step (classic ER)
-  kSit,        // Symmetric Image-Text tuning: cross-entropy over the batch's classes only
-  kSitVrLwf,   // kSit plus VR-LwF distillation on replayed-vocabulary pseudo-classes
-  kLwf,        // kSit plus classic LwF: KD against the last published snapshot, all seen labels
+  kFrozen,    // no updates: the zero-shot floor
+  kAsymFt,    // cross-entropy over all classes seen so far (asymmetric full-negative fine-tune)
+  kEr,        // kAsymFt plus a reservoir replay buffer mixed into every step (classic ER)
+  kSit,       // Symmetric Image-Text tuning: cross-entropy over the batch's classes only
+  kSitVrLwf,  // kSit plus VR-LwF distillation on replayed-vocabulary pseudo-classes
+  kLwf,       // kSit plus classic LwF: KD against the last published snapshot, all seen labels
 };
 
 // "frozen" | "asym-ft" | "er" | "sit" | "sit+vrlwf" | "lwf".
@@ -37,9 +37,9 @@ enum class ClassScope {
 
 // The loss composition of one method.
 struct LossRecipe {
-  bool update = true;        // false: the adapters never change (frozen)
+  bool update = true;  // false: the adapters never change (frozen)
   ClassScope scope = ClassScope::kBatch;
-  bool replay = false;       // mix reservoir samples into each step
+  bool replay = false;         // mix reservoir samples into each step
   bool vocabulary_kd = false;  // + lambda * T^2 * KL(base || student) on pseudo-classes
   bool snapshot_kd = false;    // + lambda * T^2 * KL(last snapshot || student), all seen labels
 };

@@ -73,8 +73,8 @@ Status ReplayBuffer::RestoreFromNamedTensors(
                                 " samples, more than the capacity " + std::to_string(capacity_));
   }
   auto pixels = by_name.find("pixels");
-  if (m > 0 && (pixels == by_name.end() || pixels->second.dim() != 4 ||
-                pixels->second.size(0) != m)) {
+  if (m > 0 &&
+      (pixels == by_name.end() || pixels->second.dim() != 4 || pixels->second.size(0) != m)) {
     return InvalidArgumentError("replay buffer tensor " + prefix + "pixels missing or misshaped");
   }
   pixels_.clear();

@@ -9,7 +9,9 @@ namespace {
 
 // Row i is filled with the value i, so a stored row tells which sample it was.
 torch::Tensor Rows(int64_t first, int64_t n) {
-  return torch::arange(first, first + n, torch::kFloat).view({n, 1, 1, 1}).expand({n, 3, 2, 2})
+  return torch::arange(first, first + n, torch::kFloat)
+      .view({n, 1, 1, 1})
+      .expand({n, 3, 2, 2})
       .contiguous();
 }
 

@@ -96,8 +96,7 @@ torch::Tensor ReplayVocabulary::Tokens(const Tokenizer& tokenizer,
   return TokensToTensor(ids, context_length);
 }
 
-torch::Tensor ReplayVocabulary::TeacherFeatures(const ClipModel& model,
-                                                const Tokenizer& tokenizer,
+torch::Tensor ReplayVocabulary::TeacherFeatures(const ClipModel& model, const Tokenizer& tokenizer,
                                                 const std::vector<int64_t>& indices) {
   torch::NoGradGuard no_grad;
   std::vector<torch::Tensor> rows;
@@ -111,9 +110,9 @@ torch::Tensor ReplayVocabulary::TeacherFeatures(const ClipModel& model,
       for (int64_t j = begin; j < end; ++j) members.push_back(j);
       // On the CPU: EncodeText scans them there and copies them to the model's device itself.
       const torch::Tensor tokens = Tokens(tokenizer, members, model.config().context_length);
-      chunks_[c] = torch::nn::functional::normalize(
-          model.EncodeText(tokens, nullptr, false),
-          torch::nn::functional::NormalizeFuncOptions().dim(-1));
+      chunks_[c] =
+          torch::nn::functional::normalize(model.EncodeText(tokens, nullptr, false),
+                                           torch::nn::functional::NormalizeFuncOptions().dim(-1));
       teacher_texts_encoded_ += end - begin;
     }
     rows.push_back(chunks_[c][i - static_cast<int64_t>(c) * kChunkSize]);

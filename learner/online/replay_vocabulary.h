@@ -69,7 +69,7 @@ class ReplayVocabulary {
       : words_(std::move(words)), prompts_(std::move(prompts)) {}
 
   std::vector<std::string> words_;
-  std::vector<std::string> prompts_;  // the template filled with each word
+  std::vector<std::string> prompts_;   // the template filled with each word
   std::vector<torch::Tensor> chunks_;  // per chunk [<= kChunkSize, E], undefined until encoded
   int64_t teacher_texts_encoded_ = 0;
 };

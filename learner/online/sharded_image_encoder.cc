@@ -40,15 +40,13 @@ void ShardedImageEncoder::RunParts(int n, const std::function<void(int)>& part) 
   for (HelperThread::Task& task : tasks) task.Wait();
 }
 
-torch::Tensor ShardedImageEncoder::Encode(const torch::Tensor& pixels,
-                                          const Adapters* adapters) {
+torch::Tensor ShardedImageEncoder::Encode(const torch::Tensor& pixels, const Adapters* adapters) {
   const std::vector<torch::Tensor> chunks =
       pixels.chunk(std::min<int64_t>(parts_, pixels.size(0)), 0);
   const int n = static_cast<int>(chunks.size());
   outputs_.assign(n, torch::Tensor());
-  RunParts(n, [&](int i) {
-    outputs_[i] = model_->EncodeImage(chunks[i], adapters, /*training=*/true);
-  });
+  RunParts(
+      n, [&](int i) { outputs_[i] = model_->EncodeImage(chunks[i], adapters, /*training=*/true); });
   cuts_.clear();
   for (const torch::Tensor& out : outputs_) {
     cuts_.push_back(out.detach().requires_grad_(out.requires_grad()));

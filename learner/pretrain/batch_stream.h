@@ -28,13 +28,13 @@
 namespace perennial {
 
 struct PretrainBatch {
-  int64_t index = 0;                   // the step this batch is for
-  torch::Tensor pixels;                // [N, 3, R, R] float32, normalised
-  torch::Tensor tokens;                // [M, L] int64, the M distinct captions
+  int64_t index = 0;            // the step this batch is for
+  torch::Tensor pixels;         // [N, 3, R, R] float32, normalised
+  torch::Tensor tokens;         // [M, L] int64, the M distinct captions
   torch::Tensor caption_index;  // [N] int64: sample i's caption is tokens row caption_index[i]
-  torch::Tensor positives;             // [N, M] float32: 1 where caption m is a positive of image n
-                                       // (its own, or any true of it: all_true_captions_positive)
-  std::vector<std::string> captions;   // the M distinct caption texts
+  torch::Tensor positives;      // [N, M] float32: 1 where caption m is a positive of image n
+                                // (its own, or any true of it: all_true_captions_positive)
+  std::vector<std::string> captions;  // the M distinct caption texts
 };
 
 // Builds batch `index` synchronously (what the stream's thread runs).

@@ -33,8 +33,7 @@ torch::Tensor ContrastiveLoss(const torch::Tensor& image_features,
   const torch::Tensor per_image = p / p.sum(1, /*keepdim=*/true);
   const torch::Tensor per_text = p.t() / p.sum(0).unsqueeze(1);
   const torch::Tensor image_to_text = -(per_image * torch::log_softmax(logits, 1)).sum(1).mean();
-  const torch::Tensor text_to_image =
-      -(per_text * torch::log_softmax(logits.t(), 1)).sum(1).mean();
+  const torch::Tensor text_to_image = -(per_text * torch::log_softmax(logits.t(), 1)).sum(1).mean();
   return 0.5 * (image_to_text + text_to_image);
 }
 

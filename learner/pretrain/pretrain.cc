@@ -76,8 +76,8 @@ struct StepStats {
   double grad_norm = 0.0;
 };
 
-StepStats TrainStep(const ClipModel& model, AdamW& optimizer, const PretrainBatch& batch,
-                    double lr, double max_grad_norm, torch::Tensor& log_scale) {
+StepStats TrainStep(const ClipModel& model, AdamW& optimizer, const PretrainBatch& batch, double lr,
+                    double max_grad_norm, torch::Tensor& log_scale) {
   const torch::Tensor image = model.EncodeImage(batch.pixels);
   const torch::Tensor text = model.EncodeText(batch.tokens);
   torch::Tensor loss = ContrastiveLoss(image, text, batch.positives, model.LogitScale());
@@ -103,11 +103,11 @@ Status CheckResumable(const PretrainCheckpoint& c, const PretrainOptions& o,
   if (c.seed != o.seed || c.batch_size != o.batch_size ||
       c.config.ToString() != o.model.ToString() || c.config.vision_heads != o.model.vision_heads ||
       c.config.text_heads != o.model.text_heads) {
-    return FailedPreconditionError(
-        path + ": checkpoint was trained with seed " + std::to_string(c.seed) + ", batch " +
-        std::to_string(c.batch_size) + ", model " + c.config.ToString() +
-        "; this run has seed " + std::to_string(o.seed) + ", batch " +
-        std::to_string(o.batch_size) + ", model " + o.model.ToString());
+    return FailedPreconditionError(path + ": checkpoint was trained with seed " +
+                                   std::to_string(c.seed) + ", batch " +
+                                   std::to_string(c.batch_size) + ", model " + c.config.ToString() +
+                                   "; this run has seed " + std::to_string(o.seed) + ", batch " +
+                                   std::to_string(o.batch_size) + ", model " + o.model.ToString());
   }
   return OkStatus();
 }
@@ -126,8 +126,8 @@ class Trainer {
       : options_(options),
         tokenizer_(std::move(tokenizer)),
         model_(std::move(model)),
-        optimizer_(ParametersOf(model_), AdamWOptions{options.beta1, options.beta2,
-                                                      options.epsilon, options.weight_decay}),
+        optimizer_(ParametersOf(model_), AdamWOptions{options.beta1, options.beta2, options.epsilon,
+                                                      options.weight_decay}),
         log_scale_(model_.Tensors(/*cpu_fp32=*/false).at("logit_scale")) {}
 
   AdamW& optimizer() { return optimizer_; }

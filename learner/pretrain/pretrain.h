@@ -41,12 +41,12 @@
 namespace perennial {
 
 struct PretrainProgress {
-  int64_t step = 0;          // steps completed
-  int64_t total_steps = 0;   // options.steps
-  double loss = 0.0;         // this step's loss
+  int64_t step = 0;         // steps completed
+  int64_t total_steps = 0;  // options.steps
+  double loss = 0.0;        // this step's loss
   double learning_rate = 0.0;
-  double logit_scale = 0.0;  // exp'ed temperature after the step
-  double grad_norm = 0.0;    // global norm before clipping
+  double logit_scale = 0.0;         // exp'ed temperature after the step
+  double grad_norm = 0.0;           // global norm before clipping
   double samples_per_second = 0.0;  // smoothed over recent steps (evaluations excluded)
   double elapsed_seconds = 0.0;     // since this call started
   double eta_seconds = 0.0;         // remaining steps at the smoothed rate
@@ -61,9 +61,9 @@ struct PretrainProgress {
 using PretrainProgressFn = std::function<bool(const PretrainProgress&)>;
 
 struct PretrainResult {
-  int64_t first_step = 0;   // 0, or the step a resumed run started from
-  int64_t steps_done = 0;   // steps completed in total (== options.steps unless stopped)
-  bool completed = false;   // reached options.steps (and exported when output_path is set)
+  int64_t first_step = 0;  // 0, or the step a resumed run started from
+  int64_t steps_done = 0;  // steps completed in total (== options.steps unless stopped)
+  bool completed = false;  // reached options.steps (and exported when output_path is set)
   double last_loss = 0.0;
   double seconds = 0.0;
   ClipConfig config;

@@ -27,8 +27,8 @@
 namespace perennial {
 
 struct PretrainCheckpoint {
-  int64_t step = 0;               // optimizer steps completed = index of the next batch
-  int64_t optimizer_steps = 0;    // AdamW's bias-correction counter
+  int64_t step = 0;             // optimizer steps completed = index of the next batch
+  int64_t optimizer_steps = 0;  // AdamW's bias-correction counter
   uint64_t seed = 0;
   int batch_size = 0;
   ClipConfig config;

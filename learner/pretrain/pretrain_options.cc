@@ -17,9 +17,9 @@ Status CheckModel(const ClipConfig& c) {
   if (c.vision_patch_size <= 0 || c.image_resolution % c.vision_patch_size != 0) {
     return InvalidArgumentError("model.vision_patch_size must divide model.image_resolution");
   }
-  const int positive[] = {c.embed_dim,      c.vision_width, c.vision_layers, c.vision_heads,
-                          c.context_length, c.vocab_size,   c.text_width,    c.text_layers,
-                          c.text_heads};
+  const int positive[] = {c.embed_dim,    c.vision_width,   c.vision_layers,
+                          c.vision_heads, c.context_length, c.vocab_size,
+                          c.text_width,   c.text_layers,    c.text_heads};
   for (int v : positive) {
     if (v <= 0) return InvalidArgumentError("model dimensions must all be positive");
   }
