@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -32,96 +33,95 @@ Status AdminCall(const Connection& c, const char* rpc, Method method, const Requ
   return OkStatus();
 }
 
-void AddAdminCommands(CLI::App& app) {
-  auto c = std::make_shared<Connection>();
-  CLI::App* status = app.add_subcommand("status",
-                                        "A running server's versions, cursor, lag and "
-                                        "learning metrics (GetStatus).");
-  AddConnectionFlags(status, c.get());
-  SetCommand(status, [c]() -> Status {
-    return AdminCall<v1::GetStatusRequest, v1::GetStatusResponse>(
-        *c, "GetStatus", &v1::AdminService::Stub::GetStatus, v1::GetStatusRequest());
+// Non-deduced: lets AddAdminCommand take a lambda where it wants a std::function.
+template <typename T>
+struct NonDeduced {
+  using type = T;
+};
+
+// Adds subcommand `name` (with the connection flags) that sends `rpc` the request
+// `make_request` builds once the command line is parsed, and prints the response.
+template <typename Request, typename Response>
+CLI::App* AddAdminCommand(
+    CLI::App& app, const std::shared_ptr<Connection>& c, const std::string& name,
+    const std::string& help, const char* rpc,
+    grpc::Status (v1::AdminService::Stub::*method)(grpc::ClientContext*, const Request&, Response*),
+    typename NonDeduced<std::function<Request()>>::type make_request = [] { return Request(); }) {
+  CLI::App* sub = app.add_subcommand(name, help);
+  AddConnectionFlags(sub, c.get());
+  SetCommand(sub, [c, rpc, method, make_request]() -> Status {
+    return AdminCall<Request, Response>(*c, rpc, method, make_request());
   });
+  return sub;
+}
+
+void AddAdminCommands(CLI::App& app) {
+  using Stub = v1::AdminService::Stub;
+  auto c = std::make_shared<Connection>();
+  AddAdminCommand(app, c, "status",
+                  "A running server's versions, cursor, lag and learning metrics (GetStatus).",
+                  "GetStatus", &Stub::GetStatus);
 
   auto tags = std::make_shared<std::vector<std::string>>();
-  CLI::App* checkpoint = app.add_subcommand("checkpoint",
-                                            "Write a checkpoint now (tagged "
-                                            "checkpoints survive retention).");
-  AddConnectionFlags(checkpoint, c.get());
-  checkpoint->add_option("--tag", *tags, "tag (repeatable), e.g. before-rollout");
-  SetCommand(checkpoint, [c, tags]() -> Status {
-    v1::CheckpointRequest request;
-    for (const std::string& tag : *tags) request.add_tags(tag);
-    return AdminCall<v1::CheckpointRequest, v1::CheckpointResponse>(
-        *c, "Checkpoint", &v1::AdminService::Stub::Checkpoint, request);
-  });
+  AddAdminCommand(app, c, "checkpoint",
+                  "Write a checkpoint now (tagged checkpoints survive retention).", "Checkpoint",
+                  &Stub::Checkpoint,
+                  [tags] {
+                    v1::CheckpointRequest request;
+                    for (const std::string& tag : *tags) request.add_tags(tag);
+                    return request;
+                  })
+      ->add_option("--tag", *tags, "tag (repeatable), e.g. before-rollout");
 
-  CLI::App* list = app.add_subcommand("checkpoints", "List stored checkpoints.");
-  AddConnectionFlags(list, c.get());
-  SetCommand(list, [c]() -> Status {
-    return AdminCall<v1::ListCheckpointsRequest, v1::ListCheckpointsResponse>(
-        *c, "ListCheckpoints", &v1::AdminService::Stub::ListCheckpoints,
-        v1::ListCheckpointsRequest());
-  });
+  AddAdminCommand(app, c, "checkpoints", "List stored checkpoints.", "ListCheckpoints",
+                  &Stub::ListCheckpoints);
 
   auto version = std::make_shared<uint64_t>(0);
   auto from_head = std::make_shared<bool>(false);
-  CLI::App* roll = app.add_subcommand(
-      "rollback", "Make checkpoint VERSION (0: the base model) live again, under a new version.");
-  AddConnectionFlags(roll, c.get());
+  CLI::App* roll = AddAdminCommand(
+      app, c, "rollback",
+      "Make checkpoint VERSION (0: the base model) live again, under a new version.", "Rollback",
+      &Stub::Rollback, [version, from_head] {
+        v1::RollbackRequest request;
+        request.set_version(*version);
+        request.set_resume_from_head(*from_head);
+        return request;
+      });
   roll->add_option("version", *version, "checkpoint version")->required();
   roll->add_flag("--from-head", *from_head,
                  "keep the cursor at the log's head (do not re-train the samples after it)");
-  SetCommand(roll, [c, version, from_head]() -> Status {
-    v1::RollbackRequest request;
-    request.set_version(*version);
-    request.set_resume_from_head(*from_head);
-    return AdminCall<v1::RollbackRequest, v1::RollbackResponse>(
-        *c, "Rollback", &v1::AdminService::Stub::Rollback, request);
-  });
 
-  CLI::App* pause = app.add_subcommand("pause", "Pause learning (ingest and queries go on).");
-  AddConnectionFlags(pause, c.get());
-  SetCommand(pause, [c]() -> Status {
-    return AdminCall<v1::PauseLearningRequest, v1::PauseLearningResponse>(
-        *c, "PauseLearning", &v1::AdminService::Stub::PauseLearning, v1::PauseLearningRequest());
-  });
-  CLI::App* resume = app.add_subcommand("resume", "Resume learning.");
-  AddConnectionFlags(resume, c.get());
-  SetCommand(resume, [c]() -> Status {
-    return AdminCall<v1::ResumeLearningRequest, v1::ResumeLearningResponse>(
-        *c, "ResumeLearning", &v1::AdminService::Stub::ResumeLearning, v1::ResumeLearningRequest());
-  });
+  AddAdminCommand(app, c, "pause", "Pause learning (ingest and queries go on).", "PauseLearning",
+                  &Stub::PauseLearning);
+  AddAdminCommand(app, c, "resume", "Resume learning.", "ResumeLearning", &Stub::ResumeLearning);
 
   auto words = std::make_shared<std::vector<std::string>>();
-  CLI::App* vocab = app.add_subcommand(
-      "vocab-add", "Add words to the replayed vocabulary (sit+vrlwf; used after a restart).");
-  AddConnectionFlags(vocab, c.get());
-  vocab->add_option("words", *words, "words")->required();
-  SetCommand(vocab, [c, words]() -> Status {
-    v1::AddVocabularyRequest request;
-    for (const std::string& w : *words) request.add_words(w);
-    return AdminCall<v1::AddVocabularyRequest, v1::AddVocabularyResponse>(
-        *c, "AddVocabulary", &v1::AdminService::Stub::AddVocabulary, request);
-  });
+  AddAdminCommand(app, c, "vocab-add",
+                  "Add words to the replayed vocabulary (sit+vrlwf; used after a restart).",
+                  "AddVocabulary", &Stub::AddVocabulary,
+                  [words] {
+                    v1::AddVocabularyRequest request;
+                    for (const std::string& w : *words) request.add_words(w);
+                    return request;
+                  })
+      ->add_option("words", *words, "words")
+      ->required();
 
   auto labels = std::make_shared<std::vector<std::string>>();
   auto templates = std::make_shared<std::vector<std::string>>();
   auto name = std::make_shared<std::string>();
-  CLI::App* set = app.add_subcommand(
-      "labels-set", "Store a named label set that Classify can use by name (label_set).");
-  AddConnectionFlags(set, c.get());
+  CLI::App* set = AddAdminCommand(
+      app, c, "labels-set", "Store a named label set that Classify can use by name (label_set).",
+      "SetLabelSet", &Stub::SetLabelSet, [name, labels, templates] {
+        v1::SetLabelSetRequest request;
+        request.set_name(*name);
+        for (const std::string& l : *labels) request.add_labels(l);
+        for (const std::string& t : *templates) request.add_templates(t);
+        return request;
+      });
   set->add_option("name", *name, "label set name")->required();
   set->add_option("--labels", *labels, "comma-separated labels")->delimiter(',')->required();
   set->add_option("--template", *templates, "prompt template with {} (repeatable)");
-  SetCommand(set, [c, name, labels, templates]() -> Status {
-    v1::SetLabelSetRequest request;
-    request.set_name(*name);
-    for (const std::string& l : *labels) request.add_labels(l);
-    for (const std::string& t : *templates) request.add_templates(t);
-    return AdminCall<v1::SetLabelSetRequest, v1::SetLabelSetResponse>(
-        *c, "SetLabelSet", &v1::AdminService::Stub::SetLabelSet, request);
-  });
 }
 
 struct IngestFlags {
