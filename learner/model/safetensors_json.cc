@@ -1,5 +1,6 @@
 #include "learner/model/safetensors_json.h"
 
+#include <string_view>
 #include <utility>
 
 #include "learner/base/utf8.h"
@@ -9,6 +10,12 @@ namespace safetensors_internal {
 namespace {
 
 constexpr int kMaxDepth = 64;
+
+// JSON's one-letter escapes: a backslash and kEscapeLetters[i] stand for kEscapedChars[i].
+// The last, '/', is read but never written (it needs no escape).
+constexpr std::string_view kEscapeLetters = "\"\\bfnrt/";
+constexpr std::string_view kEscapedChars = "\"\\\b\f\n\r\t/";
+constexpr std::string_view kCharsToEscape = kEscapedChars.substr(0, kEscapedChars.size() - 1);
 
 class Parser {
  public:
@@ -150,36 +157,11 @@ class Parser {
   Status ParseEscape(std::string* out) {
     if (pos_ >= text_.size()) return Error("unterminated string");
     const char c = text_[pos_++];
-    switch (c) {
-      case '"':
-        out->push_back('"');
-        return OkStatus();
-      case '\\':
-        out->push_back('\\');
-        return OkStatus();
-      case '/':
-        out->push_back('/');
-        return OkStatus();
-      case 'b':
-        out->push_back('\b');
-        return OkStatus();
-      case 'f':
-        out->push_back('\f');
-        return OkStatus();
-      case 'n':
-        out->push_back('\n');
-        return OkStatus();
-      case 'r':
-        out->push_back('\r');
-        return OkStatus();
-      case 't':
-        out->push_back('\t');
-        return OkStatus();
-      case 'u':
-        break;
-      default:
-        return Error(std::string("bad escape '\\") + c + "'");
+    if (const size_t k = kEscapeLetters.find(c); k != std::string_view::npos) {
+      out->push_back(kEscapedChars[k]);
+      return OkStatus();
     }
+    if (c != 'u') return Error(std::string("bad escape '\\") + c + "'");
     uint32_t cp = 0;
     PERENNIAL_RETURN_IF_ERROR(ParseHex4(&cp));
     if (cp >= 0xDC00 && cp <= 0xDFFF) return Error("unpaired low surrogate");
@@ -266,36 +248,15 @@ std::string JsonQuote(std::string_view s) {
   std::string out = "\"";
   for (const char ch : s) {
     const auto c = static_cast<unsigned char>(ch);
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\b':
-        out += "\\b";
-        break;
-      case '\f':
-        out += "\\f";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (c < 0x20) {
-          out += "\\u00";
-          out.push_back(kHex[c >> 4]);
-          out.push_back(kHex[c & 0xF]);
-        } else {
-          out.push_back(ch);
-        }
+    if (const size_t k = kCharsToEscape.find(ch); k != std::string_view::npos) {
+      out.push_back('\\');
+      out.push_back(kEscapeLetters[k]);
+    } else if (c < 0x20) {
+      out += "\\u00";
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 0xF]);
+    } else {
+      out.push_back(ch);
     }
   }
   out.push_back('"');

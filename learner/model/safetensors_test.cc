@@ -149,6 +149,25 @@ TEST(SafetensorsTest, ByteExactHandBuiltBuffer) {
   EXPECT_EQ(parsed->metadata.at("k"), "v");
 }
 
+TEST(SafetensorsTest, MetadataStringsAreEscapedAsPythonDoesAndReadBack) {
+  // Every character JSON escapes, '/' (which it need not) and a non-ASCII one, as Python's
+  // json.dumps(..., separators=(",", ":"), ensure_ascii=False) writes them.
+  const std::string value = "q\"b\\s/\b\f\n\r\t\x01\xc3\xa9";
+  StatusOr<std::string> written = SerializeSafetensors({{"t", torch::ones({1})}}, {{"k", value}});
+  ASSERT_TRUE(written.ok());
+  const std::string quoted = R"("k":"q\"b\\s/\b\f\n\r\t\u0001)"
+                             "\xc3\xa9\"";
+  EXPECT_NE(written->find(quoted), std::string::npos) << *written;
+  StatusOr<TensorFile> parsed = ParseSafetensors(*written, "escapes");
+  ASSERT_TRUE(parsed.ok()) << parsed.status().message();
+  EXPECT_EQ(parsed->metadata.at("k"), value);
+  // "\/" is read as '/'.
+  StatusOr<TensorFile> slash =
+      ParseSafetensors(Build(R"({"__metadata__":{"arch":"ViT-B\/32"}})", std::string()), "slash");
+  ASSERT_TRUE(slash.ok()) << slash.status().message();
+  EXPECT_EQ(slash->metadata.at("arch"), "ViT-B/32");
+}
+
 TEST(SafetensorsTest, PythonWrittenFixtureReserializesByteExactly) {
   const std::string path = "tests/fixtures/tiny_clip/openai_fp32.safetensors";
   StatusOr<TensorFile> file = ReadSafetensors(path);

@@ -10,6 +10,7 @@
 #include <optional>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -84,37 +85,24 @@ class LineParser {
       }
       if (pos_ >= s_.size()) return std::nullopt;
       char e = s_[pos_++];
-      switch (e) {
-        case 'n':
-          out.push_back('\n');
-          break;
-        case 't':
-          out.push_back('\t');
-          break;
-        case 'r':
-          out.push_back('\r');
-          break;
-        case 'b':
-          out.push_back('\b');
-          break;
-        case 'f':
-          out.push_back('\f');
-          break;
-        case 'u': {
-          std::optional<uint32_t> cp = Hex4();
-          if (!cp) return std::nullopt;
-          if (*cp >= 0xD800 && *cp <= 0xDBFF && s_.substr(pos_, 2) == "\\u") {
-            pos_ += 2;
-            std::optional<uint32_t> low = Hex4();
-            if (!low) return std::nullopt;
-            *cp = 0x10000 + ((*cp - 0xD800) << 10) + (*low - 0xDC00);
-          }
-          tokenizer_internal::AppendUtf8(*cp, &out);
-          break;
-        }
-        default:
-          out.push_back(e);  // \" \\ \/
+      static constexpr std::string_view kLetters = "ntrbf", kChars = "\n\t\r\b\f";
+      if (const size_t k = kLetters.find(e); k != std::string_view::npos) {
+        out.push_back(kChars[k]);
+        continue;
       }
+      if (e != 'u') {
+        out.push_back(e);  // \" \\ \/
+        continue;
+      }
+      std::optional<uint32_t> cp = Hex4();
+      if (!cp) return std::nullopt;
+      if (*cp >= 0xD800 && *cp <= 0xDBFF && s_.substr(pos_, 2) == "\\u") {
+        pos_ += 2;
+        std::optional<uint32_t> low = Hex4();
+        if (!low) return std::nullopt;
+        *cp = 0x10000 + ((*cp - 0xD800) << 10) + (*low - 0xDC00);
+      }
+      tokenizer_internal::AppendUtf8(*cp, &out);
     }
     if (pos_ >= s_.size()) return std::nullopt;
     ++pos_;
