@@ -111,15 +111,9 @@ void CountOutcomes(int first, size_t request_bytes, ServerMetrics* metrics,
   uint64_t accepted = 0, duplicates = 0, rejected = 0;
   for (int i = first; i < response->results_size(); ++i) {
     switch (response->results(i).outcome()) {
-      case v1::SampleResult::ACCEPTED:
-        ++accepted;
-        break;
-      case v1::SampleResult::DUPLICATE:
-        ++duplicates;
-        break;
-      default:
-        ++rejected;
-        break;
+      case v1::SampleResult::ACCEPTED: ++accepted; break;
+      case v1::SampleResult::DUPLICATE: ++duplicates; break;
+      default: ++rejected; break;
     }
   }
   response->set_accepted(response->accepted() + accepted);

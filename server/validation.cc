@@ -118,8 +118,7 @@ bool IsValidUtf8(absl::string_view text) {
 absl::StatusOr<Image> DecodeRequestImage(const v1::Image& image, const ServerLimits& limits,
                                          absl::string_view field, int draft_min_side) {
   switch (image.data_case()) {
-    case v1::Image::kRaw:
-      return DecodeRaw(image.raw(), limits, field);
+    case v1::Image::kRaw: return DecodeRaw(image.raw(), limits, field);
     case v1::Image::kEncoded: {
       const std::string& bytes = image.encoded();
       const std::string where = absl::StrCat(field, ".encoded");
@@ -132,8 +131,7 @@ absl::StatusOr<Image> DecodeRequestImage(const v1::Image& image, const ServerLim
       if (!decoded.ok()) return Prefixed(decoded.status(), where);
       return decoded;
     }
-    case v1::Image::DATA_NOT_SET:
-      break;
+    case v1::Image::DATA_NOT_SET: break;
   }
   return MissingImage(field);
 }

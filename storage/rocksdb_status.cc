@@ -12,14 +12,10 @@ absl::Status FromRocksDbStatus(const rocksdb::Status& status, absl::string_view 
   const std::string message = absl::StrCat(context, ": ", status.ToString());
   using Code = rocksdb::Status::Code;
   switch (status.code()) {
-    case Code::kNotFound:
-      return absl::NotFoundError(message);
-    case Code::kCorruption:
-      return absl::DataLossError(message);
-    case Code::kNotSupported:
-      return absl::UnimplementedError(message);
-    case Code::kInvalidArgument:
-      return absl::InvalidArgumentError(message);
+    case Code::kNotFound: return absl::NotFoundError(message);
+    case Code::kCorruption: return absl::DataLossError(message);
+    case Code::kNotSupported: return absl::UnimplementedError(message);
+    case Code::kInvalidArgument: return absl::InvalidArgumentError(message);
     case Code::kIOError:
       if (status.IsNoSpace()) return absl::ResourceExhaustedError(message);
       if (absl::StrContains(status.ToString(), "lock")) {
@@ -28,18 +24,13 @@ absl::Status FromRocksDbStatus(const rocksdb::Status& status, absl::string_view 
       }
       return absl::UnavailableError(message);
     case Code::kTimedOut:
-    case Code::kExpired:
-      return absl::DeadlineExceededError(message);
-    case Code::kAborted:
-      return absl::AbortedError(message);
+    case Code::kExpired: return absl::DeadlineExceededError(message);
+    case Code::kAborted: return absl::AbortedError(message);
     case Code::kBusy:
     case Code::kTryAgain:
-    case Code::kShutdownInProgress:
-      return absl::UnavailableError(message);
-    case Code::kColumnFamilyDropped:
-      return absl::FailedPreconditionError(message);
-    default:
-      return absl::InternalError(message);
+    case Code::kShutdownInProgress: return absl::UnavailableError(message);
+    case Code::kColumnFamilyDropped: return absl::FailedPreconditionError(message);
+    default: return absl::InternalError(message);
   }
 }
 

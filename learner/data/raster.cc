@@ -136,20 +136,13 @@ void CopyRow(const uint8_t* source, int row, Image* image) {
 float ShapeExtent(ShapeKind kind) {
   switch (kind) {
     case ShapeKind::kCircle:
-    case ShapeKind::kRing:
-      return 1.0f;
-    case ShapeKind::kSquare:
-      return kSquareHalfSide * 1.41421356f;
-    case ShapeKind::kTriangle:
-      return kTriangleHalfSide * 1.15470054f;
-    case ShapeKind::kDiamond:
-      return kDiamondHalfHeight;
-    case ShapeKind::kStar:
-      return kStarOuter;
-    case ShapeKind::kCross:
-      return Length(kCrossArm, kCrossHalfThickness);
-    case ShapeKind::kHeart:
-      return 0.68f * kHeartScale;
+    case ShapeKind::kRing: return 1.0f;
+    case ShapeKind::kSquare: return kSquareHalfSide * 1.41421356f;
+    case ShapeKind::kTriangle: return kTriangleHalfSide * 1.15470054f;
+    case ShapeKind::kDiamond: return kDiamondHalfHeight;
+    case ShapeKind::kStar: return kStarOuter;
+    case ShapeKind::kCross: return Length(kCrossArm, kCrossHalfThickness);
+    case ShapeKind::kHeart: return 0.68f * kHeartScale;
   }
   return 1.2f;
 }
@@ -162,24 +155,18 @@ float ShapeSignedDistance(const ShapeGeometry& shape, float x, float y) {
   const float ly = shape.sin_angle * dx - shape.cos_angle * dy;
   const float r = shape.radius;
   switch (shape.kind) {
-    case ShapeKind::kCircle:
-      return Length(lx, ly) - r;
-    case ShapeKind::kSquare:
-      return SdBox(lx, ly, kSquareHalfSide * r, kSquareHalfSide * r);
-    case ShapeKind::kTriangle:
-      return SdEquilateralTriangle(lx, ly, kTriangleHalfSide * r);
+    case ShapeKind::kCircle: return Length(lx, ly) - r;
+    case ShapeKind::kSquare: return SdBox(lx, ly, kSquareHalfSide * r, kSquareHalfSide * r);
+    case ShapeKind::kTriangle: return SdEquilateralTriangle(lx, ly, kTriangleHalfSide * r);
     case ShapeKind::kDiamond:
       return SdRhombus(lx, ly, kDiamondHalfWidth * r, kDiamondHalfHeight * r);
-    case ShapeKind::kStar:
-      return SdStar5(lx, ly, kStarOuter * r, kStarInnerFactor);
-    case ShapeKind::kCross:
-      return SdCross(lx, ly, kCrossArm * r, kCrossHalfThickness * r);
+    case ShapeKind::kStar: return SdStar5(lx, ly, kStarOuter * r, kStarInnerFactor);
+    case ShapeKind::kCross: return SdCross(lx, ly, kCrossArm * r, kCrossHalfThickness * r);
     case ShapeKind::kHeart: {
       const float s = kHeartScale * r;
       return SdHeartUnit(lx / s, ly / s + kHeartCenterY) * s;
     }
-    case ShapeKind::kRing:
-      return std::fabs(Length(lx, ly) - kRingMid * r) - kRingHalfWidth * r;
+    case ShapeKind::kRing: return std::fabs(Length(lx, ly) - kRingMid * r) - kRingHalfWidth * r;
   }
   return Length(lx, ly) - r;
 }

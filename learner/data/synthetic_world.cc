@@ -91,8 +91,7 @@ Attributes SampleAttributes(const WorldOptions& o, const Constraint& constraint,
 
 float FocusWeight(CaptionFocus focus, const WorldOptions& o, HardNegativeMode mode) {
   switch (focus) {
-    case CaptionFocus::kShapeAndColour:
-      return o.shape_and_colour_caption_weight;
+    case CaptionFocus::kShapeAndColour: return o.shape_and_colour_caption_weight;
     case CaptionFocus::kShapeOnly:
       if (mode == HardNegativeMode::kShapeFixed) return 0.0f;
       if (o.shape_only_captions_need_fixed_colour && mode != HardNegativeMode::kColourFixed) {

@@ -514,20 +514,11 @@ TEST(SyntheticWorldTest, ObjectsShowTheirColourWherePlaced) {
       const ShapeGeometry& p = s.objects[0].geometry;
       const ShapeGeometry& q = s.objects[1].geometry;
       switch (a.relation) {
-        case Relation::kLeftOf:
-          EXPECT_LT(p.center_x, q.center_x);
-          break;
-        case Relation::kRightOf:
-          EXPECT_GT(p.center_x, q.center_x);
-          break;
-        case Relation::kAbove:
-          EXPECT_LT(p.center_y, q.center_y);
-          break;
-        case Relation::kBelow:
-          EXPECT_GT(p.center_y, q.center_y);
-          break;
-        case Relation::kNone:
-          ADD_FAILURE() << "pair without relation";
+        case Relation::kLeftOf: EXPECT_LT(p.center_x, q.center_x); break;
+        case Relation::kRightOf: EXPECT_GT(p.center_x, q.center_x); break;
+        case Relation::kAbove: EXPECT_LT(p.center_y, q.center_y); break;
+        case Relation::kBelow: EXPECT_GT(p.center_y, q.center_y); break;
+        case Relation::kNone: ADD_FAILURE() << "pair without relation";
       }
     }
   }

@@ -52,16 +52,11 @@ const std::string& RelationPhrase(Relation relation) {
 
 Relation InverseRelation(Relation relation) {
   switch (relation) {
-    case Relation::kLeftOf:
-      return Relation::kRightOf;
-    case Relation::kRightOf:
-      return Relation::kLeftOf;
-    case Relation::kAbove:
-      return Relation::kBelow;
-    case Relation::kBelow:
-      return Relation::kAbove;
-    case Relation::kNone:
-      break;
+    case Relation::kLeftOf: return Relation::kRightOf;
+    case Relation::kRightOf: return Relation::kLeftOf;
+    case Relation::kAbove: return Relation::kBelow;
+    case Relation::kBelow: return Relation::kAbove;
+    case Relation::kNone: break;
   }
   return Relation::kNone;
 }

@@ -16,16 +16,11 @@ constexpr uint64_t kProbeRenderStream = 32;
 
 int NumLabels(ProbeKind kind) {
   switch (kind) {
-    case ProbeKind::kColour:
-      return kNumColours;
-    case ProbeKind::kShape:
-      return kNumShapes;
-    case ProbeKind::kPosition:
-      return kNumPositions;
-    case ProbeKind::kCount:
-      return kMaxCount;
-    case ProbeKind::kSize:
-      return kNumSizes;
+    case ProbeKind::kColour: return kNumColours;
+    case ProbeKind::kShape: return kNumShapes;
+    case ProbeKind::kPosition: return kNumPositions;
+    case ProbeKind::kCount: return kMaxCount;
+    case ProbeKind::kSize: return kNumSizes;
   }
   return 1;
 }
@@ -66,12 +61,8 @@ Attributes ProbeAttributes(ProbeKind kind, int label, int background_level, bool
   a.size = static_cast<int>(rng->Below(kNumSizes));
   a.position = static_cast<int>(rng->Below(kNumPositions));
   switch (kind) {
-    case ProbeKind::kColour:
-      std::tie(a.shape, a.colour) = pick_pair(-1, label, rng);
-      break;
-    case ProbeKind::kShape:
-      std::tie(a.shape, a.colour) = pick_pair(label, -1, rng);
-      break;
+    case ProbeKind::kColour: std::tie(a.shape, a.colour) = pick_pair(-1, label, rng); break;
+    case ProbeKind::kShape: std::tie(a.shape, a.colour) = pick_pair(label, -1, rng); break;
     case ProbeKind::kPosition:
       std::tie(a.shape, a.colour) = pick_pair(-1, -1, rng);
       a.position = label;

@@ -51,9 +51,7 @@ void DrawBackground(BackgroundKind kind, WorldRng* rng, Image* image) {
   const int hi = light ? 240 : 60;
   switch (kind) {
     case BackgroundKind::kPlainLight:
-    case BackgroundKind::kPlainDark:
-      FillSolid(Tone(lo, hi, rng), image);
-      return;
+    case BackgroundKind::kPlainDark: FillSolid(Tone(lo, hi, rng), image); return;
     case BackgroundKind::kGradient: {
       const Rgb from = Tone(lo, hi, rng);
       const Rgb to = Tone(lo, hi, rng);

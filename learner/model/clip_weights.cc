@@ -408,12 +408,9 @@ StatusOr<TensorMap> LoadTorchScript(const std::string& path) {
 
 const char* WeightFormatName(WeightFormat format) {
   switch (format) {
-    case WeightFormat::kOpenAiSafetensors:
-      return "openai-safetensors";
-    case WeightFormat::kHuggingFaceSafetensors:
-      return "huggingface-safetensors";
-    case WeightFormat::kTorchScript:
-      return "torchscript";
+    case WeightFormat::kOpenAiSafetensors: return "openai-safetensors";
+    case WeightFormat::kHuggingFaceSafetensors: return "huggingface-safetensors";
+    case WeightFormat::kTorchScript: return "torchscript";
   }
   return "unknown";
 }

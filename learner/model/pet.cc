@@ -77,24 +77,18 @@ torch::Tensor InitialValue(const Slot& slot, at::Generator& gen) {
 
 const char* PetKindName(PetKind kind) {
   switch (kind) {
-    case PetKind::kNone:
-      return "none";
-    case PetKind::kLora:
-      return "lora";
-    case PetKind::kBottleneck:
-      return "adapter";
+    case PetKind::kNone: return "none";
+    case PetKind::kLora: return "lora";
+    case PetKind::kBottleneck: return "adapter";
   }
   return "none";
 }
 
 const char* TowerSelectionName(TowerSelection towers) {
   switch (towers) {
-    case TowerSelection::kImage:
-      return "image";
-    case TowerSelection::kText:
-      return "text";
-    case TowerSelection::kBoth:
-      return "both";
+    case TowerSelection::kImage: return "image";
+    case TowerSelection::kText: return "text";
+    case TowerSelection::kBoth: return "both";
   }
   return "both";
 }

@@ -120,14 +120,10 @@ PERENNIAL_AVX2 void ResampleHorizontalAvx2(RowsView src, int rows, int channels,
                                            const Coefficients& coeffs, int x0, int width,
                                            uint8_t* dst) {
   switch (channels) {
-    case 1:
-      return Horizontal<1>(src, rows, coeffs, x0, width, dst);
-    case 3:
-      return Horizontal<3>(src, rows, coeffs, x0, width, dst);
-    case 4:
-      return Horizontal<4>(src, rows, coeffs, x0, width, dst);
-    default:
-      return ResampleHorizontal(src, rows, channels, coeffs, x0, width, dst);
+    case 1: return Horizontal<1>(src, rows, coeffs, x0, width, dst);
+    case 3: return Horizontal<3>(src, rows, coeffs, x0, width, dst);
+    case 4: return Horizontal<4>(src, rows, coeffs, x0, width, dst);
+    default: return ResampleHorizontal(src, rows, channels, coeffs, x0, width, dst);
   }
 }
 

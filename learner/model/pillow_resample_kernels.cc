@@ -90,14 +90,10 @@ Coefficients PrecomputeCoefficients(int in_size, int out_size) {
 void ResampleHorizontal(RowsView src, int rows, int channels, const Coefficients& coeffs, int x0,
                         int width, uint8_t* dst) {
   switch (channels) {
-    case 1:
-      return ResampleHorizontalFixed<1>(src, rows, coeffs, x0, width, dst);
-    case 2:
-      return ResampleHorizontalFixed<2>(src, rows, coeffs, x0, width, dst);
-    case 3:
-      return ResampleHorizontalFixed<3>(src, rows, coeffs, x0, width, dst);
-    default:
-      return ResampleHorizontalFixed<4>(src, rows, coeffs, x0, width, dst);
+    case 1: return ResampleHorizontalFixed<1>(src, rows, coeffs, x0, width, dst);
+    case 2: return ResampleHorizontalFixed<2>(src, rows, coeffs, x0, width, dst);
+    case 3: return ResampleHorizontalFixed<3>(src, rows, coeffs, x0, width, dst);
+    default: return ResampleHorizontalFixed<4>(src, rows, coeffs, x0, width, dst);
   }
 }
 

@@ -37,24 +37,15 @@ StatusOr<OnlineMethod> ParseOnlineMethod(const std::string& name) {
 LossRecipe RecipeFor(OnlineMethod method) {
   LossRecipe r;
   switch (method) {
-    case OnlineMethod::kFrozen:
-      r.update = false;
-      break;
-    case OnlineMethod::kAsymFt:
-      r.scope = ClassScope::kAllSeen;
-      break;
+    case OnlineMethod::kFrozen: r.update = false; break;
+    case OnlineMethod::kAsymFt: r.scope = ClassScope::kAllSeen; break;
     case OnlineMethod::kEr:
       r.scope = ClassScope::kAllSeen;
       r.replay = true;
       break;
-    case OnlineMethod::kSit:
-      break;
-    case OnlineMethod::kSitVrLwf:
-      r.vocabulary_kd = true;
-      break;
-    case OnlineMethod::kLwf:
-      r.snapshot_kd = true;
-      break;
+    case OnlineMethod::kSit: break;
+    case OnlineMethod::kSitVrLwf: r.vocabulary_kd = true; break;
+    case OnlineMethod::kLwf: r.snapshot_kd = true; break;
   }
   return r;
 }
