@@ -109,6 +109,63 @@ std::string ExecutableRelativePath() {
       .string();
 }
 
+using MergeList = std::vector<std::pair<std::string, std::string>>;
+
+// The lines of a merges file, checked to be plain text with at least the merges CLIP uses.
+StatusOr<std::vector<std::string_view>> MergeFileLines(const std::string& contents,
+                                                       const std::string& where) {
+  if (contents.size() >= 2 && static_cast<unsigned char>(contents[0]) == 0x1F &&
+      static_cast<unsigned char>(contents[1]) == 0x8B) {
+    return InvalidArgumentError(where + " is gzip-compressed; decompress it first");
+  }
+  std::vector<std::string_view> lines = SplitLines(contents);
+  if (lines.size() < kEndMergeLine) {
+    return InvalidArgumentError(where + " has " + std::to_string(lines.size()) +
+                                " lines; CLIP's BPE needs at least " +
+                                std::to_string(kEndMergeLine));
+  }
+  return lines;
+}
+
+// The merges CLIP keeps (lines kFirstMergeLine..kEndMergeLine - 1), in rank order; each line
+// must be two symbols of byte-encoded text.
+StatusOr<MergeList> ParseMerges(const std::vector<std::string_view>& lines,
+                                const std::unordered_map<char32_t, uint8_t>& byte_decoder,
+                                const std::string& where) {
+  MergeList merges;
+  merges.reserve(kEndMergeLine - kFirstMergeLine);
+  for (size_t line = kFirstMergeLine; line < kEndMergeLine; ++line) {
+    std::vector<std::string_view> fields = SplitFields(lines[line]);
+    bool ok = fields.size() == 2;
+    for (size_t f = 0; ok && f < fields.size(); ++f) {
+      for (char32_t cp : DecodeUtf8(fields[f])) ok = ok && byte_decoder.count(cp) > 0;
+    }
+    if (!ok) {
+      return InvalidArgumentError(where + " line " + std::to_string(line + 1) +
+                                  " is not a merge of two byte-encoded symbols: '" +
+                                  std::string(lines[line].substr(0, 80)) + "'");
+    }
+    merges.emplace_back(std::string(fields[0]), std::string(fields[1]));
+  }
+  return merges;
+}
+
+// Every token's text, by id, in the reference's order: the bytes, the bytes + "</w>", the
+// joined merges, then the two special tokens.
+std::vector<std::string> TokenTexts(const ByteTable& bytes, const MergeList& merges) {
+  std::vector<std::string> vocab;
+  vocab.reserve(Tokenizer::kVocabSize);
+  for (uint8_t b : bytes.order) {
+    vocab.emplace_back();
+    AppendUtf8(bytes.encoder[b], &vocab.back());
+  }
+  for (int i = 0; i < 256; ++i) vocab.push_back(vocab[i] + kEndOfWord);
+  for (const auto& [first, second] : merges) vocab.push_back(first + second);
+  vocab.push_back(kSotText);
+  vocab.push_back(kEotText);
+  return vocab;
+}
+
 }  // namespace
 
 struct Tokenizer::Vocabulary {
@@ -147,47 +204,12 @@ Tokenizer::Tokenizer(std::shared_ptr<const Vocabulary> vocab, std::shared_ptr<Bp
 StatusOr<Tokenizer> Tokenizer::Load(const std::string& merges_path) {
   PERENNIAL_ASSIGN_OR_RETURN(std::string contents, ReadFile(merges_path));
   const std::string where = "tokenizer: merges file '" + merges_path + "'";
-  if (contents.size() >= 2 && static_cast<unsigned char>(contents[0]) == 0x1F &&
-      static_cast<unsigned char>(contents[1]) == 0x8B) {
-    return InvalidArgumentError(where + " is gzip-compressed; decompress it first");
-  }
-  std::vector<std::string_view> lines = SplitLines(contents);
-  if (lines.size() < kEndMergeLine) {
-    return InvalidArgumentError(where + " has " + std::to_string(lines.size()) +
-                                " lines; CLIP's BPE needs at least " +
-                                std::to_string(kEndMergeLine));
-  }
-
+  PERENNIAL_ASSIGN_OR_RETURN(std::vector<std::string_view> lines, MergeFileLines(contents, where));
   const ByteTable bytes = MakeByteTable();
   std::unordered_map<char32_t, uint8_t> byte_decoder;
   for (int b = 0; b < 256; ++b) byte_decoder[bytes.encoder[b]] = static_cast<uint8_t>(b);
-
-  // vocab = bytes, bytes + "</w>", joined merges, the two special tokens (reference order).
-  std::vector<std::string> vocab;
-  vocab.reserve(kVocabSize);
-  for (uint8_t b : bytes.order) {
-    vocab.emplace_back();
-    AppendUtf8(bytes.encoder[b], &vocab.back());
-  }
-  for (int i = 0; i < 256; ++i) vocab.push_back(vocab[i] + kEndOfWord);
-  std::vector<std::pair<std::string, std::string>> merges;
-  merges.reserve(kEndMergeLine - kFirstMergeLine);
-  for (size_t line = kFirstMergeLine; line < kEndMergeLine; ++line) {
-    std::vector<std::string_view> fields = SplitFields(lines[line]);
-    bool ok = fields.size() == 2;
-    for (size_t f = 0; ok && f < fields.size(); ++f) {
-      for (char32_t cp : DecodeUtf8(fields[f])) ok = ok && byte_decoder.count(cp) > 0;
-    }
-    if (!ok) {
-      return InvalidArgumentError(where + " line " + std::to_string(line + 1) +
-                                  " is not a merge of two byte-encoded symbols: '" +
-                                  std::string(lines[line].substr(0, 80)) + "'");
-    }
-    merges.emplace_back(std::string(fields[0]), std::string(fields[1]));
-    vocab.push_back(merges.back().first + merges.back().second);
-  }
-  vocab.push_back(kSotText);
-  vocab.push_back(kEotText);
+  PERENNIAL_ASSIGN_OR_RETURN(MergeList merges, ParseMerges(lines, byte_decoder, where));
+  const std::vector<std::string> vocab = TokenTexts(bytes, merges);
 
   auto result = std::make_shared<Vocabulary>();
   std::unordered_map<std::string, int32_t> encoder;  // later duplicates win, as in a dict
