@@ -98,6 +98,59 @@ absl::StatusOr<uint64_t> GetMetaUint64(rocksdb::DB* db, rocksdb::ColumnFamilyHan
   return *value;
 }
 
+// The base model id the database in `dir` was created for. A new database records `given` (and
+// the schema version); an existing one must have this build's schema and, when `given` is not
+// empty, the same id.
+absl::StatusOr<std::string> CheckOrRecordBaseModel(rocksdb::DB* db,
+                                                   rocksdb::ColumnFamilyHandle* meta,
+                                                   const std::string& dir,
+                                                   const std::string& given) {
+  PERENNIAL_ASSIGN_OR_RETURN(std::optional<std::string> recorded,
+                             GetMeta(db, meta, kMetaBaseModelId));
+  PERENNIAL_ASSIGN_OR_RETURN(uint64_t schema, GetMetaUint64(db, meta, kMetaSchemaVersion, 0));
+  if (!recorded) {
+    if (given.empty()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(dir, " records no base model id and none was given"));
+    }
+    rocksdb::WriteBatch batch;
+    batch.Put(meta, kMetaBaseModelId, given);
+    batch.Put(meta, kMetaSchemaVersion, EncodeUint64(kSchemaVersion));
+    PERENNIAL_RETURN_IF_ERROR(
+        FromRocksDbStatus(db->Write(store_internal::DurableWrite(true), &batch),
+                          absl::StrCat("initialize database ", dir)));
+    return given;
+  }
+  if (schema != kSchemaVersion) {
+    return absl::FailedPreconditionError(absl::StrCat(dir, " has storage schema version ", schema,
+                                                      "; this build reads version ",
+                                                      kSchemaVersion));
+  }
+  if (!given.empty() && *recorded != given) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "data directory ", dir, " was created for base model '", *recorded,
+        "' but the base model now is '", given,
+        "'; its adapters do not fit this model: use another --data-dir or the original model"));
+  }
+  return *recorded;
+}
+
+// The sequence number the next appended sample gets. The log's last key wins over a stale
+// counter (both are written in one batch, so they agree unless the meta value was damaged).
+absl::StatusOr<uint64_t> NextSeq(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* meta,
+                                 rocksdb::ColumnFamilyHandle* samples, const std::string& dir) {
+  PERENNIAL_ASSIGN_OR_RETURN(uint64_t next_seq, GetMetaUint64(db, meta, kMetaNextSeq, 1));
+  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), samples));
+  it->SeekToLast();
+  if (it->Valid()) {
+    std::optional<uint64_t> last = DecodeUint64(store_internal::View(it->key()));
+    if (!last) return absl::DataLossError(absl::StrCat("malformed sample key in ", dir));
+    next_seq = std::max(next_seq, *last + 1);
+  }
+  PERENNIAL_RETURN_IF_ERROR(FromRocksDbStatus(it->status(), "scan sample log"));
+  return next_seq;
+}
+
 }  // namespace
 
 Store::Store(std::string dir, std::string base_model_id, bool sync_writes,
@@ -174,46 +227,9 @@ StoreUsage Store::Usage() const {
 
 absl::Status Store::LoadMeta() {
   rocksdb::DB* db = db_.get();
-  PERENNIAL_ASSIGN_OR_RETURN(std::optional<std::string> recorded_id,
-                             GetMeta(db, cf_->meta, kMetaBaseModelId));
-  PERENNIAL_ASSIGN_OR_RETURN(uint64_t schema, GetMetaUint64(db, cf_->meta, kMetaSchemaVersion, 0));
-  if (!recorded_id) {
-    if (base_model_id_.empty()) {
-      return absl::FailedPreconditionError(
-          absl::StrCat(dir_, " records no base model id and none was given"));
-    }
-    rocksdb::WriteBatch batch;
-    batch.Put(cf_->meta, kMetaBaseModelId, base_model_id_);
-    batch.Put(cf_->meta, kMetaSchemaVersion, EncodeUint64(kSchemaVersion));
-    PERENNIAL_RETURN_IF_ERROR(
-        FromRocksDbStatus(db->Write(store_internal::DurableWrite(true), &batch),
-                          absl::StrCat("initialize database ", dir_)));
-  } else {
-    if (schema != kSchemaVersion) {
-      return absl::FailedPreconditionError(absl::StrCat(dir_, " has storage schema version ",
-                                                        schema, "; this build reads version ",
-                                                        kSchemaVersion));
-    }
-    if (!base_model_id_.empty() && *recorded_id != base_model_id_) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "data directory ", dir_, " was created for base model '", *recorded_id,
-          "' but the base model now is '", base_model_id_,
-          "'; its adapters do not fit this model: use another --data-dir or the original model"));
-    }
-    base_model_id_ = *recorded_id;
-  }
-
-  PERENNIAL_ASSIGN_OR_RETURN(uint64_t next_seq, GetMetaUint64(db, cf_->meta, kMetaNextSeq, 1));
-  // The log's last key wins over a stale counter (both are written in one batch, so they agree
-  // unless the meta value was damaged).
-  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), cf_->samples));
-  it->SeekToLast();
-  if (it->Valid()) {
-    std::optional<uint64_t> last = DecodeUint64(store_internal::View(it->key()));
-    if (!last) return absl::DataLossError(absl::StrCat("malformed sample key in ", dir_));
-    next_seq = std::max(next_seq, *last + 1);
-  }
-  PERENNIAL_RETURN_IF_ERROR(FromRocksDbStatus(it->status(), "scan sample log"));
+  PERENNIAL_ASSIGN_OR_RETURN(base_model_id_,
+                             CheckOrRecordBaseModel(db, cf_->meta, dir_, base_model_id_));
+  PERENNIAL_ASSIGN_OR_RETURN(uint64_t next_seq, NextSeq(db, cf_->meta, cf_->samples, dir_));
   PERENNIAL_ASSIGN_OR_RETURN(uint64_t cursor, GetMetaUint64(db, cf_->meta, kMetaCursor, 0));
   PERENNIAL_ASSIGN_OR_RETURN(uint64_t current,
                              GetMetaUint64(db, cf_->meta, kMetaCurrentVersion, 0));
