@@ -205,9 +205,10 @@ class ServerTest : public ::testing::Test {
     return response;
   }
 
-  // Waits for the learner to consume the log up to `seq`.
+  // Waits for the learner to consume the log up to `seq`: up to 30 s, for a busy machine (ctest
+  // runs two tests at once on 2 cores); it usually takes a few hundred ms.
   void WaitForCursor(uint64_t seq) {
-    for (int i = 0; i < 200 && ServerStatus().cursor() < seq; ++i) {
+    for (int i = 0; i < 3000 && ServerStatus().cursor() < seq; ++i) {
       absl::SleepFor(absl::Milliseconds(10));
     }
     ASSERT_EQ(ServerStatus().cursor(), seq);
