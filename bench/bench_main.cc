@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
+#include <optional>
 #include <sstream>
 #include <string>
 
@@ -69,13 +70,18 @@ std::vector<std::string> SplitComma(const std::string& list) {
   return out;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  perennial::TuneCpuRuntime();
+struct BenchFlags {
   std::string suite = "clip";
   perennial::bench::ClipBenchOptions clip;
   perennial::bench::LearnerBenchOptions learner;
+};
+
+// Reads the command line into `flags`. Returns the exit code when main() should stop here
+// (--help: 0; a flag without a value or an unknown flag: 2, with the usage printed).
+std::optional<int> ParseFlags(int argc, char** argv, BenchFlags* flags) {
+  std::string& suite = flags->suite;
+  perennial::bench::ClipBenchOptions& clip = flags->clip;
+  perennial::bench::LearnerBenchOptions& learner = flags->learner;
   for (int i = 1; i < argc; ++i) {
     const std::string flag = argv[i];
     if (flag == "--help" || flag == "-h") {
@@ -134,6 +140,14 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
+  return std::nullopt;
+}
+
+// Checks the values ParseFlags read and resolves --dtype auto for the device. Returns 2 (after
+// saying what is wrong) when one is out of range.
+std::optional<int> CheckFlags(BenchFlags* flags) {
+  perennial::bench::ClipBenchOptions& clip = flags->clip;
+  perennial::bench::LearnerBenchOptions& learner = flags->learner;
   if (clip.run.batch <= 0 || clip.run.threads <= 0 || clip.iterations <= 0 || learner.steps <= 0 ||
       learner.image_parts <= 0 || learner.online_iters <= 0) {
     std::cerr << "perennial-bench: --batch, --threads, --iterations, --steps, --online-iters and "
@@ -151,8 +165,18 @@ int main(int argc, char** argv) {
     std::cerr << "perennial-bench: --attention: " << attention_error << "\n";
     return 2;
   }
-  if (suite == "clip") return perennial::bench::RunClipBench(clip);
-  if (suite == "learner") return perennial::bench::RunLearnerBench(learner);
-  std::cerr << "perennial-bench: unknown suite '" << suite << "' (known: clip, learner)\n";
+  return std::nullopt;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  perennial::TuneCpuRuntime();
+  BenchFlags flags;
+  if (const std::optional<int> exit_code = ParseFlags(argc, argv, &flags)) return *exit_code;
+  if (const std::optional<int> exit_code = CheckFlags(&flags)) return *exit_code;
+  if (flags.suite == "clip") return perennial::bench::RunClipBench(flags.clip);
+  if (flags.suite == "learner") return perennial::bench::RunLearnerBench(flags.learner);
+  std::cerr << "perennial-bench: unknown suite '" << flags.suite << "' (known: clip, learner)\n";
   return 2;
 }
