@@ -14,7 +14,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "learner/base/cpu_runtime.h"
-#include "learner/base/torch_status.h"
 #include "learner/model/clip_model.h"
 #include "learner/model/tokenizer.h"
 #include "server/admin_service.h"
@@ -115,18 +114,12 @@ std::unique_ptr<grpc::Server> BuildGrpcServer(const ServerOptions& options,
 // The model's device and dtype from the flags, checked (`dtype` resolved from "auto" already).
 absl::StatusOr<ModelOptions> ModelOptionsFor(const ServerOptions& options) {
   ModelOptions model_options;
-  absl::Status device_status = CatchTorch("--device", [&]() -> absl::Status {
-    model_options.device = torch::Device(options.device);
-    if (model_options.device.is_cuda() && !torch::cuda::is_available()) {
-      return absl::FailedPreconditionError("--device " + options.device +
-                                           ": no CUDA device in this LibTorch build or machine");
-    }
-    return absl::OkStatus();
-  });
-  if (!device_status.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--device '", options.device, "' is not cpu, cuda or cuda:N: ", device_status.message()));
+  absl::StatusOr<torch::Device> device = ParseDevice(options.device);
+  if (!device.ok()) {
+    return absl::Status(device.status().code(),
+                        absl::StrCat("--device: ", device.status().message()));
   }
+  model_options.device = *device;
   absl::StatusOr<torch::ScalarType> dtype = ParseComputeDtype(options.dtype);
   if (!dtype.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("--dtype: ", dtype.status().message()));

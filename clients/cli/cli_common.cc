@@ -43,16 +43,11 @@ StatusOr<torch::Device> ApplyRuntimeFlags(const RuntimeFlags& flags) {
   int threads = flags.threads;
   if (threads == 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   torch::set_num_threads(threads);
-  try {
-    torch::Device device(flags.device);
-    if (device.is_cuda() && !torch::cuda::is_available()) {
-      return FailedPreconditionError("--device " + flags.device +
-                                     ": this LibTorch build or machine has no CUDA device");
-    }
-    return device;
-  } catch (const std::exception&) {
-    return InvalidArgumentError("--device '" + flags.device + "' is not cpu, cuda or cuda:N");
+  StatusOr<torch::Device> device = ParseDevice(flags.device);
+  if (!device.ok()) {
+    return Status(device.status().code(), "--device: " + std::string(device.status().message()));
   }
+  return device;
 }
 
 void AddModelFlag(CLI::App* sub, std::string* model_path) {

@@ -1,6 +1,7 @@
 #include "learner/model/clip_model.h"
 
 #include <algorithm>
+#include <optional>
 
 #include "learner/base/device_copy.h"
 #include "learner/base/torch_status.h"
@@ -217,6 +218,20 @@ StatusOr<torch::ScalarType> ParseComputeDtype(const std::string& name) {
   if (name == "bf16") return torch::kBFloat16;
   if (name == "fp16") return torch::kFloat16;
   return InvalidArgumentError("dtype '" + name + "' is not fp32, bf16 or fp16");
+}
+
+StatusOr<torch::Device> ParseDevice(const std::string& name) {
+  std::optional<torch::Device> device;
+  try {
+    device.emplace(name);
+  } catch (const std::exception&) {
+    return InvalidArgumentError("device '" + name + "' is not cpu, cuda or cuda:N");
+  }
+  if (device->is_cuda() && !torch::cuda::is_available()) {
+    return FailedPreconditionError("device '" + name +
+                                   "': this LibTorch build or machine has no CUDA device");
+  }
+  return *device;
 }
 
 torch::Tensor ClipModel::LogitScale() const { return logit_scale_.exp().clamp_max(100.0); }

@@ -124,6 +124,11 @@ class ClipModel {
 // "fp32", "bf16" or "fp16" as a compute dtype for ModelOptions::dtype; errors name the value.
 StatusOr<torch::ScalarType> ParseComputeDtype(const std::string& name);
 
+// "cpu", "cuda" or "cuda:N" as a device this process can compute on: InvalidArgument for any
+// other name, FailedPrecondition for a CUDA device this LibTorch build or machine lacks. Errors
+// name the value.
+StatusOr<torch::Device> ParseDevice(const std::string& name);
+
 // Pads token id lists (each SOT ... EOT, at most `context_length` long) into a [N, L] int64
 // tensor with L = the longest list (or `context_length` when `pad_to_context`).
 torch::Tensor TokensToTensor(const std::vector<std::vector<int32_t>>& ids, int context_length,

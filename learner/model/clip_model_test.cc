@@ -33,6 +33,22 @@ torch::Tensor Tokens() {
   return torch::tensor({{98, 5, 6, 7, 99, 0, 0, 0}, {98, 8, 99, 0, 0, 0, 0, 0}}, torch::kLong);
 }
 
+TEST(ParseDeviceTest, NamesTheDeviceInEveryError) {
+  StatusOr<torch::Device> cpu = ParseDevice("cpu");
+  ASSERT_TRUE(cpu.ok());
+  EXPECT_TRUE(cpu->is_cpu());
+  StatusOr<torch::Device> gpu = ParseDevice("gpu");
+  ASSERT_FALSE(gpu.ok());
+  EXPECT_EQ(gpu.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(gpu.status().message(), "device 'gpu' is not cpu, cuda or cuda:N");
+  StatusOr<torch::Device> cuda = ParseDevice("cuda:1");
+  if (torch::cuda::is_available()) return;  // what follows is for machines without CUDA
+  ASSERT_FALSE(cuda.ok());
+  EXPECT_EQ(cuda.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(cuda.status().message(),
+            "device 'cuda:1': this LibTorch build or machine has no CUDA device");
+}
+
 TEST(ClipModelTest, InfersTheConfigurationFromShapes) {
   const ClipModel model = TinyModel();
   const ClipConfig& c = model.config();
