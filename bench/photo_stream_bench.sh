@@ -15,20 +15,14 @@ set -euo pipefail
 BIN=${1:-build/bin}
 PER_CLASS=${2:-200}
 PY=/usr/bin/python3
+source "$(dirname "$0")/server_lib.sh"
 work=$(mktemp -d)
-trap 'kill $server_pid 2>/dev/null; wait $server_pid 2>/dev/null; rm -rf "$work"' EXIT
-server_pid=
+trap 'stop_server; rm -rf "$work"' EXIT
 "$PY" "$(dirname "$0")/make_photo_set.py" "$work/photos" "$PER_CLASS"
 total=$((PER_CLASS * 10))
-log=$work/server.log
-"$BIN/perennial-server" --listen 127.0.0.1:0 --metrics-listen 127.0.0.1:0 --data-dir "$work/d" \
-  --checkpoint-interval-s 0 ${SERVER_FLAGS:-} >"$log" 2>&1 &
-server_pid=$!
-for _ in $(seq 600); do grep -q '^serving' "$log" && break; sleep 0.1; done
-port=$(sed -n 's/.*gRPC on [^ ,]*:\([0-9]*\).*/\1/p' "$log" | head -1)
-[ -n "$port" ] || { echo "photo_stream_bench: server did not start:" >&2; cat "$log" >&2; exit 1; }
-metrics=$(sed -n 's|.*metrics on \(http://[^ ,]*\).*|\1|p' "$log" | head -1)
-export PERENNIAL_SERVER=127.0.0.1:$port
+start_server "$BIN" "$work/server.log" "$work/d" --metrics-listen 127.0.0.1:0 \
+  --checkpoint-interval-s 0 ${SERVER_FLAGS:-}
+metrics=$metrics_url
 # Polled with curl, not `perennial status`: starting the CLI (LibTorch inside) costs a core.
 metric() { curl -s "$metrics" | awk -v name="$1" '$1 == name {print $2}'; }
 "$BIN/perennial" ingest --folder "$work/photos" --order iid >/dev/null 2>&1

@@ -20,16 +20,11 @@ QUERY_RATE=${QUERY_RATE:-10}
 QUERY_ARRIVALS=${QUERY_ARRIVALS:-uniform}
 SATURATION_CLIENTS=${SATURATION_CLIENTS:-16}
 PY=/usr/bin/python3
+source "$(dirname "$0")/server_lib.sh"
 data=$(mktemp -d)
-log=$data/server.log
-"$BIN/perennial-server" --listen 127.0.0.1:0 --metrics-listen "" --data-dir "$data/d" \
-  --checkpoint-interval-s 0 --max-backlog 100000000 ${SERVER_FLAGS:-} >"$log" 2>&1 &
-server_pid=$!
-trap 'kill $server_pid 2>/dev/null; wait $server_pid 2>/dev/null; rm -rf "$data"' EXIT
-for _ in $(seq 600); do grep -q '^serving' "$log" && break; sleep 0.1; done
-port=$(sed -n 's/.*gRPC on [^ ,]*:\([0-9]*\).*/\1/p' "$log" | head -1)
-[ -n "$port" ] || { echo "service_bench: server did not start:" >&2; cat "$log" >&2; exit 1; }
-export PERENNIAL_SERVER=127.0.0.1:$port
+trap 'stop_server; rm -rf "$data"' EXIT
+start_server "$BIN" "$data/server.log" "$data/d" --metrics-listen "" \
+  --checkpoint-interval-s 0 --max-backlog 100000000 ${SERVER_FLAGS:-}
 CLI=$BIN/perennial
 
 steps() {

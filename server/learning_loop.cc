@@ -173,6 +173,8 @@ void LearningLoop::Run() {
     if (batch.pixels.defined()) {
       TrainLocked(std::move(batch));
       idle_since = absl::Now();
+    } else {
+      ExportMetricsLocked();  // EVAL or skipped samples only: no step exports what they changed
     }
     // Caught up: the last steps go live before the cursor says so, so that a client that sees
     // cursor >= last_seq in GetStatus is answered by a model that learned every sample.
@@ -342,22 +344,39 @@ absl::Status LearningLoop::RestoreLocked(const v1::CheckpointRecord* record) {
 }
 
 void LearningLoop::RescanEvalSamples(uint64_t cursor) {
-  const uint64_t first =
-      cursor > options_.eval_rescan_samples ? cursor - options_.eval_rescan_samples + 1 : 1;
+  // The reservoir chooses from the log's records first and only its survivors are decoded: with
+  // camera photos, decoding every EVAL sample of the window took seconds of each start-up.
+  const std::vector<uint64_t> chosen = ChooseEvalSamples(cursor);
   const PreprocessOptions preprocess = env_.host->preprocess_options();
   const int draft_min_side = env_.host->jpeg_draft_min_side();
+  for (size_t slot = 0; slot < chosen.size(); ++slot) {
+    absl::StatusOr<std::vector<v1::StoredSample>> logged = env_.store->ReadSamples(chosen[slot], 1);
+    if (!logged.ok() || logged->empty() || logged->front().seq() != chosen[slot]) continue;
+    const v1::StoredSample& stored = logged->front();
+    absl::StatusOr<torch::Tensor> pixels =
+        DecodeLoggedImage(stored, options_.limits, draft_min_side, preprocess);
+    if (pixels.ok()) evaluator_.SetEvalSample(slot, *pixels, TrimLabel(stored.sample().label()));
+  }
+}
+
+std::vector<uint64_t> LearningLoop::ChooseEvalSamples(uint64_t cursor) {
+  const uint64_t first =
+      cursor > options_.eval_rescan_samples ? cursor - options_.eval_rescan_samples + 1 : 1;
+  std::vector<uint64_t> chosen;  // slot -> seq
   for (uint64_t seq = first; seq <= cursor;) {
     absl::StatusOr<std::vector<v1::StoredSample>> logged =
         env_.store->ReadSamples(seq, std::min<uint64_t>(kLogReadChunk, cursor - seq + 1));
-    if (!logged.ok() || logged->empty()) return;
+    if (!logged.ok() || logged->empty()) break;
     for (const v1::StoredSample& stored : *logged) {
       seq = stored.seq() + 1;
       if (stored.sample().split() != v1::Sample::EVAL) continue;
-      absl::StatusOr<torch::Tensor> pixels =
-          DecodeLoggedImage(stored, options_.limits, draft_min_side, preprocess);
-      if (pixels.ok()) evaluator_.AddEvalSample(*pixels, TrimLabel(stored.sample().label()));
+      const std::optional<size_t> slot = evaluator_.OfferEvalSample();
+      if (!slot.has_value()) continue;
+      if (*slot >= chosen.size()) chosen.resize(*slot + 1);
+      chosen[*slot] = stored.seq();
     }
   }
+  return chosen;
 }
 
 void LearningLoop::ExportMetricsLocked() {

@@ -145,7 +145,11 @@ class LearningLoop final : public LearnerControl {
   // Makes the learner's current snapshot live under max(host version + 1, min_version).
   absl::Status PublishLocked(uint64_t min_version) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status RestoreLocked(const v1::CheckpointRecord* record) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Refills the held-out set from the EVAL samples logged in the window before `cursor`.
   void RescanEvalSamples(uint64_t cursor) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Offers the window's EVAL samples to the evaluator's reservoir without decoding them; returns
+  // the seq chosen for each slot.
+  std::vector<uint64_t> ChooseEvalSamples(uint64_t cursor) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ExportMetricsLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const LearnerEnv env_;

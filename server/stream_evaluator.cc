@@ -35,19 +35,28 @@ StreamEvaluator::StreamEvaluator(const ClipModel* model, const Tokenizer* tokeni
       reservoir_rng_(options.seed) {}
 
 void StreamEvaluator::AddEvalSample(const torch::Tensor& pixels, const std::string& label) {
-  if (options_.max_eval_samples == 0) return;
+  if (std::optional<size_t> slot = OfferEvalSample()) SetEvalSample(*slot, pixels, label);
+}
+
+std::optional<size_t> StreamEvaluator::OfferEvalSample() {
+  if (options_.max_eval_samples == 0) return std::nullopt;
   ++eval_offered_;
-  torch::Tensor stored = pixels.to(torch::kCPU, torch::kHalf).contiguous();
-  if (eval_labels_.size() < options_.max_eval_samples) {
-    eval_pixels_.push_back(std::move(stored));
-    eval_labels_.push_back(label);
-    return;
-  }
+  if (eval_offered_ <= options_.max_eval_samples) return eval_offered_ - 1;
   const uint64_t slot = reservoir_rng_() % eval_offered_;
-  if (slot < options_.max_eval_samples) {
+  if (slot < options_.max_eval_samples) return slot;
+  return std::nullopt;
+}
+
+void StreamEvaluator::SetEvalSample(size_t slot, const torch::Tensor& pixels,
+                                    const std::string& label) {
+  torch::Tensor stored = pixels.to(torch::kCPU, torch::kHalf).contiguous();
+  if (slot < eval_labels_.size()) {
     eval_pixels_[slot] = std::move(stored);
     eval_labels_[slot] = label;
+    return;
   }
+  eval_pixels_.push_back(std::move(stored));
+  eval_labels_.push_back(label);
 }
 
 void StreamEvaluator::SetProbes(std::shared_ptr<const std::vector<ProbeTask>> probes) {

@@ -24,6 +24,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -55,9 +56,20 @@ class StreamEvaluator {
   StreamEvaluator(const ClipModel* model, const Tokenizer* tokenizer,
                   std::vector<std::string> templates, StreamEvaluatorOptions options);
 
-  // Offers one held-out sample: `pixels` [3, R, R] preprocessed.
+  // Offers one held-out sample: `pixels` [3, R, R] preprocessed. The same as OfferEvalSample(),
+  // then SetEvalSample() with the slot it returns.
   void AddEvalSample(const torch::Tensor& pixels, const std::string& label);
+  // The reservoir's decision for the next offered sample, taken before its image is decoded:
+  // the slot it goes into, or nullopt when reservoir sampling drops it. The same seed and the same
+  // number of offers choose the same slots, whichever way the samples are then filled in.
+  std::optional<size_t> OfferEvalSample();
+  // Puts a sample into `slot` (from OfferEvalSample()): replaces the sample there, or appends
+  // when `slot` is past the end, so a slot left unfilled (an image that would not decode) leaves
+  // no hole and a later offer fills it.
+  void SetEvalSample(size_t slot, const torch::Tensor& pixels, const std::string& label);
   size_t eval_samples() const { return eval_labels_.size(); }
+  // The held-out set's labels, slot by slot.
+  const std::vector<std::string>& eval_labels() const { return eval_labels_; }
 
   void SetProbes(std::shared_ptr<const std::vector<ProbeTask>> probes);
 
