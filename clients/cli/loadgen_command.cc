@@ -16,6 +16,7 @@
 #include "clients/cli/cli_common.h"
 #include "clients/cli/connection.h"
 #include "clients/cli/ingest_source.h"
+#include "clients/cli/progress_line.h"
 #include "perennial/v1/inference.grpc.pb.h"
 #include "perennial/v1/ingest.grpc.pb.h"
 
@@ -289,6 +290,7 @@ Status RunLoadgen(LoadgenFlags f) {
   for (int i = 0; i < f.query_clients; ++i) {
     workers.emplace_back(QueryClient, std::cref(f), std::cref(workload), i, end, &stats);
   }
+  ProgressLine progress;
   while (Clock::now() < end) {
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
     const double t = std::chrono::duration<double>(Clock::now() - start).count();
@@ -297,13 +299,14 @@ Status RunLoadgen(LoadgenFlags f) {
       std::lock_guard<std::mutex> lock(stats.mu);
       queries = stats.latencies_ms.size();
     }
-    std::fprintf(stderr, "\r%4.0fs  acked %llu (%.0f/s)  queries %zu (%.1f/s) ", t,
-                 static_cast<unsigned long long>(stats.acked), stats.acked / t, queries,
-                 queries / t);
-    std::fflush(stderr);
+    char text[160];
+    std::snprintf(text, sizeof(text), "%4.0fs  acked %llu (%.0f/s)  queries %zu (%.1f/s)", t,
+                  static_cast<unsigned long long>(stats.acked), stats.acked / t, queries,
+                  queries / t);
+    progress.Update(text);
   }
   for (std::thread& w : workers) w.join();
-  std::fprintf(stderr, "\n");
+  progress.Finish();
   Report(f, workload, stats, std::chrono::duration<double>(Clock::now() - start).count());
   return OkStatus();
 }

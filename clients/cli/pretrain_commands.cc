@@ -9,6 +9,7 @@
 #include <string>
 
 #include "clients/cli/cli_common.h"
+#include "clients/cli/progress_line.h"
 #include "learner/model/default_model.h"
 #include "learner/model/tokenizer.h"
 #include "learner/pretrain/pretrain.h"
@@ -40,45 +41,44 @@ std::string Duration(double seconds) {
   return buffer;
 }
 
-// A one-line progress bar on stderr, redrawn at most twice a second; evaluations and
-// checkpoints get lines of their own.
+// A one-line progress bar on stderr (redrawn in place on a terminal, a line every 10 s
+// elsewhere: ProgressLine); evaluations and checkpoints get lines of their own.
 class ProgressBar {
  public:
   bool Update(const PretrainProgress& p) {
-    const auto now = std::chrono::steady_clock::now();
     const bool event = p.probes != nullptr || !p.checkpoint_written.empty();
-    if (event || p.step == p.total_steps || now - last_draw_ > std::chrono::milliseconds(500)) {
-      Draw(p);
-      last_draw_ = now;
-    }
+    line_.Update(Text(p), event || p.step == p.total_steps);
     if (p.probes != nullptr) {
-      std::fprintf(stderr, "\n  step %lld zero-shot: %s\n", static_cast<long long>(p.step),
-                   FormatProbeAccuracies(*p.probes).c_str());
+      line_.Message("  step " + std::to_string(p.step) +
+                    " zero-shot: " + FormatProbeAccuracies(*p.probes));
     }
     if (!p.checkpoint_written.empty() && p.probes == nullptr) {
-      std::fprintf(stderr, "\n  checkpoint: %s\n", p.checkpoint_written.c_str());
+      line_.Message("  checkpoint: " + p.checkpoint_written);
     }
-    if (g_interrupted) std::fprintf(stderr, "\ninterrupted: saving a checkpoint and stopping\n");
+    if (g_interrupted) line_.Message("interrupted: saving a checkpoint and stopping");
     return !g_interrupted;
   }
+  void Finish() { line_.Finish(); }
 
  private:
-  void Draw(const PretrainProgress& p) const {
+  static std::string Text(const PretrainProgress& p) {
     constexpr int kWidth = 24;
     const double fraction = static_cast<double>(p.step) / static_cast<double>(p.total_steps);
     const int filled = static_cast<int>(fraction * kWidth);
     std::string bar(static_cast<size_t>(filled), '#');
     bar.resize(kWidth, '.');
-    std::fprintf(stderr,
-                 "\r[%s] %lld/%lld  %.0f samples/s  loss %.4f  lr %.2e  scale %.1f  "
-                 "elapsed %s  eta %s ",
-                 bar.c_str(), static_cast<long long>(p.step), static_cast<long long>(p.total_steps),
-                 p.samples_per_second, p.loss, p.learning_rate, p.logit_scale,
-                 Duration(p.elapsed_seconds).c_str(), Duration(p.eta_seconds).c_str());
-    std::fflush(stderr);
+    char text[256];
+    std::snprintf(text, sizeof(text),
+                  "[%s] %lld/%lld  %.0f samples/s  loss %.4f  lr %.2e  scale %.1f  "
+                  "elapsed %s  eta %s",
+                  bar.c_str(), static_cast<long long>(p.step),
+                  static_cast<long long>(p.total_steps), p.samples_per_second, p.loss,
+                  p.learning_rate, p.logit_scale, Duration(p.elapsed_seconds).c_str(),
+                  Duration(p.eta_seconds).c_str());
+    return text;
   }
 
-  std::chrono::steady_clock::time_point last_draw_;
+  ProgressLine line_;
 };
 
 struct PretrainFlags {
@@ -191,7 +191,7 @@ void AddPretrain(CLI::App& app) {
     StatusOr<PretrainResult> result =
         RunPretraining(options, [&bar](const PretrainProgress& p) { return bar.Update(p); });
     std::signal(SIGINT, SIG_DFL);
-    std::fprintf(stderr, "\n");
+    bar.Finish();
     PERENNIAL_RETURN_IF_ERROR(result.status());
     PrintJson({{"completed", result->completed},
                {"steps", result->steps_done},

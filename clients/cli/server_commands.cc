@@ -15,6 +15,7 @@
 #include "clients/cli/cli_common.h"
 #include "clients/cli/connection.h"
 #include "clients/cli/ingest_source.h"
+#include "clients/cli/progress_line.h"
 #include "perennial/v1/admin.grpc.pb.h"
 #include "perennial/v1/ingest.grpc.pb.h"
 
@@ -141,7 +142,7 @@ struct IngestTotals {
 // whole batch on UNAVAILABLE / RESOURCE_EXHAUSTED, with the server's retry hint or exponential
 // backoff. Rejections that are not retryable are counted and reported.
 Status SendBatch(const IngestFlags& f, v1::IngestService::Stub* stub, std::vector<v1::Sample> batch,
-                 IngestTotals* totals) {
+                 IngestTotals* totals, ProgressLine* progress) {
   Backoff backoff(std::chrono::milliseconds(100), std::chrono::milliseconds(5000));
   for (int attempt = 0; !batch.empty(); ++attempt) {
     v1::IngestRequest request;
@@ -169,8 +170,7 @@ Status SendBatch(const IngestFlags& f, v1::IngestService::Stub* stub, std::vecto
           continue;
         }
         ++totals->rejected;
-        std::fprintf(stderr, "\nrejected %s: %s\n", batch[r.index()].idempotency_key().c_str(),
-                     r.reason().c_str());
+        progress->Message("rejected " + batch[r.index()].idempotency_key() + ": " + r.reason());
       }
     }
     if (retry.empty()) break;
@@ -184,17 +184,18 @@ Status SendBatch(const IngestFlags& f, v1::IngestService::Stub* stub, std::vecto
   return OkStatus();
 }
 
-void DrawIngestProgress(size_t sent, size_t total, const IngestTotals& t, double seconds) {
+std::string IngestProgressText(size_t sent, size_t total, const IngestTotals& t, double seconds) {
   const double rate = seconds > 0 ? static_cast<double>(sent) / seconds : 0;
   const double eta = rate > 0 ? static_cast<double>(total - sent) / rate : 0;
-  std::fprintf(stderr,
-               "\r%zu/%zu sent  %.0f samples/s  accepted %llu  duplicate %llu  rejected %llu  "
-               "retried %llu  eta %.0fs ",
-               sent, total, rate, static_cast<unsigned long long>(t.accepted),
-               static_cast<unsigned long long>(t.duplicates),
-               static_cast<unsigned long long>(t.rejected),
-               static_cast<unsigned long long>(t.retries), eta);
-  std::fflush(stderr);
+  char text[256];
+  std::snprintf(text, sizeof(text),
+                "%zu/%zu sent  %.0f samples/s  accepted %llu  duplicate %llu  rejected %llu  "
+                "retried %llu  eta %.0fs",
+                sent, total, rate, static_cast<unsigned long long>(t.accepted),
+                static_cast<unsigned long long>(t.duplicates),
+                static_cast<unsigned long long>(t.rejected),
+                static_cast<unsigned long long>(t.retries), eta);
+  return text;
 }
 
 Status RunIngest(const IngestFlags& f) {
@@ -204,6 +205,7 @@ Status RunIngest(const IngestFlags& f) {
   std::fprintf(stderr, "ingesting %zu samples (%s) into %s\n", total, source->description().c_str(),
                f.connection.server.c_str());
   IngestTotals totals;
+  ProgressLine progress;
   const auto start = std::chrono::steady_clock::now();
   auto elapsed = [&] {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -215,15 +217,15 @@ Status RunIngest(const IngestFlags& f) {
       PERENNIAL_ASSIGN_OR_RETURN(v1::Sample sample, source->Sample(sent + i));
       batch.push_back(std::move(sample));
     }
-    PERENNIAL_RETURN_IF_ERROR(SendBatch(f, stub.get(), std::move(batch), &totals));
+    PERENNIAL_RETURN_IF_ERROR(SendBatch(f, stub.get(), std::move(batch), &totals, &progress));
     sent += n;
     if (f.rate > 0) {
       const double ahead = static_cast<double>(sent) / f.rate - elapsed();
       if (ahead > 0) std::this_thread::sleep_for(std::chrono::duration<double>(ahead));
     }
-    DrawIngestProgress(sent, total, totals, elapsed());
+    progress.Update(IngestProgressText(sent, total, totals, elapsed()), sent == total);
   }
-  std::fprintf(stderr, "\n");
+  progress.Finish();
   const double seconds = elapsed();
   if (f.connection.json) {
     PrintJson({{"sent", total},
