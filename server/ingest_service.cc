@@ -105,7 +105,8 @@ void StoreAdmitted(ServerCore& core, CheckedSamples admitted, v1::IngestResponse
   }
 }
 
-// Adds the outcomes of results [first, end) to the response's totals and the metrics.
+// Adds the outcomes of the results from index `first` on (this request's) to the response's
+// totals and the metrics.
 void CountOutcomes(int first, size_t request_bytes, ServerMetrics* metrics,
                    v1::IngestResponse* response) {
   uint64_t accepted = 0, duplicates = 0, rejected = 0;

@@ -181,10 +181,10 @@ absl::StatusOr<std::unique_ptr<PerennialServer>> PerennialServer::Start(
   auto state = std::make_unique<State>();
   state->options = options;
   state->options.dtype = ResolveAutoDtype(options.dtype, options.device);
-  // Flag mistakes fail here, before the store is opened or a port is bound.
-  if (absl::StatusOr<torch::ScalarType> dtype = ParseComputeDtype(state->options.dtype);
-      !dtype.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat("--dtype: ", dtype.status().message()));
+  // Flag mistakes (a device that is not there included) fail here, before the store is opened
+  // or a port is bound; LoadModel checks them again when it uses them.
+  if (absl::StatusOr<ModelOptions> model = ModelOptionsFor(state->options); !model.ok()) {
+    return model.status();
   }
   if (absl::Status threads = CheckHandlerThreads(options); !threads.ok()) return threads;
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =

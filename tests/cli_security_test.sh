@@ -79,6 +79,17 @@ expect_error key-is-not-pem "not a PEM file" \
 expect_error bad-dtype-before-bind "--dtype" \
   "$SERVER" --listen 127.0.0.1:0 --metrics-listen "" --data-dir "$dir/data" --model "$MODEL" \
   --dtype fp8
+expect_error missing-device-before-store "no CUDA device" \
+  "$SERVER" --listen 127.0.0.1:0 --metrics-listen "" --data-dir "$dir/device-data" \
+  --model "$MODEL" --device cuda
+expect_error bad-device-name "is not cpu, cuda or cuda:N" \
+  "$SERVER" --listen 127.0.0.1:0 --metrics-listen "" --data-dir "$dir/device-data" \
+  --model "$MODEL" --device tpu
+if [ -e "$dir/device-data" ]; then
+  echo "FAILED: a bad --device created the data directory"; failures=$((failures + 1))
+else
+  passes=$((passes + 1))
+fi
 
 echo "cli_security_test: $passes passed, $failures failed"
 [ $failures -eq 0 ]
