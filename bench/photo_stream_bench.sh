@@ -23,7 +23,7 @@ total=$((PER_CLASS * 10))
 start_server "$BIN" "$work/server.log" "$work/d" --metrics-listen 127.0.0.1:0 \
   --checkpoint-interval-s 0 ${SERVER_FLAGS:-}
 metrics=$metrics_url
-# Polled with curl, not `perennial status`: starting the CLI (LibTorch inside) costs a core.
+# Polled with curl: the learner's progress without a gRPC call.
 metric() { curl -s "$metrics" | awk -v name="$1" '$1 == name {print $2}'; }
 "$BIN/perennial" ingest --folder "$work/photos" --order iid >/dev/null 2>&1
 start=$(metric perennial_learner_samples_trained_total); t0=$(date +%s.%N)

@@ -2,7 +2,7 @@
 # Prints the Debian packages that own the shared libraries the given executables load, one per
 # line, sorted: the runtime dependencies of a build, for a slim image without -dev packages.
 #
-#   deploy/runtime-packages.sh build/bin/perennial-server build/bin/perennial
+#   deploy/runtime-packages.sh build/bin/perennial-server build/bin/perennial build/bin/perennial-model
 #
 # Used by deploy/Dockerfile between its build and runtime stages. Fails if a library is missing
 # or belongs to no package (a library built by hand would not exist in the runtime image).

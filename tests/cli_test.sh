@@ -74,5 +74,19 @@ expect_error bad-template "{}" "$BIN" classify --model "$MODEL" --image "$img" -
 expect_error bad-device "--device" "$BIN" embed --model "$MODEL" --text a --device tpu
 expect_error no-args "" "$BIN"
 
+# perennial itself links no LibTorch (it starts in milliseconds); the model commands above ran
+# in perennial-model, which it started. Without perennial-model beside it, they say so.
+if ldd "$BIN" | grep -q libtorch; then
+  echo "FAILED: $BIN links LibTorch"; failures=$((failures + 1))
+else
+  passes=$((passes + 1))
+fi
+lone=$(mktemp -d)
+cp "$BIN" "$lone/perennial"
+expect_error model-program-missing "runs in $lone/perennial-model" "$lone/perennial" tokenize a
+out=$("$lone/perennial" --version)
+[ "$out" = "perennial 0.1.0" ] && passes=$((passes + 1)) || { echo "FAILED: --version: $out"; failures=$((failures + 1)); }
+rm -rf "$lone"
+
 echo "cli_test: $passes passed, $failures failed"
 [ $failures -eq 0 ]

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "clients/cli/cli_common.h"
+#include "clients/cli/model_command_list.h"
 #include "learner/data/cifar.h"
 #include "learner/data/fashion_mnist.h"
 #include "learner/data/image_folder.h"
@@ -271,13 +272,7 @@ Status RunBenchCl(const BenchClFlags& flags) {
 void AddBenchClCommand(CLI::App& app) {
   auto flags = std::make_shared<BenchClFlags>();
   ContinualBenchmarkOptions& o = flags->options;
-  CLI::App* sub = app.add_subcommand(
-      "bench-cl",
-      "Offline continual-learning benchmark: streams a dataset in Si-Blurry order through each\n"
-      "method (no server), with anytime evaluation on the test samples of the classes seen so\n"
-      "far, and prints mean ± std over seeds of A_auc, A_last, F_last, prequential accuracy,\n"
-      "zero-shot retention (synthetic-world probes) and training img/s. Writes results.md,\n"
-      "results.json and curves.png to --out. Defaults: a 6000-sample stratified subsample.");
+  CLI::App* sub = app.add_subcommand("bench-cl", ModelCommandDescription("bench-cl"));
   AddModelFlag(sub, &flags->model);
   sub->add_option("--dataset", flags->dataset, "fashion-mnist, cifar10, cifar100 or folder")
       ->capture_default_str();

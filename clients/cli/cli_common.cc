@@ -1,32 +1,12 @@
 #include "clients/cli/cli_common.h"
 
-#include <iostream>
-#include <map>
+#include <algorithm>
 #include <thread>
 
 #include "learner/base/cpu_runtime.h"
 #include "learner/model/default_model.h"
 
 namespace perennial::cli {
-namespace {
-
-std::map<const CLI::App*, CommandFn>& Commands() {
-  static auto* commands = new std::map<const CLI::App*, CommandFn>();
-  return *commands;
-}
-
-}  // namespace
-
-void SetCommand(CLI::App* sub, CommandFn fn) { Commands()[sub] = std::move(fn); }
-
-CommandFn* SelectedCommand(CLI::App& app) {
-  for (CLI::App* sub : app.get_subcommands()) {
-    if (CommandFn* nested = SelectedCommand(*sub)) return nested;
-    auto it = Commands().find(sub);
-    if (it != Commands().end()) return &it->second;
-  }
-  return nullptr;
-}
 
 void AddRuntimeFlags(CLI::App* sub, RuntimeFlags* flags) {
   sub->add_option("--device", flags->device, "cpu, cuda or cuda:N")->capture_default_str();
@@ -65,8 +45,6 @@ StatusOr<ClipModel> LoadModel(const std::string& requested, const RuntimeFlags& 
                              ParseComputeDtype(ResolveAutoDtype(flags.dtype, flags.device)));
   return ClipModel::Load(path, options);
 }
-
-void PrintJson(const nlohmann::json& value) { std::cout << value.dump() << std::endl; }
 
 nlohmann::json TensorRows(const torch::Tensor& matrix) {
   const torch::Tensor m = matrix.to(torch::kCPU, torch::kFloat32).contiguous();

@@ -1,28 +1,19 @@
 // File: clients/cli/cli_common.h
 //
-// What every `perennial` subcommand shares: runtime flags (--device, --threads), locating and
-// loading the model and tokenizer, and printing JSON to stdout / errors to stderr.
+// What the subcommands that run the model (perennial-model) share: runtime flags (--device,
+// --threads), locating and loading the model, tensors as JSON.
 #ifndef PERENNIAL_CLIENTS_CLI_CLI_COMMON_H_
 #define PERENNIAL_CLIENTS_CLI_CLI_COMMON_H_
 
 #include <CLI/CLI.hpp>
-#include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "clients/cli/command.h"
 #include "learner/base/status.h"
 #include "learner/model/clip_model.h"
 
 namespace perennial::cli {
-
-// A subcommand's body; main() runs the one the user chose and turns its Status into the exit
-// code (0 on success, 1 on error, with "error: <message>" on stderr).
-using CommandFn = std::function<Status()>;
-
-// Registers `fn` to run when `sub` is selected.
-void SetCommand(CLI::App* sub, CommandFn fn);
-// The body of the selected subcommand, or null when none was chosen.
-CommandFn* SelectedCommand(CLI::App& app);
 
 struct RuntimeFlags {
   std::string device = "cpu";  // "cpu" or "cuda" (or "cuda:N")
@@ -41,8 +32,6 @@ void AddModelFlag(CLI::App* sub, std::string* model_path);
 // finds, on the device the flags select.
 StatusOr<ClipModel> LoadModel(const std::string& requested, const RuntimeFlags& flags);
 
-// Writes `value` as one line of JSON to stdout.
-void PrintJson(const nlohmann::json& value);
 // A [rows, cols] float tensor as nested arrays.
 nlohmann::json TensorRows(const torch::Tensor& matrix);
 

@@ -1,42 +1,34 @@
 // perennial: the command-line tool. Subcommands print JSON on stdout and errors on stderr, and
-// exit non-zero on failure.
+// exit non-zero on failure. The commands that talk to a server run here, without LibTorch; the
+// ones that run the model are handed to perennial-model (model_command_list.h).
 #include <CLI/CLI.hpp>
 #include <iostream>
 
-#include "clients/cli/bench_cl_commands.h"
-#include "clients/cli/cli_common.h"
+#include "clients/cli/command.h"
 #include "clients/cli/loadgen_command.h"
-#include "clients/cli/model_commands.h"
-#include "clients/cli/pretrain_commands.h"
+#include "clients/cli/model_command_list.h"
 #include "clients/cli/query_command.h"
 #include "clients/cli/server_commands.h"
-#include "learner/base/cpu_runtime.h"
 
 int main(int argc, char** argv) {
-  perennial::TuneCpuRuntime();
+  namespace cli = perennial::cli;
+  if (argc > 1 && cli::IsModelCommand(argv[1])) {
+    const perennial::Status status = cli::ExecModelCommand(argv);
+    std::cerr << "error: " << status.message() << std::endl;
+    return 1;
+  }
   CLI::App app{
       "perennial: a CLIP model that keeps learning from a stream of labeled images.\n"
       "Run `perennial <command> --help` for a command's options."};
   app.require_subcommand(1);
-  app.set_version_flag("--version", "perennial 0.1.0");
-  perennial::cli::AddModelCommands(app);
-  perennial::cli::AddPretrainCommands(app);
-  perennial::cli::AddBenchClCommand(app);
-  perennial::cli::AddServerCommands(app);
-  perennial::cli::AddLoadgenCommand(app);
-  perennial::cli::AddQueryCommand(app);
-  perennial::cli::AddQueryEmbedCommand(app);
-  CLI11_PARSE(app, argc, argv);
-
-  perennial::cli::CommandFn* command = perennial::cli::SelectedCommand(app);
-  if (command == nullptr) {
-    std::cerr << app.help() << std::endl;
-    return 2;
+  app.set_version_flag("--version", cli::kVersionLine);
+  // Listed for the help only: main() hands these to perennial-model before parsing.
+  for (const cli::CommandSummary& command : cli::ModelCommands()) {
+    app.add_subcommand(command.name, command.description)->allow_extras();
   }
-  const perennial::Status status = (*command)();
-  if (!status.ok()) {
-    std::cerr << "error: " << status.message() << std::endl;
-    return 1;
-  }
-  return 0;
+  cli::AddServerCommands(app);
+  cli::AddLoadgenCommand(app);
+  cli::AddQueryCommand(app);
+  cli::AddQueryEmbedCommand(app);
+  return cli::ParseAndRun(app, argc, argv);
 }

@@ -3,6 +3,7 @@
 #include <memory>
 
 #include "clients/cli/cli_common.h"
+#include "clients/cli/model_command_list.h"
 #include "learner/base/torch_status.h"
 #include "learner/model/default_model.h"
 #include "learner/model/image_io.h"
@@ -48,8 +49,7 @@ std::vector<std::string> SplitLabels(const std::string& labels) {
 
 void AddTokenize(CLI::App& app) {
   auto texts = std::make_shared<std::vector<std::string>>();
-  CLI::App* sub = app.add_subcommand(
-      "tokenize", "Print CLIP BPE token ids (SOT and EOT included, no padding), one JSON per text");
+  CLI::App* sub = app.add_subcommand("tokenize", ModelCommandDescription("tokenize"));
   sub->add_option("text", *texts, "texts to tokenize")->required();
   SetCommand(sub, [texts]() -> Status {
     PERENNIAL_ASSIGN_OR_RETURN(Tokenizer tokenizer, Tokenizer::LoadDefault());
@@ -70,8 +70,7 @@ struct EmbedFlags {
 
 void AddEmbed(CLI::App& app) {
   auto flags = std::make_shared<EmbedFlags>();
-  CLI::App* sub = app.add_subcommand(
-      "embed", "Print projected (unnormalised) image and text features as one JSON object");
+  CLI::App* sub = app.add_subcommand("embed", ModelCommandDescription("embed"));
   AddModelFlag(sub, &flags->model);
   sub->add_option("--image", flags->images, "image file (PNG or JPEG); repeatable");
   sub->add_option("--text", flags->texts, "text; repeatable");
@@ -122,8 +121,7 @@ struct ClassifyFlags {
 
 void AddClassify(CLI::App& app) {
   auto flags = std::make_shared<ClassifyFlags>();
-  CLI::App* sub =
-      app.add_subcommand("classify", "Zero-shot classify an image over comma-separated labels");
+  CLI::App* sub = app.add_subcommand("classify", ModelCommandDescription("classify"));
   AddModelFlag(sub, &flags->model);
   sub->add_option("--image", flags->image, "image file (PNG or JPEG)")->required();
   sub->add_option("--labels", flags->labels, "comma-separated label texts, e.g. \"cat,dog\"")
@@ -175,7 +173,7 @@ nlohmann::json ConfigJson(const ClipConfig& c) {
 
 void AddModelInfo(CLI::App& app) {
   auto flags = std::make_shared<EmbedFlags>();
-  CLI::App* model_cmd = app.add_subcommand("model", "Inspect model files");
+  CLI::App* model_cmd = app.add_subcommand("model", ModelCommandDescription("model"));
   model_cmd->require_subcommand(1);
   CLI::App* sub = model_cmd->add_subcommand(
       "info", "Print the inferred configuration and parameter counts as JSON");

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "clients/cli/cli_common.h"
+#include "clients/cli/model_command_list.h"
 #include "clients/cli/progress_line.h"
 #include "learner/model/default_model.h"
 #include "learner/model/tokenizer.h"
@@ -132,13 +133,7 @@ void AddPretrain(CLI::App& app) {
   auto flags = std::make_shared<PretrainFlags>();
   PretrainOptions& o = flags->options;
   o.output_path = "models/perennial-tiny-clip.safetensors";
-  CLI::App* sub = app.add_subcommand(
-      "pretrain",
-      "Pretrain a small CLIP model from scratch on the synthetic shapes world (contrastive,\n"
-      "symmetric InfoNCE, AdamW, warmup + hold + cosine). Progress on stderr; a JSON summary\n"
-      "with the final zero-shot probe accuracies on stdout. Ctrl-C saves a checkpoint and stops;\n"
-      "--resume continues bit-for-bit. Defaults train the shipped model (ViT 4x128/8 at 64 px,\n"
-      "text 4x128).");
+  CLI::App* sub = app.add_subcommand("pretrain", ModelCommandDescription("pretrain"));
   sub->add_option("--out", o.output_path,
                   "where to write the final model (OpenAI-layout safetensors)")
       ->capture_default_str();
@@ -215,11 +210,7 @@ struct EvalFlags {
 void AddEvalZeroShot(CLI::App& app) {
   auto flags = std::make_shared<EvalFlags>();
   flags->eval.samples_per_task = 500;
-  CLI::App* sub = app.add_subcommand(
-      "eval-zero-shot",
-      "Zero-shot accuracy on the synthetic world's probe tasks (colour, shape, position, count,\n"
-      "size), on images of attribute combinations held out of pretraining. Prints JSON with the\n"
-      "accuracy and the chance level of each task; deterministic for a given --seed.");
+  CLI::App* sub = app.add_subcommand("eval-zero-shot", ModelCommandDescription("eval-zero-shot"));
   AddModelFlag(sub, &flags->model);
   sub->add_option("--samples", flags->eval.samples_per_task, "probe images per task")
       ->capture_default_str()

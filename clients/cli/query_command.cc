@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "clients/cli/cli_common.h"
+#include "clients/cli/command.h"
 #include "clients/cli/connection.h"
 #include "learner/data/read_file.h"
 #include "perennial/v1/inference.grpc.pb.h"

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "clients/cli/backoff.h"
-#include "clients/cli/cli_common.h"
+#include "clients/cli/command.h"
 #include "clients/cli/connection.h"
 #include "clients/cli/ingest_source.h"
 #include "clients/cli/progress_line.h"
