@@ -45,6 +45,12 @@ out=$("$CLI" checkpoint --tag cli-test --json)
 check checkpoint "c = lines[0]['checkpoint']; assert c['tags'] == ['cli-test'] and int(c['version']) > 0, c"
 out=$("$CLI" checkpoints --json)
 check checkpoints "o = lines[0]; assert any(c.get('tags') == ['cli-test'] for c in o['checkpoints']), o"
+# Without --json, a view for people (clients/cli/status_view.h); the last line of the table is
+# the tagged checkpoint, the current version under it.
+out=$("$CLI" status | "$PY" -c "import json,sys; print(json.dumps(sys.stdin.read()))")
+check status-view "t = lines[0]; assert t.startswith('health       ') and 'model        version ' in t and 'sit/lora on cpu' in t and 'log          cursor 207 of 207 logged' in t, t"
+out=$("$CLI" checkpoints | "$PY" -c "import json,sys; print(json.dumps(sys.stdin.read()))")
+check checkpoints-view "t = lines[0].splitlines(); assert t[0].split()[:2] == ['version', 'parent'] and t[-2].endswith(' cli-test') and t[-1].startswith('current: '), t"
 out=$("$CLI" pause --json); check pause "assert int(lines[0]['cursor']) == 207, lines[0]  # 200 dataset + 7 fixture images"
 out=$("$CLI" status --json); check paused-status "assert lines[0]['learning_paused'] is True, lines[0]"
 "$CLI" resume >/dev/null

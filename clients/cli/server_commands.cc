@@ -11,26 +11,38 @@
 #include <thread>
 #include <vector>
 
+#include "absl/time/clock.h"
 #include "clients/cli/backoff.h"
 #include "clients/cli/command.h"
 #include "clients/cli/connection.h"
 #include "clients/cli/ingest_source.h"
 #include "clients/cli/progress_line.h"
+#include "clients/cli/status_view.h"
 #include "perennial/v1/admin.grpc.pb.h"
 #include "perennial/v1/ingest.grpc.pb.h"
 
 namespace perennial::cli {
 namespace {
 
+// How a command shows its response to a person; null: the message's text format. --json
+// always prints the message.
+template <typename Response>
+using TextView = std::function<std::string(const Response&)>;
+
 // Unary admin call: request -> response printed.
 template <typename Request, typename Response, typename Method>
-Status AdminCall(const Connection& c, const char* rpc, Method method, const Request& request) {
+Status AdminCall(const Connection& c, const char* rpc, Method method, const Request& request,
+                 const TextView<Response>& view) {
   auto stub = v1::AdminService::NewStub(Channel(c));
   grpc::ClientContext context;
   PrepareCall(c, &context);
   Response response;
   PERENNIAL_RETURN_IF_ERROR(CallStatus(c, rpc, ((*stub).*method)(&context, request, &response)));
-  PrintMessage(c, response);
+  if (view != nullptr && !c.json) {
+    std::fputs(view(response).c_str(), stdout);
+  } else {
+    PrintMessage(c, response);
+  }
   return OkStatus();
 }
 
@@ -41,17 +53,19 @@ struct NonDeduced {
 };
 
 // Adds subcommand `name` (with the connection flags) that sends `rpc` the request
-// `make_request` builds once the command line is parsed, and prints the response.
+// `make_request` builds once the command line is parsed, and prints the response (through
+// `view` unless --json).
 template <typename Request, typename Response>
 CLI::App* AddAdminCommand(
     CLI::App& app, const std::shared_ptr<Connection>& c, const std::string& name,
     const std::string& help, const char* rpc,
     grpc::Status (v1::AdminService::Stub::*method)(grpc::ClientContext*, const Request&, Response*),
-    typename NonDeduced<std::function<Request()>>::type make_request = [] { return Request(); }) {
+    typename NonDeduced<std::function<Request()>>::type make_request = [] { return Request(); },
+    typename NonDeduced<TextView<Response>>::type view = nullptr) {
   CLI::App* sub = app.add_subcommand(name, help);
   AddConnectionFlags(sub, c.get());
-  SetCommand(sub, [c, rpc, method, make_request]() -> Status {
-    return AdminCall<Request, Response>(*c, rpc, method, make_request());
+  SetCommand(sub, [c, rpc, method, make_request, view]() -> Status {
+    return AdminCall<Request, Response>(*c, rpc, method, make_request(), view);
   });
   return sub;
 }
@@ -59,9 +73,12 @@ CLI::App* AddAdminCommand(
 void AddAdminCommands(CLI::App& app) {
   using Stub = v1::AdminService::Stub;
   auto c = std::make_shared<Connection>();
-  AddAdminCommand(app, c, "status",
-                  "A running server's versions, cursor, lag and learning metrics (GetStatus).",
-                  "GetStatus", &Stub::GetStatus);
+  AddAdminCommand(
+      app, c, "status",
+      "A running server's health, versions, cursor, lag and learning metrics (GetStatus); "
+      "--json for every field.",
+      "GetStatus", &Stub::GetStatus, [] { return v1::GetStatusRequest(); },
+      [](const v1::GetStatusResponse& status) { return FormatStatus(status, absl::Now()); });
 
   auto tags = std::make_shared<std::vector<std::string>>();
   AddAdminCommand(app, c, "checkpoint",
@@ -74,8 +91,10 @@ void AddAdminCommands(CLI::App& app) {
                   })
       ->add_option("--tag", *tags, "tag (repeatable), e.g. before-rollout");
 
-  AddAdminCommand(app, c, "checkpoints", "List stored checkpoints.", "ListCheckpoints",
-                  &Stub::ListCheckpoints);
+  AddAdminCommand(
+      app, c, "checkpoints", "List stored checkpoints, oldest first; --json for their metrics.",
+      "ListCheckpoints", &Stub::ListCheckpoints, [] { return v1::ListCheckpointsRequest(); },
+      [](const v1::ListCheckpointsResponse& list) { return FormatCheckpoints(list, absl::Now()); });
 
   auto version = std::make_shared<uint64_t>(0);
   auto from_head = std::make_shared<bool>(false);
@@ -280,7 +299,7 @@ Status RunProbesSet(const ProbesSetFlags& f) {
     *probe->add_samples() = std::move(sample);
   }
   return AdminCall<v1::SetProbesRequest, v1::SetProbesResponse>(
-      f.connection, "SetProbes", &v1::AdminService::Stub::SetProbes, request);
+      f.connection, "SetProbes", &v1::AdminService::Stub::SetProbes, request, nullptr);
 }
 
 void AddProbesSetCommand(CLI::App& app) {
