@@ -45,7 +45,7 @@ out=$("$CLI" checkpoint --tag cli-test --json)
 check checkpoint "c = lines[0]['checkpoint']; assert c['tags'] == ['cli-test'] and int(c['version']) > 0, c"
 out=$("$CLI" checkpoints --json)
 check checkpoints "o = lines[0]; assert any(c.get('tags') == ['cli-test'] for c in o['checkpoints']), o"
-# Without --json, a view for people (clients/cli/status_view.h); the last line of the table is
+# Without --json, a view for people (clients/cli/admin_view.h); the last line of the table is
 # the tagged checkpoint, the current version under it.
 out=$("$CLI" status | "$PY" -c "import json,sys; print(json.dumps(sys.stdin.read()))")
 check status-view "t = lines[0]; assert t.startswith('health       ') and 'model        version ' in t and 'sit/lora on cpu' in t and 'log          cursor 207 of 207 logged' in t, t"

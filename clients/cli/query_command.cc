@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "clients/cli/admin_view.h"
 #include "clients/cli/command.h"
 #include "clients/cli/connection.h"
 #include "learner/data/read_file.h"
@@ -56,8 +57,11 @@ Status RunQuery(const QueryFlags& f) {
     const Status status =
         CallStatus(f.connection, "Classify", stub->Classify(&context, request, &response));
     if (!status.ok()) return Status(status.code(), path + ": " + std::string(status.message()));
-    if (!f.connection.json) std::printf("%s:\n", path.c_str());
-    PrintMessage(f.connection, response);
+    if (f.connection.json) {
+      PrintMessage(f.connection, response);
+    } else {
+      std::fputs(FormatPredictions(path, response).c_str(), stdout);
+    }
   }
   return OkStatus();
 }

@@ -12,12 +12,12 @@
 #include <vector>
 
 #include "absl/time/clock.h"
+#include "clients/cli/admin_view.h"
 #include "clients/cli/backoff.h"
 #include "clients/cli/command.h"
 #include "clients/cli/connection.h"
 #include "clients/cli/ingest_source.h"
 #include "clients/cli/progress_line.h"
-#include "clients/cli/status_view.h"
 #include "perennial/v1/admin.grpc.pb.h"
 #include "perennial/v1/ingest.grpc.pb.h"
 
@@ -81,14 +81,15 @@ void AddAdminCommands(CLI::App& app) {
       [](const v1::GetStatusResponse& status) { return FormatStatus(status, absl::Now()); });
 
   auto tags = std::make_shared<std::vector<std::string>>();
-  AddAdminCommand(app, c, "checkpoint",
-                  "Write a checkpoint now (tagged checkpoints survive retention).", "Checkpoint",
-                  &Stub::Checkpoint,
-                  [tags] {
-                    v1::CheckpointRequest request;
-                    for (const std::string& tag : *tags) request.add_tags(tag);
-                    return request;
-                  })
+  AddAdminCommand(
+      app, c, "checkpoint", "Write a checkpoint now (tagged checkpoints survive retention).",
+      "Checkpoint", &Stub::Checkpoint,
+      [tags] {
+        v1::CheckpointRequest request;
+        for (const std::string& tag : *tags) request.add_tags(tag);
+        return request;
+      },
+      FormatCheckpointWritten)
       ->add_option("--tag", *tags, "tag (repeatable), e.g. before-rollout");
 
   AddAdminCommand(
@@ -101,29 +102,36 @@ void AddAdminCommands(CLI::App& app) {
   CLI::App* roll = AddAdminCommand(
       app, c, "rollback",
       "Make checkpoint VERSION (0: the base model) live again, under a new version.", "Rollback",
-      &Stub::Rollback, [version, from_head] {
+      &Stub::Rollback,
+      [version, from_head] {
         v1::RollbackRequest request;
         request.set_version(*version);
         request.set_resume_from_head(*from_head);
         return request;
-      });
+      },
+      FormatRollback);
   roll->add_option("version", *version, "checkpoint version")->required();
   roll->add_flag("--from-head", *from_head,
                  "keep the cursor at the log's head (do not re-train the samples after it)");
 
-  AddAdminCommand(app, c, "pause", "Pause learning (ingest and queries go on).", "PauseLearning",
-                  &Stub::PauseLearning);
-  AddAdminCommand(app, c, "resume", "Resume learning.", "ResumeLearning", &Stub::ResumeLearning);
+  AddAdminCommand(
+      app, c, "pause", "Pause learning (ingest and queries go on).", "PauseLearning",
+      &Stub::PauseLearning, [] { return v1::PauseLearningRequest(); }, FormatPaused);
+  AddAdminCommand(
+      app, c, "resume", "Resume learning.", "ResumeLearning", &Stub::ResumeLearning,
+      [] { return v1::ResumeLearningRequest(); }, FormatResumed);
 
   auto words = std::make_shared<std::vector<std::string>>();
-  AddAdminCommand(app, c, "vocab-add",
-                  "Add words to the replayed vocabulary (sit+vrlwf; used after a restart).",
-                  "AddVocabulary", &Stub::AddVocabulary,
-                  [words] {
-                    v1::AddVocabularyRequest request;
-                    for (const std::string& w : *words) request.add_words(w);
-                    return request;
-                  })
+  AddAdminCommand(
+      app, c, "vocab-add",
+      "Add words to the replayed vocabulary (sit+vrlwf; used after a restart).", "AddVocabulary",
+      &Stub::AddVocabulary,
+      [words] {
+        v1::AddVocabularyRequest request;
+        for (const std::string& w : *words) request.add_words(w);
+        return request;
+      },
+      FormatVocabularyAdded)
       ->add_option("words", *words, "words")
       ->required();
 
@@ -132,12 +140,16 @@ void AddAdminCommands(CLI::App& app) {
   auto name = std::make_shared<std::string>();
   CLI::App* set = AddAdminCommand(
       app, c, "labels-set", "Store a named label set that Classify can use by name (label_set).",
-      "SetLabelSet", &Stub::SetLabelSet, [name, labels, templates] {
+      "SetLabelSet", &Stub::SetLabelSet,
+      [name, labels, templates] {
         v1::SetLabelSetRequest request;
         request.set_name(*name);
         for (const std::string& l : *labels) request.add_labels(l);
         for (const std::string& t : *templates) request.add_templates(t);
         return request;
+      },
+      [name](const v1::SetLabelSetResponse& response) {
+        return FormatLabelSetStored(*name, response);
       });
   set->add_option("name", *name, "label set name")->required();
   set->add_option("--labels", *labels, "comma-separated labels")->delimiter(',')->required();
@@ -299,7 +311,8 @@ Status RunProbesSet(const ProbesSetFlags& f) {
     *probe->add_samples() = std::move(sample);
   }
   return AdminCall<v1::SetProbesRequest, v1::SetProbesResponse>(
-      f.connection, "SetProbes", &v1::AdminService::Stub::SetProbes, request, nullptr);
+      f.connection, "SetProbes", &v1::AdminService::Stub::SetProbes, request,
+      TextView<v1::SetProbesResponse>(FormatProbesSet));
 }
 
 void AddProbesSetCommand(CLI::App& app) {

@@ -1,5 +1,5 @@
-// The human views of GetStatus and ListCheckpoints, line by line.
-#include "clients/cli/status_view.h"
+// The views the server commands print for people, line by line.
+#include "clients/cli/admin_view.h"
 
 #include <string>
 
@@ -11,7 +11,7 @@ namespace {
 
 const absl::Time kNow = absl::FromUnixSeconds(1795795617);
 
-TEST(StatusViewTest, AgesReadAtAGlance) {
+TEST(AdminViewTest, AgesReadAtAGlance) {
   EXPECT_EQ(FormatAge(absl::Seconds(42)), "42s");
   EXPECT_EQ(FormatAge(absl::Seconds(252)), "4m 12s");
   EXPECT_EQ(FormatAge(absl::Hours(2) + absl::Minutes(13) + absl::Seconds(59)), "2h 13m");
@@ -19,7 +19,7 @@ TEST(StatusViewTest, AgesReadAtAGlance) {
   EXPECT_EQ(FormatAge(-absl::Seconds(3)), "0s");  // clocks a little apart
 }
 
-TEST(StatusViewTest, StatusShowsEachAspectOnItsLine) {
+TEST(AdminViewTest, StatusShowsEachAspectOnItsLine) {
   v1::GetStatusResponse s;
   s.set_health(v1::GetStatusResponse::LEARNING);
   s.set_model_version(151);
@@ -65,7 +65,7 @@ TEST(StatusViewTest, StatusShowsEachAspectOnItsLine) {
             "server       0.1.0, up 2h 13m; base model fnv1a64:8fb130419eb0a0e6:19310636\n");
 }
 
-TEST(StatusViewTest, AFreshServerSaysWhatItHasNot) {
+TEST(AdminViewTest, AFreshServerSaysWhatItHasNot) {
   v1::GetStatusResponse s;
   s.set_health(v1::GetStatusResponse::SERVING);
   s.set_learning_paused(true);
@@ -81,7 +81,7 @@ TEST(StatusViewTest, AFreshServerSaysWhatItHasNot) {
       << view;
 }
 
-TEST(StatusViewTest, CheckpointsAreATable) {
+TEST(AdminViewTest, CheckpointsAreATable) {
   v1::ListCheckpointsResponse list;
   v1::CheckpointInfo* c = list.add_checkpoints();
   c->set_version(113);
@@ -106,6 +106,65 @@ TEST(StatusViewTest, CheckpointsAreATable) {
             "corrupt (failed their integrity check): 7\n");
   EXPECT_EQ(FormatCheckpoints(v1::ListCheckpointsResponse(), kNow),
             "no checkpoints yet\ncurrent: 0 (the base model)\n");
+}
+
+TEST(AdminViewTest, AdminCallsSayWhatTheyDidInOneLine) {
+  v1::CheckpointResponse written;
+  v1::CheckpointInfo* c = written.mutable_checkpoint();
+  c->set_version(152);
+  c->set_parent_version(151);
+  c->set_cursor(30000);
+  c->set_samples_trained(24000);
+  c->set_adapter_size_bytes(531720);
+  c->set_optimizer_size_bytes(2137990);
+  c->add_tags("t1");
+  EXPECT_EQ(FormatCheckpointWritten(written),
+            "checkpoint 152 written (from 151; cursor 30000, 24000 samples trained, 2.5 MiB), "
+            "tags t1\n");
+
+  v1::PauseLearningResponse paused;
+  paused.set_cursor(30000);
+  paused.set_model_version(152);
+  EXPECT_EQ(FormatPaused(paused),
+            "learning paused at cursor 30000; model version 152 keeps serving\n");
+  v1::ResumeLearningResponse resumed;
+  resumed.set_cursor(30000);
+  resumed.set_model_version(152);
+  EXPECT_EQ(FormatResumed(resumed), "learning resumed from cursor 30000 (model version 152)\n");
+
+  v1::RollbackResponse rolled;
+  rolled.set_model_version(153);
+  rolled.set_cursor(0);
+  EXPECT_EQ(FormatRollback(rolled),
+            "model version 153 is live: checkpoint 0's adapters (the base model); the learner "
+            "continues after cursor 0\n");
+
+  v1::AddVocabularyResponse vocabulary;
+  vocabulary.set_added(1);
+  vocabulary.set_total(2001);
+  EXPECT_EQ(FormatVocabularyAdded(vocabulary),
+            "1 word added; the replayed vocabulary holds 2001\n");
+  v1::SetLabelSetResponse label_set;
+  label_set.set_label_count(2);
+  EXPECT_EQ(FormatLabelSetStored("shoes", label_set), "label set 'shoes' stored: 2 labels\n");
+  v1::SetProbesResponse probes;
+  (*probes.mutable_base_accuracy())["p2"] = 0.5;
+  (*probes.mutable_base_accuracy())["p1"] = 0.08;
+  EXPECT_EQ(FormatProbesSet(probes),
+            "probe p1 set: base-model accuracy 0.080\nprobe p2 set: base-model accuracy 0.500\n");
+}
+
+TEST(AdminViewTest, PredictionsOneLineEach) {
+  v1::ClassifyResponse response;
+  response.set_model_version(152);
+  v1::Prediction* p = response.add_predictions();
+  p->set_label("sneaker");
+  p->set_probability(0.57226485f);
+  p = response.add_predictions();
+  p->set_label("ankle boot");
+  p->set_probability(0.25836885f);
+  EXPECT_EQ(FormatPredictions("shoe.png", response),
+            "shoe.png (model version 152)\n  0.572  sneaker\n  0.258  ankle boot\n");
 }
 
 }  // namespace

@@ -1,4 +1,4 @@
-#include "clients/cli/status_view.h"
+#include "clients/cli/admin_view.h"
 
 #include <cstdint>
 #include <map>
@@ -77,6 +77,12 @@ std::vector<std::string> ProbeLines(const Metrics& metrics) {
   return lines;
 }
 
+// Stored bytes as "512.0 KiB" or "2.5 MiB".
+std::string Size(uint64_t bytes) {
+  const double kib = static_cast<double>(bytes) / 1024;
+  return kib < 1024 ? absl::StrFormat("%.1f KiB", kib) : absl::StrFormat("%.1f MiB", kib / 1024);
+}
+
 }  // namespace
 
 std::string FormatAge(absl::Duration age) {
@@ -128,21 +134,74 @@ std::string FormatStatus(const v1::GetStatusResponse& s, absl::Time now) {
   return out;
 }
 
+std::string FormatCheckpointWritten(const v1::CheckpointResponse& response) {
+  const v1::CheckpointInfo& c = response.checkpoint();
+  std::string line =
+      absl::StrFormat("checkpoint %d written (from %d; cursor %d, %d samples trained, %s)",
+                      c.version(), c.parent_version(), c.cursor(), c.samples_trained(),
+                      Size(c.adapter_size_bytes() + c.optimizer_size_bytes()));
+  if (!c.tags().empty()) absl::StrAppend(&line, ", tags ", absl::StrJoin(c.tags(), ","));
+  return line + "\n";
+}
+
+std::string FormatPaused(const v1::PauseLearningResponse& response) {
+  return absl::StrFormat("learning paused at cursor %d; model version %d keeps serving\n",
+                         response.cursor(), response.model_version());
+}
+
+std::string FormatResumed(const v1::ResumeLearningResponse& response) {
+  return absl::StrFormat("learning resumed from cursor %d (model version %d)\n", response.cursor(),
+                         response.model_version());
+}
+
+std::string FormatRollback(const v1::RollbackResponse& response) {
+  return absl::StrFormat(
+      "model version %d is live: checkpoint %d's adapters%s; the learner continues after "
+      "cursor %d\n",
+      response.model_version(), response.restored_version(),
+      response.restored_version() == 0 ? " (the base model)" : "", response.cursor());
+}
+
+std::string FormatVocabularyAdded(const v1::AddVocabularyResponse& response) {
+  return absl::StrFormat("%d %s added; the replayed vocabulary holds %d\n", response.added(),
+                         response.added() == 1 ? "word" : "words", response.total());
+}
+
+std::string FormatLabelSetStored(const std::string& name, const v1::SetLabelSetResponse& response) {
+  return absl::StrFormat("label set '%s' stored: %d labels\n", name, response.label_count());
+}
+
+std::string FormatProbesSet(const v1::SetProbesResponse& response) {
+  const std::map<std::string, double> sorted(response.base_accuracy().begin(),
+                                             response.base_accuracy().end());
+  std::string out;
+  for (const auto& [probe, accuracy] : sorted) {
+    absl::StrAppendFormat(&out, "probe %s set: base-model accuracy %.3f\n", probe, accuracy);
+  }
+  return out;
+}
+
+std::string FormatPredictions(const std::string& image, const v1::ClassifyResponse& response) {
+  std::string out = absl::StrFormat("%s (model version %d)\n", image, response.model_version());
+  for (const v1::Prediction& p : response.predictions()) {
+    absl::StrAppendFormat(&out, "  %.3f  %s\n", p.probability(), p.label());
+  }
+  return out;
+}
+
 std::string FormatCheckpoints(const v1::ListCheckpointsResponse& list, absl::Time now) {
   std::string out = absl::StrFormat("%7s %7s  %-19s  %8s %9s %9s %7s %9s %6s %10s  %s\n", "version",
                                     "parent", "created (UTC)", "age", "cursor", "samples", "steps",
                                     "size", "A_auc", "forgetting", "tags");
   for (const v1::CheckpointInfo& c : list.checkpoints()) {
     const absl::Time created = FromProtoTimestamp(c.created_time());
-    const double kib =
-        static_cast<double>(c.adapter_size_bytes() + c.optimizer_size_bytes()) / 1024;
     const double a_auc = Lookup(c.metrics(), "a_auc", -1);
     const double forgetting = Lookup(c.metrics(), "forgetting", -1);
     const std::string row = absl::StrFormat(
         "%7d %7d  %-19s  %8s %9d %9d %7d %9s %6s %10s  %s", c.version(), c.parent_version(),
         absl::FormatTime("%Y-%m-%d %H:%M:%S", created, absl::UTCTimeZone()),
         FormatAge(now - created), c.cursor(), c.samples_trained(), c.steps(),
-        kib < 1024 ? absl::StrFormat("%.1f KiB", kib) : absl::StrFormat("%.1f MiB", kib / 1024),
+        Size(c.adapter_size_bytes() + c.optimizer_size_bytes()),
         a_auc < 0 ? "-" : absl::StrFormat("%.3f", a_auc),
         forgetting < 0 ? "-" : absl::StrFormat("%.3f", forgetting), absl::StrJoin(c.tags(), ","));
     absl::StrAppend(&out, absl::StripTrailingAsciiWhitespace(row), "\n");
