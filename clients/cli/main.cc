@@ -30,5 +30,9 @@ int main(int argc, char** argv) {
   cli::AddLoadgenCommand(app);
   cli::AddQueryCommand(app);
   cli::AddQueryEmbedCommand(app);
+  for (CLI::App* sub : app.get_subcommands({})) {
+    sub->group(cli::IsModelCommand(sub->get_name()) ? "Run the model here (no server)"
+                                                    : "Talk to a server (--server)");
+  }
   return cli::ParseAndRun(app, argc, argv);
 }
