@@ -7,8 +7,10 @@
 #ifndef PERENNIAL_CLIENTS_CLI_INGEST_SOURCE_H_
 #define PERENNIAL_CLIENTS_CLI_INGEST_SOURCE_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -54,6 +56,29 @@ class IngestSource {
   virtual StatusOr<v1::Sample> Sample(size_t i) const = 0;
   // One line for the progress output, e.g. "fashion-mnist train, si-blurry seed 1".
   virtual std::string description() const = 0;
+};
+
+// Bytes of samples per Ingest message by default: a quarter of perennial-server's default
+// --max-message-bytes (16 MiB), so that batches of camera photos fit. 64 full-HD JPEGs are
+// ~50 MB, which no default server accepts in one message.
+inline constexpr size_t kDefaultMaxBatchBytes = size_t{4} << 20;
+
+// Reads a source in order into batches of at most `max_samples` samples and `max_bytes`
+// serialized bytes (a sample bigger than `max_bytes` goes alone).
+class SampleBatcher {
+ public:
+  // `source` is borrowed. Requires max_samples >= 1.
+  SampleBatcher(const IngestSource* source, size_t max_samples, size_t max_bytes);
+
+  // The next batch; empty once every sample was returned. Errors: the source's.
+  StatusOr<std::vector<v1::Sample>> Next();
+
+ private:
+  const IngestSource* const source_;
+  const size_t max_samples_;
+  const size_t max_bytes_;
+  size_t next_ = 0;                    // the next sample to read
+  std::optional<v1::Sample> carried_;  // read, but it did not fit the previous batch
 };
 
 }  // namespace perennial::cli

@@ -156,10 +156,15 @@ void IngestStream(const LoadgenFlags& f, const Workload& w, int stream, Clock::t
   for (;;) {
     schedule.WaitForNext();
     if (Clock::now() >= end) break;
+    // Up to --ingest-batch samples, fewer when they are big (as `perennial ingest` batches).
     v1::IngestRequest request;
+    size_t bytes = 0;
     for (int i = 0; i < f.ingest_batch; ++i) {
+      const v1::Sample& next = w.samples[(offset + sent + i) % w.samples.size()];
+      bytes += next.ByteSizeLong();
+      if (i > 0 && bytes > kDefaultMaxBatchBytes) break;
       v1::Sample* s = request.add_samples();
-      *s = w.samples[(offset + sent + i) % w.samples.size()];
+      *s = next;
       s->set_idempotency_key(f.key_prefix + "/" + std::to_string(stream) + "/" +
                              std::to_string(sent + i));
     }
@@ -178,7 +183,7 @@ void IngestStream(const LoadgenFlags& f, const Workload& w, int stream, Clock::t
     stats->backpressured += rejected;
     // Rejected samples are not resent: the next batch carries new keys, and the figure is what
     // the server acknowledged.
-    sent += static_cast<uint64_t>(f.ingest_batch);
+    sent += static_cast<uint64_t>(request.samples_size());
     if (response.retry_after_ms() > 0) {
       std::this_thread::sleep_for(std::chrono::milliseconds(response.retry_after_ms()));
     }
@@ -327,7 +332,8 @@ void AddLoadgenCommand(CLI::App& app) {
   sub->add_option("--ingest-rate", f->ingest_rate, "samples/s per stream (0: unthrottled)")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
-  sub->add_option("--ingest-batch", f->ingest_batch, "samples per IngestBatch call")
+  sub->add_option("--ingest-batch", f->ingest_batch,
+                  "samples per IngestBatch call (fewer where they pass 4 MiB together)")
       ->capture_default_str()
       ->check(CLI::Range(1, 1024));
   sub->add_option("--query-clients", f->query_clients, "concurrent Classify clients")

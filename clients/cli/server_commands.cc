@@ -160,6 +160,7 @@ struct IngestFlags {
   Connection connection;
   IngestSourceOptions source;
   int batch = 64;
+  size_t batch_bytes = kDefaultMaxBatchBytes;  // at most, per IngestBatch call
   double rate = 0;  // samples/s; 0: as fast as the server takes them
   int max_retries = 30;
 };
@@ -241,13 +242,10 @@ Status RunIngest(const IngestFlags& f) {
   auto elapsed = [&] {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   };
+  SampleBatcher batcher(source.get(), static_cast<size_t>(f.batch), f.batch_bytes);
   for (size_t sent = 0; sent < total;) {
-    const size_t n = std::min<size_t>(static_cast<size_t>(f.batch), total - sent);
-    std::vector<v1::Sample> batch;
-    for (size_t i = 0; i < n; ++i) {
-      PERENNIAL_ASSIGN_OR_RETURN(v1::Sample sample, source->Sample(sent + i));
-      batch.push_back(std::move(sample));
-    }
+    PERENNIAL_ASSIGN_OR_RETURN(std::vector<v1::Sample> batch, batcher.Next());
+    const size_t n = batch.size();
     PERENNIAL_RETURN_IF_ERROR(SendBatch(f, stub.get(), std::move(batch), &totals, &progress));
     sent += n;
     if (f.rate > 0) {
@@ -355,9 +353,14 @@ void AddIngestCommand(CLI::App& app) {
   sub->add_option("--eval-every", s.eval_every,
                   "mark every K-th sample as EVAL (held out for anytime accuracy; 0: none)")
       ->capture_default_str();
-  sub->add_option("--batch", f->batch, "samples per IngestBatch call")
+  sub->add_option("--batch", f->batch, "samples per IngestBatch call, at most")
       ->capture_default_str()
       ->check(CLI::Range(1, 1024));
+  sub->add_option("--batch-bytes", f->batch_bytes,
+                  "bytes of samples per IngestBatch call, at most (a bigger image goes alone); "
+                  "keep it under the server's --max-message-bytes")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   sub->add_option("--rate", f->rate, "samples per second (0: as fast as accepted)")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);

@@ -95,6 +95,21 @@ def to_sample(item):
                     % type(item).__name__)
 
 
+def _messages(samples, max_count, max_bytes):
+    """`samples` in order, as lists of at most `max_count` samples and `max_bytes` serialized
+    bytes (a bigger sample goes alone): one list per Ingest message."""
+    batch, size = [], 0
+    for sample in samples:
+        n = sample.ByteSize()
+        if batch and (len(batch) == max_count or size + n > max_bytes):
+            yield batch
+            batch, size = [], 0
+        batch.append(sample)
+        size += n
+    if batch:
+        yield batch
+
+
 def _chunks(iterable, size):
     iterator = iter(iterable)
     while True:
@@ -210,12 +225,15 @@ class Client:
 
     # --- ingestion ----------------------------------------------------------------------------
 
-    def ingest(self, samples, batch_size=64, window=4096, timeout=None) -> IngestSummary:
+    def ingest(self, samples, batch_size=64, window=4096, timeout=None,
+               batch_bytes=4 << 20) -> IngestSummary:
         """Streams labeled samples into the server's log; returns what happened to each.
 
         `samples`: any iterable (a generator is consumed lazily) of Sample messages,
         (image, label[, idempotency_key]) tuples or dicts (see to_sample). They are sent as
-        client-streaming Ingest calls of up to `window` samples, `batch_size` per message.
+        client-streaming Ingest calls of up to `window` samples, `batch_size` per message and
+        at most `batch_bytes` per message (a bigger image goes alone): the default keeps
+        messages of camera photos under the server's default --max-message-bytes (16 MiB).
 
         Retries: a call refused with RESOURCE_EXHAUSTED stored nothing, so it is sent again after
         the server's retry-after-ms. Samples the server answers REJECTED-but-retryable (backlog
@@ -228,8 +246,8 @@ class Client:
         summary = IngestSummary()
         for window_samples in _chunks((to_sample(s) for s in samples), window):
             try:
-                response_last_seq, results = self._ingest_window(window_samples, batch_size,
-                                                                 timeout)
+                response_last_seq, results = self._ingest_window(
+                    window_samples, batch_size, batch_bytes, timeout)
             except errors.PerennialError as e:
                 e.partial_summary = summary
                 raise
@@ -246,15 +264,16 @@ class Client:
             summary.last_seq = max(summary.last_seq, response_last_seq)
         return summary
 
-    def _ingest_window(self, samples, batch_size, timeout):
+    def _ingest_window(self, samples, batch_size, batch_bytes, timeout):
         keyed = all(s.idempotency_key for s in samples)
         codes = retry_lib.RETRYABLE_CODES if keyed else {grpc.StatusCode.RESOURCE_EXHAUSTED}
         final = [None] * len(samples)
         pending = list(range(len(samples)))
         last_seq = 0
         for attempt in itertools.count():
-            requests = [ingest_pb2.IngestRequest(samples=[samples[i] for i in chunk])
-                        for chunk in _chunks(pending, batch_size)]
+            requests = [ingest_pb2.IngestRequest(samples=message)
+                        for message in _messages([samples[i] for i in pending], batch_size,
+                                                 batch_bytes)]
             response = self._call("Ingest", self._ingest.Ingest, lambda: iter(requests),
                                   timeout=timeout, retry_codes=codes)
             last_seq = max(last_seq, response.last_seq)

@@ -70,6 +70,7 @@ class FakeIngest(ingest_pb2_grpc.IngestServiceServicer):
         self.unavailable_calls = 0  # calls answered UNAVAILABLE
         self.refill_on_call = 0     # the call with this number (1-based) finds room again
         self.calls = 0
+        self.message_sizes = []  # samples per message, per call
         self.logged = []
         self.keys = {}
         self.lock = threading.Lock()
@@ -78,6 +79,7 @@ class FakeIngest(ingest_pb2_grpc.IngestServiceServicer):
         requests = list(request_iterator)
         with self.lock:
             self.calls += 1
+            self.message_sizes.append([len(r.samples) for r in requests])
             if self.calls == self.refill_on_call:
                 self.room = 100
             if self.unavailable_calls:
@@ -206,6 +208,16 @@ class WrapperTest(unittest.TestCase):
         self.assertEqual(summary.rejected_results[0].reason, "samples[1].label: empty")
         self.assertEqual(self.ingest.logged, ["shirt", "boot", "coat"])
         self.assertEqual(self.ingest.calls, 3)
+
+    def test_ingest_keeps_big_images_in_messages_of_their_own(self):
+        big = PNG + b"\0" * 3000
+        samples = [(PNG, "a"), (PNG, "b"), (big, "c"), (PNG, "d"), (big, "e"), (PNG, "f")]
+        summary = self.client.ingest(samples, batch_size=64, batch_bytes=1000)
+        self.assertEqual(summary.accepted, 6)
+        self.assertEqual(self.ingest.message_sizes[-1], [2, 1, 1, 1, 1])
+        self.assertEqual(self.ingest.logged[-6:], ["a", "b", "c", "d", "e", "f"])
+        self.client.ingest([(PNG, str(i)) for i in range(5)], batch_size=2)
+        self.assertEqual(self.ingest.message_sizes[-1], [2, 2, 1])
 
     def test_ingest_resends_retryable_rejections(self):
         self.ingest.room, self.ingest.refill_on_call = 3, 3
