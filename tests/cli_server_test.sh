@@ -93,6 +93,18 @@ cp tests/fixtures/images/fashion_28x28.png tests/fixtures/images/gray_33x47.jpg 
 out=$("$CLI" loadgen --folder "$data/photos" --ingest-streams 1 --ingest-batch 4 --query-clients 1 --duration 1 --json 2>/dev/null)
 check loadgen-folder "o = lines[0]; assert 'photos' in o['source'] and o['acked_samples'] > 0 and o['queries'] > 0 and o['errors'] == {}, o"
 expect_error rollback-missing "no checkpoint with version 999" "$CLI" rollback 999
+# Full-HD photos (~1.8 MB of noise each): ingest sends them in messages under 4 MiB, while a
+# probe set, one message, is too big for the server's 16 MiB and says what to do.
+mkdir -p "$data/big/noise"
+"$PY" -c "
+import numpy as np; from PIL import Image
+rng = np.random.default_rng(5)
+for i in range(10):
+    Image.fromarray(rng.integers(0, 256, (1080, 1920, 3), dtype=np.uint8)).save('$data/big/noise/%d.jpg' % i, quality=90)"
+out=$("$CLI" ingest --folder "$data/big" --json 2>/dev/null)
+check ingest-full-hd "o = lines[0]; assert (o['accepted'], o['rejected']) == (10, 0), o"
+expect_error probes-set-too-big "use fewer images (--limit) or smaller ones" \
+  "$CLI" probes-set big --folder "$data/big"
 expect_error unreachable "127.0.0.1:1" "$CLI" status --server 127.0.0.1:1 --timeout 2
 
 kill -TERM $server_pid; wait $server_pid; rc=$?

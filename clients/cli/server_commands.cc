@@ -11,6 +11,8 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/match.h"
+#include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "clients/cli/admin_view.h"
 #include "clients/cli/backoff.h"
@@ -308,9 +310,21 @@ Status RunProbesSet(const ProbesSetFlags& f) {
     PERENNIAL_ASSIGN_OR_RETURN(v1::Sample sample, source->Sample(i));
     *probe->add_samples() = std::move(sample);
   }
-  return AdminCall<v1::SetProbesRequest, v1::SetProbesResponse>(
+  const Status set = AdminCall<v1::SetProbesRequest, v1::SetProbesResponse>(
       f.connection, "SetProbes", &v1::AdminService::Stub::SetProbes, request,
       TextView<v1::SetProbesResponse>(FormatProbesSet));
+  // A probe set travels in one message: say what to change when it is too big for one.
+  if (set.code() == StatusCode::kResourceExhausted &&
+      absl::StrContains(set.message(), "larger than max")) {
+    return Status(
+        set.code(),
+        absl::StrFormat("%s. The probe set (%zu images, %.1f MiB) is sent in one message, "
+                        "which the server's --max-message-bytes (16 MiB by default) "
+                        "bounds: use fewer images (--limit) or smaller ones",
+                        set.message(), source->size(),
+                        static_cast<double>(request.ByteSizeLong()) / (1 << 20)));
+  }
+  return set;
 }
 
 void AddProbesSetCommand(CLI::App& app) {
