@@ -105,7 +105,9 @@ out=$("$CLI" ingest --folder "$data/big" --json 2>/dev/null)
 check ingest-full-hd "o = lines[0]; assert (o['accepted'], o['rejected']) == (10, 0), o"
 expect_error probes-set-too-big "use fewer images (--limit) or smaller ones" \
   "$CLI" probes-set big --folder "$data/big"
-expect_error unreachable "127.0.0.1:1" "$CLI" status --server 127.0.0.1:1 --timeout 2
+expect_error unreachable "127.0.0.1:1: failed to connect" "$CLI" status --server 127.0.0.1:1 --timeout 2
+expect_error unreachable-hint "is perennial-server running there?" \
+  "$CLI" pause --server 127.0.0.1:1 --timeout 2
 
 kill -TERM $server_pid; wait $server_pid; rc=$?
 if [ $rc -eq 0 ]; then passes=$((passes + 1)); else echo "FAILED: SIGTERM exit $rc"; failures=$((failures + 1)); fi

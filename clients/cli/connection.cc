@@ -106,8 +106,15 @@ void PrepareCall(const Connection& c, grpc::ClientContext* context) {
 Status CallStatus(const Connection& c, const char* rpc, const grpc::Status& status) {
   if (status.ok()) return OkStatus();
   const Status converted = FromGrpcStatus(status);
-  return Status(converted.code(),
-                std::string(rpc) + " on " + c.server + ": " + std::string(converted.message()));
+  std::string message =
+      std::string(rpc) + " on " + c.server + ": " + std::string(converted.message());
+  // The most common first error: nothing listens there (wrong address, server not started).
+  if (converted.code() == StatusCode::kUnavailable &&
+      converted.message().find("failed to connect") != std::string_view::npos) {
+    message +=
+        " (is perennial-server running there? --server or $PERENNIAL_SERVER sets the address)";
+  }
+  return Status(converted.code(), message);
 }
 
 void PrintMessage(const Connection& c, const google::protobuf::Message& message) {
