@@ -190,9 +190,12 @@ std::string FormatPredictions(const std::string& image, const v1::ClassifyRespon
 }
 
 std::string FormatCheckpoints(const v1::ListCheckpointsResponse& list, absl::Time now) {
-  std::string out = absl::StrFormat("%7s %7s  %-19s  %8s %9s %9s %7s %9s %6s %10s  %s\n", "version",
-                                    "parent", "created (UTC)", "age", "cursor", "samples", "steps",
-                                    "size", "A_auc", "forgetting", "tags");
+  std::string out =
+      list.checkpoints().empty()
+          ? "no checkpoints yet\n"
+          : absl::StrFormat("%7s %7s  %-19s  %8s %9s %9s %7s %9s %6s %10s  %s\n", "version",
+                            "parent", "created (UTC)", "age", "cursor", "samples", "steps", "size",
+                            "A_auc", "forgetting", "tags");
   for (const v1::CheckpointInfo& c : list.checkpoints()) {
     const absl::Time created = FromProtoTimestamp(c.created_time());
     const double a_auc = Lookup(c.metrics(), "a_auc", -1);
@@ -206,7 +209,6 @@ std::string FormatCheckpoints(const v1::ListCheckpointsResponse& list, absl::Tim
         forgetting < 0 ? "-" : absl::StrFormat("%.3f", forgetting), absl::StrJoin(c.tags(), ","));
     absl::StrAppend(&out, absl::StripTrailingAsciiWhitespace(row), "\n");
   }
-  if (list.checkpoints().empty()) out = "no checkpoints yet\n";
   absl::StrAppend(&out, "current: ", list.current_version(),
                   list.current_version() == 0 ? " (the base model)" : "", "\n");
   if (!list.corrupt_versions().empty()) {

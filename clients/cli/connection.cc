@@ -114,7 +114,15 @@ Status CallStatus(const Connection& c, const char* rpc, const grpc::Status& stat
     message +=
         " (is perennial-server running there? --server or $PERENNIAL_SERVER sets the address)";
   }
+  if (IsMessageTooLarge(converted)) {
+    message += " (the server takes messages up to its --max-message-bytes, 16 MiB by default)";
+  }
   return Status(converted.code(), message);
+}
+
+bool IsMessageTooLarge(const Status& status) {
+  return status.code() == StatusCode::kResourceExhausted &&
+         status.message().find("larger than max") != std::string_view::npos;
 }
 
 void PrintMessage(const Connection& c, const google::protobuf::Message& message) {

@@ -55,6 +55,9 @@ std::shared_ptr<grpc::Channel> Channel(const Connection& c, int stream_id = 0);
 void PrepareCall(const Connection& c, grpc::ClientContext* context);
 // OK, or the call's status as "<rpc> on <server>: <message>" with the same code.
 Status CallStatus(const Connection& c, const char* rpc, const grpc::Status& status);
+// Whether `status` (from CallStatus) says a message was above a gRPC size limit: the client's
+// or the server's --max-message-bytes.
+bool IsMessageTooLarge(const Status& status);
 // Prints `message` as text, or as one line of JSON with c.json.
 void PrintMessage(const Connection& c, const google::protobuf::Message& message);
 

@@ -11,7 +11,6 @@
 #include <thread>
 #include <vector>
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "clients/cli/admin_view.h"
@@ -314,15 +313,12 @@ Status RunProbesSet(const ProbesSetFlags& f) {
       f.connection, "SetProbes", &v1::AdminService::Stub::SetProbes, request,
       TextView<v1::SetProbesResponse>(FormatProbesSet));
   // A probe set travels in one message: say what to change when it is too big for one.
-  if (set.code() == StatusCode::kResourceExhausted &&
-      absl::StrContains(set.message(), "larger than max")) {
-    return Status(
-        set.code(),
-        absl::StrFormat("%s. The probe set (%zu images, %.1f MiB) is sent in one message, "
-                        "which the server's --max-message-bytes (16 MiB by default) "
-                        "bounds: use fewer images (--limit) or smaller ones",
-                        set.message(), source->size(),
-                        static_cast<double>(request.ByteSizeLong()) / (1 << 20)));
+  if (IsMessageTooLarge(set)) {
+    return Status(set.code(),
+                  absl::StrFormat("%s. The probe set (%zu images, %.1f MiB) is one "
+                                  "message: use fewer images (--limit) or smaller ones",
+                                  set.message(), source->size(),
+                                  static_cast<double>(request.ByteSizeLong()) / (1 << 20)));
   }
   return set;
 }
