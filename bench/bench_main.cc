@@ -47,6 +47,8 @@ void Usage() {
          "  --share-text-prefix 0|1  run the token prefix all texts of a call share (the\n"
          "                    prompt template's start) once in the text tower [1 on the CPU,\n"
          "                    0 on CUDA]\n"
+         "  --fused-kernels 0|1  CUDA: perennial's own fused kernels (residual add +\n"
+         "                    LayerNorm) where the build has them; 0 runs ATen's ops [1]\n"
          "  --cuda-graph 0|1  clip, CUDA: also time the SIT step with the image tower replayed\n"
          "                    from CUDA graphs (clip_sit_step_graphed_<arch>) [0]\n"
          "  --attention NAME  CUDA: the one fused attention kernel LibTorch may use beside\n"
@@ -124,6 +126,8 @@ std::optional<int> ParseFlags(int argc, char** argv, BenchFlags* flags) {
       clip.run.onednn_linear = learner.run.onednn_linear = value != "0";
     } else if (flag == "--share-text-prefix") {
       clip.run.share_text_prefix = learner.run.share_text_prefix = value != "0";
+    } else if (flag == "--fused-kernels") {
+      clip.run.fused_kernels = learner.run.fused_kernels = value != "0";
     } else if (flag == "--cuda-graph") {
       clip.cuda_graph = value != "0";
     } else if (flag == "--attention") {

@@ -12,6 +12,7 @@
 
 #include "bench/device_memory.h"
 #include "learner/base/cpu_runtime.h"
+#include "learner/model/fused_add_layer_norm.h"
 
 namespace perennial::bench {
 
@@ -21,6 +22,7 @@ ModelOptions ApplyRunOptions(const RunOptions& run) {
   options.device = torch::Device(run.device);
   options.onednn_linear = run.onednn_linear;
   options.share_text_prefix = run.share_text_prefix;
+  options.fused_kernels = run.fused_kernels;
   const StatusOr<torch::ScalarType> dtype = ParseComputeDtype(run.dtype);
   options.dtype = dtype.ok() ? *dtype : torch::kFloat32;
   return options;
@@ -32,6 +34,9 @@ std::vector<Field> RunFields(const RunOptions& run) {
                                Num("peak_rss_mib", PeakRssMiB()), Str("cpu", CpuRuntimeSummary())};
   if (run.attention != "auto") fields.push_back(Str("attention", run.attention));
   if (run.share_text_prefix) fields.push_back(Num("share_text_prefix", *run.share_text_prefix));
+  if (run.device != "cpu") {
+    fields.push_back(Num("fused_kernels", run.fused_kernels && FusedCudaKernelsBuilt()));
+  }
   return fields;
 }
 

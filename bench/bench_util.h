@@ -34,6 +34,9 @@ struct RunOptions {
   // ModelOptions::share_text_prefix: the text tower runs a prefix all texts share once.
   // Default: unset (the model's default: on for the CPU, off on GPUs).
   std::optional<bool> share_text_prefix;
+  // ModelOptions::fused_kernels: perennial's own CUDA kernels where the build has them.
+  // Default: on.
+  bool fused_kernels = true;
   // CUDA attention kernel (attention_backend.h): "auto" or the one kernel allowed. Default: auto.
   std::string attention = "auto";
 };
@@ -42,7 +45,8 @@ struct RunOptions {
 // which main() rejects first, falls back to fp32).
 ModelOptions ApplyRunOptions(const RunOptions& run);
 // The fields every model figure carries: batch, threads, device, dtype, peak RSS, CPU runtime,
-// and the attention kernel and text-prefix sharing when they were set on the command line.
+// the attention kernel and text-prefix sharing when they were set on the command line, and
+// whether the fused CUDA kernels ran, on CUDA.
 std::vector<Field> RunFields(const RunOptions& run);
 
 struct Timing {

@@ -3,7 +3,8 @@
 
 # Warnings for the project's own targets only (no global flags).
 function(perennial_warnings target)
-  target_compile_options(${target} PRIVATE -Wall -Wextra)
+  target_compile_options(${target} PRIVATE $<$<COMPILE_LANGUAGE:CXX>:-Wall -Wextra>
+                                           $<$<COMPILE_LANGUAGE:CUDA>:-Xcompiler=-Wall,-Wextra>)
 endfunction()
 
 # perennial_cc_library(NAME name SRCS a.cc b.cc DEPS dep1 dep2 [PRIVATE_DEPS d])

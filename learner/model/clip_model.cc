@@ -6,6 +6,7 @@
 #include "learner/base/device_copy.h"
 #include "learner/base/torch_status.h"
 #include "learner/model/clip_weights.h"
+#include "learner/model/fused_add_layer_norm.h"
 
 namespace perennial {
 namespace {
@@ -137,6 +138,8 @@ StatusOr<ClipModel> ClipModel::FromTensors(const TensorMap& tensors,
     m.text_.projection = r.Take("text_projection", {tw, e});
     m.logit_scale_ = r.Take("logit_scale", {}, /*keep_fp32=*/true);
     PERENNIAL_RETURN_IF_ERROR(r.status());
+    const bool fuse = options.fused_kernels && options.device.is_cuda() && FusedCudaKernelsBuilt();
+    m.vision_.transformer.fuse_add_layer_norm = m.text_.transformer.fuse_add_layer_norm = fuse;
     if (options.onednn_linear) {
       PackTransformerForOneDnn(m.vision_.transformer);
       PackTransformerForOneDnn(m.text_.transformer);

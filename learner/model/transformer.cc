@@ -6,6 +6,7 @@
 
 #include "learner/base/yield_point.h"
 #include "learner/model/cpu_attention.h"
+#include "learner/model/fused_add_layer_norm.h"
 #include "learner/model/lora_linear.h"
 
 namespace perennial {
@@ -170,10 +171,33 @@ torch::Tensor AttentionForRows(const torch::Tensor& qkv, int heads, bool causal,
   return MaskedAttention(q, qkv_heads[1], qkv_heads[2], hidden).view({n, w});
 }
 
-// h + MLP(LN_2(h)), with the bottleneck adapter on the MLP output when `a` has one. Row-wise.
-torch::Tensor MlpResidual(const BlockWeights& b, const torch::Tensor& h, Activation activation,
-                          const BlockAdapters* a, const PetRuntime& rt) {
-  torch::Tensor m = AdaptedLinear(LayerNorm(h, b.ln_2), b.fc, a, kFc, rt, activation);
+// The residual stream between two LayerNorms: x + branch, with the add left for the LayerNorm
+// that reads the sum to fuse (fused_add_layer_norm.h). `branch` may be undefined (none).
+struct Residual {
+  torch::Tensor x;
+  torch::Tensor branch;
+
+  torch::Tensor Sum() const { return branch.defined() ? x + branch : x; }
+};
+
+// The residual's sum and LayerNorm(sum): one fused op where `fused` and the kernels take it.
+AddLayerNormOutput SumAndNorm(const Residual& r, const LayerNormWeights& w, bool fused) {
+  if (fused && r.branch.defined()) {
+    std::optional<AddLayerNormOutput> out =
+        FusedAddLayerNorm(r.x, r.branch, w.weight, w.bias, 1e-5);
+    if (out) return *std::move(out);
+  }
+  torch::Tensor sum = r.Sum();
+  torch::Tensor normed = LayerNorm(sum, w);
+  return {std::move(sum), std::move(normed)};
+}
+
+// h + MLP(LN_2(h)) for h = in.Sum(), with the bottleneck adapter on the MLP output when `a` has
+// one; the last add is left in the returned residual. Row-wise.
+Residual MlpResidual(const BlockWeights& b, const Residual& in, Activation activation,
+                     const BlockAdapters* a, const PetRuntime& rt, bool fused) {
+  AddLayerNormOutput h = SumAndNorm(in, b.ln_2, fused);
+  torch::Tensor m = AdaptedLinear(h.normed, b.fc, a, kFc, rt, activation);
   m = AdaptedLinear(Activate(m, activation), b.proj, a, kProj, rt, activation);
   if (a != nullptr && a->down_weight.defined()) {
     // Houlsby-style bottleneck on the MLP output, before the residual add.
@@ -182,24 +206,26 @@ torch::Tensor MlpResidual(const BlockWeights& b, const torch::Tensor& h, Activat
     z = torch::linear(z, a->up_weight.to(m.dtype()), a->up_bias.to(m.dtype()));
     m = m + z * rt.options->bottleneck_scale;
   }
-  return h + m;
+  return {std::move(h.sum), std::move(m)};
 }
 
-// One block over x [N, L, W]. With `read_rows` defined, only the rows x[n, read_rows[n]] of the
-// output are computed ([N, W]): every position's keys and values, one query per sequence.
-torch::Tensor BlockForward(const BlockWeights& b, const torch::Tensor& x, int heads,
-                           Activation activation, bool causal, const BlockAdapters* a,
-                           const PetRuntime& rt, const torch::Tensor& read_rows) {
-  const torch::Tensor qkv = AdaptedLinear(LayerNorm(x, b.ln_1), b.qkv, a, kQkv, rt, activation);
+// One block over the residual stream in.Sum() [N, L, W]; returns the next one, its last add
+// left undone. With `read_rows` defined, only the rows x[n, read_rows[n]] of the output are
+// computed ([N, W]): every position's keys and values, one query per sequence.
+Residual BlockForward(const BlockWeights& b, const Residual& in, int heads, Activation activation,
+                      bool causal, const BlockAdapters* a, const PetRuntime& rt,
+                      const torch::Tensor& read_rows, bool fused) {
+  const AddLayerNormOutput x = SumAndNorm(in, b.ln_1, fused);
+  const torch::Tensor qkv = AdaptedLinear(x.normed, b.qkv, a, kQkv, rt, activation);
   if (!read_rows.defined()) {
-    return MlpResidual(
-        b, x + AdaptedLinear(Attention(qkv, heads, causal), b.out, a, kOut, rt, activation),
-        activation, a, rt);
+    const torch::Tensor attn = Attention(qkv, heads, causal);
+    return MlpResidual(b, {x.sum, AdaptedLinear(attn, b.out, a, kOut, rt, activation)}, activation,
+                       a, rt, fused);
   }
   const torch::Tensor attn = AttentionForRows(qkv, heads, causal, read_rows);
-  return MlpResidual(b,
-                     GatherRows(x, read_rows) + AdaptedLinear(attn, b.out, a, kOut, rt, activation),
-                     activation, a, rt);
+  return MlpResidual(
+      b, {GatherRows(x.sum, read_rows), AdaptedLinear(attn, b.out, a, kOut, rt, activation)},
+      activation, a, rt, fused);
 }
 
 // One causal block over sequences that share their first P positions: `prefix` [P, W] once,
@@ -224,8 +250,10 @@ torch::Tensor SharedPrefixBlockForward(const BlockWeights& b, const torch::Tenso
     const torch::Tensor attn =
         MaskedAttention(q, k, v, FutureKeys(read_rows.view({n, 1}), p + s, -p)).view({n, w});
     return MlpResidual(
-        b, GatherRows(suffix, read_rows) + AdaptedLinear(attn, b.out, a, kOut, rt, activation),
-        activation, a, rt);
+               b,
+               {GatherRows(suffix, read_rows), AdaptedLinear(attn, b.out, a, kOut, rt, activation)},
+               activation, a, rt, /*fused=*/false)
+        .Sum();
   }
   const torch::Tensor positions =
       torch::arange(s, torch::TensorOptions(torch::kLong).device(suffix.device())).expand({n, s});
@@ -235,7 +263,9 @@ torch::Tensor SharedPrefixBlockForward(const BlockWeights& b, const torch::Tenso
       Attention(qkv.narrow(0, 0, p).unsqueeze(0), heads, /*causal=*/true).view({p, w});
   const torch::Tensor attn = torch::cat({prefix_attn, suffix_attn.reshape({n * s, w})});
   const torch::Tensor h =
-      MlpResidual(b, rows + AdaptedLinear(attn, b.out, a, kOut, rt, activation), activation, a, rt);
+      MlpResidual(b, {rows, AdaptedLinear(attn, b.out, a, kOut, rt, activation)}, activation, a, rt,
+                  /*fused=*/false)
+          .Sum();
   *suffix_out = h.narrow(0, p, n * s).view({n, s, w});
   return h.narrow(0, 0, p);
 }
@@ -284,14 +314,16 @@ torch::Tensor TransformerForward(const TransformerWeights& weights, torch::Tenso
                                  const PetRuntime& runtime, const torch::Tensor& read_rows) {
   const bool use = adapters != nullptr && !adapters->empty() && runtime.options != nullptr;
   const size_t blocks = weights.blocks.size();
+  Residual stream{std::move(x), torch::Tensor()};
   for (size_t i = 0; i < blocks; ++i) {
     YieldPoint();  // a learner step pauses here for queries (yield_point.h)
-    x = BlockForward(weights.blocks[i], x, weights.heads, weights.activation, causal,
+    stream =
+        BlockForward(weights.blocks[i], stream, weights.heads, weights.activation, causal,
                      use ? &(*adapters)[i] : nullptr, runtime,
-                     i + 1 == blocks ? read_rows : torch::Tensor());
+                     i + 1 == blocks ? read_rows : torch::Tensor(), weights.fuse_add_layer_norm);
   }
-  if (blocks == 0 && read_rows.defined()) return GatherRows(x, read_rows);
-  return x;
+  if (blocks == 0 && read_rows.defined()) return GatherRows(stream.x, read_rows);
+  return stream.Sum();
 }
 
 torch::Tensor SharedPrefixTransformerForward(const TransformerWeights& weights,

@@ -41,6 +41,10 @@ struct TransformerWeights {
   std::vector<BlockWeights> blocks;
   int heads = 1;
   Activation activation = Activation::kQuickGelu;
+  // Each LayerNorm that reads the residual stream after an add runs as one op with that add
+  // (FusedAddLayerNorm, CUDA only; elsewhere the separate ops run). Set by ClipModel from
+  // ModelOptions::fused_kernels.
+  bool fuse_add_layer_norm = false;
 };
 
 // How adapters apply during one forward pass.
