@@ -24,6 +24,26 @@ std::vector<torch::Tensor> ImageTowerTensors(const Adapters& adapters) {
   return tensors;
 }
 
+// Records what `fn` queues into `graph`. When `fn` throws (out of memory is the usual cause:
+// the graphs' pool holds a second copy of the step's activations), the capture is ended before
+// the exception leaves, so that the stream leaves capture mode; otherwise the caller's next
+// synchronising op would fail with "operation not permitted when stream is capturing" and
+// abort the run.
+template <typename Pool, typename Fn>
+void CaptureInto(at::cuda::CUDAGraph& graph, const Pool& pool, Fn&& fn) {
+  graph.capture_begin(pool);
+  try {
+    fn();
+  } catch (...) {
+    try {
+      graph.capture_end();  // ends the capture; throws as the captured graph is incomplete
+    } catch (const c10::Error&) {
+    }
+    throw;
+  }
+  graph.capture_end();
+}
+
 }  // namespace
 
 struct GraphedImageTower::Impl {
@@ -54,13 +74,11 @@ std::unique_ptr<GraphedImageTower> GraphedImageTower::Capture(const ClipModel& m
     }
     side.synchronize();
     const auto pool = at::cuda::graph_pool_handle();
-    impl->forward_graph.capture_begin(pool);
-    impl->features = model.EncodeImage(pixels, &adapters, /*training=*/true);
-    impl->forward_graph.capture_end();
+    CaptureInto(impl->forward_graph, pool,
+                [&] { impl->features = model.EncodeImage(pixels, &adapters, /*training=*/true); });
     impl->features_grad = torch::zeros_like(impl->features);
-    impl->backward_graph.capture_begin(pool);
-    impl->grads = backward(impl->features, impl->features_grad);
-    impl->backward_graph.capture_end();
+    CaptureInto(impl->backward_graph, pool,
+                [&] { impl->grads = backward(impl->features, impl->features_grad); });
   }
   torch::cuda::synchronize();
   return std::unique_ptr<GraphedImageTower>(new GraphedImageTower(std::move(impl)));
