@@ -2,7 +2,8 @@
 # The `perennial` CLI against a real perennial-server (method sit, tiny fixture model, temp data
 # dir, free port): ingest a Fashion-MNIST slice (and again: all duplicates), files with a label
 # (a corrupt one is rejected with a reason), status, checkpoint, checkpoints, pause/resume,
-# labels-set, probes-set, vocab-add, query, query-embed, a short loadgen, and clear errors for a missing checkpoint and an unreachable server.
+# labels-set, probes-set, vocab-add, query, query-embed (also in several calls), a short loadgen,
+# and clear errors for a missing checkpoint, a missing file and an unreachable server.
 # Usage: cli_server_test.sh PATH/TO/perennial PATH/TO/perennial-server (from the repo root).
 set -uo pipefail
 CLI=${1:?usage: cli_server_test.sh PATH/TO/perennial PATH/TO/perennial-server}
@@ -69,6 +70,12 @@ check query-label-set "o = lines[0]; assert len(o['predictions']) == 3, o"
 out=$("$CLI" query-embed tests/fixtures/images/fashion_28x28.png --text "a bag." --text "a shoe.")
 check query-embed "import math; o = lines[0]; v = o['image_embeddings'] + o['text_embeddings']; assert len(o['image_embeddings']) == 1 and len(o['text_embeddings']) == 2 and all(abs(math.hypot(*r) - 1) < 1e-4 for r in v) and v[1] != v[2] and int(o['model_version']) > 0, o"
 expect_error query-embed-needs-input "image files and/or --text" "$CLI" query-embed
+# More images than the server takes per call (64) and more texts than --texts-per-call: several
+# calls, one list of vectors in the order given.
+many=(); for _ in $(seq 70); do many+=(tests/fixtures/images/fashion_28x28.png); done
+out=$("$CLI" query-embed "${many[@]}" --text "a bag." --text "a shoe." --text "a bag." --texts-per-call 1)
+check query-embed-many "o = lines[0]; im, tx = o['image_embeddings'], o['text_embeddings']; assert len(im) == 70 and len(tx) == 3 and len(o['image_files']) == 70, o.keys(); assert 'model_versions' in o or (all(max(abs(a - b) for a, b in zip(r, im[0])) < 1e-6 for r in im) and tx[0] == tx[2] and tx[0] != tx[1]), o.get('model_versions')"
+expect_error query-embed-missing-file "nosuch.png" "$CLI" query-embed "$data/nosuch.png"
 expect_error query-corrupt "corrupt.png" "$CLI" query --labels a,b "$data/corrupt.png"
 expect_error query-needs-labels "exactly one" "$CLI" query tests/fixtures/images/fashion_28x28.png
 out=$("$CLI" loadgen --ingest-streams 2 --ingest-batch 16 --query-clients 1 --duration 2 --json 2>/dev/null)

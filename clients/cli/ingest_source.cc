@@ -151,20 +151,20 @@ StatusOr<std::unique_ptr<IngestSource>> IngestSource::Open(const IngestSourceOpt
       new FileSource(o, o.files, std::move(labels), ListingOrder(o.files.size(), o)));
 }
 
-SampleBatcher::SampleBatcher(const IngestSource* source, size_t max_samples, size_t max_bytes)
-    : source_(source), max_samples_(max_samples), max_bytes_(max_bytes) {}
+SampleBatcher::SampleBatcher(const IngestSource* source, const BatchLimit& limit)
+    : source_(source), limit_(limit) {}
 
 StatusOr<std::vector<v1::Sample>> SampleBatcher::Next() {
   std::vector<v1::Sample> batch;
   size_t bytes = 0;
-  while (batch.size() < max_samples_) {
+  for (;;) {
     if (!carried_.has_value()) {
       if (next_ == source_->size()) break;
       PERENNIAL_ASSIGN_OR_RETURN(carried_, source_->Sample(next_));
       ++next_;
     }
     const size_t size = carried_->ByteSizeLong();
-    if (!batch.empty() && bytes + size > max_bytes_) break;
+    if (!limit_.Admits(batch.size(), bytes, size)) break;
     bytes += size;
     batch.push_back(*std::move(carried_));
     carried_.reset();

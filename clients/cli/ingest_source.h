@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "clients/cli/batch_limit.h"
 #include "learner/base/status.h"
 #include "perennial/v1/sample.pb.h"
 
@@ -58,25 +59,19 @@ class IngestSource {
   virtual std::string description() const = 0;
 };
 
-// Bytes of samples per Ingest message by default: a quarter of perennial-server's default
-// --max-message-bytes (16 MiB), so that batches of camera photos fit. 64 full-HD JPEGs are
-// ~50 MB, which no default server accepts in one message.
-inline constexpr size_t kDefaultMaxBatchBytes = size_t{4} << 20;
-
-// Reads a source in order into batches of at most `max_samples` samples and `max_bytes`
-// serialized bytes (a sample bigger than `max_bytes` goes alone).
+// Reads a source in order into batches within a BatchLimit of samples and their serialized
+// bytes.
 class SampleBatcher {
  public:
-  // `source` is borrowed. Requires max_samples >= 1.
-  SampleBatcher(const IngestSource* source, size_t max_samples, size_t max_bytes);
+  // `source` is borrowed. Requires limit.max_items >= 1.
+  SampleBatcher(const IngestSource* source, const BatchLimit& limit);
 
   // The next batch; empty once every sample was returned. Errors: the source's.
   StatusOr<std::vector<v1::Sample>> Next();
 
  private:
   const IngestSource* const source_;
-  const size_t max_samples_;
-  const size_t max_bytes_;
+  const BatchLimit limit_;
   size_t next_ = 0;                    // the next sample to read
   std::optional<v1::Sample> carried_;  // read, but it did not fit the previous batch
 };

@@ -56,7 +56,7 @@ class SampleBatcherTest : public ::testing::Test {
 TEST_F(SampleBatcherTest, BigImagesGetBatchesOfTheirOwn) {
   std::unique_ptr<IngestSource> source = Files({100, 100, 3000, 100, 5000, 100});
   ASSERT_NE(source, nullptr);
-  SampleBatcher batcher(source.get(), /*max_samples=*/64, /*max_bytes=*/1000);
+  SampleBatcher batcher(source.get(), BatchLimit{/*max_items=*/64, /*max_bytes=*/1000});
   std::vector<std::string> keys;
   EXPECT_EQ(BatchSizes(batcher, &keys), (std::vector<size_t>{2, 1, 1, 1, 1}));
   // Every sample once, in order.
@@ -69,7 +69,7 @@ TEST_F(SampleBatcherTest, BigImagesGetBatchesOfTheirOwn) {
 TEST_F(SampleBatcherTest, SmallImagesBatchByCount) {
   std::unique_ptr<IngestSource> source = Files({10, 10, 10, 10, 10, 10, 10});
   ASSERT_NE(source, nullptr);
-  SampleBatcher batcher(source.get(), /*max_samples=*/3, kDefaultMaxBatchBytes);
+  SampleBatcher batcher(source.get(), BatchLimit{/*max_items=*/3, kDefaultMaxBatchBytes});
   std::vector<std::string> keys;
   EXPECT_EQ(BatchSizes(batcher, &keys), (std::vector<size_t>{3, 3, 1}));
   StatusOr<std::vector<v1::Sample>> after_the_end = batcher.Next();

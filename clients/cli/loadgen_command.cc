@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "clients/cli/backoff.h"
+#include "clients/cli/batch_limit.h"
 #include "clients/cli/command.h"
 #include "clients/cli/connection.h"
 #include "clients/cli/ingest_source.h"
@@ -158,11 +159,13 @@ void IngestStream(const LoadgenFlags& f, const Workload& w, int stream, Clock::t
     if (Clock::now() >= end) break;
     // Up to --ingest-batch samples, fewer when they are big (as `perennial ingest` batches).
     v1::IngestRequest request;
+    const BatchLimit limit{static_cast<size_t>(f.ingest_batch), kDefaultMaxBatchBytes};
     size_t bytes = 0;
     for (int i = 0; i < f.ingest_batch; ++i) {
       const v1::Sample& next = w.samples[(offset + sent + i) % w.samples.size()];
-      bytes += next.ByteSizeLong();
-      if (i > 0 && bytes > kDefaultMaxBatchBytes) break;
+      const size_t size = next.ByteSizeLong();
+      if (!limit.Admits(static_cast<size_t>(i), bytes, size)) break;
+      bytes += size;
       v1::Sample* s = request.add_samples();
       *s = next;
       s->set_idempotency_key(f.key_prefix + "/" + std::to_string(stream) + "/" +

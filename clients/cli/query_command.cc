@@ -1,12 +1,14 @@
 #include "clients/cli/query_command.h"
 
 #include <cstdio>
+#include <filesystem>
 #include <memory>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include "clients/cli/admin_view.h"
+#include "clients/cli/batch_limit.h"
 #include "clients/cli/command.h"
 #include "clients/cli/connection.h"
 #include "learner/data/read_file.h"
@@ -71,60 +73,111 @@ struct QueryEmbedFlags {
   std::vector<std::string> images;
   std::vector<std::string> texts;
   uint64_t min_version = 0;
+  // Images per EmbedImage call and texts per EmbedText call: perennial-server's limits
+  // (server/limits.h).
+  size_t images_per_call = 64;
+  size_t texts_per_call = 256;
 };
 
-nlohmann::json Vectors(const google::protobuf::RepeatedPtrField<v1::Embedding>& embeddings) {
-  nlohmann::json rows = nlohmann::json::array();
-  for (const v1::Embedding& e : embeddings) rows.push_back(e.values());
-  return rows;
+// The vectors of a run of Embed calls, in order, and each call's model version.
+struct Embeddings {
+  nlohmann::json vectors = nlohmann::json::array();
+  std::vector<uint64_t> versions;
+};
+
+// Embeds items [0, item_bytes.size()) in calls within `limit`: `add(i, &request)` puts item i
+// into a request, `rpc` makes the call. Each call after the first asks for at least the
+// version the previous one answered with, so the vectors never mix in an older model.
+template <typename Request, typename Response, typename Add, typename Rpc>
+Status EmbedInCalls(const Connection& c, const char* name, const std::vector<size_t>& item_bytes,
+                    const BatchLimit& limit, uint64_t min_version, Add add, Rpc rpc,
+                    Embeddings* out) {
+  size_t begin = 0;
+  for (const size_t end : BatchEnds(item_bytes, limit)) {
+    Request request;
+    for (size_t i = begin; i < end; ++i) PERENNIAL_RETURN_IF_ERROR(add(i, &request));
+    request.set_min_version(out->versions.empty() ? min_version : out->versions.back());
+    grpc::ClientContext context;
+    PrepareCall(c, &context);
+    Response response;
+    PERENNIAL_RETURN_IF_ERROR(CallStatus(c, name, rpc(&context, request, &response)));
+    for (const v1::Embedding& e : response.embeddings()) out->vectors.push_back(e.values());
+    out->versions.push_back(response.model_version());
+    begin = end;
+  }
+  return OkStatus();
 }
 
-// One EmbedImage or EmbedText call: its vectors go to out[key], its version to
-// out["model_version"].
-template <typename Response, typename Request, typename Rpc>
-Status CallEmbed(const Connection& c, const char* name, Rpc rpc, const Request& request,
-                 const char* key, nlohmann::json* out) {
-  grpc::ClientContext context;
-  PrepareCall(c, &context);
-  Response response;
-  PERENNIAL_RETURN_IF_ERROR(CallStatus(c, name, rpc(&context, request, &response)));
-  (*out)[key] = Vectors(response.embeddings());
-  (*out)["model_version"] = response.model_version();
-  return OkStatus();
+// Sizes of the image files, for batching; errors name the file.
+StatusOr<std::vector<size_t>> FileSizes(const std::vector<std::string>& paths) {
+  std::vector<size_t> sizes;
+  for (const std::string& path : paths) {
+    std::error_code error;
+    const uintmax_t size = std::filesystem::file_size(path, error);
+    if (error) return NotFoundError(path + ": " + error.message());
+    sizes.push_back(static_cast<size_t>(size));
+  }
+  return sizes;
 }
 
 Status RunQueryEmbed(const QueryEmbedFlags& f) {
   if (f.images.empty() && f.texts.empty()) {
     return InvalidArgumentError("give image files and/or --text");
   }
+  if (f.images_per_call == 0 || f.texts_per_call == 0) {
+    return InvalidArgumentError("--images-per-call and --texts-per-call must be at least 1");
+  }
   auto stub = v1::InferenceService::NewStub(Channel(f.connection));
+  Embeddings images, texts;
+  PERENNIAL_ASSIGN_OR_RETURN(const std::vector<size_t> image_bytes, FileSizes(f.images));
+  Status status = EmbedInCalls<v1::EmbedImageRequest, v1::EmbedImageResponse>(
+      f.connection, "EmbedImage", image_bytes, BatchLimit{f.images_per_call}, f.min_version,
+      [&](size_t i, v1::EmbedImageRequest* request) -> Status {
+        PERENNIAL_ASSIGN_OR_RETURN(std::vector<uint8_t> bytes,
+                                   ReadFileBytes(f.images[i], kMaxImageBytes));
+        request->add_images()->set_encoded(std::string(bytes.begin(), bytes.end()));
+        return OkStatus();
+      },
+      [&](auto* context, const auto& r, auto* response) {
+        return stub->EmbedImage(context, r, response);
+      },
+      &images);
+  if (!status.ok()) return status;
+  std::vector<size_t> text_bytes;
+  for (const std::string& text : f.texts) text_bytes.push_back(text.size());
+  const uint64_t text_min_version =
+      images.versions.empty() ? f.min_version : images.versions.back();
+  status = EmbedInCalls<v1::EmbedTextRequest, v1::EmbedTextResponse>(
+      f.connection, "EmbedText", text_bytes, BatchLimit{f.texts_per_call}, text_min_version,
+      [&](size_t i, v1::EmbedTextRequest* request) -> Status {
+        request->add_texts(f.texts[i]);
+        return OkStatus();
+      },
+      [&](auto* context, const auto& r, auto* response) {
+        return stub->EmbedText(context, r, response);
+      },
+      &texts);
+  if (!status.ok()) return status;
+  std::vector<uint64_t> versions = images.versions;
+  versions.insert(versions.end(), texts.versions.begin(), texts.versions.end());
   nlohmann::json out = nlohmann::json::object();
   if (!f.images.empty()) {
-    v1::EmbedImageRequest request;
-    for (const std::string& path : f.images) {
-      PERENNIAL_ASSIGN_OR_RETURN(std::vector<uint8_t> bytes, ReadFileBytes(path, kMaxImageBytes));
-      request.add_images()->set_encoded(std::string(bytes.begin(), bytes.end()));
-    }
-    request.set_min_version(f.min_version);
     out["image_files"] = f.images;
-    PERENNIAL_RETURN_IF_ERROR(CallEmbed<v1::EmbedImageResponse>(
-        f.connection, "EmbedImage",
-        [&](auto* context, const auto& r, auto* response) {
-          return stub->EmbedImage(context, r, response);
-        },
-        request, "image_embeddings", &out));
+    out["image_embeddings"] = std::move(images.vectors);
   }
   if (!f.texts.empty()) {
-    v1::EmbedTextRequest request;
-    for (const std::string& text : f.texts) request.add_texts(text);
-    request.set_min_version(f.min_version);
     out["texts"] = f.texts;
-    PERENNIAL_RETURN_IF_ERROR(CallEmbed<v1::EmbedTextResponse>(
-        f.connection, "EmbedText",
-        [&](auto* context, const auto& r, auto* response) {
-          return stub->EmbedText(context, r, response);
-        },
-        request, "text_embeddings", &out));
+    out["text_embeddings"] = std::move(texts.vectors);
+  }
+  out["model_version"] = versions.back();
+  if (versions.front() != versions.back()) {
+    // The learner published a new model between two calls: the vectors are not comparable.
+    std::fprintf(stderr,
+                 "perennial: the model moved from version %llu to %llu during the %zu calls; "
+                 "`perennial pause` stops the learner for vectors of one version\n",
+                 static_cast<unsigned long long>(versions.front()),
+                 static_cast<unsigned long long>(versions.back()), versions.size());
+    out["model_versions"] = versions;
   }
   PrintJson(out);
   return OkStatus();
@@ -137,13 +190,20 @@ void AddQueryEmbedCommand(CLI::App& app) {
   CLI::App* sub = app.add_subcommand(
       "query-embed",
       "Embed image files and texts with the model a running server serves now (EmbedImage,\n"
-      "EmbedText); prints one JSON object of unit-norm vectors and the model version:\n"
+      "EmbedText); prints one JSON object of unit-norm vectors and the model version. Many\n"
+      "files go in several calls (at most --images-per-call, and 4 MiB, each):\n"
       "  perennial query-embed shoe.png --text \"a photo of a sandal.\"");
   AddConnectionFlags(sub, &f->connection);
   sub->add_option("images", f->images, "PNG or JPEG files");
   sub->add_option("--text", f->texts, "text to embed (repeatable)");
   sub->add_option("--min-version", f->min_version,
                   "wait (up to --timeout) until the server's model reaches this version")
+      ->capture_default_str();
+  sub->add_option("--images-per-call", f->images_per_call,
+                  "images per EmbedImage call (the server takes up to 64)")
+      ->capture_default_str();
+  sub->add_option("--texts-per-call", f->texts_per_call,
+                  "texts per EmbedText call (the server takes up to 256)")
       ->capture_default_str();
   SetCommand(sub, [f]() -> Status { return RunQueryEmbed(*f); });
 }

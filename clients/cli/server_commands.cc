@@ -15,6 +15,7 @@
 #include "absl/time/clock.h"
 #include "clients/cli/admin_view.h"
 #include "clients/cli/backoff.h"
+#include "clients/cli/batch_limit.h"
 #include "clients/cli/command.h"
 #include "clients/cli/connection.h"
 #include "clients/cli/ingest_source.h"
@@ -243,7 +244,7 @@ Status RunIngest(const IngestFlags& f) {
   auto elapsed = [&] {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   };
-  SampleBatcher batcher(source.get(), static_cast<size_t>(f.batch), f.batch_bytes);
+  SampleBatcher batcher(source.get(), BatchLimit{static_cast<size_t>(f.batch), f.batch_bytes});
   for (size_t sent = 0; sent < total;) {
     PERENNIAL_ASSIGN_OR_RETURN(std::vector<v1::Sample> batch, batcher.Next());
     const size_t n = batch.size();
