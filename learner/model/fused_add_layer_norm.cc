@@ -122,6 +122,7 @@ std::optional<AddLayerNormOutput> FusedAddLayerNorm(const torch::Tensor& x,
   }
   const auto options = x.options();
   const torch::Tensor g = gamma.to(options).contiguous(), b = beta.to(options).contiguous();
+  if (!Aligned(g) || !Aligned(b)) return std::nullopt;  // views into a bigger buffer
   const variable_list out = AddLayerNormFunction::apply(x, branch, g, b, eps);
   return AddLayerNormOutput{out[0], out[1]};
 }
