@@ -49,6 +49,9 @@ void Usage() {
          "                    0 on CUDA]\n"
          "  --fused-kernels 0|1  CUDA: perennial's own fused kernels (residual add +\n"
          "                    LayerNorm) where the build has them; 0 runs ATen's ops [1]\n"
+         "  --experimental-kernels 0|1  CUDA, with --fused-kernels 1: also the kernels not\n"
+         "                    yet measured on a GPU (one pass over g for the LoRA\n"
+         "                    backward, fused_lora_grad.h) [0]\n"
          "  --cuda-graph 0|1  clip, CUDA: also time the SIT step with the image tower replayed\n"
          "                    from CUDA graphs (clip_sit_step_graphed_<arch>) [0]\n"
          "  --attention NAME  CUDA: the one fused attention kernel LibTorch may use beside\n"
@@ -128,6 +131,8 @@ std::optional<int> ParseFlags(int argc, char** argv, BenchFlags* flags) {
       clip.run.share_text_prefix = learner.run.share_text_prefix = value != "0";
     } else if (flag == "--fused-kernels") {
       clip.run.fused_kernels = learner.run.fused_kernels = value != "0";
+    } else if (flag == "--experimental-kernels") {
+      clip.run.experimental_kernels = learner.run.experimental_kernels = value != "0";
     } else if (flag == "--cuda-graph") {
       clip.cuda_graph = value != "0";
     } else if (flag == "--attention") {

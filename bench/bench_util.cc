@@ -23,6 +23,7 @@ ModelOptions ApplyRunOptions(const RunOptions& run) {
   options.onednn_linear = run.onednn_linear;
   options.share_text_prefix = run.share_text_prefix;
   options.fused_kernels = run.fused_kernels;
+  options.experimental_kernels = run.experimental_kernels;
   const StatusOr<torch::ScalarType> dtype = ParseComputeDtype(run.dtype);
   options.dtype = dtype.ok() ? *dtype : torch::kFloat32;
   return options;
@@ -36,6 +37,7 @@ std::vector<Field> RunFields(const RunOptions& run) {
   if (run.share_text_prefix) fields.push_back(Num("share_text_prefix", *run.share_text_prefix));
   if (run.device != "cpu") {
     fields.push_back(Num("fused_kernels", run.fused_kernels && FusedCudaKernelsBuilt()));
+    if (run.experimental_kernels) fields.push_back(Num("experimental_kernels", 1));
   }
   return fields;
 }

@@ -37,6 +37,8 @@ struct RunOptions {
   // ModelOptions::fused_kernels: perennial's own CUDA kernels where the build has them.
   // Default: on.
   bool fused_kernels = true;
+  // ModelOptions::experimental_kernels: also the fused kernels not yet measured. Default: off.
+  bool experimental_kernels = false;
   // CUDA attention kernel (attention_backend.h): "auto" or the one kernel allowed. Default: auto.
   std::string attention = "auto";
 };

@@ -138,8 +138,11 @@ StatusOr<ClipModel> ClipModel::FromTensors(const TensorMap& tensors,
     m.text_.projection = r.Take("text_projection", {tw, e});
     m.logit_scale_ = r.Take("logit_scale", {}, /*keep_fp32=*/true);
     PERENNIAL_RETURN_IF_ERROR(r.status());
-    const bool fuse = options.fused_kernels && options.device.is_cuda() && FusedCudaKernelsBuilt();
-    m.vision_.transformer.fuse_add_layer_norm = m.text_.transformer.fuse_add_layer_norm = fuse;
+    FusedKernels fused;
+    fused.add_layer_norm =
+        options.fused_kernels && options.device.is_cuda() && FusedCudaKernelsBuilt();
+    fused.lora_grad = fused.add_layer_norm && options.experimental_kernels;
+    m.vision_.transformer.fused = m.text_.transformer.fused = fused;
     if (options.onednn_linear) {
       PackTransformerForOneDnn(m.vision_.transformer);
       PackTransformerForOneDnn(m.text_.transformer);

@@ -52,6 +52,10 @@ struct ModelOptions {
   // has them (CMake option PERENNIAL_CUDA_KERNELS, where LibTorch has CUDA and nvcc is found);
   // off runs ATen's ops only, to compare. No effect on the CPU. Default: on.
   bool fused_kernels = true;
+  // With fused_kernels, also the kernels not yet measured on a GPU: one pass over a LoRA map's
+  // output gradient for both of its backward's thin products (fused_lora_grad.h).
+  // TODO(issue 8): measure on a GPU, then fold into fused_kernels or remove. Default: off.
+  bool experimental_kernels = false;
 };
 
 struct VisionWeights {

@@ -1,8 +1,10 @@
 #include "learner/model/lora_linear.h"
 
 #include <algorithm>
+#include <optional>
 
 #include "learner/base/yield_point.h"
+#include "learner/model/fused_lora_grad.h"
 
 namespace perennial {
 namespace {
@@ -101,6 +103,7 @@ class LoraLinearFunction : public torch::autograd::Function<LoraLinearFunction> 
     ctx->saved_data["backward_weight"] = backward_weight;
     ctx->saved_data["path"] = static_cast<int64_t>(path);
     ctx->saved_data["lora_scale"] = lora_scale;
+    ctx->saved_data["fused_kernels"] = base->fused_kernels;
     ctx->saved_data["a_dtype"] = static_cast<int64_t>(a.scalar_type());
     ctx->saved_data["b_dtype"] = static_cast<int64_t>(b.scalar_type());
     return y;
@@ -115,9 +118,18 @@ class LoraLinearFunction : public torch::autograd::Function<LoraLinearFunction> 
     const c10::IValue& backward_weight = ctx->saved_data["backward_weight"];
     const auto path = static_cast<BackwardPath>(ctx->saved_data["path"].toInt());
     const bool packed = path == BackwardPath::kPackedBase;
+    const auto b_dtype = static_cast<c10::ScalarType>(ctx->saved_data["b_dtype"].toInt());
+    // g B and g^T t in one pass over g where the CUDA kernel applies; unscaled fp32.
+    std::optional<LoraGradProducts> pass;
+    if (ctx->saved_data["fused_kernels"].toBool() && !packed && ctx->needs_input_grad(1) &&
+        ctx->needs_input_grad(2)) {
+      pass = FusedLoraGradPass(g, b, t);
+    }
     // The gradient of t = x A^T, scaled once here instead of in each product that uses it.
     torch::Tensor gt;
-    if (ctx->needs_input_grad(1) || (packed && ctx->needs_input_grad(0))) {
+    if (pass) {
+      gt = pass->gt.mul_(lora_scale).to(g.scalar_type());
+    } else if (ctx->needs_input_grad(1) || (packed && ctx->needs_input_grad(0))) {
       gt = torch::mm(g, b).mul_(lora_scale);
     }
     torch::Tensor gx, ga, gb;
@@ -133,10 +145,10 @@ class LoraLinearFunction : public torch::autograd::Function<LoraLinearFunction> 
       ga =
           torch::mm(gt.t(), x).to(static_cast<c10::ScalarType>(ctx->saved_data["a_dtype"].toInt()));
     }
-    if (ctx->needs_input_grad(2)) {
-      gb = torch::mm(g.t(), t)
-               .mul_(lora_scale)
-               .to(static_cast<c10::ScalarType>(ctx->saved_data["b_dtype"].toInt()));
+    if (pass) {
+      gb = pass->gb.mul_(lora_scale).to(b_dtype);
+    } else if (ctx->needs_input_grad(2)) {
+      gb = torch::mm(g.t(), t).mul_(lora_scale).to(b_dtype);
     }
     return {gx, ga, gb, torch::Tensor(), torch::Tensor()};
   }

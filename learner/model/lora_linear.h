@@ -35,6 +35,9 @@ struct LoraLinearBase {
   torch::Tensor bias;
   PackedLinear packed;
   double base_scale = 1;
+  // On CUDA, the backward's two products that read the output gradient (g B, g^T t) run as one
+  // pass over it where the kernel applies (fused_lora_grad.h). Default: off.
+  bool fused_kernels = false;
 };
 
 // x2d: [N, in]. `lora.a` [r, in] and `lora.b` [out, r] may be fp32 masters of a lower-precision

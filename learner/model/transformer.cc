@@ -61,7 +61,7 @@ torch::Tensor Activate(const torch::Tensor& x, Activation activation) {
 // adapters). Packed weights are used only when packed with the map's scales (PackBlockLinear).
 torch::Tensor AdaptedLinear(const torch::Tensor& x, const LinearWeights& base,
                             const BlockAdapters* a, const AdaptedMap& map, const PetRuntime& rt,
-                            Activation activation) {
+                            Activation activation, const FusedKernels& fused) {
   const bool merged = a != nullptr && (a->*map.merged).defined();
   const LinearWeights w = merged ? LinearWeights{a->*map.merged, base.bias, a->*map.packed} : base;
   const bool lora = !merged && a != nullptr && (a->*map.lora).defined();
@@ -75,7 +75,7 @@ torch::Tensor AdaptedLinear(const torch::Tensor& x, const LinearWeights& base,
   const torch::Tensor x2d = x.reshape({-1, in});
   const torch::Tensor bias = scales.out == 1 || !w.bias.defined() ? w.bias : w.bias * scales.out;
   if (lora && !dropout) {
-    const LoraLinearBase lora_base{w.weight, bias, packed, scale};
+    const LoraLinearBase lora_base{w.weight, bias, packed, scale, fused.lora_grad};
     return LoraLinear(x2d, lora_base, a->*map.lora, rt.options->lora_scaling() * scale)
         .view(out_shape);
   }
@@ -180,9 +180,10 @@ struct Residual {
   torch::Tensor Sum() const { return branch.defined() ? x + branch : x; }
 };
 
-// The residual's sum and LayerNorm(sum): one fused op where `fused` and the kernels take it.
-AddLayerNormOutput SumAndNorm(const Residual& r, const LayerNormWeights& w, bool fused) {
-  if (fused && r.branch.defined()) {
+// The residual's sum and LayerNorm(sum): one fused op where `fused` asks and the kernels take it.
+AddLayerNormOutput SumAndNorm(const Residual& r, const LayerNormWeights& w,
+                              const FusedKernels& fused) {
+  if (fused.add_layer_norm && r.branch.defined()) {
     std::optional<AddLayerNormOutput> out =
         FusedAddLayerNorm(r.x, r.branch, w.weight, w.bias, 1e-5);
     if (out) return *std::move(out);
@@ -195,10 +196,10 @@ AddLayerNormOutput SumAndNorm(const Residual& r, const LayerNormWeights& w, bool
 // h + MLP(LN_2(h)) for h = in.Sum(), with the bottleneck adapter on the MLP output when `a` has
 // one; the last add is left in the returned residual. Row-wise.
 Residual MlpResidual(const BlockWeights& b, const Residual& in, Activation activation,
-                     const BlockAdapters* a, const PetRuntime& rt, bool fused) {
+                     const BlockAdapters* a, const PetRuntime& rt, const FusedKernels& fused) {
   AddLayerNormOutput h = SumAndNorm(in, b.ln_2, fused);
-  torch::Tensor m = AdaptedLinear(h.normed, b.fc, a, kFc, rt, activation);
-  m = AdaptedLinear(Activate(m, activation), b.proj, a, kProj, rt, activation);
+  torch::Tensor m = AdaptedLinear(h.normed, b.fc, a, kFc, rt, activation, fused);
+  m = AdaptedLinear(Activate(m, activation), b.proj, a, kProj, rt, activation, fused);
   if (a != nullptr && a->down_weight.defined()) {
     // Houlsby-style bottleneck on the MLP output, before the residual add.
     torch::Tensor z =
@@ -214,17 +215,17 @@ Residual MlpResidual(const BlockWeights& b, const Residual& in, Activation activ
 // computed ([N, W]): every position's keys and values, one query per sequence.
 Residual BlockForward(const BlockWeights& b, const Residual& in, int heads, Activation activation,
                       bool causal, const BlockAdapters* a, const PetRuntime& rt,
-                      const torch::Tensor& read_rows, bool fused) {
+                      const torch::Tensor& read_rows, const FusedKernels& fused) {
   const AddLayerNormOutput x = SumAndNorm(in, b.ln_1, fused);
-  const torch::Tensor qkv = AdaptedLinear(x.normed, b.qkv, a, kQkv, rt, activation);
+  const torch::Tensor qkv = AdaptedLinear(x.normed, b.qkv, a, kQkv, rt, activation, fused);
   if (!read_rows.defined()) {
     const torch::Tensor attn = Attention(qkv, heads, causal);
-    return MlpResidual(b, {x.sum, AdaptedLinear(attn, b.out, a, kOut, rt, activation)}, activation,
-                       a, rt, fused);
+    return MlpResidual(b, {x.sum, AdaptedLinear(attn, b.out, a, kOut, rt, activation, fused)},
+                       activation, a, rt, fused);
   }
   const torch::Tensor attn = AttentionForRows(qkv, heads, causal, read_rows);
   return MlpResidual(
-      b, {GatherRows(x.sum, read_rows), AdaptedLinear(attn, b.out, a, kOut, rt, activation)},
+      b, {GatherRows(x.sum, read_rows), AdaptedLinear(attn, b.out, a, kOut, rt, activation, fused)},
       activation, a, rt, fused);
 }
 
@@ -238,9 +239,13 @@ torch::Tensor SharedPrefixBlockForward(const BlockWeights& b, const torch::Tenso
                                        Activation activation, const BlockAdapters* a,
                                        const PetRuntime& rt, const torch::Tensor& read_rows,
                                        torch::Tensor* suffix_out) {
+  // The shared-prefix path serves the CPU (ModelOptions::share_text_prefix), where there are no
+  // fused kernels.
+  const FusedKernels fused;
   const int64_t p = prefix.size(0), n = suffix.size(0), s = suffix.size(1), w = suffix.size(2);
   const torch::Tensor rows = torch::cat({prefix, suffix.reshape({n * s, w})});
-  const torch::Tensor qkv = AdaptedLinear(LayerNorm(rows, b.ln_1), b.qkv, a, kQkv, rt, activation);
+  const torch::Tensor qkv =
+      AdaptedLinear(LayerNorm(rows, b.ln_1), b.qkv, a, kQkv, rt, activation, fused);
   const std::vector<torch::Tensor> own = HeadsOf(qkv.narrow(0, p, n * s), n, s, heads);
   const std::vector<torch::Tensor> shared = HeadsOf(qkv.narrow(0, 0, p), 1, p, heads);
   const torch::Tensor k = torch::cat({shared[1].expand({n, -1, -1, -1}), own[1]}, 2);
@@ -249,10 +254,10 @@ torch::Tensor SharedPrefixBlockForward(const BlockWeights& b, const torch::Tenso
     const torch::Tensor q = GatherRows(own[0].transpose(1, 2), read_rows).unsqueeze(2);
     const torch::Tensor attn =
         MaskedAttention(q, k, v, FutureKeys(read_rows.view({n, 1}), p + s, -p)).view({n, w});
-    return MlpResidual(
-               b,
-               {GatherRows(suffix, read_rows), AdaptedLinear(attn, b.out, a, kOut, rt, activation)},
-               activation, a, rt, /*fused=*/false)
+    return MlpResidual(b,
+                       {GatherRows(suffix, read_rows),
+                        AdaptedLinear(attn, b.out, a, kOut, rt, activation, fused)},
+                       activation, a, rt, fused)
         .Sum();
   }
   const torch::Tensor positions =
@@ -263,8 +268,8 @@ torch::Tensor SharedPrefixBlockForward(const BlockWeights& b, const torch::Tenso
       Attention(qkv.narrow(0, 0, p).unsqueeze(0), heads, /*causal=*/true).view({p, w});
   const torch::Tensor attn = torch::cat({prefix_attn, suffix_attn.reshape({n * s, w})});
   const torch::Tensor h =
-      MlpResidual(b, {rows, AdaptedLinear(attn, b.out, a, kOut, rt, activation)}, activation, a, rt,
-                  /*fused=*/false)
+      MlpResidual(b, {rows, AdaptedLinear(attn, b.out, a, kOut, rt, activation, fused)}, activation,
+                  a, rt, fused)
           .Sum();
   *suffix_out = h.narrow(0, p, n * s).view({n, s, w});
   return h.narrow(0, 0, p);
@@ -317,10 +322,9 @@ torch::Tensor TransformerForward(const TransformerWeights& weights, torch::Tenso
   Residual stream{std::move(x), torch::Tensor()};
   for (size_t i = 0; i < blocks; ++i) {
     YieldPoint();  // a learner step pauses here for queries (yield_point.h)
-    stream =
-        BlockForward(weights.blocks[i], stream, weights.heads, weights.activation, causal,
-                     use ? &(*adapters)[i] : nullptr, runtime,
-                     i + 1 == blocks ? read_rows : torch::Tensor(), weights.fuse_add_layer_norm);
+    stream = BlockForward(weights.blocks[i], stream, weights.heads, weights.activation, causal,
+                          use ? &(*adapters)[i] : nullptr, runtime,
+                          i + 1 == blocks ? read_rows : torch::Tensor(), weights.fused);
   }
   if (blocks == 0 && read_rows.defined()) return GatherRows(stream.x, read_rows);
   return stream.Sum();

@@ -37,14 +37,23 @@ struct BlockWeights {
   LinearWeights proj;  // c_proj: [w, 4w]
 };
 
+// Which of perennial's own CUDA kernels a tower runs where they apply (CUDA, and inputs they
+// take); elsewhere ATen's ops run.
+struct FusedKernels {
+  // Each LayerNorm that reads the residual stream after an add runs as one op with that add
+  // (fused_add_layer_norm.h). Default: off.
+  bool add_layer_norm = false;
+  // Each LoRA map's backward reads its output gradient once for both of its thin products
+  // (fused_lora_grad.h). Default: off.
+  bool lora_grad = false;
+};
+
 struct TransformerWeights {
   std::vector<BlockWeights> blocks;
   int heads = 1;
   Activation activation = Activation::kQuickGelu;
-  // Each LayerNorm that reads the residual stream after an add runs as one op with that add
-  // (FusedAddLayerNorm, CUDA only; elsewhere the separate ops run). Set by ClipModel from
-  // ModelOptions::fused_kernels.
-  bool fuse_add_layer_norm = false;
+  // Which of perennial's own CUDA kernels the tower runs. Set by ClipModel from ModelOptions.
+  FusedKernels fused;
 };
 
 // How adapters apply during one forward pass.

@@ -1,0 +1,34 @@
+// File: learner/model/fused_lora_grad.h
+//
+// The two products of a LoRA map's backward that read its output gradient g, in one pass over
+// g on CUDA (lora_grad_kernels.h):
+//
+//   gt = g B     the gradient of t = x A^T
+//   gb = g^T t   B's gradient
+//
+// both unscaled, in fp32. Elsewhere, and for inputs the kernel does not take, FusedLoraGradPass
+// returns nullopt and the caller multiplies with ATen.
+// TODO(issue 8): not yet run on a GPU (session 21 wrote it after its device time was spent).
+#ifndef PERENNIAL_LEARNER_MODEL_FUSED_LORA_GRAD_H_
+#define PERENNIAL_LEARNER_MODEL_FUSED_LORA_GRAD_H_
+
+#include <torch/torch.h>
+
+#include <optional>
+
+namespace perennial {
+
+struct LoraGradProducts {
+  torch::Tensor gt;  // [rows, rank] fp32
+  torch::Tensor gb;  // [cols, rank] fp32
+};
+
+// g: [rows, cols]; b: [cols, rank]; t: [rows, rank]; one CUDA device and dtype (bf16 or fp16),
+// contiguous. Not differentiable (it runs inside a backward). nullopt where the kernel does not
+// apply: no kernels in this build, not CUDA, fp32, rank other than 8, cols not a multiple of 8.
+std::optional<LoraGradProducts> FusedLoraGradPass(const torch::Tensor& g, const torch::Tensor& b,
+                                                  const torch::Tensor& t);
+
+}  // namespace perennial
+
+#endif  // PERENNIAL_LEARNER_MODEL_FUSED_LORA_GRAD_H_

@@ -1,0 +1,73 @@
+#include "learner/model/fused_lora_grad.h"
+
+#include <gtest/gtest.h>
+#include <torch/cuda.h>
+
+#include <tuple>
+
+#include "learner/model/fused_add_layer_norm.h"  // FusedCudaKernelsBuilt
+
+namespace perennial {
+namespace {
+
+bool HaveKernels() { return torch::cuda::is_available() && FusedCudaKernelsBuilt(); }
+
+TEST(FusedLoraGradPass, LeavesCpuTensorsToTheCaller) {
+  const auto bf16 = torch::TensorOptions().dtype(torch::kBFloat16);
+  EXPECT_FALSE(FusedLoraGradPass(torch::randn({32, 64}, bf16), torch::randn({64, 8}, bf16),
+                                 torch::randn({32, 8}, bf16)));
+}
+
+TEST(FusedLoraGradPass, DeclinesWhatTheKernelDoesNotTake) {
+  if (!HaveKernels()) GTEST_SKIP() << "no CUDA kernels";
+  const auto bf16 = torch::TensorOptions().device(torch::kCUDA).dtype(torch::kBFloat16);
+  const torch::Tensor g = torch::randn({32, 64}, bf16), b = torch::randn({64, 8}, bf16);
+  const torch::Tensor t = torch::randn({32, 8}, bf16);
+  EXPECT_TRUE(FusedLoraGradPass(g, b, t));
+  EXPECT_FALSE(
+      FusedLoraGradPass(g.to(torch::kFloat32), b.to(torch::kFloat32), t.to(torch::kFloat32)))
+      << "fp32";
+  EXPECT_FALSE(FusedLoraGradPass(g, torch::randn({64, 4}, bf16), torch::randn({32, 4}, bf16)))
+      << "rank 4";
+  EXPECT_FALSE(FusedLoraGradPass(g.narrow(1, 0, 60), b.narrow(0, 0, 60), t)) << "60 columns";
+  EXPECT_FALSE(FusedLoraGradPass(torch::randn({64, 32}, bf16).t(), b, t)) << "strided g";
+}
+
+// rows, cols, dtype: shapes of ViT-B/16's maps at a small batch, and edges of the kernel's
+// tiling (bands of 256 rows, chunks of 64 columns).
+class FusedLoraGradPassOnCuda
+    : public ::testing::TestWithParam<std::tuple<int64_t, int64_t, torch::ScalarType>> {};
+
+TEST_P(FusedLoraGradPassOnCuda, MatchesTheProductsInFp32) {
+  if (!HaveKernels()) GTEST_SKIP() << "no CUDA kernels";
+  const auto [rows, cols, dtype] = GetParam();
+  torch::manual_seed(11);
+  const auto options = torch::TensorOptions().device(torch::kCUDA).dtype(dtype);
+  const torch::Tensor g = torch::randn({rows, cols}, options);
+  const torch::Tensor b = torch::randn({cols, 8}, options), t = torch::randn({rows, 8}, options);
+  const std::optional<LoraGradProducts> got = FusedLoraGradPass(g, b, t);
+  ASSERT_TRUE(got.has_value());
+  const torch::Tensor want_gt = torch::mm(g.to(torch::kFloat32), b.to(torch::kFloat32));
+  const torch::Tensor want_gb = torch::mm(g.to(torch::kFloat32).t(), t.to(torch::kFloat32));
+  ASSERT_EQ(got->gt.sizes(), want_gt.sizes());
+  ASSERT_EQ(got->gb.sizes(), want_gb.sizes());
+  // Both accumulate exact products of the same 16-bit inputs in fp32: only the order differs.
+  // Sums of n unit-variance terms have magnitude ~sqrt(n).
+  auto relative = [](const torch::Tensor& got, const torch::Tensor& want) {
+    return ((got - want).abs().max() / want.abs().max()).item<double>();
+  };
+  EXPECT_LT(relative(got->gt, want_gt), 1e-4);
+  EXPECT_LT(relative(got->gb, want_gb), 1e-4);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Shapes, FusedLoraGradPassOnCuda,
+    ::testing::Values(std::make_tuple(int64_t{197 * 4}, int64_t{768}, torch::kBFloat16),
+                      std::make_tuple(int64_t{197 * 4}, int64_t{2304}, torch::kBFloat16),
+                      std::make_tuple(int64_t{197 * 4}, int64_t{3072}, torch::kFloat16),
+                      std::make_tuple(int64_t{256}, int64_t{64}, torch::kBFloat16),
+                      std::make_tuple(int64_t{1}, int64_t{8}, torch::kBFloat16),
+                      std::make_tuple(int64_t{300}, int64_t{520}, torch::kFloat16)));
+
+}  // namespace
+}  // namespace perennial
