@@ -50,6 +50,12 @@ std::string WithPort(const std::string& address, int port) {
          std::to_string(port);
 }
 
+// A request limit (server/limits.h): positive, its default shown in --help.
+template <typename T>
+void AddLimitFlag(CLI::App& app, const char* name, T* limit, const char* description) {
+  app.add_option(name, *limit, description)->capture_default_str()->check(CLI::PositiveNumber);
+}
+
 void AddSecurityFlags(CLI::App& app, perennial::SecurityOptions* s) {
   app.add_option("--tls-cert", s->tls_cert_file, "PEM certificate chain: serve gRPC over TLS")
       ->check(CLI::ExistingFile);
@@ -90,27 +96,20 @@ void AddFlags(CLI::App& app, perennial::ServerOptions* o, int* threads, int64_t*
       ->check(CLI::NonNegativeNumber);
   AddSecurityFlags(app, &o->security);
   perennial::ServerLimits& l = o->limits;
-  app.add_option("--max-message-bytes", l.max_message_bytes, "largest gRPC message")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
-  app.add_option("--max-image-bytes", l.max_encoded_image_bytes, "largest encoded image")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
-  app.add_option("--max-pixels", l.max_pixels, "largest image width*height")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
-  app.add_option("--max-label-bytes", l.max_label_bytes, "longest label")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
-  app.add_option("--max-batch-samples", l.max_batch_samples, "samples per IngestRequest")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
-  app.add_option("--max-labels", l.max_labels_per_classify, "labels per Classify / label set")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
-  app.add_option("--max-key-bytes", l.max_key_bytes, "longest idempotency key")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+  AddLimitFlag(app, "--max-message-bytes", &l.max_message_bytes, "largest gRPC message");
+  AddLimitFlag(app, "--max-image-bytes", &l.max_encoded_image_bytes, "largest encoded image");
+  AddLimitFlag(app, "--max-pixels", &l.max_pixels, "largest image width*height");
+  AddLimitFlag(app, "--max-image-side", &l.max_image_side, "largest raw image side");
+  AddLimitFlag(app, "--max-label-bytes", &l.max_label_bytes, "longest label");
+  AddLimitFlag(app, "--max-batch-samples", &l.max_batch_samples, "samples per IngestRequest");
+  AddLimitFlag(app, "--max-labels", &l.max_labels_per_classify, "labels per Classify / label set");
+  AddLimitFlag(app, "--max-templates", &l.max_templates,
+               "prompt templates per Classify / label set");
+  AddLimitFlag(app, "--max-template-bytes", &l.max_template_bytes, "longest prompt template");
+  AddLimitFlag(app, "--max-key-bytes", &l.max_key_bytes, "longest idempotency key");
+  AddLimitFlag(app, "--max-embed-images", &l.max_embed_images, "images per EmbedImage call");
+  AddLimitFlag(app, "--max-embed-texts", &l.max_embed_texts, "texts per EmbedText call");
+  AddLimitFlag(app, "--max-text-bytes", &l.max_text_bytes, "longest EmbedText text");
   app.add_option("--max-backlog", l.max_backlog_samples,
                  "untrained samples above which Ingest answers RESOURCE_EXHAUSTED")
       ->capture_default_str()

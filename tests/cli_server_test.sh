@@ -16,7 +16,7 @@ fi
 data=$(mktemp -d)
 log=$data/server.log
 "$SERVER" --listen 127.0.0.1:0 --metrics-listen "" --data-dir "$data/d" --model "$MODEL" \
-  --threads 1 --method sit --checkpoint-interval-s 0 >"$log" 2>&1 &
+  --threads 1 --method sit --checkpoint-interval-s 0 --max-embed-images 16 >"$log" 2>&1 &
 server_pid=$!
 trap 'kill $server_pid 2>/dev/null; wait $server_pid 2>/dev/null; rm -rf "$data"' EXIT
 for _ in $(seq 600); do grep -q '^serving' "$log" && break; sleep 0.1; done
@@ -70,10 +70,11 @@ check query-label-set "o = lines[0]; assert len(o['predictions']) == 3, o"
 out=$("$CLI" query-embed tests/fixtures/images/fashion_28x28.png --text "a bag." --text "a shoe.")
 check query-embed "import math; o = lines[0]; v = o['image_embeddings'] + o['text_embeddings']; assert len(o['image_embeddings']) == 1 and len(o['text_embeddings']) == 2 and all(abs(math.hypot(*r) - 1) < 1e-4 for r in v) and v[1] != v[2] and int(o['model_version']) > 0, o"
 expect_error query-embed-needs-input "image files and/or --text" "$CLI" query-embed
-# More images than the server takes per call (64) and more texts than --texts-per-call: several
-# calls, one list of vectors in the order given.
+# More images than the server takes per call (--max-embed-images 16 above) and more texts than
+# --texts-per-call: several calls, one list of vectors in the order given.
 many=(); for _ in $(seq 70); do many+=(tests/fixtures/images/fashion_28x28.png); done
-out=$("$CLI" query-embed "${many[@]}" --text "a bag." --text "a shoe." --text "a bag." --texts-per-call 1)
+expect_error query-embed-over-the-server-limit "want 1..16" "$CLI" query-embed "${many[@]}"
+out=$("$CLI" query-embed "${many[@]}" --images-per-call 16 --text "a bag." --text "a shoe." --text "a bag." --texts-per-call 1)
 check query-embed-many "o = lines[0]; im, tx = o['image_embeddings'], o['text_embeddings']; assert len(im) == 70 and len(tx) == 3 and len(o['image_files']) == 70, o.keys(); assert 'model_versions' in o or (all(max(abs(a - b) for a, b in zip(r, im[0])) < 1e-6 for r in im) and tx[0] == tx[2] and tx[0] != tx[1]), o.get('model_versions')"
 expect_error query-embed-missing-file "nosuch.png" "$CLI" query-embed "$data/nosuch.png"
 expect_error query-corrupt "corrupt.png" "$CLI" query --labels a,b "$data/corrupt.png"
