@@ -37,9 +37,16 @@ class Classification:
 
 @dataclasses.dataclass(frozen=True)
 class Embeddings:
-    """Unit-norm vectors, one per input in order, and the model version that computed them."""
+    """Unit-norm vectors, one per input in order, and the model version that computed them.
+
+    More inputs than one call takes go in several calls, each asking for at least the version
+    the previous one answered with: `model_version` is the last call's, and `model_versions`
+    lists every call's when there were several. They differ only if the learner published a
+    new model between calls (`Client.pause_learning` first for vectors of one version).
+    """
     vectors: List[List[float]]
     model_version: int
+    model_versions: List[int] = dataclasses.field(default_factory=list)
 
 
 @dataclasses.dataclass
@@ -95,16 +102,17 @@ def to_sample(item):
                     % type(item).__name__)
 
 
-def _messages(samples, max_count, max_bytes):
-    """`samples` in order, as lists of at most `max_count` samples and `max_bytes` serialized
-    bytes (a bigger sample goes alone): one list per Ingest message."""
+def _messages(items, max_count, max_bytes):
+    """`items` (protocol buffer messages: samples, images) in order, as lists of at most
+    `max_count` items and `max_bytes` serialized bytes (a bigger item goes alone): one list
+    per request."""
     batch, size = [], 0
-    for sample in samples:
-        n = sample.ByteSize()
+    for item in items:
+        n = item.ByteSize()
         if batch and (len(batch) == max_count or size + n > max_bytes):
             yield batch
             batch, size = [], 0
-        batch.append(sample)
+        batch.append(item)
         size += n
     if batch:
         yield batch
@@ -206,22 +214,43 @@ class Client:
             predictions=[Prediction(p.label, p.probability, p.logit) for p in response.predictions],
             model_version=response.model_version)
 
-    def embed_image(self, images, min_version=None, timeout=None) -> Embeddings:
-        """Embeddings of one image or a list of images (1..64)."""
+    def embed_image(self, images, min_version=None, timeout=None, batch_size=64,
+                    batch_bytes=4 << 20) -> Embeddings:
+        """Embeddings of one image or a list of images, in calls of at most `batch_size`
+        images (the server's --max-embed-images, 64 by default) and `batch_bytes` of them (a
+        bigger image goes alone)."""
         if not isinstance(images, (list, tuple)):
             images = [images]
-        request = inference_pb2.EmbedImageRequest(images=[to_image(i) for i in images],
-                                                  min_version=min_version or 0)
-        response = self._call("EmbedImage", self._inference.EmbedImage, request, timeout=timeout)
-        return Embeddings([list(e.values) for e in response.embeddings], response.model_version)
+        if not images:
+            raise ValueError("embed_image needs at least one image")
+        return self._embed_in_calls(
+            "EmbedImage", self._inference.EmbedImage,
+            _messages([to_image(i) for i in images], batch_size, batch_bytes),
+            lambda chunk, version: inference_pb2.EmbedImageRequest(images=chunk,
+                                                                   min_version=version),
+            min_version, timeout)
 
-    def embed_text(self, texts, min_version=None, timeout=None) -> Embeddings:
-        """Embeddings of one text or a list of texts (1..256), used as given (no template)."""
+    def embed_text(self, texts, min_version=None, timeout=None, batch_size=256) -> Embeddings:
+        """Embeddings of one text or a list of texts, used as given (no template), in calls of
+        at most `batch_size` texts (the server's --max-embed-texts, 256 by default)."""
         if isinstance(texts, str):
             texts = [texts]
-        request = inference_pb2.EmbedTextRequest(texts=list(texts), min_version=min_version or 0)
-        response = self._call("EmbedText", self._inference.EmbedText, request, timeout=timeout)
-        return Embeddings([list(e.values) for e in response.embeddings], response.model_version)
+        if not texts:
+            raise ValueError("embed_text needs at least one text")
+        return self._embed_in_calls(
+            "EmbedText", self._inference.EmbedText, _chunks(texts, batch_size),
+            lambda chunk, version: inference_pb2.EmbedTextRequest(texts=chunk,
+                                                                  min_version=version),
+            min_version, timeout)
+
+    def _embed_in_calls(self, name, rpc, chunks, make_request, min_version, timeout):
+        vectors, versions = [], []
+        for chunk in chunks:
+            version = versions[-1] if versions else (min_version or 0)
+            response = self._call(name, rpc, make_request(chunk, version), timeout=timeout)
+            vectors.extend(list(e.values) for e in response.embeddings)
+            versions.append(response.model_version)
+        return Embeddings(vectors, versions[-1], versions if len(versions) > 1 else [])
 
     # --- ingestion ----------------------------------------------------------------------------
 

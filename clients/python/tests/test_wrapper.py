@@ -41,6 +41,7 @@ class FakeInference(inference_pb2_grpc.InferenceServiceServicer):
         self.failures = []  # [(StatusCode, retry-after-ms or None)]
         self.calls = 0
         self.last_request = None
+        self.embed_requests = []
 
     def Classify(self, request, context):
         self.calls += 1
@@ -56,9 +57,19 @@ class FakeInference(inference_pb2_grpc.InferenceServiceServicer):
             model_version=7)
 
     def EmbedText(self, request, context):
+        self.embed_requests.append(request)
         return pc.inference_pb2.EmbedTextResponse(
             embeddings=[pc.inference_pb2.Embedding(values=[1.0, 0.0]) for _ in request.texts],
             model_version=3)
+
+    def EmbedImage(self, request, context):
+        """Answers each call with the next model version, as if the learner published."""
+        self.embed_requests.append(request)
+        version = 10 + len(self.embed_requests)
+        return pc.inference_pb2.EmbedImageResponse(
+            embeddings=[pc.inference_pb2.Embedding(values=[float(i), 1.0])
+                        for i in range(len(request.images))],
+            model_version=version)
 
 
 class FakeIngest(ingest_pb2_grpc.IngestServiceServicer):
@@ -144,6 +155,7 @@ class WrapperTest(unittest.TestCase):
 
     def setUp(self):
         self.inference.failures, self.inference.calls = [], 0
+        self.inference.embed_requests = []
         ingest = self.ingest
         ingest.room, ingest.refuse_calls, ingest.unavailable_calls = 10**9, 0, 0
         ingest.calls, ingest.refill_on_call = 0, 0
@@ -262,6 +274,27 @@ class WrapperTest(unittest.TestCase):
         result = self.client.embed_text("a photo of a shirt")
         self.assertEqual(result.vectors, [[1.0, 0.0]])
         self.assertEqual(result.model_version, 3)
+
+    def test_embed_image_splits_calls_and_reports_each_version(self):
+        result = self.client.embed_image([PNG] * 130)
+        sizes = [len(r.images) for r in self.inference.embed_requests]
+        self.assertEqual(sizes, [64, 64, 2])
+        self.assertEqual([r.min_version for r in self.inference.embed_requests], [0, 11, 12])
+        self.assertEqual(len(result.vectors), 130)
+        self.assertEqual(result.vectors[64], [0.0, 1.0])  # the second call's first image
+        self.assertEqual((result.model_version, result.model_versions), (13, [11, 12, 13]))
+
+    def test_embed_image_in_one_call_lists_no_versions(self):
+        result = self.client.embed_image(PNG, min_version=5)
+        self.assertEqual(self.inference.embed_requests[0].min_version, 5)
+        self.assertEqual((result.model_version, result.model_versions), (11, []))
+
+    def test_embed_text_splits_by_batch_size(self):
+        result = self.client.embed_text(["a", "b", "c", "d", "e"], batch_size=2)
+        self.assertEqual([len(r.texts) for r in self.inference.embed_requests], [2, 2, 1])
+        self.assertEqual(len(result.vectors), 5)
+        with self.assertRaises(ValueError):
+            self.client.embed_text([])
 
     def test_labels_must_be_a_list(self):
         with self.assertRaises(TypeError):
