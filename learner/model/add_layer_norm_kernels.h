@@ -11,9 +11,9 @@
 
 #include <cstdint>
 
-namespace perennial::cuda_kernels {
+#include "learner/model/kernel_element_type.h"
 
-enum class ElementType { kFloat32, kFloat16, kBFloat16 };
+namespace perennial::cuda_kernels {
 
 // sum = x + branch, rounded to the element type; normed = (sum - mean) * rstd * gamma + beta,
 // the statistics taken over the rounded sum in fp32, as ATen's add then layer_norm compute them.

@@ -4,9 +4,8 @@
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
 
-#include <cstdint>
-
 #include "learner/model/add_layer_norm_kernels.h"
+#include "learner/model/cuda_kernel_args.h"
 #endif
 
 namespace perennial {
@@ -17,23 +16,6 @@ namespace {
 namespace kernels = cuda_kernels;
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
-
-std::optional<kernels::ElementType> ElementTypeOf(torch::ScalarType type) {
-  switch (type) {
-    case torch::kFloat32: return kernels::ElementType::kFloat32;
-    case torch::kFloat16: return kernels::ElementType::kFloat16;
-    case torch::kBFloat16: return kernels::ElementType::kBFloat16;
-    default: return std::nullopt;
-  }
-}
-
-bool Aligned(const torch::Tensor& t) {
-  return reinterpret_cast<std::uintptr_t>(t.data_ptr()) % 16 == 0;
-}
-
-void CheckLaunch(cudaError_t error, const char* what) {
-  TORCH_CHECK(error == cudaSuccess, what, ": ", cudaGetErrorString(error));
-}
 
 // One autograd node for the add and the LayerNorm. gamma and beta arrive already in x's dtype.
 class AddLayerNormFunction : public torch::autograd::Function<AddLayerNormFunction> {
@@ -47,7 +29,7 @@ class AddLayerNormFunction : public torch::autograd::Function<AddLayerNormFuncti
     const auto stats = x.options().dtype(torch::kFloat32);
     torch::Tensor mean = torch::empty({rows}, stats), rstd = torch::empty({rows}, stats);
     kernels::AddLayerNormForwardArgs args;
-    args.type = *ElementTypeOf(x.scalar_type());
+    args.type = *kernels::ElementTypeOf(x.scalar_type());
     args.x = x.data_ptr();
     args.branch = branch.data_ptr();
     args.gamma = gamma.data_ptr();
@@ -59,8 +41,9 @@ class AddLayerNormFunction : public torch::autograd::Function<AddLayerNormFuncti
     args.rows = rows;
     args.width = static_cast<int>(width);
     args.eps = static_cast<float>(eps);
-    CheckLaunch(kernels::LaunchAddLayerNormForward(args, c10::cuda::getCurrentCUDAStream()),
-                "FusedAddLayerNorm forward");
+    kernels::CheckLaunch(
+        kernels::LaunchAddLayerNormForward(args, c10::cuda::getCurrentCUDAStream()),
+        "FusedAddLayerNorm forward");
     ctx->set_materialize_grads(false);
     ctx->save_for_backward({sum});
     ctx->saved_data["mean"] = mean;
@@ -82,7 +65,7 @@ class AddLayerNormFunction : public torch::autograd::Function<AddLayerNormFuncti
         grad_sum.defined() ? grad_sum.to(sum.scalar_type()).contiguous() : torch::Tensor();
     torch::Tensor grad_x = torch::empty_like(sum);
     kernels::AddLayerNormBackwardArgs args;
-    args.type = *ElementTypeOf(sum.scalar_type());
+    args.type = *kernels::ElementTypeOf(sum.scalar_type());
     args.grad_normed = grad_normed.data_ptr();
     args.grad_sum = residual.defined() ? residual.data_ptr() : nullptr;
     args.sum = sum.data_ptr();
@@ -92,8 +75,9 @@ class AddLayerNormFunction : public torch::autograd::Function<AddLayerNormFuncti
     args.grad_x = grad_x.data_ptr();
     args.width = static_cast<int>(sum.size(-1));
     args.rows = sum.numel() / args.width;
-    CheckLaunch(kernels::LaunchAddLayerNormBackward(args, c10::cuda::getCurrentCUDAStream()),
-                "FusedAddLayerNorm backward");
+    kernels::CheckLaunch(
+        kernels::LaunchAddLayerNormBackward(args, c10::cuda::getCurrentCUDAStream()),
+        "FusedAddLayerNorm backward");
     // x and the branch receive the same gradient: the add passes it to both unchanged.
     return {grad_x, grad_x, {}, {}, {}};
   }
@@ -108,12 +92,12 @@ std::optional<AddLayerNormOutput> FusedAddLayerNorm(const torch::Tensor& x,
                                                     const torch::Tensor& gamma,
                                                     const torch::Tensor& beta, double eps) {
   if (!x.defined() || !branch.defined() || !x.is_cuda() || x.dim() < 1) return std::nullopt;
-  const std::optional<kernels::ElementType> type = ElementTypeOf(x.scalar_type());
+  const std::optional<kernels::ElementType> type = kernels::ElementTypeOf(x.scalar_type());
   const int64_t width = x.size(-1);
   if (!type || !kernels::AddLayerNormSupports(*type, width)) return std::nullopt;
   if (branch.sizes() != x.sizes() || branch.scalar_type() != x.scalar_type() ||
       branch.device() != x.device() || !x.is_contiguous() || !branch.is_contiguous() ||
-      !Aligned(x) || !Aligned(branch)) {
+      !kernels::Aligned16(x) || !kernels::Aligned16(branch)) {
     return std::nullopt;
   }
   if (gamma.requires_grad() || beta.requires_grad() || gamma.numel() != width ||
@@ -122,7 +106,8 @@ std::optional<AddLayerNormOutput> FusedAddLayerNorm(const torch::Tensor& x,
   }
   const auto options = x.options();
   const torch::Tensor g = gamma.to(options).contiguous(), b = beta.to(options).contiguous();
-  if (!Aligned(g) || !Aligned(b)) return std::nullopt;  // views into a bigger buffer
+  if (!kernels::Aligned16(g) || !kernels::Aligned16(b))
+    return std::nullopt;  // views into a bigger buffer
   const variable_list out = AddLayerNormFunction::apply(x, branch, g, b, eps);
   return AddLayerNormOutput{out[0], out[1]};
 }

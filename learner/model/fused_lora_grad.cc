@@ -4,8 +4,7 @@
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
 
-#include <cstdint>
-
+#include "learner/model/cuda_kernel_args.h"
 #include "learner/model/lora_grad_kernels.h"
 #endif
 
@@ -19,17 +18,15 @@ std::optional<LoraGradProducts> FusedLoraGradPass(const torch::Tensor& g, const 
                                                   const torch::Tensor& t) {
   if (!g.is_cuda() || g.dim() != 2 || b.dim() != 2 || t.dim() != 2) return std::nullopt;
   const auto dtype = g.scalar_type();
-  if (dtype != torch::kBFloat16 && dtype != torch::kFloat16) return std::nullopt;
-  const kernels::ElementType type =
-      dtype == torch::kBFloat16 ? kernels::ElementType::kBFloat16 : kernels::ElementType::kFloat16;
+  const std::optional<kernels::ElementType> type = kernels::ElementTypeOf(dtype);
   const int64_t rows = g.size(0), cols = g.size(1), rank = b.size(1);
-  if (!kernels::LoraGradPassSupports(type, cols, rank) || b.size(0) != cols || t.size(0) != rows ||
-      t.size(1) != rank) {
+  if (!type || !kernels::LoraGradPassSupports(*type, cols, rank) || b.size(0) != cols ||
+      t.size(0) != rows || t.size(1) != rank) {
     return std::nullopt;
   }
   for (const torch::Tensor* x : {&g, &b, &t}) {
     if (x->scalar_type() != dtype || x->device() != g.device() || !x->is_contiguous() ||
-        reinterpret_cast<std::uintptr_t>(x->data_ptr()) % 16 != 0) {
+        !kernels::Aligned16(*x)) {
       return std::nullopt;
     }
   }
@@ -38,7 +35,7 @@ std::optional<LoraGradProducts> FusedLoraGradPass(const torch::Tensor& g, const 
   torch::Tensor gt = torch::empty({rows, rank}, fp32);
   torch::Tensor partial = torch::empty({kernels::LoraGradPassBands(rows), cols, rank}, fp32);
   kernels::LoraGradPassArgs args;
-  args.type = type;
+  args.type = *type;
   args.g = g.data_ptr();
   args.b = b.data_ptr();
   args.t = t.data_ptr();
@@ -46,8 +43,8 @@ std::optional<LoraGradProducts> FusedLoraGradPass(const torch::Tensor& g, const 
   args.gb_partial = partial.data_ptr<float>();
   args.rows = rows;
   args.cols = static_cast<int>(cols);
-  const cudaError_t error = kernels::LaunchLoraGradPass(args, c10::cuda::getCurrentCUDAStream());
-  TORCH_CHECK(error == cudaSuccess, "FusedLoraGradPass: ", cudaGetErrorString(error));
+  kernels::CheckLaunch(kernels::LaunchLoraGradPass(args, c10::cuda::getCurrentCUDAStream()),
+                       "FusedLoraGradPass");
   return LoraGradProducts{std::move(gt), partial.sum(0)};
 }
 

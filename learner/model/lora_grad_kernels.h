@@ -19,7 +19,7 @@
 
 #include <cstdint>
 
-#include "learner/model/add_layer_norm_kernels.h"  // ElementType
+#include "learner/model/kernel_element_type.h"
 
 namespace perennial::cuda_kernels {
 

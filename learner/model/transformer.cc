@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <limits>
+#include <utility>
 #include <vector>
 
 #include "learner/base/yield_point.h"
@@ -181,8 +182,9 @@ struct Residual {
 };
 
 // The residual's sum and LayerNorm(sum): one fused op where `fused` asks and the kernels take it.
-AddLayerNormOutput SumAndNorm(const Residual& r, const LayerNormWeights& w,
-                              const FusedKernels& fused) {
+// Takes `r` by value so that its two tensors are released once summed (autograd keeps what it
+// needs), not held by the caller through the rest of the block.
+AddLayerNormOutput SumAndNorm(Residual r, const LayerNormWeights& w, const FusedKernels& fused) {
   if (fused.add_layer_norm && r.branch.defined()) {
     std::optional<AddLayerNormOutput> out =
         FusedAddLayerNorm(r.x, r.branch, w.weight, w.bias, 1e-5);
@@ -195,9 +197,9 @@ AddLayerNormOutput SumAndNorm(const Residual& r, const LayerNormWeights& w,
 
 // h + MLP(LN_2(h)) for h = in.Sum(), with the bottleneck adapter on the MLP output when `a` has
 // one; the last add is left in the returned residual. Row-wise.
-Residual MlpResidual(const BlockWeights& b, const Residual& in, Activation activation,
+Residual MlpResidual(const BlockWeights& b, Residual in, Activation activation,
                      const BlockAdapters* a, const PetRuntime& rt, const FusedKernels& fused) {
-  AddLayerNormOutput h = SumAndNorm(in, b.ln_2, fused);
+  AddLayerNormOutput h = SumAndNorm(std::move(in), b.ln_2, fused);
   torch::Tensor m = AdaptedLinear(h.normed, b.fc, a, kFc, rt, activation, fused);
   m = AdaptedLinear(Activate(m, activation), b.proj, a, kProj, rt, activation, fused);
   if (a != nullptr && a->down_weight.defined()) {
@@ -213,10 +215,10 @@ Residual MlpResidual(const BlockWeights& b, const Residual& in, Activation activ
 // One block over the residual stream in.Sum() [N, L, W]; returns the next one, its last add
 // left undone. With `read_rows` defined, only the rows x[n, read_rows[n]] of the output are
 // computed ([N, W]): every position's keys and values, one query per sequence.
-Residual BlockForward(const BlockWeights& b, const Residual& in, int heads, Activation activation,
+Residual BlockForward(const BlockWeights& b, Residual in, int heads, Activation activation,
                       bool causal, const BlockAdapters* a, const PetRuntime& rt,
                       const torch::Tensor& read_rows, const FusedKernels& fused) {
-  const AddLayerNormOutput x = SumAndNorm(in, b.ln_1, fused);
+  const AddLayerNormOutput x = SumAndNorm(std::move(in), b.ln_1, fused);
   const torch::Tensor qkv = AdaptedLinear(x.normed, b.qkv, a, kQkv, rt, activation, fused);
   if (!read_rows.defined()) {
     const torch::Tensor attn = Attention(qkv, heads, causal);
@@ -322,8 +324,8 @@ torch::Tensor TransformerForward(const TransformerWeights& weights, torch::Tenso
   Residual stream{std::move(x), torch::Tensor()};
   for (size_t i = 0; i < blocks; ++i) {
     YieldPoint();  // a learner step pauses here for queries (yield_point.h)
-    stream = BlockForward(weights.blocks[i], stream, weights.heads, weights.activation, causal,
-                          use ? &(*adapters)[i] : nullptr, runtime,
+    stream = BlockForward(weights.blocks[i], std::move(stream), weights.heads, weights.activation,
+                          causal, use ? &(*adapters)[i] : nullptr, runtime,
                           i + 1 == blocks ? read_rows : torch::Tensor(), weights.fused);
   }
   if (blocks == 0 && read_rows.defined()) return GatherRows(stream.x, read_rows);
