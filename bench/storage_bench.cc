@@ -8,10 +8,10 @@
 //    "samples_per_s": ..., "goal": 5000}
 // Usage: storage_bench [--threads N] [--samples_per_thread N] [--dir PATH]
 // The database lives in a fresh temporary directory (or PATH) and is deleted afterwards.
-#include <stdlib.h>
-
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <string>
@@ -20,24 +20,14 @@
 #include <vector>
 
 #include "storage/store.h"
+#include "storage/test_util.h"
 
 namespace perennial {
 namespace {
 
+// Sample `index` of writer `thread`, keyed uniquely across writers.
 v1::Sample MakeSample(int thread, int index) {
-  v1::Sample sample;
-  v1::RawImage* raw = sample.mutable_image()->mutable_raw();
-  raw->set_height(28);
-  raw->set_width(28);
-  raw->set_channels(1);
-  std::string pixels(28 * 28, '\0');
-  for (size_t i = 0; i < pixels.size(); ++i) {
-    pixels[i] = static_cast<char>((index * 131 + i) & 0xff);
-  }
-  raw->set_pixels(std::move(pixels));
-  sample.set_label("class" + std::to_string(index % 10));
-  sample.set_idempotency_key("bench/" + std::to_string(thread) + "/" + std::to_string(index));
-  return sample;
+  return MakeTestSample(index, "bench/" + std::to_string(thread) + "/" + std::to_string(index));
 }
 
 // Returns false on any storage error (printed).
@@ -105,14 +95,12 @@ int Main(int argc, char** argv) {
       return 2;
     }
   }
+  // The default: a fresh directory under $TMPDIR, removed on exit.
+  const TempDir temp("storage-bench");
+  if (dir.empty()) dir = temp.path();
   if (dir.empty()) {
-    const char* base = getenv("TMPDIR");
-    std::string pattern = std::string(base != nullptr ? base : "/tmp") + "/storage-bench-XXXXXX";
-    if (mkdtemp(pattern.data()) == nullptr) {
-      std::perror("storage_bench: mkdtemp");
-      return 1;
-    }
-    dir = pattern;
+    std::fprintf(stderr, "storage_bench: could not create a temporary directory\n");
+    return 1;
   }
   bool ok = true;
   // One sample per call (a client streaming single samples) and 16 per call (batched clients).

@@ -30,27 +30,12 @@
 #include "perennial/v1/ingest.grpc.pb.h"
 #include "server/metrics.h"
 #include "server/server.h"
+#include "tests/temp_dir.h"
 
 namespace perennial {
 namespace {
 
 namespace fs = std::filesystem;
-
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "perennial_server_test_XXXXXX").string();
-    path_ = mkdtemp(pattern.data());
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  std::string File(const std::string& name) const { return (fs::path(path_) / name).string(); }
-
- private:
-  std::string path_;
-};
 
 // TinyClipConfig() with one block per tower and CLIP's 77 positions.
 ClipConfig TinyConfig() {

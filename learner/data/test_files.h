@@ -1,6 +1,6 @@
 // File: learner/data/test_files.h
 //
-// Test-only helpers: a temporary directory removed at scope exit, and whole-file writes.
+// Test-only helpers: whole-file writes, and TempDir (tests/temp_dir.h).
 #ifndef PERENNIAL_LEARNER_DATA_TEST_FILES_H_
 #define PERENNIAL_LEARNER_DATA_TEST_FILES_H_
 
@@ -11,29 +11,9 @@
 #include <string>
 #include <vector>
 
+#include "tests/temp_dir.h"
+
 namespace perennial {
-
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern =
-        (std::filesystem::temp_directory_path() / "perennial_data_XXXXXX").string();
-    char* made = ::mkdtemp(pattern.data());
-    path_ = made ? made : "";
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    if (!path_.empty()) std::filesystem::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  const std::string& path() const { return path_; }
-  std::string File(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
 
 inline void WriteBytes(const std::string& path, const std::vector<uint8_t>& bytes) {
   std::filesystem::create_directories(std::filesystem::path(path).parent_path());

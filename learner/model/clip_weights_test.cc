@@ -9,6 +9,7 @@
 #include <random>
 
 #include "learner/model/safetensors.h"
+#include "tests/temp_dir.h"
 
 namespace perennial {
 namespace {
@@ -18,19 +19,6 @@ using TensorMap = std::map<std::string, torch::Tensor>;
 constexpr char kFp32[] = "tests/fixtures/tiny_clip/openai_fp32.safetensors";
 constexpr char kHf16[] = "tests/fixtures/tiny_clip/hf_fp16.safetensors";
 constexpr char kJit16[] = "tests/fixtures/tiny_clip/openai_jit_fp16.pt";
-
-class TempDir {
- public:
-  TempDir() {
-    char templ[] = "/tmp/clip_weights_test.XXXXXX";
-    path_ = mkdtemp(templ);
-  }
-  ~TempDir() { std::system(("rm -rf '" + path_ + "'").c_str()); }
-  std::string File(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
 
 std::string Message(const Status& s) { return std::string(s.message()); }
 

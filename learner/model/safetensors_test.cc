@@ -9,6 +9,8 @@
 #include <iterator>
 #include <sstream>
 
+#include "tests/temp_dir.h"
+
 namespace perennial {
 namespace {
 
@@ -34,20 +36,6 @@ std::string LengthPrefix(uint64_t n) {
 std::string Build(const std::string& json, const std::string& data) {
   return LengthPrefix(json.size()) + json + data;
 }
-
-class TempDir {
- public:
-  TempDir() {
-    char templ[] = "/tmp/safetensors_test.XXXXXX";
-    path_ = mkdtemp(templ);
-  }
-  ~TempDir() { std::system(("rm -rf '" + path_ + "'").c_str()); }
-  const std::string& path() const { return path_; }
-  std::string File(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
 
 NamedTensors AllDtypes() {
   return {
