@@ -52,6 +52,9 @@ void Usage() {
          "  --experimental-kernels 0|1  CUDA, with --fused-kernels 1: also the kernels not\n"
          "                    yet measured on a GPU (one pass over g for the LoRA\n"
          "                    backward, fused_lora_grad.h) [0]\n"
+         "  --qkv-grads-apart 0|1  q, k and v leave the LoRA q/k/v map as three outputs, so\n"
+         "                    the backward never concatenates their gradients (pays on\n"
+         "                    CUDA; not yet measured there) [0]\n"
          "  --cuda-graph 0|1  clip, CUDA: also time the SIT step with the image tower replayed\n"
          "                    from CUDA graphs (clip_sit_step_graphed_<arch>) [0]\n"
          "  --attention NAME  CUDA: the one fused attention kernel LibTorch may use beside\n"
@@ -133,6 +136,8 @@ std::optional<int> ParseFlags(int argc, char** argv, BenchFlags* flags) {
       clip.run.fused_kernels = learner.run.fused_kernels = value != "0";
     } else if (flag == "--experimental-kernels") {
       clip.run.experimental_kernels = learner.run.experimental_kernels = value != "0";
+    } else if (flag == "--qkv-grads-apart") {
+      clip.run.qkv_grads_apart = learner.run.qkv_grads_apart = value != "0";
     } else if (flag == "--cuda-graph") {
       clip.cuda_graph = value != "0";
     } else if (flag == "--attention") {

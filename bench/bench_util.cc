@@ -24,6 +24,7 @@ ModelOptions ApplyRunOptions(const RunOptions& run) {
   options.share_text_prefix = run.share_text_prefix;
   options.fused_kernels = run.fused_kernels;
   options.experimental_kernels = run.experimental_kernels;
+  options.qkv_grads_apart = run.qkv_grads_apart;
   const StatusOr<torch::ScalarType> dtype = ParseComputeDtype(run.dtype);
   options.dtype = dtype.ok() ? *dtype : torch::kFloat32;
   return options;
@@ -35,6 +36,7 @@ std::vector<Field> RunFields(const RunOptions& run) {
                                Num("peak_rss_mib", PeakRssMiB()), Str("cpu", CpuRuntimeSummary())};
   if (run.attention != "auto") fields.push_back(Str("attention", run.attention));
   if (run.share_text_prefix) fields.push_back(Num("share_text_prefix", *run.share_text_prefix));
+  if (run.qkv_grads_apart) fields.push_back(Num("qkv_grads_apart", 1));
   if (run.device != "cpu") {
     fields.push_back(Num("fused_kernels", run.fused_kernels && FusedCudaKernelsBuilt()));
     if (run.experimental_kernels) fields.push_back(Num("experimental_kernels", 1));

@@ -39,6 +39,8 @@ struct RunOptions {
   bool fused_kernels = true;
   // ModelOptions::experimental_kernels: also the fused kernels not yet measured. Default: off.
   bool experimental_kernels = false;
+  // ModelOptions::qkv_grads_apart: q, k and v leave the q/k/v map apart. Default: off.
+  bool qkv_grads_apart = false;
   // CUDA attention kernel (attention_backend.h): "auto" or the one kernel allowed. Default: auto.
   std::string attention = "auto";
 };
@@ -47,8 +49,8 @@ struct RunOptions {
 // which main() rejects first, falls back to fp32).
 ModelOptions ApplyRunOptions(const RunOptions& run);
 // The fields every model figure carries: batch, threads, device, dtype, peak RSS, CPU runtime,
-// the attention kernel and text-prefix sharing when they were set on the command line, and
-// whether the fused CUDA kernels ran, on CUDA.
+// the attention kernel, text-prefix sharing and q/k/v gradients apart when they were set on the
+// command line, and whether the fused CUDA kernels ran, on CUDA.
 std::vector<Field> RunFields(const RunOptions& run);
 
 struct Timing {

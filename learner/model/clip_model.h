@@ -56,6 +56,12 @@ struct ModelOptions {
   // output gradient for both of its backward's thin products (fused_lora_grad.h).
   // TODO(issue 8): measure on a GPU, then fold into fused_kernels or remove. Default: off.
   bool experimental_kernels = false;
+  // A LoRA-adapted q/k/v map hands q, k and v to attention as three outputs of one autograd
+  // node, so that the backward never concatenates their gradients
+  // (FusedKernels::qkv_grads_apart). Exact; pays only where x's gradient is a GEMM with the
+  // merged weight (CUDA). TODO(issue 8): measure on a GPU, then make it the CUDA default or
+  // remove it. Default: off.
+  bool qkv_grads_apart = false;
 };
 
 struct VisionWeights {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <optional>
+#include <vector>
 
 #include "learner/base/yield_point.h"
 #include "learner/model/fused_lora_grad.h"
@@ -88,12 +89,33 @@ torch::Tensor Forward(const torch::Tensor& x2d, const LoraLinearBase& base, cons
   return MergedForward(x2d, merged, base.bias);
 }
 
+// Rows [i * rows, (i + 1) * rows) of m: the part of a [out, ...] weight that serves the output's
+// column block i.
+torch::Tensor BlockRows(const torch::Tensor& m, size_t i, int64_t rows) {
+  return m.narrow(0, static_cast<int64_t>(i) * rows, rows);
+}
+
+// g B (the gradient of t = x A^T) and B's gradient g^T t for one column block g of the output
+// gradient (`b_rows`: B's rows for that block), unscaled, each only where wanted: one pass over g
+// with the CUDA kernel where `fused` asks and it applies, else two products.
+LoraGradProducts ThinProducts(const torch::Tensor& g, const torch::Tensor& b_rows,
+                              const torch::Tensor& t, bool want_gt, bool want_gb, bool fused) {
+  if (fused && want_gt && want_gb) {
+    if (std::optional<LoraGradProducts> pass = FusedLoraGradPass(g, b_rows, t)) return *pass;
+  }
+  LoraGradProducts products;
+  if (want_gt) products.gt = torch::mm(g, b_rows);
+  if (want_gb) products.gb = torch::mm(g.t(), t);
+  return products;
+}
+
 class LoraLinearFunction : public torch::autograd::Function<LoraLinearFunction> {
  public:
   // Tensor arguments first: needs_input_grad() counts them as edges 0 (x), 1 (A), 2 (B).
-  static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& x2d,
+  // Returns y as `chunks` column blocks (LoraLinearChunks).
+  static variable_list forward(AutogradContext* ctx, const torch::Tensor& x2d,
                                const torch::Tensor& a, const torch::Tensor& b,
-                               const LoraLinearBase* base, double lora_scale) {
+                               const LoraLinearBase* base, double lora_scale, int64_t chunks) {
     const torch::Tensor a_x = a.to(x2d.scalar_type()), b_x = b.to(x2d.scalar_type());
     torch::Tensor t;
     c10::IValue backward_weight;
@@ -106,65 +128,82 @@ class LoraLinearFunction : public torch::autograd::Function<LoraLinearFunction> 
     ctx->saved_data["fused_kernels"] = base->fused_kernels;
     ctx->saved_data["a_dtype"] = static_cast<int64_t>(a.scalar_type());
     ctx->saved_data["b_dtype"] = static_cast<int64_t>(b.scalar_type());
-    return y;
+    if (chunks == 1) return {y};
+    return y.split(y.size(1) / chunks, 1);
   }
 
+  // `grads`: the output's gradient, one [N, out / chunks] block per chunk.
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
     YieldPoint();  // the backward's pause points for queries, as the forward's blocks are
     const variable_list saved = ctx->get_saved_variables();
     const torch::Tensor &x = saved[0], &t = saved[1], &a = saved[2], &b = saved[3];
     const double lora_scale = ctx->saved_data["lora_scale"].toDouble();
-    const torch::Tensor& g = grads[0];
     const c10::IValue& backward_weight = ctx->saved_data["backward_weight"];
     const auto path = static_cast<BackwardPath>(ctx->saved_data["path"].toInt());
     const bool packed = path == BackwardPath::kPackedBase;
-    const auto b_dtype = static_cast<c10::ScalarType>(ctx->saved_data["b_dtype"].toInt());
-    // g B and g^T t in one pass over g where the CUDA kernel applies; unscaled fp32.
-    std::optional<LoraGradProducts> pass;
-    if (ctx->saved_data["fused_kernels"].toBool() && !packed && ctx->needs_input_grad(1) &&
-        ctx->needs_input_grad(2)) {
-      pass = FusedLoraGradPass(g, b, t);
-    }
-    // The gradient of t = x A^T, scaled once here instead of in each product that uses it.
+    // Packed oneDNN weights cannot be cut into row blocks: one block of g for them.
+    if (path != BackwardPath::kMergedTensor && grads.size() > 1) grads = {torch::cat(grads, 1)};
+    const int64_t width = grads[0].size(1);
+    const bool want_gt = ctx->needs_input_grad(1) || (packed && ctx->needs_input_grad(0));
+    const bool fused = ctx->saved_data["fused_kernels"].toBool() && !packed &&
+                       ctx->needs_input_grad(1) && ctx->needs_input_grad(2);
+    // gt: the gradient of t = x A^T, summed over the blocks and scaled once here instead of in
+    // each product that uses it. gb: B's gradient, one block of rows per block of g.
     torch::Tensor gt;
-    if (pass) {
-      gt = pass->gt.mul_(lora_scale).to(g.scalar_type());
-    } else if (ctx->needs_input_grad(1) || (packed && ctx->needs_input_grad(0))) {
-      gt = torch::mm(g, b).mul_(lora_scale);
+    std::vector<torch::Tensor> gb_blocks;
+    for (size_t i = 0; i < grads.size(); ++i) {
+      LoraGradProducts p = ThinProducts(grads[i], BlockRows(b, i, width), t, want_gt,
+                                        ctx->needs_input_grad(2), fused);
+      if (p.gt.defined()) gt = gt.defined() ? gt.add_(p.gt) : p.gt;
+      if (p.gb.defined()) gb_blocks.push_back(std::move(p.gb));
     }
+    if (gt.defined()) gt = gt.mul_(lora_scale).to(grads[0].scalar_type());
     torch::Tensor gx, ga, gb;
     if (ctx->needs_input_grad(0)) {
       if (path != BackwardPath::kMergedTensor) {
-        gx = OneDnnProduct(g, OneDnnMatrix::FromIValue(backward_weight), torch::Tensor());
+        gx = OneDnnProduct(grads[0], OneDnnMatrix::FromIValue(backward_weight), torch::Tensor());
         if (packed) gx.addmm_(gt, a);
       } else {
-        gx = torch::mm(g, backward_weight.toTensor());
+        const torch::Tensor& merged = backward_weight.toTensor();
+        gx = torch::mm(grads[0], BlockRows(merged, 0, width));
+        for (size_t i = 1; i < grads.size(); ++i) gx.addmm_(grads[i], BlockRows(merged, i, width));
       }
     }
     if (ctx->needs_input_grad(1)) {
       ga =
           torch::mm(gt.t(), x).to(static_cast<c10::ScalarType>(ctx->saved_data["a_dtype"].toInt()));
     }
-    if (pass) {
-      gb = pass->gb.mul_(lora_scale).to(b_dtype);
-    } else if (ctx->needs_input_grad(2)) {
-      gb = torch::mm(g.t(), t).mul_(lora_scale).to(b_dtype);
+    if (!gb_blocks.empty()) {
+      gb = gb_blocks.size() == 1 ? std::move(gb_blocks[0]) : torch::cat(gb_blocks);
+      gb = gb.mul_(lora_scale).to(static_cast<c10::ScalarType>(ctx->saved_data["b_dtype"].toInt()));
     }
-    return {gx, ga, gb, torch::Tensor(), torch::Tensor()};
+    return {gx, ga, gb, torch::Tensor(), torch::Tensor(), torch::Tensor()};
   }
 };
 
 }  // namespace
 
-torch::Tensor LoraLinear(const torch::Tensor& x2d, const LoraLinearBase& base, const LoraPair& lora,
-                         double lora_scale) {
+std::vector<torch::Tensor> LoraLinearChunks(const torch::Tensor& x2d, const LoraLinearBase& base,
+                                            const LoraPair& lora, double lora_scale,
+                                            int64_t chunks) {
   TORCH_CHECK(x2d.dim() == 2, "LoraLinear: x must be 2-D, got ", x2d.sizes());
   TORCH_CHECK(lora.defined(), "LoraLinear: no LoRA pair");
+  const int64_t out = base.weight.size(0);
+  TORCH_CHECK(chunks >= 1 && out % chunks == 0, "LoraLinear: ", out, " outputs in ", chunks,
+              " equal chunks");
   const bool record = torch::GradMode::is_enabled() &&
                       (x2d.requires_grad() || lora.a.requires_grad() || lora.b.requires_grad());
-  if (record) return LoraLinearFunction::apply(x2d, lora.a, lora.b, &base, lora_scale);
-  return Forward(x2d, base, lora.a.to(x2d.scalar_type()), lora.b.to(x2d.scalar_type()), lora_scale,
-                 nullptr, nullptr, nullptr);
+  if (record) return LoraLinearFunction::apply(x2d, lora.a, lora.b, &base, lora_scale, chunks);
+  const torch::Tensor y =
+      Forward(x2d, base, lora.a.to(x2d.scalar_type()), lora.b.to(x2d.scalar_type()), lora_scale,
+              nullptr, nullptr, nullptr);
+  if (chunks == 1) return {y};
+  return y.split(out / chunks, 1);
+}
+
+torch::Tensor LoraLinear(const torch::Tensor& x2d, const LoraLinearBase& base, const LoraPair& lora,
+                         double lora_scale) {
+  return LoraLinearChunks(x2d, base, lora, lora_scale, 1)[0];
 }
 
 }  // namespace perennial

@@ -21,6 +21,8 @@
 
 #include <torch/torch.h>
 
+#include <vector>
+
 #include "learner/model/onednn_linear.h"
 #include "learner/model/pet.h"
 
@@ -46,6 +48,18 @@ struct LoraLinearBase {
 // LoRA dropout is not applied here: callers that train with dropout compose the ops instead.
 torch::Tensor LoraLinear(const torch::Tensor& x2d, const LoraLinearBase& base, const LoraPair& lora,
                          double lora_scale);
+
+// As LoraLinear, with y returned as `chunks` equal column blocks, [N, out / chunks] each (views
+// of one buffer; `out` must divide). Their gradients reach the backward apart and stay apart:
+// x's gradient is the sum of g_i W'_i over the blocks (GEMMs accumulating into one output), g B
+// the sum of g_i B_i, and B's gradient the blocks g_i^T t stacked. A split of LoraLinear's
+// output would instead concatenate them into one [N, out] tensor in its backward: for q, k and v,
+// whose gradients attention's backward writes apart, a copy of all of them per block. Where x's
+// gradient goes through packed oneDNN weights (CPU), the backward concatenates them after all.
+// In low precision x's gradient is rounded once per block instead of once.
+std::vector<torch::Tensor> LoraLinearChunks(const torch::Tensor& x2d, const LoraLinearBase& base,
+                                            const LoraPair& lora, double lora_scale,
+                                            int64_t chunks);
 
 }  // namespace perennial
 

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <vector>
+
 namespace perennial {
 namespace {
 
@@ -36,14 +38,26 @@ Result Reference(const Case& c, double base_scale, double lora_scale) {
   return {y.detach(), x.grad(), a.grad(), b.grad()};
 }
 
-Result Fused(const Case& c, const LoraLinearBase& base, double lora_scale, torch::Dtype dtype) {
+// LoraLinear over c on `device`, its output in `chunks` column blocks (LoraLinearChunks) whose
+// gradients are c.grad's blocks; `contiguous_grads` false hands them over as strided views.
+// Results on the CPU, y joined.
+Result Fused(const Case& c, const LoraLinearBase& base, double lora_scale, torch::Dtype dtype,
+             int64_t chunks = 1, torch::Device device = torch::kCPU, bool contiguous_grads = true) {
   // A copy even in fp32: requires_grad_ must not reach the case's x, which Reference() reuses.
-  torch::Tensor x = c.x.to(dtype, /*non_blocking=*/false, /*copy=*/true).requires_grad_(true);
-  torch::Tensor a = c.a.detach().clone().requires_grad_(true);
-  torch::Tensor b = c.b.detach().clone().requires_grad_(true);
-  torch::Tensor y = LoraLinear(x, base, LoraPair{a, b}, lora_scale);
-  y.backward(c.grad.to(dtype));
-  return {y.detach(), x.grad(), a.grad(), b.grad()};
+  torch::Tensor x =
+      c.x.to(device, dtype, /*non_blocking=*/false, /*copy=*/true).requires_grad_(true);
+  torch::Tensor a = c.a.detach().to(device, /*non_blocking=*/false, /*copy=*/true);
+  torch::Tensor b = c.b.detach().to(device, /*non_blocking=*/false, /*copy=*/true);
+  a.requires_grad_(true);
+  b.requires_grad_(true);
+  const std::vector<torch::Tensor> y =
+      LoraLinearChunks(x, base, LoraPair{a, b}, lora_scale, chunks);
+  std::vector<torch::Tensor> grads = c.grad.to(device, dtype).chunk(chunks, 1);
+  if (contiguous_grads) {
+    for (torch::Tensor& g : grads) g = g.contiguous();
+  }
+  torch::autograd::backward(y, grads);
+  return {torch::cat(y, 1).detach().cpu(), x.grad().cpu(), a.grad().cpu(), b.grad().cpu()};
 }
 
 void ExpectClose(const torch::Tensor& actual, const torch::Tensor& expected, double tolerance,
@@ -155,6 +169,64 @@ TEST(LoraLinearTest, LargeBatchesMergeTheDeltaIntoFreshlyPackedWeights) {
   const torch::Tensor weight = c.weight.to(torch::kBFloat16), bias = c.bias.to(torch::kBFloat16);
   const LoraLinearBase bf16{weight, bias, PackLinear(weight, bias, /*for_backward=*/true), 1};
   ExpectMatches(Fused(c, bf16, 2.0, torch::kBFloat16), Reference(c, 1, 2.0), 3e-2);
+}
+
+// The output in column blocks with their gradients apart gives what one output gives: through
+// the merged weight tensor (the backward's products per block) and through packed oneDNN
+// weights (which join the blocks' gradients first), with the gradients contiguous or strided.
+TEST(LoraLinearTest, ChunksGiveTheSameResultsAsOneOutput) {
+  const Case c = MakeCase(/*n=*/37, /*in=*/24, /*out=*/48, /*r=*/4, /*seed=*/12);
+  const double s = 1.702;
+  const LoraLinearBase base{c.weight, c.bias * s, PackedLinear(), s};
+  ExpectMatches(Fused(c, base, 2.0 * s, torch::kFloat32, 3), Reference(c, s, 2.0 * s), 1e-5);
+  ExpectMatches(Fused(c, base, 2.0 * s, torch::kFloat32, 3, torch::kCPU, false),
+                Reference(c, s, 2.0 * s), 1e-5);
+  const LoraLinearBase bf16{c.weight.to(torch::kBFloat16), c.bias.to(torch::kBFloat16),
+                            PackedLinear(), 1};
+  const Result low = Fused(c, bf16, 2.0, torch::kBFloat16, 4);
+  EXPECT_EQ(low.db.scalar_type(), torch::kFloat32);
+  ExpectMatches(low, Reference(c, 1, 2.0), 3e-2);
+  if (!OneDnnAvailable()) return;
+  const LoraLinearBase packed{c.weight, c.bias, PackLinear(c.weight, c.bias, true), 1};
+  ExpectMatches(Fused(c, packed, 2.0, torch::kFloat32, 3), Reference(c, 1, 2.0), 1e-5);
+  const Case large = MakeCase(/*n=*/200, /*in=*/32, /*out=*/96, /*r=*/8, /*seed=*/13);
+  const LoraLinearBase repacked{large.weight, large.bias,
+                                PackLinear(large.weight, large.bias, true), 1};
+  ExpectMatches(Fused(large, repacked, 2.0, torch::kFloat32, 2), Reference(large, 1, 2.0), 1e-5);
+}
+
+// On CUDA in bf16 (the ViT-B/16 step's setting), with and without the one-pass kernel for the
+// thin products (fused_lora_grad.h), which then runs once per block.
+TEST(LoraLinearTest, ChunksOnCudaGiveTheSameResultsAsOneOutput) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  const Case c = MakeCase(/*n=*/300, /*in=*/64, /*out=*/192, /*r=*/8, /*seed=*/14);
+  const Result ref = Reference(c, 1, 2.0);
+  for (const bool fused_kernels : {false, true}) {
+    SCOPED_TRACE(fused_kernels ? "fused thin products" : "ATen thin products");
+    const LoraLinearBase base{c.weight.to(torch::kCUDA, torch::kBFloat16),
+                              c.bias.to(torch::kCUDA, torch::kBFloat16), PackedLinear(), 1,
+                              fused_kernels};
+    ExpectMatches(Fused(c, base, 2.0, torch::kBFloat16, 1, torch::kCUDA), ref, 3e-2);
+    ExpectMatches(Fused(c, base, 2.0, torch::kBFloat16, 3, torch::kCUDA), ref, 3e-2);
+  }
+}
+
+TEST(LoraLinearTest, NoGradChunksAreViewsOfTheRecordedOutput) {
+  const Case c = MakeCase(21, 16, 24, 4, 15);
+  const LoraLinearBase base{c.weight, c.bias, PackedLinear(), 1};
+  const torch::Tensor recorded = LoraLinear(c.x, base, LoraPair{c.a, c.b}, 2.0);
+  torch::NoGradGuard no_grad;
+  const std::vector<torch::Tensor> parts = LoraLinearChunks(c.x, base, LoraPair{c.a, c.b}, 2.0, 3);
+  ASSERT_EQ(parts.size(), 3u);
+  EXPECT_EQ(parts[1].sizes().vec(), (std::vector<int64_t>{21, 8}));
+  EXPECT_TRUE(torch::equal(torch::cat(parts, 1), recorded.detach()));
+}
+
+TEST(LoraLinearTest, RejectsChunksThatDoNotDivideTheOutput) {
+  const Case c = MakeCase(4, 8, 10, 2, 16);
+  const LoraLinearBase base{c.weight, c.bias, PackedLinear(), 1};
+  EXPECT_THROW(LoraLinearChunks(c.x, base, LoraPair{c.a, c.b}, 1.0, 3), c10::Error);
+  EXPECT_THROW(LoraLinearChunks(c.x, base, LoraPair{c.a, c.b}, 1.0, 0), c10::Error);
 }
 
 TEST(LoraLinearTest, InputWithoutGradStillTrainsTheAdapters) {

@@ -1,5 +1,6 @@
 #include "learner/model/transformer.h"
 
+#include <array>
 #include <cmath>
 #include <limits>
 #include <utility>
@@ -56,13 +57,26 @@ torch::Tensor Activate(const torch::Tensor& x, Activation activation) {
   return torch::silu(x);  // QuickGELU with its scales folded into fc and proj (above)
 }
 
+// x W^T + bias with the map's scales folded in (MapScales), for x [rows, in]: the packed oneDNN
+// weights where they serve x, else one ATen product.
+torch::Tensor ScaledProduct(const torch::Tensor& x2d, const torch::Tensor& weight,
+                            const torch::Tensor& bias, const PackedLinear& packed, double scale) {
+  if (packed.defined()) return OneDnnLinear(x2d, packed);
+  if (scale == 1) return torch::linear(x2d, weight, bias);
+  TORCH_CHECK(bias.defined(), "AdaptedLinear: scaled maps need a bias");
+  return torch::addmm(bias, x2d, weight.t(), /*beta=*/1, /*alpha=*/scale);
+}
+
 // y = x W^T + b for one adapted map of a block: the merged weight in place of W when the
 // adapters carry one, else the base map plus the LoRA delta (lora_linear.h; composed from
 // separate ops when LoRA dropout applies), with the map's scales folded in. `a` may be null (no
 // adapters). Packed weights are used only when packed with the map's scales (PackBlockLinear).
-torch::Tensor AdaptedLinear(const torch::Tensor& x, const LinearWeights& base,
-                            const BlockAdapters* a, const AdaptedMap& map, const PetRuntime& rt,
-                            Activation activation, const FusedKernels& fused) {
+// y comes back as `chunks` equal blocks of its last dim (views): from one LoRA node that keeps
+// their gradients apart where `fused.qkv_grads_apart` asks (LoraLinearChunks), else split.
+std::vector<torch::Tensor> AdaptedLinearChunks(const torch::Tensor& x, const LinearWeights& base,
+                                               const BlockAdapters* a, const AdaptedMap& map,
+                                               const PetRuntime& rt, Activation activation,
+                                               const FusedKernels& fused, int64_t chunks) {
   const bool merged = a != nullptr && (a->*map.merged).defined();
   const LinearWeights w = merged ? LinearWeights{a->*map.merged, base.bias, a->*map.packed} : base;
   const bool lora = !merged && a != nullptr && (a->*map.lora).defined();
@@ -70,55 +84,78 @@ torch::Tensor AdaptedLinear(const torch::Tensor& x, const LinearWeights& base,
   const MapScales scales = ScalesOf(map.id, activation);
   const double scale = scales.in * scales.out;
   const PackedLinear packed = w.packed.Serves(x, scale) ? w.packed : PackedLinear();
-  const int64_t in = x.size(-1), out = w.weight.size(0);
-  std::vector<int64_t> out_shape = x.sizes().vec();
-  out_shape.back() = out;
+  const int64_t in = x.size(-1), chunk_width = w.weight.size(0) / chunks;
+  std::vector<int64_t> chunk_shape = x.sizes().vec();
+  chunk_shape.back() = chunk_width;
   const torch::Tensor x2d = x.reshape({-1, in});
   const torch::Tensor bias = scales.out == 1 || !w.bias.defined() ? w.bias : w.bias * scales.out;
+  std::vector<torch::Tensor> parts;
   if (lora && !dropout) {
     const LoraLinearBase lora_base{w.weight, bias, packed, scale, fused.lora_grad};
-    return LoraLinear(x2d, lora_base, a->*map.lora, rt.options->lora_scaling() * scale)
-        .view(out_shape);
-  }
-  torch::Tensor y;
-  if (packed.defined()) {
-    y = OneDnnLinear(x2d, packed);
-  } else if (scale == 1) {
-    y = torch::linear(x2d, w.weight, bias);
+    parts = LoraLinearChunks(x2d, lora_base, a->*map.lora, rt.options->lora_scaling() * scale,
+                             fused.qkv_grads_apart ? chunks : 1);
   } else {
-    TORCH_CHECK(bias.defined(), "AdaptedLinear: scaled maps need a bias");
-    y = torch::addmm(bias, x2d, w.weight.t(), /*beta=*/1, /*alpha=*/scale);
+    torch::Tensor y = ScaledProduct(x2d, w.weight, bias, packed, scale);
+    if (lora) {
+      const LoraPair& pair = a->*map.lora;
+      const torch::Tensor h = torch::dropout(x2d, rt.options->lora_dropout, /*train=*/true);
+      y.addmm_(torch::linear(h, pair.a.to(x.dtype())), pair.b.to(x.dtype()).t(), /*beta=*/1,
+               /*alpha=*/rt.options->lora_scaling() * scale);
+    }
+    parts = {std::move(y)};
   }
-  if (!lora) return y.view(out_shape);
-  const LoraPair& pair = a->*map.lora;
-  const torch::Tensor h = torch::dropout(x2d, rt.options->lora_dropout, /*train=*/true);
-  y.addmm_(torch::linear(h, pair.a.to(x.dtype())), pair.b.to(x.dtype()).t(), /*beta=*/1,
-           /*alpha=*/rt.options->lora_scaling() * scale);
-  return y.view(out_shape);
-}
-
-// [rows, 3W] (or [N, L, 3W]) fused q/k/v as three [N, H, L, Dh] views.
-std::vector<torch::Tensor> HeadsOf(const torch::Tensor& qkv, int64_t n, int64_t l, int heads) {
-  const int64_t w = qkv.size(-1) / 3;
-  std::vector<torch::Tensor> parts = qkv.split(w, -1);
-  for (torch::Tensor& part : parts) part = part.view({n, l, heads, w / heads}).transpose(1, 2);
+  if (parts.size() == 1 && chunks > 1) parts = parts[0].split(chunk_width, 1);
+  for (torch::Tensor& part : parts) part = part.view(chunk_shape);
   return parts;
 }
 
-torch::Tensor Attention(const torch::Tensor& qkv, int heads, bool causal) {
-  const int64_t n = qkv.size(0), l = qkv.size(1), w = qkv.size(2) / 3;
-  // q, k, v as [N, H, L, Dh] views of qkv, split along its last dim. Their gradients (which the
-  // CUDA attention kernels write in [N, L, H, Dh] order) then join back in qkv's layout with one
-  // contiguous concatenation; with a view to [N, L, 3, H, Dh] and unbind, the backward stacked
-  // them as [3, N, H, L, Dh] and copied that again to permute it back (9.6 ms of a 91 ms
-  // ViT-B/16 bf16 SIT step on an H100).
-  const std::vector<torch::Tensor> parts = HeadsOf(qkv, n, l, heads);
+torch::Tensor AdaptedLinear(const torch::Tensor& x, const LinearWeights& base,
+                            const BlockAdapters* a, const AdaptedMap& map, const PetRuntime& rt,
+                            Activation activation, const FusedKernels& fused) {
+  return AdaptedLinearChunks(x, base, a, map, rt, activation, fused, 1)[0];
+}
+
+// A block's queries, keys and values, each [..., W]: the q/k/v map's output in three blocks
+// (AdaptedLinearChunks).
+struct Qkv {
+  torch::Tensor q, k, v;
+
+  // Rows [start, start + length) of [rows, W] parts.
+  Qkv Rows(int64_t start, int64_t length) const {
+    return {q.narrow(0, start, length), k.narrow(0, start, length), v.narrow(0, start, length)};
+  }
+};
+
+Qkv AdaptedQkv(const torch::Tensor& x, const LinearWeights& base, const BlockAdapters* a,
+               const PetRuntime& rt, Activation activation, const FusedKernels& fused) {
+  std::vector<torch::Tensor> parts =
+      AdaptedLinearChunks(x, base, a, kQkv, rt, activation, fused, /*chunks=*/3);
+  return {std::move(parts[0]), std::move(parts[1]), std::move(parts[2])};
+}
+
+// q, k and v ([n l, W] or [n, l, W] each) as three [n, H, l, Dh] views.
+std::array<torch::Tensor, 3> HeadsOf(const Qkv& qkv, int64_t n, int64_t l, int heads) {
+  auto split_heads = [&](const torch::Tensor& part) {
+    return part.view({n, l, heads, part.size(-1) / heads}).transpose(1, 2);
+  };
+  return {split_heads(qkv.q), split_heads(qkv.k), split_heads(qkv.v)};
+}
+
+// Attention over n sequences of l positions (q, k and v as HeadsOf takes them): [n, l, W].
+torch::Tensor Attention(const Qkv& qkv, int64_t n, int64_t l, int heads, bool causal) {
+  const int64_t w = qkv.q.size(-1);
+  // q, k, v as [N, H, L, Dh] views of the map's output blocks. Their gradients (which the CUDA
+  // attention kernels write in [N, L, H, Dh] order) reach the q/k/v map as they are, or joined
+  // in its layout with one contiguous concatenation (FusedKernels::qkv_grads_apart); with a view
+  // to [N, L, 3, H, Dh] and unbind, the backward stacked them as [3, N, H, L, Dh] and copied
+  // that again to permute it back (9.6 ms of a 91 ms ViT-B/16 bf16 SIT step on an H100).
+  const std::array<torch::Tensor, 3> parts = HeadsOf(qkv, n, l, heads);
 #if TORCH_VERSION_MAJOR >= 2
   torch::Tensor out = at::scaled_dot_product_attention(parts[0], parts[1], parts[2], {}, 0.0,
                                                        /*is_causal=*/causal);
 #else
   const int64_t head_dim = w / heads;
-  if (qkv.device().is_cpu() && qkv.scalar_type() == torch::kFloat32) {
+  if (qkv.q.device().is_cpu() && qkv.q.scalar_type() == torch::kFloat32) {
     auto heads_first = [&](const torch::Tensor& t) { return t.reshape({n * heads, l, head_dim}); };
     torch::Tensor out = CpuAttention(heads_first(parts[0]), heads_first(parts[1]),
                                      heads_first(parts[2]), 1.0 / std::sqrt(head_dim), causal);
@@ -127,8 +164,9 @@ torch::Tensor Attention(const torch::Tensor& qkv, int heads, bool causal) {
   torch::Tensor scores =
       torch::matmul(parts[0], parts[1].transpose(-2, -1)) * (1.0 / std::sqrt(head_dim));
   if (causal) {
-    auto mask = torch::ones({l, l}, torch::TensorOptions().dtype(torch::kBool).device(qkv.device()))
-                    .triu(1);
+    auto mask =
+        torch::ones({l, l}, torch::TensorOptions().dtype(torch::kBool).device(qkv.q.device()))
+            .triu(1);
     scores = scores.masked_fill(mask, -std::numeric_limits<float>::infinity());
   }
   torch::Tensor out = torch::matmul(torch::softmax(scores, -1), parts[2]);
@@ -163,10 +201,9 @@ torch::Tensor FutureKeys(const torch::Tensor& query_positions, int64_t keys, int
 
 // Attention for one query per sequence, the one at position rows[n], over all of its keys (up
 // to rows[n] when causal): [N, W].
-torch::Tensor AttentionForRows(const torch::Tensor& qkv, int heads, bool causal,
-                               const torch::Tensor& rows) {
-  const int64_t n = qkv.size(0), l = qkv.size(1), w = qkv.size(2) / 3;
-  const std::vector<torch::Tensor> qkv_heads = HeadsOf(qkv, n, l, heads);
+torch::Tensor AttentionForRows(const Qkv& qkv, int heads, bool causal, const torch::Tensor& rows) {
+  const int64_t n = qkv.q.size(0), l = qkv.q.size(1), w = qkv.q.size(2);
+  const std::array<torch::Tensor, 3> qkv_heads = HeadsOf(qkv, n, l, heads);
   const torch::Tensor q = GatherRows(qkv_heads[0].transpose(1, 2), rows).unsqueeze(2);
   const torch::Tensor hidden = causal ? FutureKeys(rows.view({n, 1}), l, 0) : torch::Tensor();
   return MaskedAttention(q, qkv_heads[1], qkv_heads[2], hidden).view({n, w});
@@ -219,9 +256,9 @@ Residual BlockForward(const BlockWeights& b, Residual in, int heads, Activation 
                       bool causal, const BlockAdapters* a, const PetRuntime& rt,
                       const torch::Tensor& read_rows, const FusedKernels& fused) {
   const AddLayerNormOutput x = SumAndNorm(std::move(in), b.ln_1, fused);
-  const torch::Tensor qkv = AdaptedLinear(x.normed, b.qkv, a, kQkv, rt, activation, fused);
+  const Qkv qkv = AdaptedQkv(x.normed, b.qkv, a, rt, activation, fused);
   if (!read_rows.defined()) {
-    const torch::Tensor attn = Attention(qkv, heads, causal);
+    const torch::Tensor attn = Attention(qkv, x.normed.size(0), x.normed.size(1), heads, causal);
     return MlpResidual(b, {x.sum, AdaptedLinear(attn, b.out, a, kOut, rt, activation, fused)},
                        activation, a, rt, fused);
   }
@@ -246,10 +283,9 @@ torch::Tensor SharedPrefixBlockForward(const BlockWeights& b, const torch::Tenso
   const FusedKernels fused;
   const int64_t p = prefix.size(0), n = suffix.size(0), s = suffix.size(1), w = suffix.size(2);
   const torch::Tensor rows = torch::cat({prefix, suffix.reshape({n * s, w})});
-  const torch::Tensor qkv =
-      AdaptedLinear(LayerNorm(rows, b.ln_1), b.qkv, a, kQkv, rt, activation, fused);
-  const std::vector<torch::Tensor> own = HeadsOf(qkv.narrow(0, p, n * s), n, s, heads);
-  const std::vector<torch::Tensor> shared = HeadsOf(qkv.narrow(0, 0, p), 1, p, heads);
+  const Qkv qkv = AdaptedQkv(LayerNorm(rows, b.ln_1), b.qkv, a, rt, activation, fused);
+  const std::array<torch::Tensor, 3> own = HeadsOf(qkv.Rows(p, n * s), n, s, heads);
+  const std::array<torch::Tensor, 3> shared = HeadsOf(qkv.Rows(0, p), 1, p, heads);
   const torch::Tensor k = torch::cat({shared[1].expand({n, -1, -1, -1}), own[1]}, 2);
   const torch::Tensor v = torch::cat({shared[2].expand({n, -1, -1, -1}), own[2]}, 2);
   if (read_rows.defined()) {
@@ -267,7 +303,7 @@ torch::Tensor SharedPrefixBlockForward(const BlockWeights& b, const torch::Tenso
   const torch::Tensor suffix_attn =
       MaskedAttention(own[0], k, v, FutureKeys(positions, p + s, -p)).transpose(1, 2);
   const torch::Tensor prefix_attn =
-      Attention(qkv.narrow(0, 0, p).unsqueeze(0), heads, /*causal=*/true).view({p, w});
+      Attention(qkv.Rows(0, p), 1, p, heads, /*causal=*/true).view({p, w});
   const torch::Tensor attn = torch::cat({prefix_attn, suffix_attn.reshape({n * s, w})});
   const torch::Tensor h =
       MlpResidual(b, {rows, AdaptedLinear(attn, b.out, a, kOut, rt, activation, fused)}, activation,

@@ -37,8 +37,9 @@ struct BlockWeights {
   LinearWeights proj;  // c_proj: [w, 4w]
 };
 
-// Which of perennial's own CUDA kernels a tower runs where they apply (CUDA, and inputs they
-// take); elsewhere ATen's ops run.
+// Which fused paths a tower takes: perennial's own CUDA kernels where they apply (CUDA, and
+// inputs they take; elsewhere ATen's ops run), and the ways of composing ATen's ops that pay on
+// GPUs.
 struct FusedKernels {
   // Each LayerNorm that reads the residual stream after an add runs as one op with that add
   // (fused_add_layer_norm.h). Default: off.
@@ -46,6 +47,11 @@ struct FusedKernels {
   // Each LoRA map's backward reads its output gradient once for both of its thin products
   // (fused_lora_grad.h). Default: off.
   bool lora_grad = false;
+  // A LoRA-adapted q/k/v map returns q, k and v as three outputs of one node
+  // (LoraLinearChunks), so that the gradients attention's backward writes apart are used apart,
+  // not concatenated into one [rows, 3W] copy per block. Plain ATen, any device; it pays only
+  // where x's gradient is a GEMM with the merged weight (CUDA). Default: off.
+  bool qkv_grads_apart = false;
 };
 
 struct TransformerWeights {

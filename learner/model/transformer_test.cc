@@ -32,6 +32,29 @@ TransformerWeights RandomTransformer(Activation activation, bool packed) {
   return t;
 }
 
+// What one forward and backward leave: the rows read, the input's gradient and the adapters'.
+struct Pass {
+  torch::Tensor out, x_grad;
+  std::vector<torch::Tensor> adapter_grads;
+};
+
+// A forward and backward over x0 [N, L, W] with `adapters` on the blocks, reading x[n, rows[n]]
+// of the output: by the transformer itself when `read_only`, else from its full output.
+Pass ReadRows(const TransformerWeights& weights, const Adapters& adapters, const torch::Tensor& x0,
+              const torch::Tensor& rows, bool causal, bool read_only) {
+  for (const torch::Tensor& p : adapters.Parameters()) p.mutable_grad().reset();
+  const PetRuntime rt{&adapters.options(), /*training=*/false};
+  const torch::Tensor x = x0.clone().requires_grad_(true);
+  const torch::Tensor out =
+      read_only ? TransformerForward(weights, x, causal, &adapters.image_blocks(), rt, rows)
+                : TransformerForward(weights, x, causal, &adapters.image_blocks(), rt)
+                      .index({torch::arange(x0.size(0)), rows});
+  EXPECT_EQ(out.sizes().vec(), (std::vector<int64_t>{x0.size(0), x0.size(2)}));
+  torch::manual_seed(17);
+  (out * torch::randn(out.sizes())).sum().backward();
+  return {out.detach(), x.grad(), DefinedGradients(adapters)};  // the image tower's
+}
+
 struct Case {
   bool causal;
   Activation activation;
@@ -46,38 +69,19 @@ TEST_P(ReadRowsTest, MatchesTheFullOutputsRowsAndGradients) {
   const Case param = GetParam();
   const TransformerWeights weights = RandomTransformer(param.activation, param.packed);
   const Adapters adapters = PerturbedAdapters(TinyClipConfig(), 5);
-  const PetRuntime rt{&adapters.options(), /*training=*/false};
   const torch::Tensor x0 = torch::randn({3, 7, TinyClipConfig().vision_width});
   const torch::Tensor rows = torch::tensor({6, 0, 3}, torch::kLong);
-  const torch::Tensor probe = torch::randn({3, TinyClipConfig().vision_width});
-
-  torch::Tensor outputs[2], x_grads[2];
-  std::vector<torch::Tensor> adapter_grads[2];
-  for (int read_only = 0; read_only < 2; ++read_only) {
-    for (const torch::Tensor& p : adapters.Parameters()) p.mutable_grad().reset();
-    const torch::Tensor x = x0.clone().requires_grad_(true);
-    torch::Tensor out;
-    if (read_only == 1) {
-      out = TransformerForward(weights, x, param.causal, &adapters.image_blocks(), rt, rows);
-    } else {
-      out = TransformerForward(weights, x, param.causal, &adapters.image_blocks(), rt)
-                .index({torch::arange(3), rows});
-    }
-    ASSERT_EQ(out.sizes(), probe.sizes());
-    (out * probe).sum().backward();
-    outputs[read_only] = out.detach();
-    x_grads[read_only] = x.grad();
-    adapter_grads[read_only] = DefinedGradients(adapters);  // the image tower's
-  }
-  EXPECT_TRUE(torch::allclose(outputs[1], outputs[0], 1e-5, 1e-5));
-  EXPECT_TRUE(torch::allclose(x_grads[1], x_grads[0], 1e-4, 1e-5));
+  const Pass full = ReadRows(weights, adapters, x0, rows, param.causal, /*read_only=*/false);
+  const Pass read = ReadRows(weights, adapters, x0, rows, param.causal, /*read_only=*/true);
+  EXPECT_TRUE(torch::allclose(read.out, full.out, 1e-5, 1e-5));
+  EXPECT_TRUE(torch::allclose(read.x_grad, full.x_grad, 1e-4, 1e-5));
   // Under the causal mask the positions after a read row get no gradient at all.
   if (param.causal) {
-    EXPECT_EQ(x_grads[1][1].narrow(0, 1, 6).abs().max().item<float>(), 0);
+    EXPECT_EQ(read.x_grad[1].narrow(0, 1, 6).abs().max().item<float>(), 0);
   }
   // Both LoRA matrices of the 4 maps of every block.
-  ASSERT_EQ(adapter_grads[0].size(), 8u * weights.blocks.size());
-  ExpectGradientsNear(adapter_grads[1], adapter_grads[0], 1e-4);
+  ASSERT_EQ(full.adapter_grads.size(), 8u * weights.blocks.size());
+  ExpectGradientsNear(read.adapter_grads, full.adapter_grads, 1e-4);
 }
 
 INSTANTIATE_TEST_SUITE_P(Towers, ReadRowsTest,
@@ -92,12 +96,34 @@ INSTANTIATE_TEST_SUITE_P(Towers, ReadRowsTest,
                                   (info.param.packed ? "OneDnn" : "Blas");
                          });
 
+// q, k and v leaving the q/k/v map apart (FusedKernels::qkv_grads_apart) changes no output and
+// no gradient: over whole sequences and over read rows, with BLAS and with oneDNN weights.
+TEST(QkvGradsApartTest, GivesTheSameOutputsAndGradients) {
+  for (const bool packed : {false, true}) {
+    for (const bool read_only : {false, true}) {
+      SCOPED_TRACE(std::string(packed ? "oneDNN" : "BLAS") + (read_only ? ", read rows" : ""));
+      TransformerWeights weights = RandomTransformer(Activation::kQuickGelu, packed);
+      const Adapters adapters = PerturbedAdapters(TinyClipConfig(), 5);
+      const torch::Tensor x0 = torch::randn({3, 7, TinyClipConfig().vision_width});
+      const torch::Tensor rows = torch::tensor({6, 0, 3}, torch::kLong);
+      const Pass joined = ReadRows(weights, adapters, x0, rows, read_only, read_only);
+      weights.fused.qkv_grads_apart = true;
+      const Pass apart = ReadRows(weights, adapters, x0, rows, read_only, read_only);
+      EXPECT_TRUE(torch::allclose(apart.out, joined.out, 1e-5, 1e-5));
+      EXPECT_TRUE(torch::allclose(apart.x_grad, joined.x_grad, 1e-4, 1e-5));
+      ASSERT_EQ(apart.adapter_grads.size(), 8u * weights.blocks.size());
+      ExpectGradientsNear(apart.adapter_grads, joined.adapter_grads, 1e-4);
+    }
+  }
+}
+
 // Sequences that share their first positions give the same read rows, and the same gradients
 // to the shared positions (summed over the sequences), to each suffix and to the adapters,
 // whether the shared positions run once or once per sequence.
 TEST(SharedPrefixTest, MatchesTheFullSequencesRowsAndGradients) {
   for (const bool packed : {false, true}) {
-    const TransformerWeights weights = RandomTransformer(Activation::kQuickGelu, packed);
+    TransformerWeights weights = RandomTransformer(Activation::kQuickGelu, packed);
+    weights.fused.qkv_grads_apart = !packed;  // the shared-prefix path also takes q, k, v apart
     const Adapters adapters = PerturbedAdapters(TinyClipConfig(), 5);
     const PetRuntime rt{&adapters.options(), /*training=*/false};
     const int64_t w = TinyClipConfig().vision_width;

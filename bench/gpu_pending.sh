@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# The first device call of a GPU session while work written without a GPU is pending: builds
+# with the tests (gpu_build.sh), runs the tests whose CUDA cases have not yet run on a GPU, then
+# times every switch not yet measured against the defaults, and all of them together, at one
+# batch (gpu_ab.sh). Sized for one 10-minute device call: about a minute to build perennial-bench,
+# one or two for the tests, under a minute per timed run.
+#
+#   bench/gpu_pending.sh     (BATCHES [512], ROUNDS [1] and the rest as gpu_ab.sh takes them)
+#
+# Keep the two lists current: a test whose CUDA cases have passed on a GPU leaves
+# pending_tests; a switch that has been measured leaves pending_flags (made a default or
+# removed, with its figures in bench/README.md).
+set -euo pipefail
+build=${BUILD:-build-gpu}
+pending_tests=(fused_add_layer_norm_test fused_lora_grad_test lora_linear_test transformer_test)
+pending_flags=("--experimental-kernels 1" "--qkv-grads-apart 1")
+
+export BUILD_TESTS=ON  # gpu_ab.sh builds again: the same configuration, so nothing to do
+bash "$(dirname "$0")/gpu_build.sh" "$build"
+ninja -C "$build" "${pending_tests[@]}" | tail -n 1
+failed=()
+for test in "${pending_tests[@]}"; do
+  echo "== $test"
+  log="$build/$test.log"
+  if "$build/tests/$test" >"$log" 2>&1; then
+    grep -E '^\[  (PASSED|SKIPPED) ' "$log" || true
+  else
+    failed+=("$test")
+    tail -n 40 "$log"
+  fi
+done
+echo "== tests failed: ${failed[*]:-none}"
+
+all_flags="${pending_flags[*]}"
+BATCHES=${BATCHES:-512} ROUNDS=${ROUNDS:-1} \
+  bash "$(dirname "$0")/gpu_ab.sh" "" "${pending_flags[@]}" "$all_flags"
+[[ ${#failed[@]} -eq 0 ]]
