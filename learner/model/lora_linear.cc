@@ -92,6 +92,7 @@ torch::Tensor Forward(const torch::Tensor& x2d, const LoraLinearBase& base, cons
 // Rows [i * rows, (i + 1) * rows) of m: the part of a [out, ...] weight that serves the output's
 // column block i.
 torch::Tensor BlockRows(const torch::Tensor& m, size_t i, int64_t rows) {
+  if (rows == m.size(0)) return m;  // one block: no view op on the common path
   return m.narrow(0, static_cast<int64_t>(i) * rows, rows);
 }
 
