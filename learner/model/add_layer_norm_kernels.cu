@@ -3,38 +3,14 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
+#include "learner/model/kernel_vectors.cuh"
+
 namespace perennial::cuda_kernels {
 namespace {
 
 constexpr int kWarp = 32;
 constexpr int kRowsPerBlock = 8;  // one warp per row
 constexpr int kMaxVecsPerLane = 8;
-
-// 16 bytes of T, moved as one vector load or store.
-template <typename T>
-struct alignas(16) Vec {
-  static constexpr int kSize = 16 / sizeof(T);
-  T v[kSize];
-};
-
-__device__ inline float ToFloat(float v) { return v; }
-__device__ inline float ToFloat(__half v) { return __half2float(v); }
-__device__ inline float ToFloat(__nv_bfloat16 v) { return __bfloat162float(v); }
-
-template <typename T>
-__device__ inline T FromFloat(float v);
-template <>
-__device__ inline float FromFloat<float>(float v) {
-  return v;
-}
-template <>
-__device__ inline __half FromFloat<__half>(float v) {
-  return __float2half_rn(v);
-}
-template <>
-__device__ inline __nv_bfloat16 FromFloat<__nv_bfloat16>(float v) {
-  return __float2bfloat16_rn(v);
-}
 
 __device__ inline float WarpSum(float v) {
 #pragma unroll

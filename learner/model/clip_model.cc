@@ -142,6 +142,7 @@ StatusOr<ClipModel> ClipModel::FromTensors(const TensorMap& tensors,
     fused.add_layer_norm =
         options.fused_kernels && options.device.is_cuda() && FusedCudaKernelsBuilt();
     fused.lora_grad = fused.add_layer_norm && options.experimental_kernels;
+    fused.silu_lora = fused.lora_grad;
     fused.qkv_grads_apart = options.qkv_grads_apart;
     m.vision_.transformer.fused = m.text_.transformer.fused = fused;
     if (options.onednn_linear) {

@@ -53,7 +53,8 @@ struct ModelOptions {
   // off runs ATen's ops only, to compare. No effect on the CPU. Default: on.
   bool fused_kernels = true;
   // With fused_kernels, also the kernels not yet measured on a GPU: one pass over a LoRA map's
-  // output gradient for both of its backward's thin products (fused_lora_grad.h).
+  // output gradient for both of its backward's thin products (fused_lora_grad.h), and for the
+  // MLP's first map the same pass with SiLU's backward in front (FusedKernels::silu_lora).
   // TODO(issue 8): measure on a GPU, then fold into fused_kernels or remove. Default: off.
   bool experimental_kernels = false;
   // A LoRA-adapted q/k/v map hands q, k and v to attention as three outputs of one autograd

@@ -14,17 +14,22 @@ namespace perennial {
 
 namespace kernels = cuda_kernels;
 
-std::optional<LoraGradProducts> FusedLoraGradPass(const torch::Tensor& g, const torch::Tensor& b,
-                                                  const torch::Tensor& t) {
+namespace {
+
+// The pass over g (or over SiLU's output gradient g and its input, `silu_input` defined).
+std::optional<LoraGradProducts> Pass(const torch::Tensor& g, const torch::Tensor& silu_input,
+                                     const torch::Tensor& b, const torch::Tensor& t) {
   if (!g.is_cuda() || g.dim() != 2 || b.dim() != 2 || t.dim() != 2) return std::nullopt;
   const auto dtype = g.scalar_type();
   const std::optional<kernels::ElementType> type = kernels::ElementTypeOf(dtype);
   const int64_t rows = g.size(0), cols = g.size(1), rank = b.size(1);
   if (!type || !kernels::LoraGradPassSupports(*type, cols, rank) || b.size(0) != cols ||
-      t.size(0) != rows || t.size(1) != rank) {
+      t.size(0) != rows || t.size(1) != rank ||
+      (silu_input.defined() && silu_input.sizes() != g.sizes())) {
     return std::nullopt;
   }
-  for (const torch::Tensor* x : {&g, &b, &t}) {
+  for (const torch::Tensor* x : {&g, &b, &t, &silu_input}) {
+    if (x == &silu_input && !x->defined()) continue;
     if (x->scalar_type() != dtype || x->device() != g.device() || !x->is_contiguous() ||
         !kernels::Aligned16(*x)) {
       return std::nullopt;
@@ -32,26 +37,53 @@ std::optional<LoraGradProducts> FusedLoraGradPass(const torch::Tensor& g, const 
   }
   const c10::cuda::CUDAGuard guard(g.device());
   const auto fp32 = g.options().dtype(torch::kFloat32);
-  torch::Tensor gt = torch::empty({rows, rank}, fp32);
+  LoraGradProducts out;
+  out.gt = torch::empty({rows, rank}, fp32);
   torch::Tensor partial = torch::empty({kernels::LoraGradPassBands(rows), cols, rank}, fp32);
   kernels::LoraGradPassArgs args;
   args.type = *type;
   args.g = g.data_ptr();
   args.b = b.data_ptr();
   args.t = t.data_ptr();
-  args.gt = gt.data_ptr<float>();
+  args.gt = out.gt.data_ptr<float>();
   args.gb_partial = partial.data_ptr<float>();
+  if (silu_input.defined()) {
+    out.g = torch::empty_like(g);
+    args.silu_input = silu_input.data_ptr();
+    args.g_out = out.g.data_ptr();
+  }
   args.rows = rows;
   args.cols = static_cast<int>(cols);
   kernels::CheckLaunch(kernels::LaunchLoraGradPass(args, c10::cuda::getCurrentCUDAStream()),
                        "FusedLoraGradPass");
-  return LoraGradProducts{std::move(gt), partial.sum(0)};
+  out.gb = partial.sum(0);
+  return out;
+}
+
+}  // namespace
+
+std::optional<LoraGradProducts> FusedLoraGradPass(const torch::Tensor& g, const torch::Tensor& b,
+                                                  const torch::Tensor& t) {
+  return Pass(g, torch::Tensor(), b, t);
+}
+
+std::optional<LoraGradProducts> FusedSiluLoraGradPass(const torch::Tensor& silu_grad,
+                                                      const torch::Tensor& silu_input,
+                                                      const torch::Tensor& b,
+                                                      const torch::Tensor& t) {
+  if (!silu_input.defined()) return std::nullopt;
+  return Pass(silu_grad, silu_input, b, t);
 }
 
 #else  // no CUDA kernels in this build
 
 std::optional<LoraGradProducts> FusedLoraGradPass(const torch::Tensor&, const torch::Tensor&,
                                                   const torch::Tensor&) {
+  return std::nullopt;
+}
+
+std::optional<LoraGradProducts> FusedSiluLoraGradPass(const torch::Tensor&, const torch::Tensor&,
+                                                      const torch::Tensor&, const torch::Tensor&) {
   return std::nullopt;
 }
 

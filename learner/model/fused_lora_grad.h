@@ -21,6 +21,9 @@ namespace perennial {
 struct LoraGradProducts {
   torch::Tensor gt;  // [rows, rank] fp32
   torch::Tensor gb;  // [cols, rank] fp32
+  // FusedSiluLoraGradPass only: the gradient both products were taken of, [rows, cols] in g's
+  // dtype.
+  torch::Tensor g;
 };
 
 // g: [rows, cols]; b: [cols, rank]; t: [rows, rank]; one CUDA device and dtype (bf16 or fp16),
@@ -28,6 +31,15 @@ struct LoraGradProducts {
 // apply: no kernels in this build, not CUDA, fp32, rank other than 8, cols not a multiple of 8.
 std::optional<LoraGradProducts> FusedLoraGradPass(const torch::Tensor& g, const torch::Tensor& b,
                                                   const torch::Tensor& t);
+
+// The same pass with SiLU's backward in front: `silu_grad` is the gradient of SiLU's output and
+// `silu_input` ([rows, cols], same dtype and device, contiguous) its input. The products are
+// taken of g = silu_backward(silu_grad, silu_input), which comes back as well (as ATen's
+// silu_backward would compute it). nullopt where FusedLoraGradPass would decline.
+std::optional<LoraGradProducts> FusedSiluLoraGradPass(const torch::Tensor& silu_grad,
+                                                      const torch::Tensor& silu_input,
+                                                      const torch::Tensor& b,
+                                                      const torch::Tensor& t);
 
 }  // namespace perennial
 

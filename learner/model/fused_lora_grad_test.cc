@@ -18,6 +18,12 @@ TEST(FusedLoraGradPass, LeavesCpuTensorsToTheCaller) {
                                  torch::randn({32, 8}, bf16)));
 }
 
+TEST(FusedSiluLoraGradPass, LeavesCpuTensorsToTheCaller) {
+  const auto bf16 = torch::TensorOptions().dtype(torch::kBFloat16);
+  EXPECT_FALSE(FusedSiluLoraGradPass(torch::randn({32, 64}, bf16), torch::randn({32, 64}, bf16),
+                                     torch::randn({64, 8}, bf16), torch::randn({32, 8}, bf16)));
+}
+
 TEST(FusedLoraGradPass, DeclinesWhatTheKernelDoesNotTake) {
   if (!HaveKernels()) GTEST_SKIP() << "no CUDA kernels";
   const auto bf16 = torch::TensorOptions().device(torch::kCUDA).dtype(torch::kBFloat16);
@@ -58,6 +64,33 @@ TEST_P(FusedLoraGradPassOnCuda, MatchesTheProductsInFp32) {
   };
   EXPECT_LT(relative(got->gt, want_gt), 1e-4);
   EXPECT_LT(relative(got->gb, want_gb), 1e-4);
+}
+
+// With SiLU's backward in front: the gradient it hands on is ATen's silu_backward (up to one
+// rounding of the same fp32 formula), and the products are those of that gradient.
+TEST_P(FusedLoraGradPassOnCuda, WithSiluMatchesAtenSiluBackwardAndTheProducts) {
+  if (!HaveKernels()) GTEST_SKIP() << "no CUDA kernels";
+  const auto [rows, cols, dtype] = GetParam();
+  torch::manual_seed(12);
+  const auto options = torch::TensorOptions().device(torch::kCUDA).dtype(dtype);
+  const torch::Tensor silu_grad = torch::randn({rows, cols}, options);
+  const torch::Tensor silu_input = 3 * torch::randn({rows, cols}, options);
+  const torch::Tensor b = torch::randn({cols, 8}, options), t = torch::randn({rows, 8}, options);
+  const std::optional<LoraGradProducts> got = FusedSiluLoraGradPass(silu_grad, silu_input, b, t);
+  ASSERT_TRUE(got.has_value());
+  const torch::Tensor want_g = at::silu_backward(silu_grad, silu_input);
+  ASSERT_EQ(got->g.scalar_type(), dtype);
+  const auto relative = [](const torch::Tensor& got, const torch::Tensor& want) {
+    const torch::Tensor w = want.to(torch::kFloat32);
+    return ((got.to(torch::kFloat32) - w).abs().max() / w.abs().max().clamp_min(1e-6))
+        .item<double>();
+  };
+  EXPECT_LT(relative(got->g, want_g), 1e-2);
+  const torch::Tensor g = got->g.to(torch::kFloat32);
+  EXPECT_LT(relative(got->gt, torch::mm(g, b.to(torch::kFloat32))), 1e-4);
+  EXPECT_LT(relative(got->gb, torch::mm(g.t(), t.to(torch::kFloat32))), 1e-4);
+  EXPECT_FALSE(FusedSiluLoraGradPass(silu_grad, torch::randn({rows, cols + 8}, options), b, t))
+      << "a SiLU input of another shape";
 }
 
 INSTANTIATE_TEST_SUITE_P(

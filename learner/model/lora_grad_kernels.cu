@@ -4,6 +4,10 @@
 #include <cuda_fp16.h>
 #include <mma.h>
 
+#include <cstring>
+
+#include "learner/model/kernel_vectors.cuh"
+
 namespace perennial::cuda_kernels {
 namespace {
 
@@ -28,7 +32,25 @@ constexpr size_t kSharedBytes = 2 * (kBandRows * kTileLd + kBandRows * kRank + k
 __device__ inline uint4 Load16(const void* p) { return *static_cast<const uint4*>(p); }
 __device__ inline void Store16(void* p, uint4 v) { *static_cast<uint4*>(p) = v; }
 
+// SiLU's backward on 16 bytes of T: g s(u) (1 + u (1 - s(u))), s the logistic function, in fp32
+// and rounded once, as ATen's silu_backward computes it.
 template <typename T>
+__device__ inline uint4 SiluGrad(uint4 g_bits, uint4 u_bits) {
+  Vec<T> g, u;
+  memcpy(&g, &g_bits, sizeof(g));
+  memcpy(&u, &u_bits, sizeof(u));
+#pragma unroll
+  for (int i = 0; i < Vec<T>::kSize; ++i) {
+    const float x = ToFloat(u.v[i]), s = 1.0f / (1.0f + expf(-x));
+    g.v[i] = FromFloat<T>(ToFloat(g.v[i]) * s * (1.0f + x * (1.0f - s)));
+  }
+  memcpy(&g_bits, &g, sizeof(g));
+  return g_bits;
+}
+
+// kSilu: g is SiLU's output gradient, turned into its input's gradient on the way in
+// (LoraGradPassArgs::silu_input).
+template <typename T, bool kSilu>
 __global__ void __launch_bounds__(kThreads) LoraGradPassKernel(const LoraGradPassArgs a) {
   extern __shared__ __align__(128) unsigned char shared[];
   T* g_tile = reinterpret_cast<T*>(shared);
@@ -38,6 +60,8 @@ __global__ void __launch_bounds__(kThreads) LoraGradPassKernel(const LoraGradPas
   const T* g = static_cast<const T*>(a.g);
   const T* b = static_cast<const T*>(a.b);
   const T* t = static_cast<const T*>(a.t);
+  const T* silu_input = static_cast<const T*>(a.silu_input);
+  T* g_out = static_cast<T*>(a.g_out);
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int64_t band = blockIdx.x, row0 = band * kBandRows;
   const uint4 zero = make_uint4(0, 0, 0, 0);  // 0.0 in bf16 and fp16 alike
@@ -49,13 +73,19 @@ __global__ void __launch_bounds__(kThreads) LoraGradPassKernel(const LoraGradPas
   wmma::fragment<wmma::accumulator, 32, 8, 16, float> gt_acc;
   wmma::fill_fragment(gt_acc, 0.0f);
   for (int c0 = 0; c0 < a.cols; c0 += kChunkCols) {
-    uint4 staged[kLoadsPerThread];
+    // All loads of the chunk are issued before any is used; SiLU's inputs, when there, are
+    // used after the barrier below, so that their loads overlap it too.
+    uint4 staged[kLoadsPerThread], staged_input[kSilu ? kLoadsPerThread : 1];
 #pragma unroll
     for (int k = 0; k < kLoadsPerThread; ++k) {
       const int v = threadIdx.x + k * kThreads, r = v / kVecsPerRow,
                 col = c0 + (v % kVecsPerRow) * 8;
       const int64_t row = row0 + r;
-      staged[k] = row < a.rows && col < a.cols ? Load16(g + row * a.cols + col) : zero;
+      const bool inside = row < a.rows && col < a.cols;
+      staged[k] = inside ? Load16(g + row * a.cols + col) : zero;
+      if constexpr (kSilu) {
+        staged_input[k] = inside ? Load16(silu_input + row * a.cols + col) : zero;
+      }
     }
     const int b_row = c0 + threadIdx.x;
     const uint4 b_vec =
@@ -63,8 +93,15 @@ __global__ void __launch_bounds__(kThreads) LoraGradPassKernel(const LoraGradPas
     __syncthreads();  // the previous chunk's tile and staging are no longer read
 #pragma unroll
     for (int k = 0; k < kLoadsPerThread; ++k) {
-      const int v = threadIdx.x + k * kThreads;
-      Store16(g_tile + (v / kVecsPerRow) * kTileLd + (v % kVecsPerRow) * 8, staged[k]);
+      const int v = threadIdx.x + k * kThreads, r = v / kVecsPerRow,
+                col = c0 + (v % kVecsPerRow) * 8;
+      if constexpr (kSilu) {
+        // Rows and columns past the end hold zeros, whose gradient is zero too.
+        staged[k] = SiluGrad<T>(staged[k], staged_input[k]);
+        const int64_t row = row0 + r;
+        if (row < a.rows && col < a.cols) Store16(g_out + row * a.cols + col, staged[k]);
+      }
+      Store16(g_tile + r * kTileLd + (v % kVecsPerRow) * 8, staged[k]);
     }
     if (threadIdx.x < kChunkCols) Store16(b_chunk + threadIdx.x * kRank, b_vec);
     __syncthreads();
@@ -115,15 +152,20 @@ __global__ void __launch_bounds__(kThreads) LoraGradPassKernel(const LoraGradPas
   }
 }
 
-template <typename T>
+template <typename T, bool kSilu>
 cudaError_t Launch(const LoraGradPassArgs& a, cudaStream_t stream) {
-  // Above the 48 KiB a block gets without asking; set once per type (a cheap call).
+  // Above the 48 KiB a block gets without asking; set once per kernel (a cheap call).
   static const cudaError_t configured = cudaFuncSetAttribute(
-      LoraGradPassKernel<T>, cudaFuncAttributeMaxDynamicSharedMemorySize, kSharedBytes);
+      LoraGradPassKernel<T, kSilu>, cudaFuncAttributeMaxDynamicSharedMemorySize, kSharedBytes);
   if (configured != cudaSuccess) return configured;
   const auto blocks = static_cast<unsigned>(LoraGradPassBands(a.rows));
-  LoraGradPassKernel<T><<<blocks, kThreads, kSharedBytes, stream>>>(a);
+  LoraGradPassKernel<T, kSilu><<<blocks, kThreads, kSharedBytes, stream>>>(a);
   return cudaGetLastError();
+}
+
+template <typename T>
+cudaError_t LaunchFor(const LoraGradPassArgs& a, cudaStream_t stream) {
+  return a.silu_input != nullptr ? Launch<T, true>(a, stream) : Launch<T, false>(a, stream);
 }
 
 }  // namespace
@@ -136,9 +178,10 @@ bool LoraGradPassSupports(ElementType type, int64_t cols, int64_t rank) {
 
 cudaError_t LaunchLoraGradPass(const LoraGradPassArgs& args, cudaStream_t stream) {
   if (!LoraGradPassSupports(args.type, args.cols, kRank)) return cudaErrorInvalidValue;
+  if ((args.silu_input == nullptr) != (args.g_out == nullptr)) return cudaErrorInvalidValue;
   if (args.rows == 0) return cudaSuccess;
-  return args.type == ElementType::kBFloat16 ? Launch<__nv_bfloat16>(args, stream)
-                                             : Launch<__half>(args, stream);
+  return args.type == ElementType::kBFloat16 ? LaunchFor<__nv_bfloat16>(args, stream)
+                                             : LaunchFor<__half>(args, stream);
 }
 
 }  // namespace perennial::cuda_kernels

@@ -33,6 +33,12 @@ struct LoraGradPassArgs {
   const void* t = nullptr;                    // [rows, 8]
   float* gt = nullptr;                        // [rows, 8]
   float* gb_partial = nullptr;                // [LoraGradPassBands(rows), cols, 8]
+  // When set ([rows, cols], like g): g is the gradient of SiLU's output and silu_input SiLU's
+  // input. The pass then multiplies g by SiLU's derivative at silu_input (in fp32, rounded once,
+  // as ATen's silu_backward), writes that gradient to g_out ([rows, cols]) and takes both
+  // products of it: SiLU's backward and the thin products of the map before it in one pass.
+  const void* silu_input = nullptr;
+  void* g_out = nullptr;
   int64_t rows = 0;
   int cols = 0;
 };

@@ -122,7 +122,10 @@ class LoraLinearFunction : public torch::autograd::Function<LoraLinearFunction> 
     c10::IValue backward_weight;
     BackwardPath path = BackwardPath::kMergedTensor;
     torch::Tensor y = Forward(x2d, *base, a_x, b_x, lora_scale, &t, &backward_weight, &path);
-    ctx->save_for_backward({x2d, t, a_x, b_x});
+    // SiLU's input, kept for its backward as ATen's silu would keep it.
+    const torch::Tensor silu_input = base->silu_output ? y : torch::Tensor();
+    if (base->silu_output) y = torch::silu(y);
+    ctx->save_for_backward({x2d, t, a_x, b_x, silu_input});
     ctx->saved_data["backward_weight"] = backward_weight;
     ctx->saved_data["path"] = static_cast<int64_t>(path);
     ctx->saved_data["lora_scale"] = lora_scale;
@@ -148,13 +151,21 @@ class LoraLinearFunction : public torch::autograd::Function<LoraLinearFunction> 
     const bool want_gt = ctx->needs_input_grad(1) || (packed && ctx->needs_input_grad(0));
     const bool fused = ctx->saved_data["fused_kernels"].toBool() && !packed &&
                        ctx->needs_input_grad(1) && ctx->needs_input_grad(2);
+    // With SiLU on the output: its backward first, with the thin products in the same pass
+    // where the kernel applies. One block of g (LoraLinearChunks allows no chunks with SiLU).
+    std::optional<LoraGradProducts> silu_pass;
+    if (const torch::Tensor& silu_input = saved[4]; silu_input.defined()) {
+      if (fused) silu_pass = FusedSiluLoraGradPass(grads[0], silu_input, b, t);
+      grads[0] = silu_pass ? silu_pass->g : at::silu_backward(grads[0], silu_input);
+    }
     // gt: the gradient of t = x A^T, summed over the blocks and scaled once here instead of in
     // each product that uses it. gb: B's gradient, one block of rows per block of g.
     torch::Tensor gt;
     std::vector<torch::Tensor> gb_blocks;
     for (size_t i = 0; i < grads.size(); ++i) {
-      LoraGradProducts p = ThinProducts(grads[i], BlockRows(b, i, width), t, want_gt,
-                                        ctx->needs_input_grad(2), fused);
+      LoraGradProducts p = silu_pass ? *std::move(silu_pass)
+                                     : ThinProducts(grads[i], BlockRows(b, i, width), t, want_gt,
+                                                    ctx->needs_input_grad(2), fused);
       if (p.gt.defined()) gt = gt.defined() ? gt.add_(p.gt) : p.gt;
       if (p.gb.defined()) gb_blocks.push_back(std::move(p.gb));
     }
@@ -192,13 +203,14 @@ std::vector<torch::Tensor> LoraLinearChunks(const torch::Tensor& x2d, const Lora
   const int64_t out = base.weight.size(0);
   TORCH_CHECK(chunks >= 1 && out % chunks == 0, "LoraLinear: ", out, " outputs in ", chunks,
               " equal chunks");
+  TORCH_CHECK(chunks == 1 || !base.silu_output, "LoraLinear: SiLU output in one chunk only");
   const bool record = torch::GradMode::is_enabled() &&
                       (x2d.requires_grad() || lora.a.requires_grad() || lora.b.requires_grad());
   if (record) return LoraLinearFunction::apply(x2d, lora.a, lora.b, &base, lora_scale, chunks);
   const torch::Tensor y =
       Forward(x2d, base, lora.a.to(x2d.scalar_type()), lora.b.to(x2d.scalar_type()), lora_scale,
               nullptr, nullptr, nullptr);
-  if (chunks == 1) return {y};
+  if (chunks == 1) return {base.silu_output ? torch::silu(y) : y};
   return y.split(out / chunks, 1);
 }
 

@@ -40,6 +40,12 @@ struct LoraLinearBase {
   // On CUDA, the backward's two products that read the output gradient (g B, g^T t) run as one
   // pass over it where the kernel applies (fused_lora_grad.h). Default: off.
   bool fused_kernels = false;
+  // Returns SiLU(y) instead of y (the MLP's first map; QuickGELU with its scales folded,
+  // transformer.cc), as one node: on CUDA, where the kernel applies and fused_kernels asks,
+  // SiLU's backward and the two thin products then take one pass over the gradient
+  // (FusedSiluLoraGradPass); elsewhere ATen's silu and silu_backward run. Not with chunks.
+  // Default: off.
+  bool silu_output = false;
 };
 
 // x2d: [N, in]. `lora.a` [r, in] and `lora.b` [out, r] may be fp32 masters of a lower-precision

@@ -27,13 +27,15 @@ struct Result {
   torch::Tensor y, dx, da, db;
 };
 
-// The same map written as separate LibTorch ops: autograd's own gradients are the reference.
-Result Reference(const Case& c, double base_scale, double lora_scale) {
+// The same map written as separate LibTorch ops (SiLU of it with `silu`): autograd's own
+// gradients are the reference.
+Result Reference(const Case& c, double base_scale, double lora_scale, bool silu = false) {
   torch::Tensor x = c.x.clone().requires_grad_(true);
   torch::Tensor a = c.a.detach().clone().requires_grad_(true);
   torch::Tensor b = c.b.detach().clone().requires_grad_(true);
   torch::Tensor y = base_scale * torch::linear(x, c.weight) + c.bias * base_scale +
                     lora_scale * torch::linear(torch::linear(x, a), b);
+  if (silu) y = torch::silu(y);
   y.backward(c.grad);
   return {y.detach(), x.grad(), a.grad(), b.grad()};
 }
@@ -208,6 +210,53 @@ TEST(LoraLinearTest, ChunksOnCudaGiveTheSameResultsAsOneOutput) {
                               fused_kernels};
     ExpectMatches(Fused(c, base, 2.0, torch::kBFloat16, 1, torch::kCUDA), ref, 3e-2);
     ExpectMatches(Fused(c, base, 2.0, torch::kBFloat16, 3, torch::kCUDA), ref, 3e-2);
+  }
+}
+
+LoraLinearBase WithSiluOutput(LoraLinearBase base) {
+  base.silu_output = true;
+  return base;
+}
+
+// SiLU on the output (the MLP's first map) gives SiLU of the map and its gradients: through
+// the merged weight tensor, in bf16, and through the packed oneDNN paths (which run SiLU's
+// backward before their own).
+TEST(LoraLinearTest, SiluOutputGivesSiluOfTheMap) {
+  const Case c = MakeCase(/*n=*/37, /*in=*/24, /*out=*/48, /*r=*/4, /*seed=*/17);
+  const double s = 1.702;
+  const LoraLinearBase base = WithSiluOutput({c.weight, c.bias * s, PackedLinear(), s});
+  ExpectMatches(Fused(c, base, 2.0 * s, torch::kFloat32), Reference(c, s, 2.0 * s, true), 1e-5);
+  const LoraLinearBase bf16 = WithSiluOutput(
+      {c.weight.to(torch::kBFloat16), c.bias.to(torch::kBFloat16), PackedLinear(), 1});
+  ExpectMatches(Fused(c, bf16, 2.0, torch::kBFloat16), Reference(c, 1, 2.0, true), 3e-2);
+  EXPECT_THROW(LoraLinearChunks(c.x, base, LoraPair{c.a, c.b}, 1.0, 2), c10::Error);
+  {
+    const torch::Tensor want = Reference(c, s, 2.0 * s, true).y;
+    torch::NoGradGuard no_grad;
+    const torch::Tensor plain = LoraLinear(c.x, base, LoraPair{c.a, c.b}, 2.0 * s);
+    EXPECT_TRUE(torch::allclose(plain, want, 1e-5, 1e-5));
+  }
+  if (!OneDnnAvailable()) return;
+  const LoraLinearBase packed =
+      WithSiluOutput({c.weight, c.bias, PackLinear(c.weight, c.bias, true), 1});
+  ExpectMatches(Fused(c, packed, 2.0, torch::kFloat32), Reference(c, 1, 2.0, true), 1e-5);
+  const Case large = MakeCase(/*n=*/200, /*in=*/32, /*out=*/96, /*r=*/8, /*seed=*/18);
+  const LoraLinearBase repacked =
+      WithSiluOutput({large.weight, large.bias, PackLinear(large.weight, large.bias, true), 1});
+  ExpectMatches(Fused(large, repacked, 2.0, torch::kFloat32), Reference(large, 1, 2.0, true), 1e-5);
+}
+
+// On CUDA in bf16, with and without the one pass for SiLU's backward and the thin products.
+TEST(LoraLinearTest, SiluOutputOnCudaGivesSiluOfTheMap) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  const Case c = MakeCase(/*n=*/300, /*in=*/64, /*out=*/256, /*r=*/8, /*seed=*/19);
+  const Result ref = Reference(c, 1, 2.0, true);
+  for (const bool fused_kernels : {false, true}) {
+    SCOPED_TRACE(fused_kernels ? "fused SiLU backward and thin products" : "ATen ops");
+    const LoraLinearBase base = WithSiluOutput({c.weight.to(torch::kCUDA, torch::kBFloat16),
+                                                c.bias.to(torch::kCUDA, torch::kBFloat16),
+                                                PackedLinear(), 1, fused_kernels});
+    ExpectMatches(Fused(c, base, 2.0, torch::kBFloat16, 1, torch::kCUDA), ref, 3e-2);
   }
 }
 

@@ -73,10 +73,13 @@ torch::Tensor ScaledProduct(const torch::Tensor& x2d, const torch::Tensor& weigh
 // adapters). Packed weights are used only when packed with the map's scales (PackBlockLinear).
 // y comes back as `chunks` equal blocks of its last dim (views): from one LoRA node that keeps
 // their gradients apart where `fused.qkv_grads_apart` asks (LoraLinearChunks), else split.
+// With `activate` (one chunk only), Activate(y) comes back instead, from the LoRA node itself
+// where `fused.silu_lora` asks and the activation is SiLU.
 std::vector<torch::Tensor> AdaptedLinearChunks(const torch::Tensor& x, const LinearWeights& base,
                                                const BlockAdapters* a, const AdaptedMap& map,
                                                const PetRuntime& rt, Activation activation,
-                                               const FusedKernels& fused, int64_t chunks) {
+                                               const FusedKernels& fused, int64_t chunks,
+                                               bool activate) {
   const bool merged = a != nullptr && (a->*map.merged).defined();
   const LinearWeights w = merged ? LinearWeights{a->*map.merged, base.bias, a->*map.packed} : base;
   const bool lora = !merged && a != nullptr && (a->*map.lora).defined();
@@ -90,8 +93,11 @@ std::vector<torch::Tensor> AdaptedLinearChunks(const torch::Tensor& x, const Lin
   const torch::Tensor x2d = x.reshape({-1, in});
   const torch::Tensor bias = scales.out == 1 || !w.bias.defined() ? w.bias : w.bias * scales.out;
   std::vector<torch::Tensor> parts;
+  bool activated = false;
   if (lora && !dropout) {
-    const LoraLinearBase lora_base{w.weight, bias, packed, scale, fused.lora_grad};
+    LoraLinearBase lora_base{w.weight, bias, packed, scale, fused.lora_grad};
+    lora_base.silu_output = activated =
+        activate && fused.silu_lora && activation == Activation::kQuickGelu;
     parts = LoraLinearChunks(x2d, lora_base, a->*map.lora, rt.options->lora_scaling() * scale,
                              fused.qkv_grads_apart ? chunks : 1);
   } else {
@@ -104,6 +110,7 @@ std::vector<torch::Tensor> AdaptedLinearChunks(const torch::Tensor& x, const Lin
     }
     parts = {std::move(y)};
   }
+  if (activate && !activated) parts[0] = Activate(parts[0], activation);
   if (parts.size() == 1 && chunks > 1) parts = parts[0].split(chunk_width, 1);
   for (torch::Tensor& part : parts) part = part.view(chunk_shape);
   return parts;
@@ -112,7 +119,14 @@ std::vector<torch::Tensor> AdaptedLinearChunks(const torch::Tensor& x, const Lin
 torch::Tensor AdaptedLinear(const torch::Tensor& x, const LinearWeights& base,
                             const BlockAdapters* a, const AdaptedMap& map, const PetRuntime& rt,
                             Activation activation, const FusedKernels& fused) {
-  return AdaptedLinearChunks(x, base, a, map, rt, activation, fused, 1)[0];
+  return AdaptedLinearChunks(x, base, a, map, rt, activation, fused, 1, /*activate=*/false)[0];
+}
+
+// Activate(AdaptedLinear(...)): the MLP's first map and its activation.
+torch::Tensor ActivatedLinear(const torch::Tensor& x, const LinearWeights& base,
+                              const BlockAdapters* a, const AdaptedMap& map, const PetRuntime& rt,
+                              Activation activation, const FusedKernels& fused) {
+  return AdaptedLinearChunks(x, base, a, map, rt, activation, fused, 1, /*activate=*/true)[0];
 }
 
 // A block's queries, keys and values, each [..., W]: the q/k/v map's output in three blocks
@@ -129,7 +143,7 @@ struct Qkv {
 Qkv AdaptedQkv(const torch::Tensor& x, const LinearWeights& base, const BlockAdapters* a,
                const PetRuntime& rt, Activation activation, const FusedKernels& fused) {
   std::vector<torch::Tensor> parts =
-      AdaptedLinearChunks(x, base, a, kQkv, rt, activation, fused, /*chunks=*/3);
+      AdaptedLinearChunks(x, base, a, kQkv, rt, activation, fused, /*chunks=*/3, false);
   return {std::move(parts[0]), std::move(parts[1]), std::move(parts[2])};
 }
 
@@ -237,8 +251,8 @@ AddLayerNormOutput SumAndNorm(Residual r, const LayerNormWeights& w, const Fused
 Residual MlpResidual(const BlockWeights& b, Residual in, Activation activation,
                      const BlockAdapters* a, const PetRuntime& rt, const FusedKernels& fused) {
   AddLayerNormOutput h = SumAndNorm(std::move(in), b.ln_2, fused);
-  torch::Tensor m = AdaptedLinear(h.normed, b.fc, a, kFc, rt, activation, fused);
-  m = AdaptedLinear(Activate(m, activation), b.proj, a, kProj, rt, activation, fused);
+  torch::Tensor m = ActivatedLinear(h.normed, b.fc, a, kFc, rt, activation, fused);
+  m = AdaptedLinear(m, b.proj, a, kProj, rt, activation, fused);
   if (a != nullptr && a->down_weight.defined()) {
     // Houlsby-style bottleneck on the MLP output, before the residual add.
     torch::Tensor z =

@@ -52,6 +52,10 @@ struct FusedKernels {
   // not concatenated into one [rows, 3W] copy per block. Plain ATen, any device; it pays only
   // where x's gradient is a GEMM with the merged weight (CUDA). Default: off.
   bool qkv_grads_apart = false;
+  // With LoRA on the MLP's first map and QuickGELU (run as SiLU), the map and its SiLU are one
+  // node whose backward takes SiLU's derivative and the map's two thin products in one pass over
+  // the gradient (lora_linear.h, LoraLinearBase::silu_output). Default: off.
+  bool silu_lora = false;
 };
 
 struct TransformerWeights {

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "learner/model/tiny_clip_for_tests.h"
@@ -96,23 +97,29 @@ INSTANTIATE_TEST_SUITE_P(Towers, ReadRowsTest,
                                   (info.param.packed ? "OneDnn" : "Blas");
                          });
 
-// q, k and v leaving the q/k/v map apart (FusedKernels::qkv_grads_apart) changes no output and
-// no gradient: over whole sequences and over read rows, with BLAS and with oneDNN weights.
-TEST(QkvGradsApartTest, GivesTheSameOutputsAndGradients) {
-  for (const bool packed : {false, true}) {
-    for (const bool read_only : {false, true}) {
-      SCOPED_TRACE(std::string(packed ? "oneDNN" : "BLAS") + (read_only ? ", read rows" : ""));
-      TransformerWeights weights = RandomTransformer(Activation::kQuickGelu, packed);
-      const Adapters adapters = PerturbedAdapters(TinyClipConfig(), 5);
-      const torch::Tensor x0 = torch::randn({3, 7, TinyClipConfig().vision_width});
-      const torch::Tensor rows = torch::tensor({6, 0, 3}, torch::kLong);
-      const Pass joined = ReadRows(weights, adapters, x0, rows, read_only, read_only);
-      weights.fused.qkv_grads_apart = true;
-      const Pass apart = ReadRows(weights, adapters, x0, rows, read_only, read_only);
-      EXPECT_TRUE(torch::allclose(apart.out, joined.out, 1e-5, 1e-5));
-      EXPECT_TRUE(torch::allclose(apart.x_grad, joined.x_grad, 1e-4, 1e-5));
-      ASSERT_EQ(apart.adapter_grads.size(), 8u * weights.blocks.size());
-      ExpectGradientsNear(apart.adapter_grads, joined.adapter_grads, 1e-4);
+// The fused paths that change how ops are composed, not what they compute, change no output
+// and no gradient: over whole sequences and over read rows, with BLAS and with oneDNN weights.
+// (On the CPU the LoRA node's SiLU runs ATen's silu and silu_backward.)
+TEST(FusedPathsTest, GiveTheSameOutputsAndGradients) {
+  const std::pair<const char*, bool FusedKernels::*> switches[] = {
+      {"qkv_grads_apart", &FusedKernels::qkv_grads_apart}, {"silu_lora", &FusedKernels::silu_lora}};
+  for (const auto& [name, fused_path] : switches) {
+    for (const bool packed : {false, true}) {
+      for (const bool read_only : {false, true}) {
+        SCOPED_TRACE(std::string(name) + (packed ? ", oneDNN" : ", BLAS") +
+                     (read_only ? ", read rows" : ""));
+        TransformerWeights weights = RandomTransformer(Activation::kQuickGelu, packed);
+        const Adapters adapters = PerturbedAdapters(TinyClipConfig(), 5);
+        const torch::Tensor x0 = torch::randn({3, 7, TinyClipConfig().vision_width});
+        const torch::Tensor rows = torch::tensor({6, 0, 3}, torch::kLong);
+        const Pass plain = ReadRows(weights, adapters, x0, rows, read_only, read_only);
+        weights.fused.*fused_path = true;
+        const Pass fused = ReadRows(weights, adapters, x0, rows, read_only, read_only);
+        EXPECT_TRUE(torch::allclose(fused.out, plain.out, 1e-5, 1e-5));
+        EXPECT_TRUE(torch::allclose(fused.x_grad, plain.x_grad, 1e-4, 1e-5));
+        ASSERT_EQ(fused.adapter_grads.size(), 8u * weights.blocks.size());
+        ExpectGradientsNear(fused.adapter_grads, plain.adapter_grads, 1e-4);
+      }
     }
   }
 }
