@@ -11,7 +11,8 @@
 // rows in shared memory, chunk by chunk of columns, and tensor cores (WMMA, m32n8k16) take both
 // products from it. gt accumulates across the chunks; gb per band goes to `gb_partial`, which
 // the caller sums over its first dimension. Raw pointers and a stream, no LibTorch.
-// TODO(issue 8): written and compiled on the CPU machine in session 21; not yet run on a GPU.
+// TODO(issue 8): written and compiled on the CPU machine in sessions 21 (the pass) and 22 (its
+// SiLU prologue); not yet run on a GPU.
 #ifndef PERENNIAL_LEARNER_MODEL_LORA_GRAD_KERNELS_H_
 #define PERENNIAL_LEARNER_MODEL_LORA_GRAD_KERNELS_H_
 
