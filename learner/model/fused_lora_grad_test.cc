@@ -12,6 +12,12 @@ namespace {
 
 bool HaveKernels() { return torch::cuda::is_available() && FusedCudaKernelsBuilt(); }
 
+// max |got - want| over max |want|, in fp32.
+double RelativeError(const torch::Tensor& got, const torch::Tensor& want) {
+  const torch::Tensor w = want.to(torch::kFloat32);
+  return ((got.to(torch::kFloat32) - w).abs().max() / w.abs().max().clamp_min(1e-6)).item<double>();
+}
+
 TEST(FusedLoraGradPass, LeavesCpuTensorsToTheCaller) {
   const auto bf16 = torch::TensorOptions().dtype(torch::kBFloat16);
   EXPECT_FALSE(FusedLoraGradPass(torch::randn({32, 64}, bf16), torch::randn({64, 8}, bf16),
@@ -59,11 +65,8 @@ TEST_P(FusedLoraGradPassOnCuda, MatchesTheProductsInFp32) {
   ASSERT_EQ(got->gb.sizes(), want_gb.sizes());
   // Both accumulate exact products of the same 16-bit inputs in fp32: only the order differs.
   // Sums of n unit-variance terms have magnitude ~sqrt(n).
-  auto relative = [](const torch::Tensor& got, const torch::Tensor& want) {
-    return ((got - want).abs().max() / want.abs().max()).item<double>();
-  };
-  EXPECT_LT(relative(got->gt, want_gt), 1e-4);
-  EXPECT_LT(relative(got->gb, want_gb), 1e-4);
+  EXPECT_LT(RelativeError(got->gt, want_gt), 1e-4);
+  EXPECT_LT(RelativeError(got->gb, want_gb), 1e-4);
 }
 
 // With SiLU's backward in front: the gradient it hands on is ATen's silu_backward (up to one
@@ -80,15 +83,10 @@ TEST_P(FusedLoraGradPassOnCuda, WithSiluMatchesAtenSiluBackwardAndTheProducts) {
   ASSERT_TRUE(got.has_value());
   const torch::Tensor want_g = at::silu_backward(silu_grad, silu_input);
   ASSERT_EQ(got->g.scalar_type(), dtype);
-  const auto relative = [](const torch::Tensor& got, const torch::Tensor& want) {
-    const torch::Tensor w = want.to(torch::kFloat32);
-    return ((got.to(torch::kFloat32) - w).abs().max() / w.abs().max().clamp_min(1e-6))
-        .item<double>();
-  };
-  EXPECT_LT(relative(got->g, want_g), 1e-2);
+  EXPECT_LT(RelativeError(got->g, want_g), 1e-2);
   const torch::Tensor g = got->g.to(torch::kFloat32);
-  EXPECT_LT(relative(got->gt, torch::mm(g, b.to(torch::kFloat32))), 1e-4);
-  EXPECT_LT(relative(got->gb, torch::mm(g.t(), t.to(torch::kFloat32))), 1e-4);
+  EXPECT_LT(RelativeError(got->gt, torch::mm(g, b.to(torch::kFloat32))), 1e-4);
+  EXPECT_LT(RelativeError(got->gb, torch::mm(g.t(), t.to(torch::kFloat32))), 1e-4);
   EXPECT_FALSE(FusedSiluLoraGradPass(silu_grad, torch::randn({rows, cols + 8}, options), b, t))
       << "a SiLU input of another shape";
 }
