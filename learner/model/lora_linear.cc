@@ -162,12 +162,17 @@ class LoraLinearFunction : public torch::autograd::Function<LoraLinearFunction> 
     // each product that uses it. gb: B's gradient, one block of rows per block of g.
     torch::Tensor gt;
     std::vector<torch::Tensor> gb_blocks;
-    for (size_t i = 0; i < grads.size(); ++i) {
-      LoraGradProducts p = silu_pass ? *std::move(silu_pass)
-                                     : ThinProducts(grads[i], BlockRows(b, i, width), t, want_gt,
-                                                    ctx->needs_input_grad(2), fused);
+    auto take = [&](LoraGradProducts p) {
       if (p.gt.defined()) gt = gt.defined() ? gt.add_(p.gt) : p.gt;
       if (p.gb.defined()) gb_blocks.push_back(std::move(p.gb));
+    };
+    if (silu_pass) {
+      take(*std::move(silu_pass));  // the SiLU pass took both products already
+    } else {
+      for (size_t i = 0; i < grads.size(); ++i) {
+        take(ThinProducts(grads[i], BlockRows(b, i, width), t, want_gt, ctx->needs_input_grad(2),
+                          fused));
+      }
     }
     if (gt.defined()) gt = gt.mul_(lora_scale).to(grads[0].scalar_type());
     torch::Tensor gx, ga, gb;
