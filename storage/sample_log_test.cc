@@ -15,12 +15,8 @@ namespace {
 class SampleLogTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    StoreOptions options;
-    options.dir = tmp_.path();
-    options.base_model_id = "clip-test";
-    absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(options);
-    ASSERT_TRUE(store.ok()) << store.status();
-    store_ = std::move(*store);
+    store_ = OpenTestStore(tmp_.path());
+    ASSERT_NE(store_, nullptr);
   }
 
   TempDir tmp_;

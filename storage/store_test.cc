@@ -14,12 +14,9 @@ namespace perennial {
 namespace {
 
 std::unique_ptr<Store> OpenOrDie(const std::string& dir, const std::string& model = "clip-a") {
-  StoreOptions options;
-  options.dir = dir;
-  options.base_model_id = model;
-  absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(options);
-  EXPECT_TRUE(store.ok()) << store.status();
-  return store.ok() ? std::move(*store) : nullptr;
+  std::unique_ptr<Store> store = OpenTestStore(dir, model);
+  EXPECT_NE(store, nullptr);
+  return store;
 }
 
 TEST(StoreTest, CreatesNestedDirectoryAndStartsEmpty) {

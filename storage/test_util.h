@@ -1,16 +1,34 @@
 // File: storage/test_util.h
 //
-// Helpers for storage tests: sample factories, and TempDir (tests/temp_dir.h).
+// Helpers for storage tests: opening a test store, sample factories, and TempDir
+// (tests/temp_dir.h).
 #ifndef PERENNIAL_STORAGE_TEST_UTIL_H_
 #define PERENNIAL_STORAGE_TEST_UTIL_H_
 
 #include <cstdint>
+#include <iostream>
+#include <memory>
 #include <string>
 
 #include "perennial/v1/sample.pb.h"
+#include "storage/store.h"
 #include "tests/temp_dir.h"
 
 namespace perennial {
+
+// Opens (creating it if missing) the Store in `dir` for `base_model_id`, with the other options at
+// their defaults. Returns nullptr, having printed why to stderr, when it cannot (no GoogleTest
+// here: storage_bench uses this header too).
+inline std::unique_ptr<Store> OpenTestStore(const std::string& dir,
+                                            const std::string& base_model_id = "clip-test") {
+  StoreOptions options;
+  options.dir = dir;
+  options.base_model_id = base_model_id;
+  absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(options);
+  if (store.ok()) return *std::move(store);
+  std::cerr << "OpenTestStore(" << dir << "): " << store.status() << "\n";
+  return nullptr;
+}
 
 // A 28x28 grayscale raw sample whose pixels are derived from `id`, with label "class<id % 10>".
 inline v1::Sample MakeTestSample(uint32_t id, std::string key = "") {
