@@ -14,6 +14,7 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <utility>
 
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
@@ -355,31 +356,30 @@ void PrintStartup(const perennial::PerennialServer& server,
   }
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  const absl::Time main_entered = absl::Now();  // start-up time where /proc is not there
-  perennial::TuneCpuRuntime();
-  // Debian's Abseil is built in debug mode, where every Mutex lock feeds a lock-order graph:
-  // ~2% of the server's CPU under 16 back-to-back query clients (perf). The tests keep it.
-  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+// Parses the command line into `options`. Returns an exit status when the server must not start
+// (--help, a bad flag), nullopt to go on.
+std::optional<int> ParseCommandLine(int argc, char** argv, perennial::ServerOptions* options) {
   CLI::App app{"perennial-server: keeps a CLIP model learning from a stream while serving it"};
-  perennial::ServerOptions options;
   int threads = 0;
-  int64_t delay_us = absl::ToInt64Microseconds(options.batching.max_queue_delay);
+  int64_t delay_us = absl::ToInt64Microseconds(options->batching.max_queue_delay);
   LearnerFlagValues learner_flags;
-  StoreFlagValues store_flags(options);
-  options.learning.decode_threads = 0;  // --learner-decode-threads' default: by core count
-  AddFlags(app, &options, &threads, &delay_us);
+  StoreFlagValues store_flags(*options);
+  options->learning.decode_threads = 0;  // --learner-decode-threads' default: by core count
+  AddFlags(app, options, &threads, &delay_us);
   AddStoreFlags(app, &store_flags);
-  AddLearnerFlags(app, &options, &learner_flags);
+  AddLearnerFlags(app, options, &learner_flags);
   CLI11_PARSE(app, argc, argv);
-  options.store_memtable_budget_bytes = static_cast<size_t>(store_flags.memtable_mb) << 20;
-  options.store_block_cache_bytes = static_cast<size_t>(store_flags.block_cache_mb) << 20;
-  options.batching.max_queue_delay = absl::Microseconds(delay_us);
-  if (!ApplyLearnerFlags(learner_flags, &options)) return 1;
-  ApplyThreadDefaults(threads, learner_flags.parallel_teacher, &options);
+  options->store_memtable_budget_bytes = static_cast<size_t>(store_flags.memtable_mb) << 20;
+  options->store_block_cache_bytes = static_cast<size_t>(store_flags.block_cache_mb) << 20;
+  options->batching.max_queue_delay = absl::Microseconds(delay_us);
+  if (!ApplyLearnerFlags(learner_flags, options)) return 1;
+  ApplyThreadDefaults(threads, learner_flags.parallel_teacher, options);
+  return std::nullopt;
+}
 
+// Starts the server, serves until SIGINT or SIGTERM, then drains and checkpoints. Returns the
+// process's exit status.
+int Serve(perennial::ServerOptions options, absl::Time main_entered) {
   absl::StatusOr<std::string> model = perennial::ResolveModelPath(options.model_path);
   if (!model.ok()) {
     std::cerr << "error: " << model.status().message() << std::endl;
@@ -387,8 +387,8 @@ int main(int argc, char** argv) {
   }
   options.model_path = *model;
 
-  // Every thread started from here on inherits the blocked signals; main receives them in
-  // sigwait below and shuts down in order.
+  // Every thread started from here on inherits the blocked signals; this thread receives them
+  // in sigwait below and shuts down in order.
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
@@ -424,4 +424,17 @@ int main(int argc, char** argv) {
   }
   std::cout << "stopped cleanly" << std::endl;
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const absl::Time main_entered = absl::Now();  // start-up time where /proc is not there
+  perennial::TuneCpuRuntime();
+  // Debian's Abseil is built in debug mode, where every Mutex lock feeds a lock-order graph:
+  // ~2% of the server's CPU under 16 back-to-back query clients (perf). The tests keep it.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  perennial::ServerOptions options;
+  if (std::optional<int> exit_status = ParseCommandLine(argc, argv, &options)) return *exit_status;
+  return Serve(std::move(options), main_entered);
 }

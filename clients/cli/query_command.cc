@@ -120,6 +120,32 @@ StatusOr<std::vector<size_t>> FileSizes(const std::vector<std::string>& paths) {
   return sizes;
 }
 
+// Prints query-embed's JSON object; warns on stderr when the model moved between the calls.
+void PrintEmbeddings(const QueryEmbedFlags& f, Embeddings images, Embeddings texts) {
+  std::vector<uint64_t> versions = images.versions;
+  versions.insert(versions.end(), texts.versions.begin(), texts.versions.end());
+  nlohmann::json out = nlohmann::json::object();
+  if (!f.images.empty()) {
+    out["image_files"] = f.images;
+    out["image_embeddings"] = std::move(images.vectors);
+  }
+  if (!f.texts.empty()) {
+    out["texts"] = f.texts;
+    out["text_embeddings"] = std::move(texts.vectors);
+  }
+  out["model_version"] = versions.back();
+  if (versions.front() != versions.back()) {
+    // The learner published a new model between two calls: the vectors are not comparable.
+    std::fprintf(stderr,
+                 "perennial: the model moved from version %llu to %llu during the %zu calls; "
+                 "`perennial pause` stops the learner for vectors of one version\n",
+                 static_cast<unsigned long long>(versions.front()),
+                 static_cast<unsigned long long>(versions.back()), versions.size());
+    out["model_versions"] = versions;
+  }
+  PrintJson(out);
+}
+
 Status RunQueryEmbed(const QueryEmbedFlags& f) {
   if (f.images.empty() && f.texts.empty()) {
     return InvalidArgumentError("give image files and/or --text");
@@ -158,28 +184,7 @@ Status RunQueryEmbed(const QueryEmbedFlags& f) {
       },
       &texts);
   if (!status.ok()) return status;
-  std::vector<uint64_t> versions = images.versions;
-  versions.insert(versions.end(), texts.versions.begin(), texts.versions.end());
-  nlohmann::json out = nlohmann::json::object();
-  if (!f.images.empty()) {
-    out["image_files"] = f.images;
-    out["image_embeddings"] = std::move(images.vectors);
-  }
-  if (!f.texts.empty()) {
-    out["texts"] = f.texts;
-    out["text_embeddings"] = std::move(texts.vectors);
-  }
-  out["model_version"] = versions.back();
-  if (versions.front() != versions.back()) {
-    // The learner published a new model between two calls: the vectors are not comparable.
-    std::fprintf(stderr,
-                 "perennial: the model moved from version %llu to %llu during the %zu calls; "
-                 "`perennial pause` stops the learner for vectors of one version\n",
-                 static_cast<unsigned long long>(versions.front()),
-                 static_cast<unsigned long long>(versions.back()), versions.size());
-    out["model_versions"] = versions;
-  }
-  PrintJson(out);
+  PrintEmbeddings(f, std::move(images), std::move(texts));
   return OkStatus();
 }
 
