@@ -40,6 +40,8 @@ std::vector<Field> RunFields(const RunOptions& run) {
   if (run.device != "cpu") {
     fields.push_back(Num("fused_kernels", run.fused_kernels && FusedCudaKernelsBuilt()));
     if (run.experimental_kernels) fields.push_back(Num("experimental_kernels", 1));
+  } else if (!run.fused_kernels) {
+    fields.push_back(Num("fused_kernels", 0));  // the CPU's add + LayerNorm kernels off
   }
   return fields;
 }

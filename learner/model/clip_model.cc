@@ -139,9 +139,11 @@ StatusOr<ClipModel> ClipModel::FromTensors(const TensorMap& tensors,
     m.logit_scale_ = r.Take("logit_scale", {}, /*keep_fp32=*/true);
     PERENNIAL_RETURN_IF_ERROR(r.status());
     FusedKernels fused;
-    fused.add_layer_norm =
+    const bool cuda_kernels =
         options.fused_kernels && options.device.is_cuda() && FusedCudaKernelsBuilt();
-    fused.lora_grad = fused.add_layer_norm && options.experimental_kernels;
+    // The add + LayerNorm op has CPU kernels too (add_layer_norm_cpu.h).
+    fused.add_layer_norm = cuda_kernels || (options.fused_kernels && options.device.is_cpu());
+    fused.lora_grad = cuda_kernels && options.experimental_kernels;
     fused.silu_lora = fused.lora_grad;
     fused.qkv_grads_apart = options.qkv_grads_apart;
     m.vision_.transformer.fused = m.text_.transformer.fused = fused;

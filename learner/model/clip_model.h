@@ -48,9 +48,10 @@ struct ModelOptions {
   // (H200, default model, batch 16: 7 of 8 runs faster without it, ~15% on average; ViT-B/16:
   // bench/README.md). Default: unset.
   std::optional<bool> share_text_prefix;
-  // On a GPU, run perennial's own fused CUDA kernels (fused_add_layer_norm.h) where the build
-  // has them (CMake option PERENNIAL_CUDA_KERNELS, where LibTorch has CUDA and nvcc is found);
-  // off runs ATen's ops only, to compare. No effect on the CPU. Default: on.
+  // Run perennial's own fused kernels: on a GPU where the build has them (CMake option
+  // PERENNIAL_CUDA_KERNELS, where LibTorch has CUDA and nvcc is found), on the CPU the residual
+  // add + LayerNorm (fused_add_layer_norm.h); off runs ATen's ops only, to compare. The CPU
+  // LayerNorms without an add take the fused kernels either way. Default: on.
   bool fused_kernels = true;
   // With fused_kernels, also the kernels not yet measured on a GPU: one pass over a LoRA map's
   // output gradient for both of its backward's thin products (fused_lora_grad.h), and for the

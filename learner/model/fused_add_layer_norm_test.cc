@@ -32,10 +32,22 @@ double MaxError(const torch::Tensor& a, const torch::Tensor& b) {
   return (a.to(torch::kFloat32).cpu() - b.to(torch::kFloat32).cpu()).abs().max().item<double>();
 }
 
-TEST(FusedAddLayerNorm, LeavesCpuTensorsToTheCaller) {
+TEST(FusedAddLayerNorm, DeclinesWhatTheCpuKernelsDoNotTake) {
   const torch::Tensor x = torch::randn({4, 64}), gamma = torch::ones({64}),
                       beta = torch::zeros({64});
-  EXPECT_FALSE(FusedAddLayerNorm(x, x, gamma, beta, 1e-5).has_value());
+  EXPECT_TRUE(FusedAddLayerNorm(x, x, gamma, beta, 1e-5).has_value());
+  EXPECT_TRUE(FusedAddLayerNorm(x, torch::Tensor(), gamma, beta, 1e-5).has_value()) << "no add";
+  const torch::Tensor fp64 = x.to(torch::kDouble), fp16 = x.to(torch::kHalf);
+  EXPECT_FALSE(FusedAddLayerNorm(fp64, fp64, gamma, beta, 1e-5)) << "fp64";
+  EXPECT_FALSE(FusedAddLayerNorm(fp16, fp16, gamma, beta, 1e-5)) << "fp16";
+  const torch::Tensor strided = torch::randn({64, 4}).t();
+  EXPECT_FALSE(FusedAddLayerNorm(strided, strided, gamma, beta, 1e-5)) << "not contiguous";
+  EXPECT_FALSE(FusedAddLayerNorm(x, x.to(torch::kBFloat16), gamma, beta, 1e-5)) << "dtypes";
+  EXPECT_FALSE(FusedAddLayerNorm(x, x, gamma.clone().requires_grad_(), beta, 1e-5))
+      << "gamma trains";
+  const torch::Tensor wide = torch::randn({2, 4097});
+  EXPECT_FALSE(FusedAddLayerNorm(wide, wide, torch::ones({4097}), torch::zeros({4097}), 1e-5))
+      << "wider than a staged row";
 }
 
 TEST(FusedAddLayerNorm, DeclinesWhatTheKernelsDoNotTake) {
@@ -53,20 +65,16 @@ TEST(FusedAddLayerNorm, DeclinesWhatTheKernelsDoNotTake) {
   EXPECT_FALSE(FusedAddLayerNorm(y, y, g.clone().requires_grad_(), b, 1e-5)) << "gamma trains";
 }
 
-class FusedAddLayerNormOnCuda
-    : public ::testing::TestWithParam<std::tuple<torch::ScalarType, int64_t>> {};
-
-TEST_P(FusedAddLayerNormOnCuda, MatchesAtenForwardAndBackward) {
-  if (!torch::cuda::is_available() || !FusedCudaKernelsBuilt()) GTEST_SKIP() << "no CUDA kernels";
-  const auto [dtype, width] = GetParam();
+// Runs the fused op on `device` against ATen's ops in fp32 on the same inputs.
+void ExpectMatchesAten(torch::Device device, torch::ScalarType dtype, int64_t width) {
   torch::manual_seed(7);
-  const auto options = torch::TensorOptions().device(torch::kCUDA).dtype(dtype);
+  const auto options = torch::TensorOptions().device(device).dtype(dtype);
   // Rows off the mean and scale LayerNorm removes, as a residual stream has them.
   const torch::Tensor x = (torch::randn({3, 37, width}) * 4 + 1).to(options);
   const torch::Tensor branch = torch::randn({3, 37, width}).to(options);
-  const torch::Tensor gamma = (1 + 0.1 * torch::randn({width})).cuda();
-  const torch::Tensor beta = (0.1 * torch::randn({width})).cuda();
-  const torch::Tensor weights = torch::randn({3, 37, width}).cuda();
+  const torch::Tensor gamma = (1 + 0.1 * torch::randn({width})).to(device);
+  const torch::Tensor beta = (0.1 * torch::randn({width})).to(device);
+  const torch::Tensor weights = torch::randn({3, 37, width}).to(device);
   const Reference want =
       RunAten(x.to(torch::kFloat32), branch.to(torch::kFloat32), gamma, beta, weights);
 
@@ -85,12 +93,78 @@ TEST_P(FusedAddLayerNormOnCuda, MatchesAtenForwardAndBackward) {
   EXPECT_EQ(MaxError(xs.grad(), bs.grad()), 0.0) << "the add passes one gradient to both";
 }
 
+class FusedAddLayerNormOnCuda
+    : public ::testing::TestWithParam<std::tuple<torch::ScalarType, int64_t>> {};
+
+TEST_P(FusedAddLayerNormOnCuda, MatchesAtenForwardAndBackward) {
+  if (!torch::cuda::is_available() || !FusedCudaKernelsBuilt()) GTEST_SKIP() << "no CUDA kernels";
+  const auto [dtype, width] = GetParam();
+  ExpectMatchesAten(torch::kCUDA, dtype, width);
+}
+
 INSTANTIATE_TEST_SUITE_P(
     DtypesAndWidths, FusedAddLayerNormOnCuda,
     ::testing::Combine(::testing::Values(torch::kFloat32, torch::kFloat16, torch::kBFloat16),
                        // ViT-B's and the text tower's widths, one that leaves lanes idle, and
                        // the widest bf16 row the kernels take.
                        ::testing::Values(int64_t{768}, int64_t{512}, int64_t{96}, int64_t{1024})));
+
+class FusedAddLayerNormOnCpu
+    : public ::testing::TestWithParam<std::tuple<torch::ScalarType, int64_t>> {};
+
+TEST_P(FusedAddLayerNormOnCpu, MatchesAtenForwardAndBackward) {
+  const auto [dtype, width] = GetParam();
+  ExpectMatchesAten(torch::kCPU, dtype, width);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    DtypesAndWidths, FusedAddLayerNormOnCpu,
+    ::testing::Combine(::testing::Values(torch::kFloat32, torch::kBFloat16),
+                       // The default model's width, ViT-B's, widths that are no multiple of the
+                       // kernels' 16 lanes, and a single element (normed is beta).
+                       ::testing::Values(int64_t{128}, int64_t{768}, int64_t{130}, int64_t{7},
+                                         int64_t{1})));
+
+// In bf16 the CPU computes what the transformer's unfused CPU path computed (add in bf16, then
+// LayerNorm in fp32 with fp32 weights, rounded to bf16 once): the same bf16 values, up to fp32
+// rounding of the statistics flipping a rare last bit.
+TEST(FusedAddLayerNormOnCpu, Bf16MatchesTheFp32LayerNormItReplaces) {
+  torch::manual_seed(9);
+  const torch::Tensor x = (torch::randn({64, 128}) * 3 + 2).to(torch::kBFloat16);
+  const torch::Tensor branch = torch::randn({64, 128}).to(torch::kBFloat16);
+  const torch::Tensor gamma = 1 + 0.1 * torch::randn({128}), beta = 0.1 * torch::randn({128});
+  const torch::Tensor sum = x + branch;
+  const torch::Tensor want =
+      torch::layer_norm(sum.to(torch::kFloat), {128}, gamma, beta, 1e-5).to(torch::kBFloat16);
+  std::optional<AddLayerNormOutput> got = FusedAddLayerNorm(x, branch, gamma, beta, 1e-5);
+  ASSERT_TRUE(got.has_value());
+  EXPECT_TRUE(torch::equal(got->sum, sum));
+  EXPECT_GT(got->normed.eq(want).to(torch::kDouble).mean().item<double>(), 0.995);
+  EXPECT_LT(MaxError(got->normed, want), 0.02);  // one bf16 step at |normed| < 4
+}
+
+// Without a branch the op is LayerNorm alone: the sum is x itself, and x gets LayerNorm's
+// gradient only.
+TEST(FusedAddLayerNormOnCpu, WithoutBranchIsLayerNorm) {
+  for (torch::ScalarType dtype : {torch::kFloat32, torch::kBFloat16}) {
+    torch::manual_seed(3);
+    const torch::Tensor x = (torch::randn({5, 11, 96}) * 2 - 1).to(dtype).requires_grad_();
+    const torch::Tensor gamma = 1 + 0.1 * torch::randn({96}), beta = 0.1 * torch::randn({96});
+    const torch::Tensor upstream = torch::randn({5, 11, 96});
+    std::optional<AddLayerNormOutput> got =
+        FusedAddLayerNorm(x, torch::Tensor(), gamma, beta, 1e-5);
+    ASSERT_TRUE(got.has_value());
+    EXPECT_TRUE(got->sum.is_same(x));
+    (got->normed.to(torch::kFloat) * upstream).sum().backward();
+
+    const torch::Tensor xf = x.detach().to(torch::kFloat).requires_grad_();
+    const torch::Tensor want = torch::layer_norm(xf, {96}, gamma, beta, 1e-5);
+    (want * upstream).sum().backward();
+    const double tolerance = dtype == torch::kFloat32 ? 1e-5 : 3e-2;
+    EXPECT_LT(MaxError(got->normed, want), tolerance * 4) << dtype;
+    EXPECT_LT(MaxError(x.grad(), xf.grad()), tolerance * 16) << dtype;
+  }
+}
 
 }  // namespace
 }  // namespace perennial

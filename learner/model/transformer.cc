@@ -360,6 +360,12 @@ torch::Tensor LayerNorm(const torch::Tensor& x, const LayerNormWeights& w) {
     // add three full passes over the activations.
     return torch::layer_norm(x, {x.size(-1)}, w.weight.to(dtype), w.bias.to(dtype), 1e-5);
   }
+  // The CPU normalises in fp32: one fused op where its kernels take x (the same arithmetic as
+  // the casts below, without their passes over the rows).
+  if (std::optional<AddLayerNormOutput> out =
+          FusedAddLayerNorm(x, torch::Tensor(), w.weight, w.bias, 1e-5)) {
+    return out->normed;
+  }
   torch::Tensor y =
       torch::layer_norm(x.to(torch::kFloat32), {x.size(-1)}, w.weight.to(torch::kFloat32),
                         w.bias.to(torch::kFloat32), 1e-5);

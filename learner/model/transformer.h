@@ -37,12 +37,12 @@ struct BlockWeights {
   LinearWeights proj;  // c_proj: [w, 4w]
 };
 
-// Which fused paths a tower takes: perennial's own CUDA kernels where they apply (CUDA, and
-// inputs they take; elsewhere ATen's ops run), and the ways of composing ATen's ops that pay on
-// GPUs.
+// Which fused paths a tower takes: perennial's own kernels where they apply (CUDA, and for the
+// add + LayerNorm the CPU too, for inputs they take; elsewhere ATen's ops run), and the ways of
+// composing ATen's ops that pay on GPUs.
 struct FusedKernels {
   // Each LayerNorm that reads the residual stream after an add runs as one op with that add
-  // (fused_add_layer_norm.h). Default: off.
+  // (fused_add_layer_norm.h), on CUDA or the CPU. Default: off.
   bool add_layer_norm = false;
   // Each LoRA map's backward reads its output gradient once for both of its thin products
   // (fused_lora_grad.h). Default: off.
