@@ -3,9 +3,10 @@
 # with the tests (gpu_build.sh), runs the tests whose CUDA cases have not yet run on a GPU, then
 # times every switch not yet measured against the defaults, and all of them together, at one
 # batch (gpu_ab.sh). Sized for one 10-minute device call: about a minute to build perennial-bench,
-# one or two for the tests, under a minute per timed run.
+# one or two for the tests, under a minute per timed run, about one for the closing trace.
 #
-#   bench/gpu_pending.sh     (BATCHES [512], ROUNDS [1] and the rest as gpu_ab.sh takes them)
+#   bench/gpu_pending.sh     (BATCHES [512], ROUNDS [1] and the rest as gpu_ab.sh takes them;
+#                             PENDING_TRACE=0 skips the closing trace)
 #
 # Keep the two lists current: a test whose CUDA cases have passed on a GPU leaves
 # pending_tests; a switch that has been measured leaves pending_flags (made a default or
@@ -36,4 +37,16 @@ echo "== tests failed: ${failed[*]:-none}"
 all_flags="${pending_flags[*]}"
 BATCHES=${BATCHES:-512} ROUNDS=${ROUNDS:-1} \
   bash "$(dirname "$0")/gpu_ab.sh" "" "${pending_flags[@]}" "$all_flags"
+
+# Last, so that a call cut short at its time limit has printed the figures above: where a step's
+# time goes with every pending switch on (trace_summary.py), the next session's starting point.
+if [[ ${PENDING_TRACE:-1} == 1 ]]; then
+  echo "== trace, batch ${BATCHES:-512}: $all_flags"
+  trace="$build/pending_trace.json"
+  # shellcheck disable=SC2086  # the flag set is split into its words on purpose
+  "$build/bin/perennial-bench" --suite clip --arch "${ARCH:-ViT-B/16}" --device cuda \
+    --dtype bf16 --batch "${BATCHES%% *}" --iterations 2 --trace "$trace" $all_flags >/dev/null &&
+    python3 "$(dirname "$0")/trace_summary.py" "${trace%.json}.sit.json" --steps 3 ||
+    echo "(no trace: the run failed)"
+fi
 [[ ${#failed[@]} -eq 0 ]]
