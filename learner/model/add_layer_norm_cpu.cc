@@ -13,9 +13,14 @@ namespace {
 
 constexpr int kLanes = 16;
 
-#if defined(__x86_64__) && defined(__GNUC__)
+// The x86-64-v3/v4 levels (AVX2 + FMA, AVX-512 F/BW/DQ/VL) need GCC 11 or clang 12; older
+// compilers get the bare AVX-512F and AVX2 clones.
+#if defined(__x86_64__) && ((defined(__clang__) && __clang_major__ >= 12) || \
+                            (!defined(__clang__) && defined(__GNUC__) && __GNUC__ >= 11))
 #define PERENNIAL_ROW_CLONES \
   __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#elif defined(__x86_64__) && defined(__GNUC__)
+#define PERENNIAL_ROW_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define PERENNIAL_ROW_CLONES
 #endif
