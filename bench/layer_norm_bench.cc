@@ -3,7 +3,7 @@
 // session 23 (x + branch, then LayerNorm in fp32 between casts: to(fp32), layer_norm,
 // to(dtype)), forward alone and forward + backward (both outputs' gradients, as a block's
 // residual stream has them). One JSON line per shape and dtype, each figure the median of
-// --iterations calls after ten untimed ones:
+// --iterations calls after ten untimed ones (bench::TimeIt):
 //   {"name": "add_layer_norm", "dtype": "bf16", "rows": 1040, "width": 128, "threads": 1,
 //    "fused_forward_us": ..., "unfused_forward_us": ..., "fused_forward_backward_us": ...,
 //    "unfused_forward_backward_us": ..., "speedup_forward_backward": ...}
@@ -13,32 +13,17 @@
 #include <torch/torch.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <functional>
 #include <string>
-#include <vector>
 
+#include "bench/bench_util.h"
 #include "learner/base/cpu_runtime.h"
 #include "learner/model/fused_add_layer_norm.h"
 
 namespace perennial {
 namespace {
-
-double MedianMicroseconds(const std::function<void()>& fn, int iterations) {
-  for (int i = 0; i < 10; ++i) fn();
-  std::vector<double> us;
-  for (int i = 0; i < iterations; ++i) {
-    const auto start = std::chrono::steady_clock::now();
-    fn();
-    us.push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start)
-                     .count());
-  }
-  std::nth_element(us.begin(), us.begin() + us.size() / 2, us.end());
-  return us[us.size() / 2];
-}
 
 struct Inputs {
   torch::Tensor x, branch, gamma, beta, grad_sum, grad_normed;
@@ -83,7 +68,7 @@ void Report(int64_t rows, int64_t width, torch::ScalarType dtype, int iterations
   const AddNorm* ways[2] = {&fused, &unfused};
   for (int w = 0; w < 2; ++w) {
     for (int b = 0; b < 2; ++b) {
-      us[w][b] = MedianMicroseconds([&] { Step(*ways[w], in, b == 1); }, iterations);
+      us[w][b] = 1e3 * bench::TimeIt([&] { Step(*ways[w], in, b == 1); }, 10, iterations).median_ms;
     }
   }
   std::printf(

@@ -50,44 +50,16 @@ PERENNIAL_INLINE uint16_t FromFloat<uint16_t>(float f) {
   return static_cast<uint16_t>((u & 0x7fffffffu) > 0x7f800000u ? 0x7fc0u : rounded);
 }
 
-// sum_i a[i] over n floats, in kLanes partial sums.
-PERENNIAL_INLINE float Sum(const float* a, int64_t n) {
+// sum_i term(i) for i < n, in kLanes partial sums.
+template <typename Term>
+PERENNIAL_INLINE float LaneSum(int64_t n, Term term) {
   float lanes[kLanes] = {};
   int64_t i = 0;
   for (; i + kLanes <= n; i += kLanes) {
-    for (int j = 0; j < kLanes; ++j) lanes[j] += a[i + j];
+    for (int j = 0; j < kLanes; ++j) lanes[j] += term(i + j);
   }
   float total = 0;
-  for (; i < n; ++i) total += a[i];
-  for (int j = 0; j < kLanes; ++j) total += lanes[j];
-  return total;
-}
-
-// sum_i (a[i] - center)^2.
-PERENNIAL_INLINE float SumOfSquares(const float* a, float center, int64_t n) {
-  float lanes[kLanes] = {};
-  int64_t i = 0;
-  for (; i + kLanes <= n; i += kLanes) {
-    for (int j = 0; j < kLanes; ++j) {
-      const float d = a[i + j] - center;
-      lanes[j] += d * d;
-    }
-  }
-  float total = 0;
-  for (; i < n; ++i) total += (a[i] - center) * (a[i] - center);
-  for (int j = 0; j < kLanes; ++j) total += lanes[j];
-  return total;
-}
-
-// sum_i a[i] * b[i].
-PERENNIAL_INLINE float Dot(const float* a, const float* b, int64_t n) {
-  float lanes[kLanes] = {};
-  int64_t i = 0;
-  for (; i + kLanes <= n; i += kLanes) {
-    for (int j = 0; j < kLanes; ++j) lanes[j] += a[i + j] * b[i + j];
-  }
-  float total = 0;
-  for (; i < n; ++i) total += a[i] * b[i];
+  for (; i < n; ++i) total += term(i);
   for (int j = 0; j < kLanes; ++j) total += lanes[j];
   return total;
 }
@@ -109,8 +81,10 @@ PERENNIAL_INLINE void ForwardRows(const AddLayerNormForwardArgs<T>& a, int64_t b
     } else {
       for (int64_t i = 0; i < n; ++i) s[i] = ToFloat(x[i]);
     }
-    const float mean = Sum(s, n) / static_cast<float>(n);
-    const float rstd = 1.0f / std::sqrt(SumOfSquares(s, mean, n) / static_cast<float>(n) + a.eps);
+    const float mean = LaneSum(n, [&](int64_t i) { return s[i]; }) / static_cast<float>(n);
+    const float variance = LaneSum(n, [&](int64_t i) { return (s[i] - mean) * (s[i] - mean); }) /
+                           static_cast<float>(n);
+    const float rstd = 1.0f / std::sqrt(variance + a.eps);
     a.mean[row] = mean;
     a.rstd[row] = rstd;
     T* normed = a.normed + offset;
@@ -135,18 +109,14 @@ PERENNIAL_INLINE void BackwardRows(const AddLayerNormBackwardArgs<T>& a, int64_t
       g[i] = ToFloat(grad_normed[i]) * a.gamma[i];
     }
     // dx = rstd (g - mean(g) - xhat mean(g xhat)): LayerNorm's input gradient.
-    const float g_mean = Sum(g, n) / static_cast<float>(n);
-    const float gx_mean = Dot(g, xhat, n) / static_cast<float>(n);
+    const float g_mean = LaneSum(n, [&](int64_t i) { return g[i]; }) / static_cast<float>(n);
+    const float gx_mean =
+        LaneSum(n, [&](int64_t i) { return g[i] * xhat[i]; }) / static_cast<float>(n);
+    const T* grad_sum = a.grad_sum != nullptr ? a.grad_sum + offset : nullptr;
     T* grad_x = a.grad_x + offset;
-    if (a.grad_sum != nullptr) {
-      const T* grad_sum = a.grad_sum + offset;
-      for (int64_t i = 0; i < n; ++i) {
-        grad_x[i] = FromFloat<T>(ToFloat(grad_sum[i]) + rstd * (g[i] - g_mean - xhat[i] * gx_mean));
-      }
-    } else {
-      for (int64_t i = 0; i < n; ++i) {
-        grad_x[i] = FromFloat<T>(rstd * (g[i] - g_mean - xhat[i] * gx_mean));
-      }
+    for (int64_t i = 0; i < n; ++i) {
+      const float residual = grad_sum != nullptr ? ToFloat(grad_sum[i]) : 0.0f;
+      grad_x[i] = FromFloat<T>(residual + rstd * (g[i] - g_mean - xhat[i] * gx_mean));
     }
   }
 }

@@ -142,7 +142,7 @@ std::optional<AddLayerNormOutput> CudaAddLayerNorm(const torch::Tensor&, const t
 
 namespace {
 
-// The CPU kernels' element type for T: float, or bf16 as its bits.
+// t's elements as the CPU kernels' element type T: float, or bf16 as its bits.
 template <typename T>
 T* Data(const torch::Tensor& t) {
   return static_cast<T*>(t.data_ptr());
