@@ -18,7 +18,8 @@ namespace {
 
 // The pass over g (or over SiLU's output gradient g and its input, `silu_input` defined).
 std::optional<LoraGradProducts> Pass(const torch::Tensor& g, const torch::Tensor& silu_input,
-                                     const torch::Tensor& b, const torch::Tensor& t) {
+                                     const torch::Tensor& b, const torch::Tensor& t,
+                                     LoraGradPassPipeline pipeline) {
   if (!g.is_cuda() || g.dim() != 2 || b.dim() != 2 || t.dim() != 2) return std::nullopt;
   const auto dtype = g.scalar_type();
   const std::optional<kernels::ElementType> type = kernels::ElementTypeOf(dtype);
@@ -42,6 +43,7 @@ std::optional<LoraGradProducts> Pass(const torch::Tensor& g, const torch::Tensor
   torch::Tensor partial = torch::empty({kernels::LoraGradPassBands(rows), cols, rank}, fp32);
   kernels::LoraGradPassArgs args;
   args.type = *type;
+  args.pipeline = pipeline;
   args.g = g.data_ptr();
   args.b = b.data_ptr();
   args.t = t.data_ptr();
@@ -63,27 +65,30 @@ std::optional<LoraGradProducts> Pass(const torch::Tensor& g, const torch::Tensor
 }  // namespace
 
 std::optional<LoraGradProducts> FusedLoraGradPass(const torch::Tensor& g, const torch::Tensor& b,
-                                                  const torch::Tensor& t) {
-  return Pass(g, torch::Tensor(), b, t);
+                                                  const torch::Tensor& t,
+                                                  LoraGradPassPipeline pipeline) {
+  return Pass(g, torch::Tensor(), b, t, pipeline);
 }
 
 std::optional<LoraGradProducts> FusedSiluLoraGradPass(const torch::Tensor& silu_grad,
                                                       const torch::Tensor& silu_input,
                                                       const torch::Tensor& b,
-                                                      const torch::Tensor& t) {
+                                                      const torch::Tensor& t,
+                                                      LoraGradPassPipeline pipeline) {
   if (!silu_input.defined()) return std::nullopt;
-  return Pass(silu_grad, silu_input, b, t);
+  return Pass(silu_grad, silu_input, b, t, pipeline);
 }
 
 #else  // no CUDA kernels in this build
 
 std::optional<LoraGradProducts> FusedLoraGradPass(const torch::Tensor&, const torch::Tensor&,
-                                                  const torch::Tensor&) {
+                                                  const torch::Tensor&, LoraGradPassPipeline) {
   return std::nullopt;
 }
 
 std::optional<LoraGradProducts> FusedSiluLoraGradPass(const torch::Tensor&, const torch::Tensor&,
-                                                      const torch::Tensor&, const torch::Tensor&) {
+                                                      const torch::Tensor&, const torch::Tensor&,
+                                                      LoraGradPassPipeline) {
   return std::nullopt;
 }
 

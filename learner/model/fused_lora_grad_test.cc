@@ -45,19 +45,22 @@ TEST(FusedLoraGradPass, DeclinesWhatTheKernelDoesNotTake) {
   EXPECT_FALSE(FusedLoraGradPass(torch::randn({64, 32}, bf16).t(), b, t)) << "strided g";
 }
 
-// rows, cols, dtype: shapes of ViT-B/16's maps at a small batch, and edges of the kernel's
-// tiling (bands of 256 rows, chunks of 64 columns).
+// (rows, cols, dtype), pipeline: shapes of ViT-B/16's maps at a small batch, and edges of the
+// kernel's tiling (bands of 256 rows, chunks of 64 columns), through each way the kernel moves
+// g (every pipeline must give the same products).
+using Shape = std::tuple<int64_t, int64_t, torch::ScalarType>;
 class FusedLoraGradPassOnCuda
-    : public ::testing::TestWithParam<std::tuple<int64_t, int64_t, torch::ScalarType>> {};
+    : public ::testing::TestWithParam<std::tuple<Shape, LoraGradPassPipeline>> {};
 
 TEST_P(FusedLoraGradPassOnCuda, MatchesTheProductsInFp32) {
   if (!HaveKernels()) GTEST_SKIP() << "no CUDA kernels";
-  const auto [rows, cols, dtype] = GetParam();
+  const auto [shape, pipeline] = GetParam();
+  const auto [rows, cols, dtype] = shape;
   torch::manual_seed(11);
   const auto options = torch::TensorOptions().device(torch::kCUDA).dtype(dtype);
   const torch::Tensor g = torch::randn({rows, cols}, options);
   const torch::Tensor b = torch::randn({cols, 8}, options), t = torch::randn({rows, 8}, options);
-  const std::optional<LoraGradProducts> got = FusedLoraGradPass(g, b, t);
+  const std::optional<LoraGradProducts> got = FusedLoraGradPass(g, b, t, pipeline);
   ASSERT_TRUE(got.has_value());
   const torch::Tensor want_gt = torch::mm(g.to(torch::kFloat32), b.to(torch::kFloat32));
   const torch::Tensor want_gb = torch::mm(g.to(torch::kFloat32).t(), t.to(torch::kFloat32));
@@ -73,13 +76,15 @@ TEST_P(FusedLoraGradPassOnCuda, MatchesTheProductsInFp32) {
 // rounding of the same fp32 formula), and the products are those of that gradient.
 TEST_P(FusedLoraGradPassOnCuda, WithSiluMatchesAtenSiluBackwardAndTheProducts) {
   if (!HaveKernels()) GTEST_SKIP() << "no CUDA kernels";
-  const auto [rows, cols, dtype] = GetParam();
+  const auto [shape, pipeline] = GetParam();
+  const auto [rows, cols, dtype] = shape;
   torch::manual_seed(12);
   const auto options = torch::TensorOptions().device(torch::kCUDA).dtype(dtype);
   const torch::Tensor silu_grad = torch::randn({rows, cols}, options);
   const torch::Tensor silu_input = 3 * torch::randn({rows, cols}, options);
   const torch::Tensor b = torch::randn({cols, 8}, options), t = torch::randn({rows, 8}, options);
-  const std::optional<LoraGradProducts> got = FusedSiluLoraGradPass(silu_grad, silu_input, b, t);
+  const std::optional<LoraGradProducts> got =
+      FusedSiluLoraGradPass(silu_grad, silu_input, b, t, pipeline);
   ASSERT_TRUE(got.has_value());
   const torch::Tensor want_g = at::silu_backward(silu_grad, silu_input);
   ASSERT_EQ(got->g.scalar_type(), dtype);
@@ -93,12 +98,15 @@ TEST_P(FusedLoraGradPassOnCuda, WithSiluMatchesAtenSiluBackwardAndTheProducts) {
 
 INSTANTIATE_TEST_SUITE_P(
     Shapes, FusedLoraGradPassOnCuda,
-    ::testing::Values(std::make_tuple(int64_t{197 * 4}, int64_t{768}, torch::kBFloat16),
-                      std::make_tuple(int64_t{197 * 4}, int64_t{2304}, torch::kBFloat16),
-                      std::make_tuple(int64_t{197 * 4}, int64_t{3072}, torch::kFloat16),
-                      std::make_tuple(int64_t{256}, int64_t{64}, torch::kBFloat16),
-                      std::make_tuple(int64_t{1}, int64_t{8}, torch::kBFloat16),
-                      std::make_tuple(int64_t{300}, int64_t{520}, torch::kFloat16)));
+    ::testing::Combine(
+        ::testing::Values(std::make_tuple(int64_t{197 * 4}, int64_t{768}, torch::kBFloat16),
+                          std::make_tuple(int64_t{197 * 4}, int64_t{2304}, torch::kBFloat16),
+                          std::make_tuple(int64_t{197 * 4}, int64_t{3072}, torch::kFloat16),
+                          std::make_tuple(int64_t{256}, int64_t{64}, torch::kBFloat16),
+                          std::make_tuple(int64_t{1}, int64_t{8}, torch::kBFloat16),
+                          std::make_tuple(int64_t{300}, int64_t{520}, torch::kFloat16)),
+        ::testing::Values(LoraGradPassPipeline::kStaged, LoraGradPassPipeline::kPrefetch,
+                          LoraGradPassPipeline::kAsyncCopy)));
 
 }  // namespace
 }  // namespace perennial

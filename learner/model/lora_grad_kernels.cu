@@ -48,100 +48,59 @@ __device__ inline uint4 SiluGrad(uint4 g_bits, uint4 u_bits) {
   return g_bits;
 }
 
-// kSilu: g is SiLU's output gradient, turned into its input's gradient on the way in
-// (LoraGradPassArgs::silu_input).
-template <typename T, bool kSilu>
-__global__ void __launch_bounds__(kThreads) LoraGradPassKernel(const LoraGradPassArgs a) {
-  extern __shared__ __align__(128) unsigned char shared[];
-  T* g_tile = reinterpret_cast<T*>(shared);
-  T* t_band = g_tile + kBandRows * kTileLd;
-  T* b_chunk = t_band + kBandRows * kRank;
-  float* stage = reinterpret_cast<float*>(b_chunk + kChunkCols * kRank);
-  const T* g = static_cast<const T*>(a.g);
-  const T* b = static_cast<const T*>(a.b);
-  const T* t = static_cast<const T*>(a.t);
-  const T* silu_input = static_cast<const T*>(a.silu_input);
-  T* g_out = static_cast<T*>(a.g_out);
-  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  const int64_t band = blockIdx.x, row0 = band * kBandRows;
-  const uint4 zero = make_uint4(0, 0, 0, 0);  // 0.0 in bf16 and fp16 alike
-
-  // Rows past the end are zeros: they add nothing to gb, and their gt is not written.
-  const int64_t own_row = row0 + threadIdx.x;
-  Store16(t_band + threadIdx.x * kRank, own_row < a.rows ? Load16(t + own_row * kRank) : zero);
-
-  wmma::fragment<wmma::accumulator, 32, 8, 16, float> gt_acc;
-  wmma::fill_fragment(gt_acc, 0.0f);
-  for (int c0 = 0; c0 < a.cols; c0 += kChunkCols) {
-    // All loads of the chunk are issued before any is used; SiLU's inputs, when there, are
-    // used after the barrier below, so that their loads overlap it too.
-    uint4 staged[kLoadsPerThread], staged_input[kSilu ? kLoadsPerThread : 1];
+// The chunk's products, shared by both kernels below once the chunk's g is in `g_tile` and
+// its rows of B in `b_chunk`, all threads past the barrier that published them.
+//
+// gt: this warp's 32 rows times the chunk's 64 rows of B, accumulated across the chunks.
+template <typename T>
+__device__ inline void AccumulateGt(wmma::fragment<wmma::accumulator, 32, 8, 16, float>& gt_acc,
+                                    const T* g_tile, const T* b_chunk, int warp) {
 #pragma unroll
-    for (int k = 0; k < kLoadsPerThread; ++k) {
-      const int v = threadIdx.x + k * kThreads, r = v / kVecsPerRow,
-                col = c0 + (v % kVecsPerRow) * 8;
-      const int64_t row = row0 + r;
-      const bool inside = row < a.rows && col < a.cols;
-      staged[k] = inside ? Load16(g + row * a.cols + col) : zero;
-      if constexpr (kSilu) {
-        staged_input[k] = inside ? Load16(silu_input + row * a.cols + col) : zero;
-      }
-    }
-    const int b_row = c0 + threadIdx.x;
-    const uint4 b_vec =
-        threadIdx.x < kChunkCols && b_row < a.cols ? Load16(b + b_row * kRank) : zero;
-    __syncthreads();  // the previous chunk's tile and staging are no longer read
-#pragma unroll
-    for (int k = 0; k < kLoadsPerThread; ++k) {
-      const int v = threadIdx.x + k * kThreads, r = v / kVecsPerRow,
-                col = c0 + (v % kVecsPerRow) * 8;
-      if constexpr (kSilu) {
-        // Rows and columns past the end hold zeros, whose gradient is zero too.
-        staged[k] = SiluGrad<T>(staged[k], staged_input[k]);
-        const int64_t row = row0 + r;
-        if (row < a.rows && col < a.cols) Store16(g_out + row * a.cols + col, staged[k]);
-      }
-      Store16(g_tile + r * kTileLd + (v % kVecsPerRow) * 8, staged[k]);
-    }
-    if (threadIdx.x < kChunkCols) Store16(b_chunk + threadIdx.x * kRank, b_vec);
-    __syncthreads();
-
-    // gt: this warp's 32 rows times the chunk's 64 rows of B.
-#pragma unroll
-    for (int k = 0; k < kChunkCols / 16; ++k) {
-      wmma::fragment<wmma::matrix_a, 32, 8, 16, T, wmma::row_major> g_rows;
-      wmma::fragment<wmma::matrix_b, 32, 8, 16, T, wmma::row_major> b_rows;
-      wmma::load_matrix_sync(g_rows, g_tile + warp * 32 * kTileLd + k * 16, kTileLd);
-      wmma::load_matrix_sync(b_rows, b_chunk + k * 16 * kRank, kRank);
-      wmma::mma_sync(gt_acc, g_rows, b_rows, gt_acc);
-    }
-    // gb: columns [32 m, 32 m + 32) of the chunk over band rows [64 q, 64 q + 64); g^T is the
-    // tile read column-major.
-    const int m = warp % 2, q = warp / 2;
-    wmma::fragment<wmma::accumulator, 32, 8, 16, float> gb_acc;
-    wmma::fill_fragment(gb_acc, 0.0f);
-#pragma unroll
-    for (int k = 0; k < 4; ++k) {
-      const int r = q * 64 + k * 16;
-      wmma::fragment<wmma::matrix_a, 32, 8, 16, T, wmma::col_major> g_cols;
-      wmma::fragment<wmma::matrix_b, 32, 8, 16, T, wmma::row_major> t_rows;
-      wmma::load_matrix_sync(g_cols, g_tile + r * kTileLd + m * 32, kTileLd);
-      wmma::load_matrix_sync(t_rows, t_band + r * kRank, kRank);
-      wmma::mma_sync(gb_acc, g_cols, t_rows, gb_acc);
-    }
-    wmma::store_matrix_sync(stage + warp * 32 * kRank, gb_acc, kRank, wmma::mem_row_major);
-    __syncthreads();
-    // The chunk's gb over the band: the four row groups of each column tile summed.
-    for (int i = threadIdx.x; i < kChunkCols * kRank; i += kThreads) {
-      const int col = i / kRank, rank = i % kRank, tile = col / 32, within = col % 32;
-      float sum = 0;
-#pragma unroll
-      for (int group = 0; group < 4; ++group) {
-        sum += stage[(group * 2 + tile) * 32 * kRank + within * kRank + rank];
-      }
-      if (c0 + col < a.cols) a.gb_partial[(band * a.cols + c0 + col) * kRank + rank] = sum;
-    }
+  for (int k = 0; k < kChunkCols / 16; ++k) {
+    wmma::fragment<wmma::matrix_a, 32, 8, 16, T, wmma::row_major> g_rows;
+    wmma::fragment<wmma::matrix_b, 32, 8, 16, T, wmma::row_major> b_rows;
+    wmma::load_matrix_sync(g_rows, g_tile + warp * 32 * kTileLd + k * 16, kTileLd);
+    wmma::load_matrix_sync(b_rows, b_chunk + k * 16 * kRank, kRank);
+    wmma::mma_sync(gt_acc, g_rows, b_rows, gt_acc);
   }
+}
+
+// gb of the chunk over the band, written to the band's row of gb_partial: columns
+// [32 m, 32 m + 32) over band rows [64 q, 64 q + 64) per warp (g^T is the tile read
+// column-major), then the four row groups of each column tile summed through `stage`. Ends
+// with `stage` still being read: the caller's next barrier must come before it is written.
+template <typename T>
+__device__ inline void WriteChunkGb(const LoraGradPassArgs& a, const T* g_tile, const T* t_band,
+                                    float* stage, int64_t band, int c0, int warp) {
+  const int m = warp % 2, q = warp / 2;
+  wmma::fragment<wmma::accumulator, 32, 8, 16, float> gb_acc;
+  wmma::fill_fragment(gb_acc, 0.0f);
+#pragma unroll
+  for (int k = 0; k < 4; ++k) {
+    const int r = q * 64 + k * 16;
+    wmma::fragment<wmma::matrix_a, 32, 8, 16, T, wmma::col_major> g_cols;
+    wmma::fragment<wmma::matrix_b, 32, 8, 16, T, wmma::row_major> t_rows;
+    wmma::load_matrix_sync(g_cols, g_tile + r * kTileLd + m * 32, kTileLd);
+    wmma::load_matrix_sync(t_rows, t_band + r * kRank, kRank);
+    wmma::mma_sync(gb_acc, g_cols, t_rows, gb_acc);
+  }
+  wmma::store_matrix_sync(stage + warp * 32 * kRank, gb_acc, kRank, wmma::mem_row_major);
+  __syncthreads();
+  for (int i = threadIdx.x; i < kChunkCols * kRank; i += kThreads) {
+    const int col = i / kRank, rank = i % kRank, tile = col / 32, within = col % 32;
+    float sum = 0;
+#pragma unroll
+    for (int group = 0; group < 4; ++group) {
+      sum += stage[(group * 2 + tile) * 32 * kRank + within * kRank + rank];
+    }
+    if (c0 + col < a.cols) a.gb_partial[(band * a.cols + c0 + col) * kRank + rank] = sum;
+  }
+}
+
+// The band's gt, after the last chunk: each warp's accumulator through its part of `stage`.
+__device__ inline void WriteGt(const LoraGradPassArgs& a,
+                               const wmma::fragment<wmma::accumulator, 32, 8, 16, float>& gt_acc,
+                               float* stage, int64_t row0, int warp, int lane) {
   __syncthreads();  // the last chunk's staging is read
   float* own_stage = stage + warp * 32 * kRank;
   wmma::store_matrix_sync(own_stage, gt_acc, kRank, wmma::mem_row_major);
@@ -152,20 +111,269 @@ __global__ void __launch_bounds__(kThreads) LoraGradPassKernel(const LoraGradPas
   }
 }
 
+// The band's rows of t into shared memory, one row per thread; zeros past the end, which add
+// nothing to gb (and whose gt is not written).
+template <typename T>
+__device__ inline void LoadTBand(const LoraGradPassArgs& a, T* t_band, int64_t row0) {
+  const int64_t own_row = row0 + threadIdx.x;
+  Store16(t_band + threadIdx.x * kRank, own_row < a.rows
+                                            ? Load16(static_cast<const T*>(a.t) + own_row * kRank)
+                                            : make_uint4(0, 0, 0, 0));
+}
+
+// Where this thread's k-th vector of the chunk at column c0 lies: its row in the band, its
+// offset in a tile row, and whether it is inside g.
+struct ChunkVector {
+  int band_row;
+  int tile_col;
+  int64_t row;
+  int col;
+  bool inside;
+};
+
+__device__ inline ChunkVector VectorOf(const LoraGradPassArgs& a, int64_t row0, int c0, int k) {
+  const int v = threadIdx.x + k * kThreads;
+  ChunkVector at;
+  at.band_row = v / kVecsPerRow;
+  at.tile_col = (v % kVecsPerRow) * 8;
+  at.row = row0 + at.band_row;
+  at.col = c0 + at.tile_col;
+  at.inside = at.row < a.rows && at.col < a.cols;
+  return at;
+}
+
+// One chunk of g (and of SiLU's input) as this thread loads it into registers:
+// kLoadsPerThread 16-byte vectors, zeros past the ends, and the chunk's row of B for the first
+// kChunkCols threads.
+template <bool kSilu>
+struct ChunkLoads {
+  uint4 g[kLoadsPerThread];
+  uint4 silu_input[kSilu ? kLoadsPerThread : 1];
+  uint4 b;
+};
+
 template <typename T, bool kSilu>
-cudaError_t Launch(const LoraGradPassArgs& a, cudaStream_t stream) {
-  // Above the 48 KiB a block gets without asking; set once per kernel (a cheap call).
-  static const cudaError_t configured = cudaFuncSetAttribute(
-      LoraGradPassKernel<T, kSilu>, cudaFuncAttributeMaxDynamicSharedMemorySize, kSharedBytes);
-  if (configured != cudaSuccess) return configured;
+__device__ inline void LoadChunk(const LoraGradPassArgs& a, int64_t row0, int c0,
+                                 ChunkLoads<kSilu>& loads) {
+  const T* g = static_cast<const T*>(a.g);
+  const T* silu_input = static_cast<const T*>(a.silu_input);
+  const uint4 zero = make_uint4(0, 0, 0, 0);  // 0.0 in bf16 and fp16 alike
+#pragma unroll
+  for (int k = 0; k < kLoadsPerThread; ++k) {
+    const ChunkVector at = VectorOf(a, row0, c0, k);
+    loads.g[k] = at.inside ? Load16(g + at.row * a.cols + at.col) : zero;
+    if constexpr (kSilu) {
+      loads.silu_input[k] = at.inside ? Load16(silu_input + at.row * a.cols + at.col) : zero;
+    }
+  }
+  const int b_row = c0 + threadIdx.x;
+  loads.b = threadIdx.x < kChunkCols && b_row < a.cols
+                ? Load16(static_cast<const T*>(a.b) + b_row * kRank)
+                : zero;
+}
+
+// LoraGradPassPipeline::kStaged and kPrefetch: chunks through registers into one shared tile.
+// kSilu: g is SiLU's output gradient, turned into its input's gradient on the way in
+// (LoraGradPassArgs::silu_input). kPrefetch: the next chunk's loads are issued as soon as this
+// chunk is in shared memory, so that they overlap its products instead of following them.
+template <typename T, bool kSilu, bool kPrefetch>
+__global__ void __launch_bounds__(kThreads) LoraGradPassKernel(const LoraGradPassArgs a) {
+  extern __shared__ __align__(128) unsigned char shared[];
+  T* g_tile = reinterpret_cast<T*>(shared);
+  T* t_band = g_tile + kBandRows * kTileLd;
+  T* b_chunk = t_band + kBandRows * kRank;
+  float* stage = reinterpret_cast<float*>(b_chunk + kChunkCols * kRank);
+  T* g_out = static_cast<T*>(a.g_out);
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int64_t band = blockIdx.x, row0 = band * kBandRows;
+  LoadTBand(a, t_band, row0);
+
+  wmma::fragment<wmma::accumulator, 32, 8, 16, float> gt_acc;
+  wmma::fill_fragment(gt_acc, 0.0f);
+  // All loads of a chunk are issued before any is used; SiLU's inputs, when there, are used
+  // after the barrier below, so that their loads overlap it too.
+  ChunkLoads<kSilu> loads;
+  if constexpr (kPrefetch) LoadChunk<T, kSilu>(a, row0, 0, loads);
+  for (int c0 = 0; c0 < a.cols; c0 += kChunkCols) {
+    if constexpr (!kPrefetch) LoadChunk<T, kSilu>(a, row0, c0, loads);
+    __syncthreads();  // the previous chunk's tile and staging are no longer read
+#pragma unroll
+    for (int k = 0; k < kLoadsPerThread; ++k) {
+      const ChunkVector at = VectorOf(a, row0, c0, k);
+      if constexpr (kSilu) {
+        // Rows and columns past the end hold zeros, whose gradient is zero too.
+        loads.g[k] = SiluGrad<T>(loads.g[k], loads.silu_input[k]);
+        if (at.inside) Store16(g_out + at.row * a.cols + at.col, loads.g[k]);
+      }
+      Store16(g_tile + at.band_row * kTileLd + at.tile_col, loads.g[k]);
+    }
+    if (threadIdx.x < kChunkCols) Store16(b_chunk + threadIdx.x * kRank, loads.b);
+    __syncthreads();
+    if constexpr (kPrefetch) {
+      if (c0 + kChunkCols < a.cols) LoadChunk<T, kSilu>(a, row0, c0 + kChunkCols, loads);
+    }
+    AccumulateGt(gt_acc, g_tile, b_chunk, warp);
+    WriteChunkGb(a, g_tile, t_band, stage, band, c0, warp);
+  }
+  WriteGt(a, gt_acc, stage, row0, warp, lane);
+}
+
+// 16 bytes from global to shared memory without passing through registers (sm_80 and later);
+// zeros where !inside (the source is then not read). Completes at the matching AsyncWait.
+__device__ inline void AsyncCopy16(void* shared_dst, const void* global_src, bool inside) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  const auto dst = static_cast<unsigned>(__cvta_generic_to_shared(shared_dst));
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(global_src),
+               "r"(inside ? 16 : 0));
+#else
+  Store16(shared_dst, inside ? Load16(global_src) : make_uint4(0, 0, 0, 0));
+#endif
+}
+
+__device__ inline void AsyncCommit() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  asm volatile("cp.async.commit_group;\n" ::);
+#endif
+}
+
+// Waits until at most kPending of this thread's committed copy groups are still in flight.
+template <int kPending>
+__device__ inline void AsyncWait() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(kPending));
+#endif
+}
+
+// Shared memory of the async-copy kernel, in bytes: two g tiles (and two of SiLU's input,
+// unpadded: only the thread that copied a vector reads it), t's band, two chunks of B, and
+// the fp32 staging.
+template <bool kSilu>
+constexpr size_t AsyncSharedBytes() {
+  return 2 * (2 * kBandRows * kTileLd + (kSilu ? 2 * kBandRows * kChunkCols : 0) +
+              kBandRows * kRank + 2 * kChunkCols * kRank) +
+         sizeof(float) * kWarps * 32 * kRank;
+}
+
+// Issues the copies of chunk c0 into buffer `buffer` and commits them as one group.
+template <typename T, bool kSilu>
+__device__ inline void CopyChunk(const LoraGradPassArgs& a, int64_t row0, int c0, T* g_tile,
+                                 T* u_tile, T* b_chunk) {
+  const T* g = static_cast<const T*>(a.g);
+  const T* silu_input = static_cast<const T*>(a.silu_input);
+#pragma unroll
+  for (int k = 0; k < kLoadsPerThread; ++k) {
+    const ChunkVector at = VectorOf(a, row0, c0, k);
+    const int64_t offset = at.inside ? at.row * a.cols + at.col : 0;
+    AsyncCopy16(g_tile + at.band_row * kTileLd + at.tile_col, g + offset, at.inside);
+    if constexpr (kSilu) {
+      AsyncCopy16(u_tile + (threadIdx.x + k * kThreads) * 8, silu_input + offset, at.inside);
+    }
+  }
+  if (threadIdx.x < kChunkCols) {
+    const int b_row = c0 + threadIdx.x;
+    const bool inside = b_row < a.cols;
+    AsyncCopy16(b_chunk + threadIdx.x * kRank,
+                static_cast<const T*>(a.b) + (inside ? b_row * kRank : 0), inside);
+  }
+  AsyncCommit();
+}
+
+// LoraGradPassPipeline::kAsyncCopy: chunks copied straight into two shared tiles, the next
+// one in flight while this one's products are taken; no registers hold the loads.
+template <typename T, bool kSilu>
+__global__ void __launch_bounds__(kThreads) LoraGradPassAsyncKernel(const LoraGradPassArgs a) {
+  extern __shared__ __align__(128) unsigned char shared[];
+  T* g_tiles = reinterpret_cast<T*>(shared);       // [2][kBandRows][kTileLd]
+  T* u_tiles = g_tiles + 2 * kBandRows * kTileLd;  // [2][kBandRows * kChunkCols] (kSilu)
+  T* t_band = u_tiles + (kSilu ? 2 * kBandRows * kChunkCols : 0);
+  T* b_chunks = t_band + kBandRows * kRank;  // [2][kChunkCols][kRank]
+  float* stage = reinterpret_cast<float*>(b_chunks + 2 * kChunkCols * kRank);
+  T* g_out = static_cast<T*>(a.g_out);
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int64_t band = blockIdx.x, row0 = band * kBandRows;
+  LoadTBand(a, t_band, row0);
+
+  wmma::fragment<wmma::accumulator, 32, 8, 16, float> gt_acc;
+  wmma::fill_fragment(gt_acc, 0.0f);
+  CopyChunk<T, kSilu>(a, row0, 0, g_tiles, u_tiles, b_chunks);
+  for (int c0 = 0, buffer = 0; c0 < a.cols; c0 += kChunkCols, buffer ^= 1) {
+    // The other buffer was last read by the previous chunk's products, which every thread
+    // finished before WriteChunkGb's barrier.
+    if (c0 + kChunkCols < a.cols) {
+      CopyChunk<T, kSilu>(a, row0, c0 + kChunkCols, g_tiles + (buffer ^ 1) * kBandRows * kTileLd,
+                          u_tiles + (buffer ^ 1) * kBandRows * kChunkCols,
+                          b_chunks + (buffer ^ 1) * kChunkCols * kRank);
+    } else {
+      AsyncCommit();  // an empty group, so that the wait below means the same every time
+    }
+    AsyncWait<1>();  // this thread's copies of this chunk have landed
+    T* g_tile = g_tiles + buffer * kBandRows * kTileLd;
+    if constexpr (kSilu) {
+      // Each thread turns the vectors it copied itself into SiLU's input gradient; zeros past
+      // the end stay zeros.
+      const T* u_tile = u_tiles + buffer * kBandRows * kChunkCols;
+#pragma unroll
+      for (int k = 0; k < kLoadsPerThread; ++k) {
+        const ChunkVector at = VectorOf(a, row0, c0, k);
+        T* g_vec = g_tile + at.band_row * kTileLd + at.tile_col;
+        const uint4 grad =
+            SiluGrad<T>(Load16(g_vec), Load16(u_tile + (threadIdx.x + k * kThreads) * 8));
+        Store16(g_vec, grad);
+        if (at.inside) Store16(g_out + at.row * a.cols + at.col, grad);
+      }
+    }
+    __syncthreads();  // every thread's copies (and SiLU's gradients) of this chunk are visible
+    AccumulateGt(gt_acc, g_tile, b_chunks + buffer * kChunkCols * kRank, warp);
+    WriteChunkGb(a, g_tile, t_band, stage, band, c0, warp);
+    __syncthreads();  // staging read, and this buffer free for the copies two chunks on
+  }
+  WriteGt(a, gt_acc, stage, row0, warp, lane);
+}
+
+// Launches `kernel` with `shared_bytes` of dynamic shared memory, one block per band.
+template <typename Kernel>
+cudaError_t LaunchKernel(Kernel kernel, size_t shared_bytes, const LoraGradPassArgs& a,
+                         cudaStream_t stream) {
   const auto blocks = static_cast<unsigned>(LoraGradPassBands(a.rows));
-  LoraGradPassKernel<T, kSilu><<<blocks, kThreads, kSharedBytes, stream>>>(a);
+  kernel<<<blocks, kThreads, shared_bytes, stream>>>(a);
   return cudaGetLastError();
+}
+
+// Above the 48 KiB a block gets without asking; set once per kernel (a cheap call).
+template <typename Kernel>
+cudaError_t AllowSharedBytes(Kernel kernel, size_t shared_bytes) {
+  return cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                              static_cast<int>(shared_bytes));
+}
+
+template <typename T, bool kSilu>
+cudaError_t LaunchWithSilu(const LoraGradPassArgs& a, cudaStream_t stream) {
+  switch (a.pipeline) {
+    case LoraGradPassPipeline::kPrefetch: {
+      static const cudaError_t configured =
+          AllowSharedBytes(LoraGradPassKernel<T, kSilu, true>, kSharedBytes);
+      if (configured != cudaSuccess) return configured;
+      return LaunchKernel(LoraGradPassKernel<T, kSilu, true>, kSharedBytes, a, stream);
+    }
+    case LoraGradPassPipeline::kAsyncCopy: {
+      constexpr size_t bytes = AsyncSharedBytes<kSilu>();
+      static const cudaError_t configured =
+          AllowSharedBytes(LoraGradPassAsyncKernel<T, kSilu>, bytes);
+      if (configured != cudaSuccess) return configured;
+      return LaunchKernel(LoraGradPassAsyncKernel<T, kSilu>, bytes, a, stream);
+    }
+    case LoraGradPassPipeline::kStaged: break;
+  }
+  static const cudaError_t configured =
+      AllowSharedBytes(LoraGradPassKernel<T, kSilu, false>, kSharedBytes);
+  if (configured != cudaSuccess) return configured;
+  return LaunchKernel(LoraGradPassKernel<T, kSilu, false>, kSharedBytes, a, stream);
 }
 
 template <typename T>
 cudaError_t LaunchFor(const LoraGradPassArgs& a, cudaStream_t stream) {
-  return a.silu_input != nullptr ? Launch<T, true>(a, stream) : Launch<T, false>(a, stream);
+  return a.silu_input != nullptr ? LaunchWithSilu<T, true>(a, stream)
+                                 : LaunchWithSilu<T, false>(a, stream);
 }
 
 }  // namespace

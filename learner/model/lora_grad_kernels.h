@@ -11,8 +11,10 @@
 // rows in shared memory, chunk by chunk of columns, and tensor cores (WMMA, m32n8k16) take both
 // products from it. gt accumulates across the chunks; gb per band goes to `gb_partial`, which
 // the caller sums over its first dimension. Raw pointers and a stream, no LibTorch.
-// TODO(issue 8): written and compiled on the CPU machine in sessions 21 (the pass) and 22 (its
-// SiLU prologue); not yet run on a GPU.
+// TODO(issue 8): sessions 21-22's kStaged pipeline passed its tests on an H100 (session 24)
+// but made the step 3% slower than the two products: its loads sit in 111-144 registers per
+// thread (1-2 blocks per SM) and wait for each chunk's products. kPrefetch and kAsyncCopy
+// (session 24, compiled only) are timed against it by bench/lora_grad_bench.cc.
 #ifndef PERENNIAL_LEARNER_MODEL_LORA_GRAD_KERNELS_H_
 #define PERENNIAL_LEARNER_MODEL_LORA_GRAD_KERNELS_H_
 
@@ -21,6 +23,7 @@
 #include <cstdint>
 
 #include "learner/model/kernel_element_type.h"
+#include "learner/model/lora_grad_pass_pipeline.h"
 
 namespace perennial::cuda_kernels {
 
@@ -40,6 +43,8 @@ struct LoraGradPassArgs {
   // products of it: SiLU's backward and the thin products of the map before it in one pass.
   const void* silu_input = nullptr;
   void* g_out = nullptr;
+  // How chunks of g reach shared memory (lora_grad_pass_pipeline.h).
+  LoraGradPassPipeline pipeline = LoraGradPassPipeline::kStaged;
   int64_t rows = 0;
   int cols = 0;
 };
