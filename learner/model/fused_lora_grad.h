@@ -35,7 +35,7 @@ struct LoraGradProducts {
 // `pipeline`: how the kernel moves g (lora_grad_pass_pipeline.h); the same products whichever.
 std::optional<LoraGradProducts> FusedLoraGradPass(
     const torch::Tensor& g, const torch::Tensor& b, const torch::Tensor& t,
-    LoraGradPassPipeline pipeline = LoraGradPassPipeline::kAsyncCopy);
+    LoraGradPassPipeline pipeline = LoraGradPassPipeline::kPrefetch);
 
 // The same pass with SiLU's backward in front: `silu_grad` is the gradient of SiLU's output and
 // `silu_input` ([rows, cols], same dtype and device, contiguous) its input. The products are
@@ -43,7 +43,7 @@ std::optional<LoraGradProducts> FusedLoraGradPass(
 // silu_backward would compute it). nullopt where FusedLoraGradPass would decline.
 std::optional<LoraGradProducts> FusedSiluLoraGradPass(
     const torch::Tensor& silu_grad, const torch::Tensor& silu_input, const torch::Tensor& b,
-    const torch::Tensor& t, LoraGradPassPipeline pipeline = LoraGradPassPipeline::kAsyncCopy);
+    const torch::Tensor& t, LoraGradPassPipeline pipeline = LoraGradPassPipeline::kPrefetch);
 
 }  // namespace perennial
 
