@@ -36,8 +36,8 @@ std::vector<Field> RunFields(const RunOptions& run) {
                                Num("peak_rss_mib", PeakRssMiB()), Str("cpu", CpuRuntimeSummary())};
   if (run.attention != "auto") fields.push_back(Str("attention", run.attention));
   if (run.share_text_prefix) fields.push_back(Num("share_text_prefix", *run.share_text_prefix));
-  if (run.qkv_grads_apart) fields.push_back(Num("qkv_grads_apart", 1));
   if (run.device != "cpu") {
+    if (!run.qkv_grads_apart) fields.push_back(Num("qkv_grads_apart", 0));
     fields.push_back(Num("fused_kernels", run.fused_kernels && FusedCudaKernelsBuilt()));
     if (run.experimental_kernels) fields.push_back(Num("experimental_kernels", 1));
   } else if (!run.fused_kernels) {

@@ -39,8 +39,8 @@ struct RunOptions {
   bool fused_kernels = true;
   // ModelOptions::experimental_kernels: also the fused kernels not yet measured. Default: off.
   bool experimental_kernels = false;
-  // ModelOptions::qkv_grads_apart: q, k and v leave the q/k/v map apart. Default: off.
-  bool qkv_grads_apart = false;
+  // ModelOptions::qkv_grads_apart: q, k and v leave the q/k/v map apart (CUDA). Default: on.
+  bool qkv_grads_apart = true;
   // CUDA attention kernel (attention_backend.h): "auto" or the one kernel allowed. Default: auto.
   std::string attention = "auto";
 };

@@ -15,17 +15,20 @@
 # bench/README.md).
 set -euo pipefail
 build=${BUILD:-build-gpu}
-# transformer_test is not here: it has no CUDA cases. On the GPU, --qkv-grads-apart 1's
+# transformer_test is not here: it has no CUDA cases. On the GPU, each timed run's
 # clip_cuda_vs_cpu line (gradient cosine against the CPU) checks the whole tower instead.
-# Session 24: fused_lora_grad_test has two new pipelines; lora_grad_bench times them.
-pending_tests=(fused_lora_grad_test)
+# Session 24, after its device time: the one-pass kernel sums B's gradient with atomics and
+# writes gt scaled in g's dtype (both tests have CUDA cases of it; lora_grad_bench times it).
+pending_tests=(fused_lora_grad_test lora_linear_test)
 pending_benches=(lora_grad_bench)
-pending_flags=("--experimental-kernels 1" "--qkv-grads-apart 1")
+pending_flags=("--experimental-kernels 1")
 batches=${BATCHES:-512}
 
 export BUILD_TESTS=ON  # gpu_ab.sh builds again: the same configuration, so nothing to do
 bash "$(dirname "$0")/gpu_build.sh" "$build"
-ninja -C "$build" "${pending_tests[@]}" "${pending_benches[@]}" | tail -n 1
+if [[ ${#pending_tests[@]} -gt 0 || ${#pending_benches[@]} -gt 0 ]]; then
+  ninja -C "$build" "${pending_tests[@]}" "${pending_benches[@]}" | tail -n 1
+fi
 failed=()
 for test in "${pending_tests[@]}"; do
   echo "== $test"
@@ -44,8 +47,9 @@ for bench in "${pending_benches[@]}"; do
 done
 
 all_flags="${pending_flags[*]}"
-BATCHES=$batches ROUNDS=${ROUNDS:-1} \
-  bash "$(dirname "$0")/gpu_ab.sh" "" "${pending_flags[@]}" "$all_flags"
+flag_sets=("" "${pending_flags[@]}")
+[[ ${#pending_flags[@]} -gt 1 ]] && flag_sets+=("$all_flags")
+BATCHES=$batches ROUNDS=${ROUNDS:-1} bash "$(dirname "$0")/gpu_ab.sh" "${flag_sets[@]}"
 
 # Last, so that a call cut short at its time limit has printed the figures above: where a step's
 # time goes with every pending switch on (trace_summary.py), the next session's starting point.

@@ -28,6 +28,7 @@ namespace perennial {
 namespace {
 
 constexpr int kCallsPerTiming = 5;  // so that the per-iteration wait is a small share
+constexpr double kScale = 2.0;      // the LoRA scale, which both ways apply as the step does
 
 struct Method {
   std::string name;
@@ -42,8 +43,8 @@ std::vector<Method> MethodsFor(const torch::Tensor& g, const torch::Tensor& silu
   methods.push_back({"read_g_once", [g] { (void)g.sum(); }});
   methods.push_back({"aten", [=] {
                        const torch::Tensor grad = silu ? at::silu_backward(g, silu_input) : g;
-                       (void)torch::mm(grad, b);
-                       (void)torch::mm(grad.t(), t);
+                       (void)torch::mm(grad, b).mul_(kScale);
+                       (void)torch::mm(grad.t(), t).mul_(kScale);
                      }});
   const std::pair<const char*, LoraGradPassPipeline> pipelines[] = {
       {"staged", LoraGradPassPipeline::kStaged},
@@ -52,8 +53,8 @@ std::vector<Method> MethodsFor(const torch::Tensor& g, const torch::Tensor& silu
   for (const auto& [name, pipeline] : pipelines) {
     methods.push_back({name, [=] {
                          const auto pass =
-                             silu ? FusedSiluLoraGradPass(g, silu_input, b, t, pipeline)
-                                  : FusedLoraGradPass(g, b, t, pipeline);
+                             silu ? FusedSiluLoraGradPass(g, silu_input, b, t, kScale, pipeline)
+                                  : FusedLoraGradPass(g, b, t, kScale, pipeline);
                          TORCH_CHECK(pass.has_value(), "the fused pass declined its inputs");
                        }});
   }

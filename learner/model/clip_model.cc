@@ -145,7 +145,7 @@ StatusOr<ClipModel> ClipModel::FromTensors(const TensorMap& tensors,
     fused.add_layer_norm = cuda_kernels || (options.fused_kernels && options.device.is_cpu());
     fused.lora_grad = cuda_kernels && options.experimental_kernels;
     fused.silu_lora = fused.lora_grad;
-    fused.qkv_grads_apart = options.qkv_grads_apart;
+    fused.qkv_grads_apart = options.qkv_grads_apart && options.device.is_cuda();
     m.vision_.transformer.fused = m.text_.transformer.fused = fused;
     if (options.onednn_linear) {
       PackTransformerForOneDnn(m.vision_.transformer);

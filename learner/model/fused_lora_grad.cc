@@ -18,7 +18,7 @@ namespace {
 
 // The pass over g (or over SiLU's output gradient g and its input, `silu_input` defined).
 std::optional<LoraGradProducts> Pass(const torch::Tensor& g, const torch::Tensor& silu_input,
-                                     const torch::Tensor& b, const torch::Tensor& t,
+                                     const torch::Tensor& b, const torch::Tensor& t, double scale,
                                      LoraGradPassPipeline pipeline) {
   if (!g.is_cuda() || g.dim() != 2 || b.dim() != 2 || t.dim() != 2) return std::nullopt;
   const auto dtype = g.scalar_type();
@@ -37,18 +37,18 @@ std::optional<LoraGradProducts> Pass(const torch::Tensor& g, const torch::Tensor
     }
   }
   const c10::cuda::CUDAGuard guard(g.device());
-  const auto fp32 = g.options().dtype(torch::kFloat32);
   LoraGradProducts out;
-  out.gt = torch::empty({rows, rank}, fp32);
-  torch::Tensor partial = torch::empty({kernels::LoraGradPassBands(rows), cols, rank}, fp32);
+  out.gt = torch::empty({rows, rank}, g.options());
+  out.gb = torch::zeros({cols, rank}, g.options().dtype(torch::kFloat32));
   kernels::LoraGradPassArgs args;
   args.type = *type;
   args.pipeline = pipeline;
   args.g = g.data_ptr();
   args.b = b.data_ptr();
   args.t = t.data_ptr();
-  args.gt = out.gt.data_ptr<float>();
-  args.gb_partial = partial.data_ptr<float>();
+  args.gt = out.gt.data_ptr();
+  args.gb = out.gb.data_ptr<float>();
+  args.scale = static_cast<float>(scale);
   if (silu_input.defined()) {
     out.g = torch::empty_like(g);
     args.silu_input = silu_input.data_ptr();
@@ -58,37 +58,37 @@ std::optional<LoraGradProducts> Pass(const torch::Tensor& g, const torch::Tensor
   args.cols = static_cast<int>(cols);
   kernels::CheckLaunch(kernels::LaunchLoraGradPass(args, c10::cuda::getCurrentCUDAStream()),
                        "FusedLoraGradPass");
-  out.gb = partial.sum(0);
   return out;
 }
 
 }  // namespace
 
 std::optional<LoraGradProducts> FusedLoraGradPass(const torch::Tensor& g, const torch::Tensor& b,
-                                                  const torch::Tensor& t,
+                                                  const torch::Tensor& t, double scale,
                                                   LoraGradPassPipeline pipeline) {
-  return Pass(g, torch::Tensor(), b, t, pipeline);
+  return Pass(g, torch::Tensor(), b, t, scale, pipeline);
 }
 
 std::optional<LoraGradProducts> FusedSiluLoraGradPass(const torch::Tensor& silu_grad,
                                                       const torch::Tensor& silu_input,
                                                       const torch::Tensor& b,
-                                                      const torch::Tensor& t,
+                                                      const torch::Tensor& t, double scale,
                                                       LoraGradPassPipeline pipeline) {
   if (!silu_input.defined()) return std::nullopt;
-  return Pass(silu_grad, silu_input, b, t, pipeline);
+  return Pass(silu_grad, silu_input, b, t, scale, pipeline);
 }
 
 #else  // no CUDA kernels in this build
 
 std::optional<LoraGradProducts> FusedLoraGradPass(const torch::Tensor&, const torch::Tensor&,
-                                                  const torch::Tensor&, LoraGradPassPipeline) {
+                                                  const torch::Tensor&, double,
+                                                  LoraGradPassPipeline) {
   return std::nullopt;
 }
 
 std::optional<LoraGradProducts> FusedSiluLoraGradPass(const torch::Tensor&, const torch::Tensor&,
                                                       const torch::Tensor&, const torch::Tensor&,
-                                                      LoraGradPassPipeline) {
+                                                      double, LoraGradPassPipeline) {
   return std::nullopt;
 }
 

@@ -18,16 +18,26 @@ double RelativeError(const torch::Tensor& got, const torch::Tensor& want) {
   return ((got.to(torch::kFloat32) - w).abs().max() / w.abs().max().clamp_min(1e-6)).item<double>();
 }
 
+// The LoRA scale the products are taken with: not a power of two, so that a missing or doubled
+// scale shows.
+constexpr double kScale = 1.5;
+
+// RelativeError's bound for gt, which the pass rounds once to g's dtype after accumulating in
+// fp32: half a unit in the last place of bf16 (8 significant bits) or fp16 (11), with room for
+// the accumulation order.
+double GtTolerance(torch::ScalarType dtype) { return dtype == torch::kBFloat16 ? 5e-3 : 1e-3; }
+
 TEST(FusedLoraGradPass, LeavesCpuTensorsToTheCaller) {
   const auto bf16 = torch::TensorOptions().dtype(torch::kBFloat16);
   EXPECT_FALSE(FusedLoraGradPass(torch::randn({32, 64}, bf16), torch::randn({64, 8}, bf16),
-                                 torch::randn({32, 8}, bf16)));
+                                 torch::randn({32, 8}, bf16), 1.0));
 }
 
 TEST(FusedSiluLoraGradPass, LeavesCpuTensorsToTheCaller) {
   const auto bf16 = torch::TensorOptions().dtype(torch::kBFloat16);
   EXPECT_FALSE(FusedSiluLoraGradPass(torch::randn({32, 64}, bf16), torch::randn({32, 64}, bf16),
-                                     torch::randn({64, 8}, bf16), torch::randn({32, 8}, bf16)));
+                                     torch::randn({64, 8}, bf16), torch::randn({32, 8}, bf16),
+                                     1.0));
 }
 
 TEST(FusedLoraGradPass, DeclinesWhatTheKernelDoesNotTake) {
@@ -35,14 +45,14 @@ TEST(FusedLoraGradPass, DeclinesWhatTheKernelDoesNotTake) {
   const auto bf16 = torch::TensorOptions().device(torch::kCUDA).dtype(torch::kBFloat16);
   const torch::Tensor g = torch::randn({32, 64}, bf16), b = torch::randn({64, 8}, bf16);
   const torch::Tensor t = torch::randn({32, 8}, bf16);
-  EXPECT_TRUE(FusedLoraGradPass(g, b, t));
+  EXPECT_TRUE(FusedLoraGradPass(g, b, t, 1.0));
   EXPECT_FALSE(
-      FusedLoraGradPass(g.to(torch::kFloat32), b.to(torch::kFloat32), t.to(torch::kFloat32)))
+      FusedLoraGradPass(g.to(torch::kFloat32), b.to(torch::kFloat32), t.to(torch::kFloat32), 1.0))
       << "fp32";
-  EXPECT_FALSE(FusedLoraGradPass(g, torch::randn({64, 4}, bf16), torch::randn({32, 4}, bf16)))
+  EXPECT_FALSE(FusedLoraGradPass(g, torch::randn({64, 4}, bf16), torch::randn({32, 4}, bf16), 1.0))
       << "rank 4";
-  EXPECT_FALSE(FusedLoraGradPass(g.narrow(1, 0, 60), b.narrow(0, 0, 60), t)) << "60 columns";
-  EXPECT_FALSE(FusedLoraGradPass(torch::randn({64, 32}, bf16).t(), b, t)) << "strided g";
+  EXPECT_FALSE(FusedLoraGradPass(g.narrow(1, 0, 60), b.narrow(0, 0, 60), t, 1.0)) << "60 columns";
+  EXPECT_FALSE(FusedLoraGradPass(torch::randn({64, 32}, bf16).t(), b, t, 1.0)) << "strided g";
 }
 
 // (rows, cols, dtype), pipeline: shapes of ViT-B/16's maps at a small batch, and edges of the
@@ -60,15 +70,18 @@ TEST_P(FusedLoraGradPassOnCuda, MatchesTheProductsInFp32) {
   const auto options = torch::TensorOptions().device(torch::kCUDA).dtype(dtype);
   const torch::Tensor g = torch::randn({rows, cols}, options);
   const torch::Tensor b = torch::randn({cols, 8}, options), t = torch::randn({rows, 8}, options);
-  const std::optional<LoraGradProducts> got = FusedLoraGradPass(g, b, t, pipeline);
+  const std::optional<LoraGradProducts> got = FusedLoraGradPass(g, b, t, kScale, pipeline);
   ASSERT_TRUE(got.has_value());
-  const torch::Tensor want_gt = torch::mm(g.to(torch::kFloat32), b.to(torch::kFloat32));
-  const torch::Tensor want_gb = torch::mm(g.to(torch::kFloat32).t(), t.to(torch::kFloat32));
+  const torch::Tensor want_gt = kScale * torch::mm(g.to(torch::kFloat32), b.to(torch::kFloat32));
+  const torch::Tensor want_gb =
+      kScale * torch::mm(g.to(torch::kFloat32).t(), t.to(torch::kFloat32));
   ASSERT_EQ(got->gt.sizes(), want_gt.sizes());
   ASSERT_EQ(got->gb.sizes(), want_gb.sizes());
+  EXPECT_EQ(got->gt.scalar_type(), dtype);
+  EXPECT_EQ(got->gb.scalar_type(), torch::kFloat32);
   // Both accumulate exact products of the same 16-bit inputs in fp32: only the order differs.
   // Sums of n unit-variance terms have magnitude ~sqrt(n).
-  EXPECT_LT(RelativeError(got->gt, want_gt), 1e-4);
+  EXPECT_LT(RelativeError(got->gt, want_gt), GtTolerance(dtype));
   EXPECT_LT(RelativeError(got->gb, want_gb), 1e-4);
 }
 
@@ -84,15 +97,17 @@ TEST_P(FusedLoraGradPassOnCuda, WithSiluMatchesAtenSiluBackwardAndTheProducts) {
   const torch::Tensor silu_input = 3 * torch::randn({rows, cols}, options);
   const torch::Tensor b = torch::randn({cols, 8}, options), t = torch::randn({rows, 8}, options);
   const std::optional<LoraGradProducts> got =
-      FusedSiluLoraGradPass(silu_grad, silu_input, b, t, pipeline);
+      FusedSiluLoraGradPass(silu_grad, silu_input, b, t, kScale, pipeline);
   ASSERT_TRUE(got.has_value());
   const torch::Tensor want_g = at::silu_backward(silu_grad, silu_input);
   ASSERT_EQ(got->g.scalar_type(), dtype);
   EXPECT_LT(RelativeError(got->g, want_g), 1e-2);
   const torch::Tensor g = got->g.to(torch::kFloat32);
-  EXPECT_LT(RelativeError(got->gt, torch::mm(g, b.to(torch::kFloat32))), 1e-4);
-  EXPECT_LT(RelativeError(got->gb, torch::mm(g.t(), t.to(torch::kFloat32))), 1e-4);
-  EXPECT_FALSE(FusedSiluLoraGradPass(silu_grad, torch::randn({rows, cols + 8}, options), b, t))
+  EXPECT_LT(RelativeError(got->gt, kScale * torch::mm(g, b.to(torch::kFloat32))),
+            GtTolerance(dtype));
+  EXPECT_LT(RelativeError(got->gb, kScale * torch::mm(g.t(), t.to(torch::kFloat32))), 1e-4);
+  EXPECT_FALSE(
+      FusedSiluLoraGradPass(silu_grad, torch::randn({rows, cols + 8}, options), b, t, kScale))
       << "a SiLU input of another shape";
 }
 

@@ -68,13 +68,25 @@ __device__ inline void AccumulateGt(wmma::fragment<wmma::accumulator, 32, 8, 16,
   }
 }
 
-// gb of the chunk over the band, written to the band's row of gb_partial: columns
-// [32 m, 32 m + 32) over band rows [64 q, 64 q + 64) per warp (g^T is the tile read
-// column-major), then the four row groups of each column tile summed through `stage`. Ends
-// with `stage` still being read: the caller's next barrier must come before it is written.
+// dst[0..3] += v with one atomic (a vector atomic on sm_90 and later); dst 16-byte aligned.
+__device__ inline void AtomicAdd4(float* dst, float4 v) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  atomicAdd(reinterpret_cast<float4*>(dst), v);
+#else
+  atomicAdd(dst, v.x);
+  atomicAdd(dst + 1, v.y);
+  atomicAdd(dst + 2, v.z);
+  atomicAdd(dst + 3, v.w);
+#endif
+}
+
+// s gb of the chunk over the band, added into gb: columns [32 m, 32 m + 32) over band rows
+// [64 q, 64 q + 64) per warp (g^T is the tile read column-major), then the four row groups of
+// each column tile summed through `stage`, four ranks per atomic. Ends with `stage` still
+// being read: the caller's next barrier must come before it is written.
 template <typename T>
 __device__ inline void WriteChunkGb(const LoraGradPassArgs& a, const T* g_tile, const T* t_band,
-                                    float* stage, int64_t band, int c0, int warp) {
+                                    float* stage, int c0, int warp) {
   const int m = warp % 2, q = warp / 2;
   wmma::fragment<wmma::accumulator, 32, 8, 16, float> gb_acc;
   wmma::fill_fragment(gb_acc, 0.0f);
@@ -89,18 +101,27 @@ __device__ inline void WriteChunkGb(const LoraGradPassArgs& a, const T* g_tile, 
   }
   wmma::store_matrix_sync(stage + warp * 32 * kRank, gb_acc, kRank, wmma::mem_row_major);
   __syncthreads();
-  for (int i = threadIdx.x; i < kChunkCols * kRank; i += kThreads) {
-    const int col = i / kRank, rank = i % kRank, tile = col / 32, within = col % 32;
-    float sum = 0;
+  static_assert(kRank == 8, "two float4 per column");
+  for (int i = threadIdx.x; i < kChunkCols * 2; i += kThreads) {
+    const int col = i / 2, rank0 = (i % 2) * 4, tile = col / 32, within = col % 32;
+    float sum[4] = {0, 0, 0, 0};
 #pragma unroll
     for (int group = 0; group < 4; ++group) {
-      sum += stage[(group * 2 + tile) * 32 * kRank + within * kRank + rank];
+      const float* part = stage + (group * 2 + tile) * 32 * kRank + within * kRank + rank0;
+#pragma unroll
+      for (int r = 0; r < 4; ++r) sum[r] += part[r];
     }
-    if (c0 + col < a.cols) a.gb_partial[(band * a.cols + c0 + col) * kRank + rank] = sum;
+    if (c0 + col < a.cols) {
+      AtomicAdd4(
+          a.gb + (c0 + col) * kRank + rank0,
+          make_float4(a.scale * sum[0], a.scale * sum[1], a.scale * sum[2], a.scale * sum[3]));
+    }
   }
 }
 
-// The band's gt, after the last chunk: each warp's accumulator through its part of `stage`.
+// The band's s gt, after the last chunk: each warp's accumulator through its part of `stage`,
+// rounded once to T.
+template <typename T>
 __device__ inline void WriteGt(const LoraGradPassArgs& a,
                                const wmma::fragment<wmma::accumulator, 32, 8, 16, float>& gt_acc,
                                float* stage, int64_t row0, int warp, int lane) {
@@ -110,7 +131,9 @@ __device__ inline void WriteGt(const LoraGradPassArgs& a,
   __syncwarp();
   for (int i = lane; i < 32 * kRank; i += 32) {
     const int64_t row = row0 + warp * 32 + i / kRank;
-    if (row < a.rows) a.gt[row * kRank + i % kRank] = own_stage[i];
+    if (row < a.rows) {
+      static_cast<T*>(a.gt)[row * kRank + i % kRank] = FromFloat<T>(a.scale * own_stage[i]);
+    }
   }
 }
 
@@ -216,9 +239,9 @@ __global__ void __launch_bounds__(kThreads) LoraGradPassKernel(const LoraGradPas
       if (c0 + kChunkCols < a.cols) LoadChunk<T, kSilu>(a, row0, c0 + kChunkCols, loads);
     }
     AccumulateGt(gt_acc, g_tile, b_chunk, warp);
-    WriteChunkGb(a, g_tile, t_band, stage, band, c0, warp);
+    WriteChunkGb(a, g_tile, t_band, stage, c0, warp);
   }
-  WriteGt(a, gt_acc, stage, row0, warp, lane);
+  WriteGt<T>(a, gt_acc, stage, row0, warp, lane);
 }
 
 // 16 bytes from global to shared memory without passing through registers (sm_80 and later);
@@ -327,17 +350,17 @@ __global__ void __launch_bounds__(kThreads) LoraGradPassAsyncKernel(const LoraGr
     }
     __syncthreads();  // every thread's copies (and SiLU's gradients) of this chunk are visible
     AccumulateGt(gt_acc, g_tile, b_chunks + buffer * kChunkCols * kRank, warp);
-    WriteChunkGb(a, g_tile, t_band, stage, band, c0, warp);
+    WriteChunkGb(a, g_tile, t_band, stage, c0, warp);
     __syncthreads();  // staging read, and this buffer free for the copies two chunks on
   }
-  WriteGt(a, gt_acc, stage, row0, warp, lane);
+  WriteGt<T>(a, gt_acc, stage, row0, warp, lane);
 }
 
 // Launches `kernel` with `shared_bytes` of dynamic shared memory, one block per band.
 template <typename Kernel>
 cudaError_t LaunchKernel(Kernel kernel, size_t shared_bytes, const LoraGradPassArgs& a,
                          cudaStream_t stream) {
-  const auto blocks = static_cast<unsigned>(LoraGradPassBands(a.rows));
+  const auto blocks = static_cast<unsigned>((a.rows + kBandRows - 1) / kBandRows);  // bands
   kernel<<<blocks, kThreads, shared_bytes, stream>>>(a);
   return cudaGetLastError();
 }
@@ -380,8 +403,6 @@ cudaError_t LaunchFor(const LoraGradPassArgs& a, cudaStream_t stream) {
 }
 
 }  // namespace
-
-int64_t LoraGradPassBands(int64_t rows) { return (rows + kBandRows - 1) / kBandRows; }
 
 bool LoraGradPassSupports(ElementType type, int64_t cols, int64_t rank) {
   return type != ElementType::kFloat32 && cols > 0 && cols % 8 == 0 && rank == kRank;

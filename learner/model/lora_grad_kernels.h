@@ -1,20 +1,23 @@
 // File: learner/model/lora_grad_kernels.h
 //
 // One pass over a LoRA map's output gradient g [rows, cols] for both backward products that
-// read it (t = x A^T from the forward, B [cols, 8]):
+// read it (t = x A^T from the forward, B [cols, 8], s the LoRA scale):
 //
-//   gt = g B     [rows, 8]   the gradient of t, before the LoRA scale
-//   gb = g^T t   [cols, 8]   B's gradient, before the LoRA scale
+//   gt = s g B     [rows, 8]   the gradient of t, in g's type
+//   gb = s g^T t   [cols, 8]   B's gradient, in fp32
 //
-// As two cuBLAS products these read all of g twice (for a ViT-B/16 bf16 SIT step at batch 512
-// on an H200, ~7.7 ms of ~107: g is up to [100,864, 3072]). Here each block stages a band of g
-// rows in shared memory, chunk by chunk of columns, and tensor cores (WMMA, m32n8k16) take both
-// products from it. gt accumulates across the chunks; gb per band goes to `gb_partial`, which
-// the caller sums over its first dimension. Raw pointers and a stream, no LibTorch.
-// TODO(issue 8): sessions 21-22's kStaged pipeline passed its tests on an H100 (session 24)
-// but made the step 3% slower than the two products: its loads sit in 111-144 registers per
-// thread (1-2 blocks per SM) and wait for each chunk's products. kPrefetch and kAsyncCopy
-// (session 24, compiled only) are timed against it by bench/lora_grad_bench.cc.
+// As two cuBLAS products these read all of g twice (g is up to [100,864, 3072] in a ViT-B/16
+// SIT step at batch 512). Here each block stages a band of g rows in shared memory, chunk by
+// chunk of columns, and tensor cores (WMMA, m32n8k16) take both products from it. gt
+// accumulates across the chunks in fp32 and is rounded once; each block adds its band's share
+// of gb into `gb` with atomic adds, so gb's last bits depend on the order in which the blocks
+// finish (not bitwise reproducible, like cuBLAS's atomics-based reductions). How chunks of g
+// reach shared memory: LoraGradPassArgs::pipeline (lora_grad_pass_pipeline.h, with each one's
+// figures). Raw pointers and a stream, no LibTorch.
+// TODO(issue 8): faster than ATen's two GEMMs per call, but not yet in the step (bench/README.md,
+// session 24). Session 24 then moved gb's sum into the kernel (it was a [bands, cols, 8] partial
+// and a separate reduction: 1.4 ms per step at batch 512) and gt's scale and cast (0.6 ms): not
+// yet run on a GPU.
 #ifndef PERENNIAL_LEARNER_MODEL_LORA_GRAD_KERNELS_H_
 #define PERENNIAL_LEARNER_MODEL_LORA_GRAD_KERNELS_H_
 
@@ -35,12 +38,14 @@ struct LoraGradPassArgs {
   const void* g = nullptr;                    // [rows, cols]
   const void* b = nullptr;                    // [cols, 8]
   const void* t = nullptr;                    // [rows, 8]
-  float* gt = nullptr;                        // [rows, 8]
-  float* gb_partial = nullptr;                // [LoraGradPassBands(rows), cols, 8]
+  void* gt = nullptr;                         // [rows, 8], g's type: written
+  float* gb = nullptr;                        // [cols, 8]: added to (the caller zeroes it)
+  float scale = 1;                            // s: both products are multiplied by it
   // When set ([rows, cols], like g): g is the gradient of SiLU's output and silu_input SiLU's
-  // input. The pass then multiplies g by SiLU's derivative at silu_input (in fp32, rounded once,
-  // as ATen's silu_backward), writes that gradient to g_out ([rows, cols]) and takes both
-  // products of it: SiLU's backward and the thin products of the map before it in one pass.
+  // input. The pass then multiplies g by SiLU's derivative at silu_input (ATen's silu_backward
+  // formula in fp32, with approximate exp and division, rounded once), writes that gradient to
+  // g_out ([rows, cols]) and takes both products of it: SiLU's backward and the thin products of
+  // the map before it in one pass.
   const void* silu_input = nullptr;
   void* g_out = nullptr;
   // How chunks of g reach shared memory (lora_grad_pass_pipeline.h).
@@ -48,9 +53,6 @@ struct LoraGradPassArgs {
   int64_t rows = 0;
   int cols = 0;
 };
-
-// The first dimension of gb_partial for `rows` rows.
-int64_t LoraGradPassBands(int64_t rows);
 
 // Whether the kernel takes g of this type, `cols` wide, and this rank: bf16/fp16, cols a
 // multiple of 8, rank 8. All tensors row-major, contiguous, 16-byte aligned.

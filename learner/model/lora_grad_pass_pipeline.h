@@ -2,8 +2,14 @@
 //
 // How the LoRA gradient pass (lora_grad_kernels.h) moves chunks of g into shared memory. Named
 // without LibTorch or CUDA headers so that both sides of the kernel can include it.
-// TODO(issue 8): under measurement (bench/lora_grad_bench.cc); keep the one that wins as the
-// only pipeline once a GPU has timed them.
+// Timed by bench/lora_grad_bench.cc (session 24, batch 512, g [100,864, cols] bf16, us per call
+// for cols 768 / 2304 / 3072 / 3072 with SiLU's backward in front, before gb's sum moved into
+// the kernel; bench/README.md has the rest):
+//   H100, exact SiLU:       staged 103 / 260 / 337 / 1160, prefetch 97 / 243 / 314 / 1031,
+//                           async 98 / 250 / 324 / 1048; ATen 122 / 338 / 438 / 1039
+//   H200, approximate SiLU: staged 92 / 234 / 303 / 718, prefetch 88 / 210 / 272 / 697,
+//                           async 74 / 175 / 223 / 681; ATen 89 / 232 / 302 / 739
+// TODO(issue 8): keep one once the pass pays in the step (it does not yet: bench/README.md).
 #ifndef PERENNIAL_LEARNER_MODEL_LORA_GRAD_PASS_PIPELINE_H_
 #define PERENNIAL_LEARNER_MODEL_LORA_GRAD_PASS_PIPELINE_H_
 
@@ -14,13 +20,11 @@ enum class LoraGradPassPipeline {
   // its products; the next chunk's loads wait for them. 111-144 registers per thread: 1-2
   // blocks of 256 threads per SM.
   kStaged,
-  // The same, with the next chunk's loads issued before this chunk's products. The fastest of
-  // the three on an H100 (session 24, lora_grad_bench, batch 512): 97 / 243 / 314 us for g
-  // 768 / 2304 / 3072 wide, against 103 / 260 / 337 staged, 98 / 250 / 324 async, and ATen's two
-  // GEMMs at 122 / 338 / 438. FusedLoraGradPass's default.
+  // The same, with the next chunk's loads issued before this chunk's products.
   kPrefetch,
   // cp.async (sm_80+) straight into two shared tiles, the next chunk's copies in flight while
-  // this chunk's products are taken; no registers hold the loads.
+  // this chunk's products are taken; no registers hold the loads. FusedLoraGradPass's
+  // default: the fastest on the H200, within 1-3% of kPrefetch on the H100.
   kAsyncCopy,
 };
 

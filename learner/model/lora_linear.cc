@@ -96,17 +96,20 @@ torch::Tensor BlockRows(const torch::Tensor& m, size_t i, int64_t rows) {
   return m.narrow(0, static_cast<int64_t>(i) * rows, rows);
 }
 
-// g B (the gradient of t = x A^T) and B's gradient g^T t for one column block g of the output
-// gradient (`b_rows`: B's rows for that block), unscaled, each only where wanted: one pass over g
-// with the CUDA kernel where `fused` asks and it applies, else two products.
+// s g B (the gradient of t = x A^T) and B's gradient s g^T t for one column block g of the
+// output gradient (`b_rows`: B's rows for that block), s = `scale`, each only where wanted: one
+// pass over g with the CUDA kernel where `fused` asks and it applies, else two products.
 LoraGradProducts ThinProducts(const torch::Tensor& g, const torch::Tensor& b_rows,
-                              const torch::Tensor& t, bool want_gt, bool want_gb, bool fused) {
+                              const torch::Tensor& t, double scale, bool want_gt, bool want_gb,
+                              bool fused) {
   if (fused && want_gt && want_gb) {
-    if (std::optional<LoraGradProducts> pass = FusedLoraGradPass(g, b_rows, t)) return *pass;
+    if (std::optional<LoraGradProducts> pass = FusedLoraGradPass(g, b_rows, t, scale)) {
+      return *pass;
+    }
   }
   LoraGradProducts products;
-  if (want_gt) products.gt = torch::mm(g, b_rows);
-  if (want_gb) products.gb = torch::mm(g.t(), t);
+  if (want_gt) products.gt = torch::mm(g, b_rows).mul_(scale);
+  if (want_gb) products.gb = torch::mm(g.t(), t).mul_(scale);
   return products;
 }
 
@@ -155,11 +158,11 @@ class LoraLinearFunction : public torch::autograd::Function<LoraLinearFunction> 
     // where the kernel applies. One block of g (LoraLinearChunks allows no chunks with SiLU).
     std::optional<LoraGradProducts> silu_pass;
     if (const torch::Tensor& silu_input = saved[4]; silu_input.defined()) {
-      if (fused) silu_pass = FusedSiluLoraGradPass(grads[0], silu_input, b, t);
+      if (fused) silu_pass = FusedSiluLoraGradPass(grads[0], silu_input, b, t, lora_scale);
       grads[0] = silu_pass ? silu_pass->g : at::silu_backward(grads[0], silu_input);
     }
-    // gt: the gradient of t = x A^T, summed over the blocks and scaled once here instead of in
-    // each product that uses it. gb: B's gradient, one block of rows per block of g.
+    // gt: the gradient of t = x A^T (scaled, so that no product that uses it scales again),
+    // summed over the blocks. gb: B's gradient, one block of rows per block of g.
     torch::Tensor gt;
     std::vector<torch::Tensor> gb_blocks;
     auto take = [&](LoraGradProducts p) {
@@ -170,11 +173,11 @@ class LoraLinearFunction : public torch::autograd::Function<LoraLinearFunction> 
       take(*std::move(silu_pass));  // the SiLU pass took both products already
     } else {
       for (size_t i = 0; i < grads.size(); ++i) {
-        take(ThinProducts(grads[i], BlockRows(b, i, width), t, want_gt, ctx->needs_input_grad(2),
-                          fused));
+        take(ThinProducts(grads[i], BlockRows(b, i, width), t, lora_scale, want_gt,
+                          ctx->needs_input_grad(2), fused));
       }
     }
-    if (gt.defined()) gt = gt.mul_(lora_scale).to(grads[0].scalar_type());
+    if (gt.defined()) gt = gt.to(grads[0].scalar_type());
     torch::Tensor gx, ga, gb;
     if (ctx->needs_input_grad(0)) {
       if (path != BackwardPath::kMergedTensor) {
@@ -192,7 +195,7 @@ class LoraLinearFunction : public torch::autograd::Function<LoraLinearFunction> 
     }
     if (!gb_blocks.empty()) {
       gb = gb_blocks.size() == 1 ? std::move(gb_blocks[0]) : torch::cat(gb_blocks);
-      gb = gb.mul_(lora_scale).to(static_cast<c10::ScalarType>(ctx->saved_data["b_dtype"].toInt()));
+      gb = gb.to(static_cast<c10::ScalarType>(ctx->saved_data["b_dtype"].toInt()));
     }
     return {gx, ga, gb, torch::Tensor(), torch::Tensor(), torch::Tensor()};
   }
