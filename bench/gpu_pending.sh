@@ -18,7 +18,8 @@ build=${BUILD:-build-gpu}
 # transformer_test is not here: it has no CUDA cases. On the GPU, each timed run's
 # clip_cuda_vs_cpu line (gradient cosine against the CPU) checks the whole tower instead.
 # Session 24, after its device time: the one-pass kernel sums B's gradient with atomics and
-# writes gt scaled in g's dtype (both tests have CUDA cases of it; lora_grad_bench times it).
+# writes gt scaled in g's dtype, and the forward's SiLU hands fc2 its t (FusedSiluThinProduct);
+# both tests have CUDA cases of them, lora_grad_bench times them.
 pending_tests=(fused_lora_grad_test lora_linear_test)
 pending_benches=(lora_grad_bench)
 pending_flags=("--experimental-kernels 1")

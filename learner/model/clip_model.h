@@ -55,7 +55,8 @@ struct ModelOptions {
   bool fused_kernels = true;
   // With fused_kernels, also the kernels that do not yet pay in the step: one pass over a LoRA
   // map's output gradient for both of its backward's thin products (fused_lora_grad.h), and for
-  // the MLP's first map the same pass with SiLU's backward in front (FusedKernels::silu_lora).
+  // the MLP's first map the same pass with SiLU's backward in front and, in the forward, SiLU with
+  // the second map's thin product (FusedKernels::silu_lora).
   // TODO(issue 8): 0.5-3% slower than without on an H100 and an H200 (session 24); fold into
   // fused_kernels once it pays, or remove. Default: off.
   bool experimental_kernels = false;

@@ -63,6 +63,33 @@ std::optional<LoraGradProducts> Pass(const torch::Tensor& g, const torch::Tensor
 
 }  // namespace
 
+std::optional<SiluThinProduct> FusedSiluThinProduct(const torch::Tensor& u, const torch::Tensor& a,
+                                                    LoraGradPassPipeline pipeline) {
+  if (!u.is_cuda() || u.dim() != 2 || a.dim() != 2) return std::nullopt;
+  const std::optional<kernels::ElementType> type = kernels::ElementTypeOf(u.scalar_type());
+  const int64_t rows = u.size(0), cols = u.size(1), rank = a.size(0);
+  if (!type || !kernels::LoraGradPassSupports(*type, cols, rank) || a.size(1) != cols ||
+      a.scalar_type() != u.scalar_type() || a.device() != u.device() || !u.is_contiguous() ||
+      !kernels::Aligned16(u)) {
+    return std::nullopt;
+  }
+  const c10::cuda::CUDAGuard guard(u.device());
+  const torch::Tensor a_t = a.t().contiguous();  // [cols, rank]: rows of B, as the pass reads
+  SiluThinProduct out{torch::empty_like(u), torch::empty({rows, rank}, u.options())};
+  kernels::SiluThinProductArgs args;
+  args.type = *type;
+  args.u = u.data_ptr();
+  args.a_t = a_t.data_ptr();
+  args.h = out.h.data_ptr();
+  args.t = out.t.data_ptr();
+  args.pipeline = pipeline;
+  args.rows = rows;
+  args.cols = static_cast<int>(cols);
+  kernels::CheckLaunch(kernels::LaunchSiluThinProduct(args, c10::cuda::getCurrentCUDAStream()),
+                       "FusedSiluThinProduct");
+  return out;
+}
+
 std::optional<LoraGradProducts> FusedLoraGradPass(const torch::Tensor& g, const torch::Tensor& b,
                                                   const torch::Tensor& t, double scale,
                                                   LoraGradPassPipeline pipeline) {
@@ -79,6 +106,11 @@ std::optional<LoraGradProducts> FusedSiluLoraGradPass(const torch::Tensor& silu_
 }
 
 #else  // no CUDA kernels in this build
+
+std::optional<SiluThinProduct> FusedSiluThinProduct(const torch::Tensor&, const torch::Tensor&,
+                                                    LoraGradPassPipeline) {
+  return std::nullopt;
+}
 
 std::optional<LoraGradProducts> FusedLoraGradPass(const torch::Tensor&, const torch::Tensor&,
                                                   const torch::Tensor&, double,

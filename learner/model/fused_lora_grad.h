@@ -9,8 +9,9 @@
 // s the LoRA scale. Elsewhere, and for inputs the kernel does not take, FusedLoraGradPass
 // returns nullopt and the caller multiplies with ATen.
 // TODO(issue 8): faster than the two products per call on an H100 and an H200, but the step
-// is 0.5-3% slower with it (session 24, bench/README.md): gb's partial sums and gt's cast cost
-// what the pass saves.
+// was 0.5-3% slower with it (session 24, bench/README.md): gb's partial sums and gt's cast cost
+// what the pass saved. Both moved into the kernel afterwards (gb by atomics, gt scaled in g's
+// dtype): not yet run on a GPU (bench/gpu_pending.sh).
 #ifndef PERENNIAL_LEARNER_MODEL_FUSED_LORA_GRAD_H_
 #define PERENNIAL_LEARNER_MODEL_FUSED_LORA_GRAD_H_
 
@@ -47,6 +48,21 @@ std::optional<LoraGradProducts> FusedLoraGradPass(
 std::optional<LoraGradProducts> FusedSiluLoraGradPass(
     const torch::Tensor& silu_grad, const torch::Tensor& silu_input, const torch::Tensor& b,
     const torch::Tensor& t, double scale,
+    LoraGradPassPipeline pipeline = LoraGradPassPipeline::kAsyncCopy);
+
+// The forward's counterpart (same kernels): h = SiLU(u) and t = h A^T in one pass over u, so
+// that the map that reads h (the MLP's second, whose LoRA A is `a` [rank, cols]) need not read
+// it again for its t. u: [rows, cols], CUDA, bf16 or fp16, contiguous; `a` in u's dtype, any
+// layout. SiLU with approximate exp and division (within a rounding of ATen's silu); t in u's
+// dtype. Not differentiable (the caller's node records the backward). nullopt where
+// FusedLoraGradPass would decline the same shapes.
+// TODO(issue 8): written after session 24's device time; not yet run on a GPU.
+struct SiluThinProduct {
+  torch::Tensor h;  // [rows, cols]
+  torch::Tensor t;  // [rows, rank]
+};
+std::optional<SiluThinProduct> FusedSiluThinProduct(
+    const torch::Tensor& u, const torch::Tensor& a,
     LoraGradPassPipeline pipeline = LoraGradPassPipeline::kAsyncCopy);
 
 }  // namespace perennial

@@ -40,6 +40,11 @@ TEST(FusedSiluLoraGradPass, LeavesCpuTensorsToTheCaller) {
                                      1.0));
 }
 
+TEST(FusedSiluThinProduct, LeavesCpuTensorsToTheCaller) {
+  const auto bf16 = torch::TensorOptions().dtype(torch::kBFloat16);
+  EXPECT_FALSE(FusedSiluThinProduct(torch::randn({32, 64}, bf16), torch::randn({8, 64}, bf16)));
+}
+
 TEST(FusedLoraGradPass, DeclinesWhatTheKernelDoesNotTake) {
   if (!HaveKernels()) GTEST_SKIP() << "no CUDA kernels";
   const auto bf16 = torch::TensorOptions().device(torch::kCUDA).dtype(torch::kBFloat16);
@@ -109,6 +114,27 @@ TEST_P(FusedLoraGradPassOnCuda, WithSiluMatchesAtenSiluBackwardAndTheProducts) {
   EXPECT_FALSE(
       FusedSiluLoraGradPass(silu_grad, torch::randn({rows, cols + 8}, options), b, t, kScale))
       << "a SiLU input of another shape";
+}
+
+// The forward's counterpart: SiLU of u (ATen's silu up to one rounding of the same formula) and
+// the thin product of that.
+TEST_P(FusedLoraGradPassOnCuda, SiluThinProductMatchesSiluAndTheProduct) {
+  if (!HaveKernels()) GTEST_SKIP() << "no CUDA kernels";
+  const auto [shape, pipeline] = GetParam();
+  const auto [rows, cols, dtype] = shape;
+  torch::manual_seed(13);
+  const auto options = torch::TensorOptions().device(torch::kCUDA).dtype(dtype);
+  const torch::Tensor u = 3 * torch::randn({rows, cols}, options);
+  const torch::Tensor a = torch::randn({8, cols}, options);
+  const std::optional<SiluThinProduct> got = FusedSiluThinProduct(u, a, pipeline);
+  ASSERT_TRUE(got.has_value());
+  ASSERT_EQ(got->h.sizes(), u.sizes());
+  ASSERT_EQ(got->t.sizes(), (std::vector<int64_t>{rows, 8}));
+  EXPECT_EQ(got->t.scalar_type(), dtype);
+  EXPECT_LT(RelativeError(got->h, torch::silu(u)), 1e-2);
+  const torch::Tensor want_t = torch::mm(got->h.to(torch::kFloat32), a.to(torch::kFloat32).t());
+  EXPECT_LT(RelativeError(got->t, want_t), GtTolerance(dtype));
+  EXPECT_FALSE(FusedSiluThinProduct(u, torch::randn({4, cols}, options), pipeline)) << "rank 4";
 }
 
 INSTANTIATE_TEST_SUITE_P(

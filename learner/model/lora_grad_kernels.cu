@@ -29,6 +29,18 @@ static_assert(kWarps == 2 * (kBandRows / 64), "gb: 2 column tiles x 4 row groups
 constexpr size_t kSharedBytes = 2 * (kBandRows * kTileLd + kBandRows * kRank + kChunkCols * kRank) +
                                 sizeof(float) * kWarps * 32 * kRank;
 
+// What a kernel does to each 16 bytes of g on the way into shared memory, and which products
+// it takes of the result.
+enum class Prologue {
+  kNone,          // the LoRA gradient pass on g as it is
+  kSiluBackward,  // the same on silu_backward(g, silu_input), written to g_out
+  kSiluForward,   // silu(g) written to g_out, and only gt: the forward's SiLU and next map's t
+};
+__host__ __device__ constexpr bool ReadsSiluInput(Prologue p) {
+  return p == Prologue::kSiluBackward;
+}
+__host__ __device__ constexpr bool TakesGb(Prologue p) { return p != Prologue::kSiluForward; }
+
 __device__ inline uint4 Load16(const void* p) { return *static_cast<const uint4*>(p); }
 __device__ inline void Store16(void* p, uint4 v) { *static_cast<uint4*>(p) = v; }
 
@@ -48,6 +60,29 @@ __device__ inline uint4 SiluGrad(uint4 g_bits, uint4 u_bits) {
     g.v[i] = FromFloat<T>(ToFloat(g.v[i]) * s * (1.0f + x * (1.0f - s)));
   }
   memcpy(&g_bits, &g, sizeof(g));
+  return g_bits;
+}
+
+// SiLU on 16 bytes of T: u s(u), in fp32 with the same approximations, rounded once.
+template <typename T>
+__device__ inline uint4 Silu(uint4 u_bits) {
+  Vec<T> u;
+  memcpy(&u, &u_bits, sizeof(u));
+#pragma unroll
+  for (int i = 0; i < Vec<T>::kSize; ++i) {
+    const float x = ToFloat(u.v[i]);
+    u.v[i] = FromFloat<T>(__fdividef(x, 1.0f + __expf(-x)));
+  }
+  memcpy(&u_bits, &u, sizeof(u));
+  return u_bits;
+}
+
+// The prologue's result for 16 bytes of g (and of SiLU's input, for kSiluBackward). Zeros give
+// zeros either way, so that the zeros past g's ends add nothing.
+template <typename T, Prologue kPrologue>
+__device__ inline uint4 Transform(uint4 g_bits, uint4 silu_input_bits) {
+  if constexpr (kPrologue == Prologue::kSiluBackward) return SiluGrad<T>(g_bits, silu_input_bits);
+  if constexpr (kPrologue == Prologue::kSiluForward) return Silu<T>(g_bits);
   return g_bits;
 }
 
@@ -198,12 +233,12 @@ __device__ inline void LoadChunk(const LoraGradPassArgs& a, int64_t row0, int c0
                 : zero;
 }
 
-// LoraGradPassPipeline::kStaged and kPrefetch: chunks through registers into one shared tile.
-// kSilu: g is SiLU's output gradient, turned into its input's gradient on the way in
-// (LoraGradPassArgs::silu_input). kPrefetch: the next chunk's loads are issued as soon as this
+// LoraGradPassPipeline::kStaged and kPrefetch: chunks through registers into one shared tile,
+// through kPrologue on the way in. kPrefetch: the next chunk's loads are issued as soon as this
 // chunk is in shared memory, so that they overlap its products instead of following them.
-template <typename T, bool kSilu, bool kPrefetch>
+template <typename T, Prologue kPrologue, bool kPrefetch>
 __global__ void __launch_bounds__(kThreads) LoraGradPassKernel(const LoraGradPassArgs a) {
+  constexpr bool kSilu = ReadsSiluInput(kPrologue);
   extern __shared__ __align__(128) unsigned char shared[];
   T* g_tile = reinterpret_cast<T*>(shared);
   T* t_band = g_tile + kBandRows * kTileLd;
@@ -212,7 +247,7 @@ __global__ void __launch_bounds__(kThreads) LoraGradPassKernel(const LoraGradPas
   T* g_out = static_cast<T*>(a.g_out);
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int64_t band = blockIdx.x, row0 = band * kBandRows;
-  LoadTBand(a, t_band, row0);
+  if constexpr (TakesGb(kPrologue)) LoadTBand(a, t_band, row0);
 
   wmma::fragment<wmma::accumulator, 32, 8, 16, float> gt_acc;
   wmma::fill_fragment(gt_acc, 0.0f);
@@ -226,9 +261,8 @@ __global__ void __launch_bounds__(kThreads) LoraGradPassKernel(const LoraGradPas
 #pragma unroll
     for (int k = 0; k < kLoadsPerThread; ++k) {
       const ChunkVector at = VectorOf(a, row0, c0, k);
-      if constexpr (kSilu) {
-        // Rows and columns past the end hold zeros, whose gradient is zero too.
-        loads.g[k] = SiluGrad<T>(loads.g[k], loads.silu_input[k]);
+      if constexpr (kPrologue != Prologue::kNone) {
+        loads.g[k] = Transform<T, kPrologue>(loads.g[k], loads.silu_input[kSilu ? k : 0]);
         if (at.inside) Store16(g_out + at.row * a.cols + at.col, loads.g[k]);
       }
       Store16(g_tile + at.band_row * kTileLd + at.tile_col, loads.g[k]);
@@ -239,7 +273,7 @@ __global__ void __launch_bounds__(kThreads) LoraGradPassKernel(const LoraGradPas
       if (c0 + kChunkCols < a.cols) LoadChunk<T, kSilu>(a, row0, c0 + kChunkCols, loads);
     }
     AccumulateGt(gt_acc, g_tile, b_chunk, warp);
-    WriteChunkGb(a, g_tile, t_band, stage, c0, warp);
+    if constexpr (TakesGb(kPrologue)) WriteChunkGb(a, g_tile, t_band, stage, c0, warp);
   }
   WriteGt<T>(a, gt_acc, stage, row0, warp, lane);
 }
@@ -306,8 +340,9 @@ __device__ inline void CopyChunk(const LoraGradPassArgs& a, int64_t row0, int c0
 
 // LoraGradPassPipeline::kAsyncCopy: chunks copied straight into two shared tiles, the next
 // one in flight while this one's products are taken; no registers hold the loads.
-template <typename T, bool kSilu>
+template <typename T, Prologue kPrologue>
 __global__ void __launch_bounds__(kThreads) LoraGradPassAsyncKernel(const LoraGradPassArgs a) {
+  constexpr bool kSilu = ReadsSiluInput(kPrologue);
   extern __shared__ __align__(128) unsigned char shared[];
   T* g_tiles = reinterpret_cast<T*>(shared);       // [2][kBandRows][kTileLd]
   T* u_tiles = g_tiles + 2 * kBandRows * kTileLd;  // [2][kBandRows * kChunkCols] (kSilu)
@@ -317,7 +352,7 @@ __global__ void __launch_bounds__(kThreads) LoraGradPassAsyncKernel(const LoraGr
   T* g_out = static_cast<T*>(a.g_out);
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int64_t band = blockIdx.x, row0 = band * kBandRows;
-  LoadTBand(a, t_band, row0);
+  if constexpr (TakesGb(kPrologue)) LoadTBand(a, t_band, row0);
 
   wmma::fragment<wmma::accumulator, 32, 8, 16, float> gt_acc;
   wmma::fill_fragment(gt_acc, 0.0f);
@@ -334,23 +369,22 @@ __global__ void __launch_bounds__(kThreads) LoraGradPassAsyncKernel(const LoraGr
     }
     AsyncWait<1>();  // this thread's copies of this chunk have landed
     T* g_tile = g_tiles + buffer * kBandRows * kTileLd;
-    if constexpr (kSilu) {
-      // Each thread turns the vectors it copied itself into SiLU's input gradient; zeros past
-      // the end stay zeros.
+    if constexpr (kPrologue != Prologue::kNone) {
+      // Each thread transforms the vectors it copied itself; zeros past the end stay zeros.
       const T* u_tile = u_tiles + buffer * kBandRows * kChunkCols;
 #pragma unroll
       for (int k = 0; k < kLoadsPerThread; ++k) {
         const ChunkVector at = VectorOf(a, row0, c0, k);
         T* g_vec = g_tile + at.band_row * kTileLd + at.tile_col;
-        const uint4 grad =
-            SiluGrad<T>(Load16(g_vec), Load16(u_tile + (threadIdx.x + k * kThreads) * 8));
-        Store16(g_vec, grad);
-        if (at.inside) Store16(g_out + at.row * a.cols + at.col, grad);
+        const uint4 u = kSilu ? Load16(u_tile + (threadIdx.x + k * kThreads) * 8) : uint4{};
+        const uint4 out = Transform<T, kPrologue>(Load16(g_vec), u);
+        Store16(g_vec, out);
+        if (at.inside) Store16(g_out + at.row * a.cols + at.col, out);
       }
     }
-    __syncthreads();  // every thread's copies (and SiLU's gradients) of this chunk are visible
+    __syncthreads();  // every thread's copies (transformed) of this chunk are visible
     AccumulateGt(gt_acc, g_tile, b_chunks + buffer * kChunkCols * kRank, warp);
-    WriteChunkGb(a, g_tile, t_band, stage, c0, warp);
+    if constexpr (TakesGb(kPrologue)) WriteChunkGb(a, g_tile, t_band, stage, c0, warp);
     __syncthreads();  // staging read, and this buffer free for the copies two chunks on
   }
   WriteGt<T>(a, gt_acc, stage, row0, warp, lane);
@@ -372,34 +406,34 @@ cudaError_t AllowSharedBytes(Kernel kernel, size_t shared_bytes) {
                               static_cast<int>(shared_bytes));
 }
 
-template <typename T, bool kSilu>
-cudaError_t LaunchWithSilu(const LoraGradPassArgs& a, cudaStream_t stream) {
+template <typename T, Prologue kPrologue>
+cudaError_t LaunchWith(const LoraGradPassArgs& a, cudaStream_t stream) {
   switch (a.pipeline) {
     case LoraGradPassPipeline::kPrefetch: {
       static const cudaError_t configured =
-          AllowSharedBytes(LoraGradPassKernel<T, kSilu, true>, kSharedBytes);
+          AllowSharedBytes(LoraGradPassKernel<T, kPrologue, true>, kSharedBytes);
       if (configured != cudaSuccess) return configured;
-      return LaunchKernel(LoraGradPassKernel<T, kSilu, true>, kSharedBytes, a, stream);
+      return LaunchKernel(LoraGradPassKernel<T, kPrologue, true>, kSharedBytes, a, stream);
     }
     case LoraGradPassPipeline::kAsyncCopy: {
-      constexpr size_t bytes = AsyncSharedBytes<kSilu>();
+      constexpr size_t bytes = AsyncSharedBytes<ReadsSiluInput(kPrologue)>();
       static const cudaError_t configured =
-          AllowSharedBytes(LoraGradPassAsyncKernel<T, kSilu>, bytes);
+          AllowSharedBytes(LoraGradPassAsyncKernel<T, kPrologue>, bytes);
       if (configured != cudaSuccess) return configured;
-      return LaunchKernel(LoraGradPassAsyncKernel<T, kSilu>, bytes, a, stream);
+      return LaunchKernel(LoraGradPassAsyncKernel<T, kPrologue>, bytes, a, stream);
     }
     case LoraGradPassPipeline::kStaged: break;
   }
   static const cudaError_t configured =
-      AllowSharedBytes(LoraGradPassKernel<T, kSilu, false>, kSharedBytes);
+      AllowSharedBytes(LoraGradPassKernel<T, kPrologue, false>, kSharedBytes);
   if (configured != cudaSuccess) return configured;
-  return LaunchKernel(LoraGradPassKernel<T, kSilu, false>, kSharedBytes, a, stream);
+  return LaunchKernel(LoraGradPassKernel<T, kPrologue, false>, kSharedBytes, a, stream);
 }
 
-template <typename T>
-cudaError_t LaunchFor(const LoraGradPassArgs& a, cudaStream_t stream) {
-  return a.silu_input != nullptr ? LaunchWithSilu<T, true>(a, stream)
-                                 : LaunchWithSilu<T, false>(a, stream);
+template <Prologue kPrologue>
+cudaError_t LaunchForType(const LoraGradPassArgs& a, cudaStream_t stream) {
+  return a.type == ElementType::kBFloat16 ? LaunchWith<__nv_bfloat16, kPrologue>(a, stream)
+                                          : LaunchWith<__half, kPrologue>(a, stream);
 }
 
 }  // namespace
@@ -412,8 +446,24 @@ cudaError_t LaunchLoraGradPass(const LoraGradPassArgs& args, cudaStream_t stream
   if (!LoraGradPassSupports(args.type, args.cols, kRank)) return cudaErrorInvalidValue;
   if ((args.silu_input == nullptr) != (args.g_out == nullptr)) return cudaErrorInvalidValue;
   if (args.rows == 0) return cudaSuccess;
-  return args.type == ElementType::kBFloat16 ? LaunchFor<__nv_bfloat16>(args, stream)
-                                             : LaunchFor<__half>(args, stream);
+  return args.silu_input != nullptr ? LaunchForType<Prologue::kSiluBackward>(args, stream)
+                                    : LaunchForType<Prologue::kNone>(args, stream);
+}
+
+cudaError_t LaunchSiluThinProduct(const SiluThinProductArgs& args, cudaStream_t stream) {
+  if (!LoraGradPassSupports(args.type, args.cols, kRank)) return cudaErrorInvalidValue;
+  if (args.rows == 0) return cudaSuccess;
+  // The pass's kernels with g = u, B = A^T, gt = t and g_out = h; no t, gb or scale.
+  LoraGradPassArgs pass;
+  pass.type = args.type;
+  pass.g = args.u;
+  pass.b = args.a_t;
+  pass.gt = args.t;
+  pass.g_out = args.h;
+  pass.pipeline = args.pipeline;
+  pass.rows = args.rows;
+  pass.cols = args.cols;
+  return LaunchForType<Prologue::kSiluForward>(pass, stream);
 }
 
 }  // namespace perennial::cuda_kernels

@@ -61,6 +61,25 @@ bool LoraGradPassSupports(ElementType type, int64_t cols, int64_t rank);
 // Queues the pass on `stream`; returns the launch's error.
 cudaError_t LaunchLoraGradPass(const LoraGradPassArgs& args, cudaStream_t stream);
 
+// The forward's counterpart, with the same kernels: h = SiLU(u) [rows, cols] and t = h A^T
+// [rows, 8] in one pass over u, for the MLP's first map's output u and the second map's A
+// [8, cols], which then need not read h back for its own t. SiLU as the pass's prologue
+// computes it (approximate exp and division in fp32, rounded once); t accumulated in fp32 and
+// rounded once.
+struct SiluThinProductArgs {
+  ElementType type = ElementType::kBFloat16;  // kBFloat16 or kFloat16
+  const void* u = nullptr;                    // [rows, cols]
+  const void* a_t = nullptr;                  // A^T [cols, 8]
+  void* h = nullptr;                          // [rows, cols]: written
+  void* t = nullptr;                          // [rows, 8]: written
+  LoraGradPassPipeline pipeline = LoraGradPassPipeline::kStaged;
+  int64_t rows = 0;
+  int cols = 0;
+};
+
+// Queues it on `stream`; returns the launch's error. Takes what LoraGradPassSupports takes.
+cudaError_t LaunchSiluThinProduct(const SiluThinProductArgs& args, cudaStream_t stream);
+
 }  // namespace perennial::cuda_kernels
 
 #endif  // PERENNIAL_LEARNER_MODEL_LORA_GRAD_KERNELS_H_

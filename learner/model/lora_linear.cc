@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <optional>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 #include "learner/base/yield_point.h"
@@ -56,6 +58,12 @@ bool RepacksMergedWeight(const torch::Tensor& x2d, const LoraLinearBase& base) {
   return base.packed.weight_t.defined() && x2d.size(0) >= std::max(out, in);
 }
 
+// x A^T: the caller's (LoraLinearBase::t) where it has it, else one product.
+torch::Tensor ThinForward(const torch::Tensor& x2d, const LoraLinearBase& base,
+                          const torch::Tensor& a) {
+  return base.t.defined() ? base.t : torch::mm(x2d, a.t());
+}
+
 // y, and when `backward_weight` is non-null what x's gradient is multiplied by (BackwardPath):
 // an OneDnnMatrix for the packed paths, else the merged weight tensor. `t` = x A^T, computed
 // when `t` is non-null or the packed path needs it.
@@ -63,7 +71,7 @@ torch::Tensor Forward(const torch::Tensor& x2d, const LoraLinearBase& base, cons
                       const torch::Tensor& b, double lora_scale, torch::Tensor* t,
                       c10::IValue* backward_weight, BackwardPath* path) {
   if (UsesPackedWeights(x2d, base)) {
-    const torch::Tensor xa = torch::mm(x2d, a.t());
+    const torch::Tensor xa = ThinForward(x2d, base, a);
     if (t != nullptr) *t = xa;
     if (backward_weight != nullptr && RepacksMergedWeight(x2d, base)) {
       const torch::Tensor merged = MergedWeight(base, a, b, lora_scale);
@@ -81,7 +89,7 @@ torch::Tensor Forward(const torch::Tensor& x2d, const LoraLinearBase& base, cons
     return PackedForward(x2d, base, b, lora_scale, xa);
   }
   const torch::Tensor merged = MergedWeight(base, a, b, lora_scale);
-  if (t != nullptr) *t = torch::mm(x2d, a.t());
+  if (t != nullptr) *t = ThinForward(x2d, base, a);
   if (backward_weight != nullptr) {
     *backward_weight = merged;
     *path = BackwardPath::kMergedTensor;
@@ -113,10 +121,24 @@ LoraGradProducts ThinProducts(const torch::Tensor& g, const torch::Tensor& b_row
   return products;
 }
 
+// SiLU(y) and, where `next_a` is defined, t_next = SiLU(y) next_a^T (LoraLinearBase::next_a).
+std::pair<torch::Tensor, torch::Tensor> SiluAndNextThin(const torch::Tensor& y,
+                                                        const torch::Tensor& next_a, bool fused) {
+  if (!next_a.defined()) return {torch::silu(y), torch::Tensor()};
+  if (fused) {
+    if (std::optional<SiluThinProduct> pass = FusedSiluThinProduct(y, next_a)) {
+      return {std::move(pass->h), std::move(pass->t)};
+    }
+  }
+  torch::Tensor h = torch::silu(y);
+  torch::Tensor t_next = torch::mm(h, next_a.t());
+  return {std::move(h), std::move(t_next)};
+}
+
 class LoraLinearFunction : public torch::autograd::Function<LoraLinearFunction> {
  public:
   // Tensor arguments first: needs_input_grad() counts them as edges 0 (x), 1 (A), 2 (B).
-  // Returns y as `chunks` column blocks (LoraLinearChunks).
+  // Returns y as `chunks` column blocks (LoraLinearChunks), then t_next where base->next_a asks.
   static variable_list forward(AutogradContext* ctx, const torch::Tensor& x2d,
                                const torch::Tensor& a, const torch::Tensor& b,
                                const LoraLinearBase* base, double lora_scale, int64_t chunks) {
@@ -127,7 +149,10 @@ class LoraLinearFunction : public torch::autograd::Function<LoraLinearFunction> 
     torch::Tensor y = Forward(x2d, *base, a_x, b_x, lora_scale, &t, &backward_weight, &path);
     // SiLU's input, kept for its backward as ATen's silu would keep it.
     const torch::Tensor silu_input = base->silu_output ? y : torch::Tensor();
-    if (base->silu_output) y = torch::silu(y);
+    torch::Tensor t_next;
+    if (base->silu_output) {
+      std::tie(y, t_next) = SiluAndNextThin(y, base->next_a, base->fused_kernels);
+    }
     ctx->save_for_backward({x2d, t, a_x, b_x, silu_input});
     ctx->saved_data["backward_weight"] = backward_weight;
     ctx->saved_data["path"] = static_cast<int64_t>(path);
@@ -135,13 +160,20 @@ class LoraLinearFunction : public torch::autograd::Function<LoraLinearFunction> 
     ctx->saved_data["fused_kernels"] = base->fused_kernels;
     ctx->saved_data["a_dtype"] = static_cast<int64_t>(a.scalar_type());
     ctx->saved_data["b_dtype"] = static_cast<int64_t>(b.scalar_type());
-    if (chunks == 1) return {y};
-    return y.split(y.size(1) / chunks, 1);
+    ctx->saved_data["returns_t_next"] = t_next.defined();
+    variable_list outputs = chunks == 1 ? variable_list{y} : y.split(y.size(1) / chunks, 1);
+    if (t_next.defined()) {
+      ctx->mark_non_differentiable({t_next});
+      outputs.push_back(std::move(t_next));
+    }
+    return outputs;
   }
 
-  // `grads`: the output's gradient, one [N, out / chunks] block per chunk.
+  // `grads`: the output's gradient, one [N, out / chunks] block per chunk (and t_next's, which
+  // is not differentiable, last).
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
     YieldPoint();  // the backward's pause points for queries, as the forward's blocks are
+    if (ctx->saved_data["returns_t_next"].toBool()) grads.pop_back();
     const variable_list saved = ctx->get_saved_variables();
     const torch::Tensor &x = saved[0], &t = saved[1], &a = saved[2], &b = saved[3];
     const double lora_scale = ctx->saved_data["lora_scale"].toDouble();

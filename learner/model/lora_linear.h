@@ -46,11 +46,22 @@ struct LoraLinearBase {
   // (FusedSiluLoraGradPass); elsewhere ATen's silu and silu_backward run. Not with chunks.
   // Default: off.
   bool silu_output = false;
+  // With silu_output: the A [r, out] of the map that reads SiLU(y) next (the MLP's second map),
+  // in y's dtype. Where the node records a backward it then also returns t_next = SiLU(y)
+  // next_a^T [N, r] after y (not differentiable: the next map's node only keeps it for its
+  // backward, as `t`), from the pass that applies SiLU on CUDA where the kernel applies and
+  // fused_kernels asks (FusedSiluThinProduct: SiLU(y) is not read back), else from one product.
+  // Default: undefined.
+  torch::Tensor next_a = {};
+  // x2d A^T for this node's A in x's dtype, when the caller has it already (the previous node's
+  // t_next): the node then uses it instead of computing it. Default: undefined.
+  torch::Tensor t = {};
 };
 
 // x2d: [N, in]. `lora.a` [r, in] and `lora.b` [out, r] may be fp32 masters of a lower-precision
 // x2d; their gradients come back in their own dtype. Returns a fresh [N, out] tensor (never a
 // view). Differentiable in x2d, A and B; gradients to `base` are never computed (it is frozen).
+// `base.next_a` does not apply here (LoraLinearChunks returns t_next).
 // LoRA dropout is not applied here: callers that train with dropout compose the ops instead.
 torch::Tensor LoraLinear(const torch::Tensor& x2d, const LoraLinearBase& base, const LoraPair& lora,
                          double lora_scale);
@@ -62,7 +73,8 @@ torch::Tensor LoraLinear(const torch::Tensor& x2d, const LoraLinearBase& base, c
 // output would instead concatenate them into one [N, out] tensor in its backward: for q, k and v,
 // whose gradients attention's backward writes apart, a copy of all of them per block. Where x's
 // gradient goes through packed oneDNN weights (CPU), the backward concatenates them after all.
-// In low precision x's gradient is rounded once per block instead of once.
+// In low precision x's gradient is rounded once per block instead of once. With
+// `base.next_a` (and a recorded backward) t_next follows the blocks (LoraLinearBase::next_a).
 std::vector<torch::Tensor> LoraLinearChunks(const torch::Tensor& x2d, const LoraLinearBase& base,
                                             const LoraPair& lora, double lora_scale,
                                             int64_t chunks);

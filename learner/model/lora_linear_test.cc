@@ -260,6 +260,71 @@ TEST(LoraLinearTest, SiluOutputOnCudaGivesSiluOfTheMap) {
   }
 }
 
+// With SiLU on the output and the next map's A (LoraLinearBase::next_a), the node also returns
+// t_next = SiLU(y) next_a^T, not differentiable, and its own results do not change: on the CPU
+// (one product) and on CUDA with and without the fused pass (FusedSiluThinProduct).
+TEST(LoraLinearTest, SiluOutputHandsTheNextMapItsThinProduct) {
+  const Case c = MakeCase(/*n=*/300, /*in=*/64, /*out=*/256, /*r=*/8, /*seed=*/21);
+  const Result ref = Reference(c, 1, 2.0, true);
+  const torch::Tensor next_a = torch::randn({8, 256}) / 16;
+  struct Setting {
+    torch::Device device;
+    torch::ScalarType dtype;
+    bool fused_kernels;
+    double tolerance;
+  };
+  std::vector<Setting> settings = {{torch::kCPU, torch::kFloat32, false, 1e-5}};
+  if (torch::cuda::is_available()) {
+    settings.push_back({torch::kCUDA, torch::kBFloat16, false, 3e-2});
+    settings.push_back({torch::kCUDA, torch::kBFloat16, true, 3e-2});
+  }
+  for (const Setting& s : settings) {
+    SCOPED_TRACE(s.device.str() + (s.fused_kernels ? ", fused" : ""));
+    LoraLinearBase base =
+        WithSiluOutput({c.weight.to(s.device, s.dtype), c.bias.to(s.device, s.dtype),
+                        PackedLinear(), 1, s.fused_kernels});
+    base.next_a = next_a.to(s.device, s.dtype);
+    torch::Tensor x =
+        c.x.to(s.device, s.dtype, /*non_blocking=*/false, /*copy=*/true).requires_grad_(true);
+    torch::Tensor a = c.a.detach().to(s.device, /*non_blocking=*/false, /*copy=*/true);
+    torch::Tensor b = c.b.detach().to(s.device, /*non_blocking=*/false, /*copy=*/true);
+    a.requires_grad_(true);
+    b.requires_grad_(true);
+    const std::vector<torch::Tensor> out = LoraLinearChunks(x, base, LoraPair{a, b}, 2.0, 1);
+    ASSERT_EQ(out.size(), 2u);
+    EXPECT_FALSE(out[1].requires_grad());
+    ExpectClose(out[1].cpu(), torch::mm(ref.y, next_a.t()), s.tolerance, "t_next");
+    out[0].backward(c.grad.to(s.device, s.dtype));
+    ExpectMatches({out[0].detach().cpu(), x.grad().cpu(), a.grad().cpu(), b.grad().cpu()}, ref,
+                  s.tolerance);
+    torch::NoGradGuard no_grad;
+    EXPECT_EQ(LoraLinearChunks(x, base, LoraPair{a, b}, 2.0, 1).size(), 1u)
+        << "t_next only where a backward is recorded";
+  }
+}
+
+// Given x A^T (a previous node's t_next, LoraLinearBase::t), the node uses it instead of
+// computing it: the same results with the right one, and B's gradient (which it serves) off
+// with a wrong one.
+TEST(LoraLinearTest, TakesTheThinProductFromTheCaller) {
+  const Case c = MakeCase(/*n=*/41, /*in=*/24, /*out=*/40, /*r=*/4, /*seed=*/22);
+  const Result ref = Reference(c, 1, 2.0);
+  LoraLinearBase base{c.weight, c.bias, PackedLinear(), 1};
+  base.t = torch::mm(c.x, c.a.detach().t());
+  ExpectMatches(Fused(c, base, 2.0, torch::kFloat32), ref, 1e-5);
+  base.t = torch::zeros_like(base.t);
+  const Result wrong = Fused(c, base, 2.0, torch::kFloat32);
+  ExpectClose(wrong.dx, ref.dx, 1e-5, "dx");
+  EXPECT_EQ(wrong.db.abs().max().item<double>(), 0.0);
+  if (!OneDnnAvailable()) return;
+  // The packed path adds t B^T to y itself for batches below max(out, in) rows.
+  const Case small = MakeCase(/*n=*/9, /*in=*/24, /*out=*/40, /*r=*/4, /*seed=*/23);
+  LoraLinearBase packed{small.weight, small.bias,
+                        PackLinear(small.weight, small.bias, /*for_backward=*/true), 1};
+  packed.t = torch::mm(small.x, small.a.detach().t());
+  ExpectMatches(Fused(small, packed, 2.0, torch::kFloat32), Reference(small, 1, 2.0), 1e-5);
+}
+
 TEST(LoraLinearTest, NoGradChunksAreViewsOfTheRecordedOutput) {
   const Case c = MakeCase(21, 16, 24, 4, 15);
   const LoraLinearBase base{c.weight, c.bias, PackedLinear(), 1};

@@ -67,6 +67,15 @@ torch::Tensor ScaledProduct(const torch::Tensor& x2d, const torch::Tensor& weigh
   return torch::addmm(bias, x2d, weight.t(), /*beta=*/1, /*alpha=*/scale);
 }
 
+// The LoRA pair of `map` when the map runs as one LoRA node (AdaptedLinearChunks): adapters
+// with a LoRA pair for it, not merged into a weight, and no LoRA dropout (which composes
+// separate ops). Else null.
+const LoraPair* LoraNodePair(const BlockAdapters* a, const AdaptedMap& map, const PetRuntime& rt) {
+  if (a == nullptr || (a->*map.merged).defined() || !(a->*map.lora).defined()) return nullptr;
+  const bool dropout = rt.training && rt.options != nullptr && rt.options->lora_dropout > 0;
+  return dropout ? nullptr : &(a->*map.lora);
+}
+
 // y = x W^T + b for one adapted map of a block: the merged weight in place of W when the
 // adapters carry one, else the base map plus the LoRA delta (lora_linear.h; composed from
 // separate ops when LoRA dropout applies), with the map's scales folded in. `a` may be null (no
@@ -74,16 +83,20 @@ torch::Tensor ScaledProduct(const torch::Tensor& x2d, const torch::Tensor& weigh
 // y comes back as `chunks` equal blocks of its last dim (views): from one LoRA node that keeps
 // their gradients apart where `fused.qkv_grads_apart` asks (LoraLinearChunks), else split.
 // With `activate` (one chunk only), Activate(y) comes back instead, from the LoRA node itself
-// where `fused.silu_lora` asks and the activation is SiLU.
+// where `fused.silu_lora` asks and the activation is SiLU; that node then also sets `*next_t`
+// (when non-null) to Activate(y) next.a^T for the LoRA pair `next` of the map that reads it
+// (LoraLinearBase::next_a). `t`: x A^T for this map's LoRA node when the caller has it.
 std::vector<torch::Tensor> AdaptedLinearChunks(const torch::Tensor& x, const LinearWeights& base,
                                                const BlockAdapters* a, const AdaptedMap& map,
                                                const PetRuntime& rt, Activation activation,
                                                const FusedKernels& fused, int64_t chunks,
-                                               bool activate) {
+                                               bool activate, const LoraPair* next = nullptr,
+                                               torch::Tensor* next_t = nullptr,
+                                               const torch::Tensor& t = {}) {
   const bool merged = a != nullptr && (a->*map.merged).defined();
   const LinearWeights w = merged ? LinearWeights{a->*map.merged, base.bias, a->*map.packed} : base;
   const bool lora = !merged && a != nullptr && (a->*map.lora).defined();
-  const bool dropout = rt.training && rt.options != nullptr && rt.options->lora_dropout > 0;
+  const LoraPair* node_pair = LoraNodePair(a, map, rt);
   const MapScales scales = ScalesOf(map.id, activation);
   const double scale = scales.in * scales.out;
   const PackedLinear packed = w.packed.Serves(x, scale) ? w.packed : PackedLinear();
@@ -94,12 +107,18 @@ std::vector<torch::Tensor> AdaptedLinearChunks(const torch::Tensor& x, const Lin
   const torch::Tensor bias = scales.out == 1 || !w.bias.defined() ? w.bias : w.bias * scales.out;
   std::vector<torch::Tensor> parts;
   bool activated = false;
-  if (lora && !dropout) {
+  if (node_pair != nullptr) {
     LoraLinearBase lora_base{w.weight, bias, packed, scale, fused.lora_grad};
     lora_base.silu_output = activated =
         activate && fused.silu_lora && activation == Activation::kQuickGelu;
-    parts = LoraLinearChunks(x2d, lora_base, a->*map.lora, rt.options->lora_scaling() * scale,
+    if (activated && next != nullptr && next_t != nullptr) lora_base.next_a = next->a.to(x.dtype());
+    lora_base.t = t;
+    parts = LoraLinearChunks(x2d, lora_base, *node_pair, rt.options->lora_scaling() * scale,
                              fused.qkv_grads_apart ? chunks : 1);
+    if (lora_base.next_a.defined() && parts.size() == 2) {
+      *next_t = std::move(parts.back());
+      parts.pop_back();
+    }
   } else {
     torch::Tensor y = ScaledProduct(x2d, w.weight, bias, packed, scale);
     if (lora) {
@@ -116,17 +135,23 @@ std::vector<torch::Tensor> AdaptedLinearChunks(const torch::Tensor& x, const Lin
   return parts;
 }
 
+// `t`: AdaptedLinearChunks's.
 torch::Tensor AdaptedLinear(const torch::Tensor& x, const LinearWeights& base,
                             const BlockAdapters* a, const AdaptedMap& map, const PetRuntime& rt,
-                            Activation activation, const FusedKernels& fused) {
-  return AdaptedLinearChunks(x, base, a, map, rt, activation, fused, 1, /*activate=*/false)[0];
+                            Activation activation, const FusedKernels& fused,
+                            const torch::Tensor& t = {}) {
+  return AdaptedLinearChunks(x, base, a, map, rt, activation, fused, 1, /*activate=*/false, nullptr,
+                             nullptr, t)[0];
 }
 
-// Activate(AdaptedLinear(...)): the MLP's first map and its activation.
+// Activate(AdaptedLinear(...)): the MLP's first map and its activation; `next`, `next_t`:
+// AdaptedLinearChunks's.
 torch::Tensor ActivatedLinear(const torch::Tensor& x, const LinearWeights& base,
                               const BlockAdapters* a, const AdaptedMap& map, const PetRuntime& rt,
-                              Activation activation, const FusedKernels& fused) {
-  return AdaptedLinearChunks(x, base, a, map, rt, activation, fused, 1, /*activate=*/true)[0];
+                              Activation activation, const FusedKernels& fused,
+                              const LoraPair* next, torch::Tensor* next_t) {
+  return AdaptedLinearChunks(x, base, a, map, rt, activation, fused, 1, /*activate=*/true, next,
+                             next_t)[0];
 }
 
 // A block's queries, keys and values, each [..., W]: the q/k/v map's output in three blocks
@@ -251,8 +276,11 @@ AddLayerNormOutput SumAndNorm(Residual r, const LayerNormWeights& w, const Fused
 Residual MlpResidual(const BlockWeights& b, Residual in, Activation activation,
                      const BlockAdapters* a, const PetRuntime& rt, const FusedKernels& fused) {
   AddLayerNormOutput h = SumAndNorm(std::move(in), b.ln_2, fused);
-  torch::Tensor m = ActivatedLinear(h.normed, b.fc, a, kFc, rt, activation, fused);
-  m = AdaptedLinear(m, b.proj, a, kProj, rt, activation, fused);
+  // proj's t = m A^T from fc's node, with SiLU, where it can (LoraLinearBase::next_a).
+  torch::Tensor proj_t;
+  torch::Tensor m = ActivatedLinear(h.normed, b.fc, a, kFc, rt, activation, fused,
+                                    LoraNodePair(a, kProj, rt), &proj_t);
+  m = AdaptedLinear(m, b.proj, a, kProj, rt, activation, fused, proj_t);
   if (a != nullptr && a->down_weight.defined()) {
     // Houlsby-style bottleneck on the MLP output, before the residual add.
     torch::Tensor z =

@@ -54,7 +54,9 @@ struct FusedKernels {
   bool qkv_grads_apart = false;
   // With LoRA on the MLP's first map and QuickGELU (run as SiLU), the map and its SiLU are one
   // node whose backward takes SiLU's derivative and the map's two thin products in one pass over
-  // the gradient (lora_linear.h, LoraLinearBase::silu_output). Default: off.
+  // the gradient (lora_linear.h, LoraLinearBase::silu_output); with LoRA on the second map too,
+  // its forward also hands the second map's t = SiLU(y) A^T (LoraLinearBase::next_a), from the
+  // pass that applies SiLU where the kernel takes it. Default: off.
   bool silu_lora = false;
 };
 
