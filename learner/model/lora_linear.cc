@@ -104,22 +104,45 @@ torch::Tensor BlockRows(const torch::Tensor& m, size_t i, int64_t rows) {
   return m.narrow(0, static_cast<int64_t>(i) * rows, rows);
 }
 
-// s g B (the gradient of t = x A^T) and B's gradient s g^T t for one column block g of the
-// output gradient (`b_rows`: B's rows for that block), s = `scale`, each only where wanted: one
-// pass over g with the CUDA kernel where `fused` asks and it applies, else two products.
-LoraGradProducts ThinProducts(const torch::Tensor& g, const torch::Tensor& b_rows,
-                              const torch::Tensor& t, double scale, bool want_gt, bool want_gb,
-                              bool fused) {
-  if (fused && want_gt && want_gb) {
-    if (std::optional<LoraGradProducts> pass = FusedLoraGradPass(g, b_rows, t, scale)) {
-      return *pass;
+// The thin products of one node's backward, block by block of the output gradient g:
+// s g B (the gradient of t = x A^T) and B's gradient s g^T t, each only where wanted, s the LoRA
+// scale. One pass over g with the CUDA kernel where `fused` asks and it applies (it scales);
+// else two ATen products of s B and s t, made once per node on first use: scaling the
+// [out, rank] and [N, rank] inputs costs two tiny kernels per node, where scaling each block's
+// products would cost two per block (three blocks for q/k/v gradients apart).
+class ThinProducts {
+ public:
+  ThinProducts(const torch::Tensor& b, const torch::Tensor& t, double scale, int64_t block_width)
+      : b_(b), t_(t), scale_(scale), block_width_(block_width) {}
+
+  // Block `block` of g, [N, block_width].
+  LoraGradProducts Of(const torch::Tensor& g, size_t block, bool want_gt, bool want_gb,
+                      bool fused) {
+    if (fused && want_gt && want_gb) {
+      if (std::optional<LoraGradProducts> pass =
+              FusedLoraGradPass(g, BlockRows(b_, block, block_width_), t_, scale_)) {
+        return *pass;
+      }
     }
+    LoraGradProducts products;
+    if (want_gt) {
+      if (!scaled_b_.defined()) scaled_b_ = b_.mul(scale_);
+      products.gt = torch::mm(g, BlockRows(scaled_b_, block, block_width_));
+    }
+    if (want_gb) {
+      if (!scaled_t_.defined()) scaled_t_ = t_.mul(scale_);
+      products.gb = torch::mm(g.t(), scaled_t_);
+    }
+    return products;
   }
-  LoraGradProducts products;
-  if (want_gt) products.gt = torch::mm(g, b_rows).mul_(scale);
-  if (want_gb) products.gb = torch::mm(g.t(), t).mul_(scale);
-  return products;
-}
+
+ private:
+  const torch::Tensor& b_;
+  const torch::Tensor& t_;
+  const double scale_;
+  const int64_t block_width_;
+  torch::Tensor scaled_b_, scaled_t_;  // s B, s t: defined once an ATen block needs them
+};
 
 // SiLU(y) and, where `next_a` is defined, t_next = SiLU(y) next_a^T (LoraLinearBase::next_a).
 std::pair<torch::Tensor, torch::Tensor> SiluAndNextThin(const torch::Tensor& y,
@@ -204,9 +227,9 @@ class LoraLinearFunction : public torch::autograd::Function<LoraLinearFunction> 
     if (silu_pass) {
       take(*std::move(silu_pass));  // the SiLU pass took both products already
     } else {
+      ThinProducts products(b, t, lora_scale, width);
       for (size_t i = 0; i < grads.size(); ++i) {
-        take(ThinProducts(grads[i], BlockRows(b, i, width), t, lora_scale, want_gt,
-                          ctx->needs_input_grad(2), fused));
+        take(products.Of(grads[i], i, want_gt, ctx->needs_input_grad(2), fused));
       }
     }
     if (gt.defined()) gt = gt.to(grads[0].scalar_type());
