@@ -172,12 +172,15 @@ Qkv AdaptedQkv(const torch::Tensor& x, const LinearWeights& base, const BlockAda
   return {std::move(parts[0]), std::move(parts[1]), std::move(parts[2])};
 }
 
+// One of q, k, v ([n l, W] or [n, l, W]) as an [n, H, l, Dh] view.
+torch::Tensor SplitHeads(const torch::Tensor& part, int64_t n, int64_t l, int heads) {
+  return part.view({n, l, heads, part.size(-1) / heads}).transpose(1, 2);
+}
+
 // q, k and v ([n l, W] or [n, l, W] each) as three [n, H, l, Dh] views.
 std::array<torch::Tensor, 3> HeadsOf(const Qkv& qkv, int64_t n, int64_t l, int heads) {
-  auto split_heads = [&](const torch::Tensor& part) {
-    return part.view({n, l, heads, part.size(-1) / heads}).transpose(1, 2);
-  };
-  return {split_heads(qkv.q), split_heads(qkv.k), split_heads(qkv.v)};
+  return {SplitHeads(qkv.q, n, l, heads), SplitHeads(qkv.k, n, l, heads),
+          SplitHeads(qkv.v, n, l, heads)};
 }
 
 // Attention over n sequences of l positions (q, k and v as HeadsOf takes them): [n, l, W].
@@ -310,49 +313,104 @@ Residual BlockForward(const BlockWeights& b, Residual in, int heads, Activation 
       activation, a, rt, fused);
 }
 
-// One causal block over sequences that share their first P positions: `prefix` [P, W] once,
-// `suffix` [N, S, W] per sequence. Every row-wise step (LayerNorm, the four maps, the MLP) runs
-// on the P + N S rows together; the prefix attends to itself, each suffix position to the whole
-// prefix and its own earlier positions. With `read_rows` ([N], suffix positions) it returns
-// only those rows ([N, W], as BlockForward) and leaves `suffix_out` alone.
-torch::Tensor SharedPrefixBlockForward(const BlockWeights& b, const torch::Tensor& prefix,
-                                       const torch::Tensor& suffix, int heads,
-                                       Activation activation, const BlockAdapters* a,
-                                       const PetRuntime& rt, const torch::Tensor& read_rows,
-                                       torch::Tensor* suffix_out) {
-  // The shared-prefix path serves the CPU (ModelOptions::share_text_prefix), where there are no
-  // fused kernels.
-  const FusedKernels fused;
-  const int64_t p = prefix.size(0), n = suffix.size(0), s = suffix.size(1), w = suffix.size(2);
-  const torch::Tensor rows = torch::cat({prefix, suffix.reshape({n * s, w})});
-  const Qkv qkv = AdaptedQkv(LayerNorm(rows, b.ln_1), b.qkv, a, rt, activation, fused);
-  const std::array<torch::Tensor, 3> own = HeadsOf(qkv.Rows(p, n * s), n, s, heads);
-  const std::array<torch::Tensor, 3> shared = HeadsOf(qkv.Rows(0, p), 1, p, heads);
-  const torch::Tensor k = torch::cat({shared[1].expand({n, -1, -1, -1}), own[1]}, 2);
-  const torch::Tensor v = torch::cat({shared[2].expand({n, -1, -1, -1}), own[2]}, 2);
-  if (read_rows.defined()) {
-    const torch::Tensor q = GatherRows(own[0].transpose(1, 2), read_rows).unsqueeze(2);
-    const torch::Tensor attn =
-        MaskedAttention(q, k, v, FutureKeys(read_rows.view({n, 1}), p + s, -p)).view({n, w});
-    return MlpResidual(b,
-                       {GatherRows(suffix, read_rows),
-                        AdaptedLinear(attn, b.out, a, kOut, rt, activation, fused)},
-                       activation, a, rt, fused)
-        .Sum();
+// Where the suffix rows of a shared-prefix tower (SharedPrefixTransformerForward) sit among its
+// rows: after the P prefix rows, each sequence's positions up to its read row (its EOT), one
+// sequence after another. Under the causal mask no later position reaches a read row, so the
+// padding after each EOT up to the call's longest text is left out of every row-wise step:
+// about a third of the suffix rows for dictionary words in "a photo of a {}." (3-7 positions
+// after the 5 shared ones). Attention takes the rows back to [N, S] with zeros in the left-out
+// positions, which come after every query that sees them: masked.
+class SuffixRows {
+ public:
+  // `read_rows`: [N] int64, each in [0, s).
+  SuffixRows(const torch::Tensor& read_rows, int64_t s)
+      : n_(read_rows.size(0)), s_(s), read_rows_(read_rows) {
+    const torch::Tensor last = read_rows.to(torch::kCPU, torch::kLong).contiguous();
+    const int64_t* r = last.data_ptr<int64_t>();
+    std::vector<int64_t> kept, read_index(static_cast<size_t>(n_));
+    for (int64_t i = 0; i < n_; ++i) {
+      TORCH_CHECK(r[i] >= 0 && r[i] < s, "SharedPrefixTransformerForward: read row ", r[i],
+                  " is not one of the suffix's ", s, " positions");
+      for (int64_t j = 0; j <= r[i]; ++j) kept.push_back(i * s + j);
+      read_index[static_cast<size_t>(i)] = static_cast<int64_t>(kept.size()) - 1;
+    }
+    count_ = static_cast<int64_t>(kept.size());
+    read_index_ = torch::tensor(read_index, torch::kLong).to(read_rows.device());
+    if (count_ < n_ * s_) kept_ = torch::tensor(kept, torch::kLong).to(read_rows.device());
+  }
+
+  int64_t sequences() const { return n_; }
+  int64_t positions() const { return s_; }
+  int64_t count() const { return count_; }  // M, the suffix rows kept
+  const torch::Tensor& read_rows() const { return read_rows_; }
+
+  // [N S, ...] -> the kept rows, [M, ...].
+  torch::Tensor Pack(const torch::Tensor& all) const {
+    return kept_.defined() ? all.index_select(0, kept_) : all;
+  }
+  // [M, ...] -> [N S, ...], zeros in the rows left out.
+  torch::Tensor Unpack(const torch::Tensor& kept) const {
+    if (!kept_.defined()) return kept;
+    std::vector<int64_t> shape = kept.sizes().vec();
+    shape[0] = n_ * s_;
+    return torch::zeros(shape, kept.options()).index_copy(0, kept_, kept);
+  }
+  // [M, ...] -> each sequence's read row, [N, ...].
+  torch::Tensor ReadRowsOf(const torch::Tensor& kept) const {
+    return kept.index_select(0, read_index_);
+  }
+
+ private:
+  int64_t n_, s_, count_ = 0;
+  torch::Tensor read_rows_;
+  torch::Tensor kept_;        // [M] int64, n S + j of each kept row; undefined when all are kept
+  torch::Tensor read_index_;  // [N] int64, each read row's index among the kept rows
+};
+
+// Attention for the rows of a shared-prefix block, q, k, v [P + M, W] (SuffixRows): the prefix
+// attends to itself, each suffix position to the whole prefix and its own earlier positions.
+// [P + M, W], or with `read_only` the read rows' alone, [N, W].
+torch::Tensor SharedPrefixAttention(const Qkv& qkv, int64_t p, const SuffixRows& suffix, int heads,
+                                    bool read_only) {
+  const int64_t n = suffix.sequences(), s = suffix.positions(), w = qkv.q.size(-1);
+  const Qkv own = qkv.Rows(p, suffix.count());
+  auto keys = [&](const torch::Tensor& shared, const torch::Tensor& own_rows) {
+    return torch::cat({SplitHeads(shared.narrow(0, 0, p), 1, p, heads).expand({n, -1, -1, -1}),
+                       SplitHeads(suffix.Unpack(own_rows), n, s, heads)},
+                      2);
+  };
+  const torch::Tensor k = keys(qkv.k, own.k), v = keys(qkv.v, own.v);
+  if (read_only) {
+    const torch::Tensor q = SplitHeads(suffix.ReadRowsOf(own.q), n, 1, heads);
+    return MaskedAttention(q, k, v, FutureKeys(suffix.read_rows().view({n, 1}), p + s, -p))
+        .view({n, w});
   }
   const torch::Tensor positions =
-      torch::arange(s, torch::TensorOptions(torch::kLong).device(suffix.device())).expand({n, s});
-  const torch::Tensor suffix_attn =
-      MaskedAttention(own[0], k, v, FutureKeys(positions, p + s, -p)).transpose(1, 2);
+      torch::arange(s, suffix.read_rows().options().dtype(torch::kLong)).expand({n, s});
+  const torch::Tensor suffix_attn = MaskedAttention(SplitHeads(suffix.Unpack(own.q), n, s, heads),
+                                                    k, v, FutureKeys(positions, p + s, -p))
+                                        .transpose(1, 2)
+                                        .reshape({n * s, w});
   const torch::Tensor prefix_attn =
       Attention(qkv.Rows(0, p), 1, p, heads, /*causal=*/true).view({p, w});
-  const torch::Tensor attn = torch::cat({prefix_attn, suffix_attn.reshape({n * s, w})});
-  const torch::Tensor h =
-      MlpResidual(b, {rows, AdaptedLinear(attn, b.out, a, kOut, rt, activation, fused)}, activation,
-                  a, rt, fused)
-          .Sum();
-  *suffix_out = h.narrow(0, p, n * s).view({n, s, w});
-  return h.narrow(0, 0, p);
+  return torch::cat({prefix_attn, suffix.Pack(suffix_attn)});
+}
+
+// One causal block over the rows of sequences that share their first P positions: the prefix's
+// P rows once, then the suffix rows SuffixRows keeps. Every row-wise step (LayerNorm, the four
+// maps, the MLP) runs on them together. Returns the next residual stream over the same rows, its
+// last add left undone; with `read_only`, over the read rows alone ([N, W], as BlockForward).
+Residual SharedPrefixBlockForward(const BlockWeights& b, Residual in, int64_t p,
+                                  const SuffixRows& suffix, int heads, Activation activation,
+                                  const BlockAdapters* a, const PetRuntime& rt,
+                                  const FusedKernels& fused, bool read_only) {
+  const AddLayerNormOutput x = SumAndNorm(std::move(in), b.ln_1, fused);
+  const Qkv qkv = AdaptedQkv(x.normed, b.qkv, a, rt, activation, fused);
+  const torch::Tensor attn = SharedPrefixAttention(qkv, p, suffix, heads, read_only);
+  torch::Tensor stream = read_only ? suffix.ReadRowsOf(x.sum.narrow(0, p, suffix.count())) : x.sum;
+  return MlpResidual(
+      b, {std::move(stream), AdaptedLinear(attn, b.out, a, kOut, rt, activation, fused)},
+      activation, a, rt, fused);
 }
 
 }  // namespace
@@ -421,22 +479,22 @@ torch::Tensor SharedPrefixTransformerForward(const TransformerWeights& weights,
                                              const std::vector<BlockAdapters>* adapters,
                                              const PetRuntime& runtime,
                                              const torch::Tensor& read_rows) {
-  TORCH_CHECK(!weights.blocks.empty() && read_rows.defined(),
-              "SharedPrefixTransformerForward: needs blocks and read_rows");
+  TORCH_CHECK(!weights.blocks.empty() && read_rows.defined() && read_rows.dim() == 1 &&
+                  read_rows.size(0) == suffix.size(0),
+              "SharedPrefixTransformerForward: needs blocks and one read row per suffix");
   const bool use = adapters != nullptr && !adapters->empty() && runtime.options != nullptr;
-  const size_t last = weights.blocks.size() - 1;
-  for (size_t i = 0; i < last; ++i) {
+  const int64_t p = prefix.size(0), n = suffix.size(0), s = suffix.size(1), w = suffix.size(2);
+  const SuffixRows suffix_rows(read_rows, s);
+  Residual stream{torch::cat({prefix, suffix_rows.Pack(suffix.reshape({n * s, w}))}),
+                  torch::Tensor()};
+  for (size_t i = 0; i < weights.blocks.size(); ++i) {
     YieldPoint();
-    torch::Tensor next_suffix;
-    prefix = SharedPrefixBlockForward(weights.blocks[i], prefix, suffix, weights.heads,
-                                      weights.activation, use ? &(*adapters)[i] : nullptr, runtime,
-                                      torch::Tensor(), &next_suffix);
-    suffix = next_suffix;
+    stream = SharedPrefixBlockForward(weights.blocks[i], std::move(stream), p, suffix_rows,
+                                      weights.heads, weights.activation,
+                                      use ? &(*adapters)[i] : nullptr, runtime, weights.fused,
+                                      /*read_only=*/i + 1 == weights.blocks.size());
   }
-  YieldPoint();
-  return SharedPrefixBlockForward(weights.blocks[last], prefix, suffix, weights.heads,
-                                  weights.activation, use ? &(*adapters)[last] : nullptr, runtime,
-                                  read_rows, nullptr);
+  return stream.Sum();
 }
 
 }  // namespace perennial

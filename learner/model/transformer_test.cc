@@ -126,42 +126,61 @@ TEST(FusedPathsTest, GiveTheSameOutputsAndGradients) {
 
 // Sequences that share their first positions give the same read rows, and the same gradients
 // to the shared positions (summed over the sequences), to each suffix and to the adapters,
-// whether the shared positions run once or once per sequence.
+// whether the shared positions run once or once per sequence. The read rows differ, so the
+// shared-prefix path leaves each suffix's positions after its read row out (SuffixRows).
 TEST(SharedPrefixTest, MatchesTheFullSequencesRowsAndGradients) {
+  const std::vector<int64_t> ragged = {4, 0, 2, 3}, full = {4, 4, 4, 4};
   for (const bool packed : {false, true}) {
-    TransformerWeights weights = RandomTransformer(Activation::kQuickGelu, packed);
-    weights.fused.qkv_grads_apart = !packed;  // the shared-prefix path also takes q, k, v apart
-    const Adapters adapters = PerturbedAdapters(TinyClipConfig(), 5);
-    const PetRuntime rt{&adapters.options(), /*training=*/false};
-    const int64_t w = TinyClipConfig().vision_width;
-    const torch::Tensor prefix0 = torch::randn({3, w}), suffix0 = torch::randn({4, 5, w});
-    const torch::Tensor rows = torch::tensor({4, 0, 2, 3}, torch::kLong);
-    const torch::Tensor probe = torch::randn({4, w});
+    for (const std::vector<int64_t>* read : {&ragged, &full}) {
+      SCOPED_TRACE(std::string(packed ? "oneDNN, fused add + LayerNorm" : "BLAS, q/k/v apart") +
+                   (read == &full ? ", every position read" : ", ragged"));
+      TransformerWeights weights = RandomTransformer(Activation::kQuickGelu, packed);
+      weights.fused.qkv_grads_apart = !packed;
+      weights.fused.add_layer_norm = packed;
+      const Adapters adapters = PerturbedAdapters(TinyClipConfig(), 5);
+      const PetRuntime rt{&adapters.options(), /*training=*/false};
+      const int64_t w = TinyClipConfig().vision_width;
+      const torch::Tensor prefix0 = torch::randn({3, w}), suffix0 = torch::randn({4, 5, w});
+      const torch::Tensor rows = torch::tensor(*read, torch::kLong);
+      const torch::Tensor probe = torch::randn({4, w});
 
-    torch::Tensor outputs[2], prefix_grads[2], suffix_grads[2];
-    std::vector<torch::Tensor> adapter_grads[2];
-    for (int shared = 0; shared < 2; ++shared) {
-      for (const torch::Tensor& p : adapters.Parameters()) p.mutable_grad().reset();
-      const torch::Tensor prefix = prefix0.clone().requires_grad_(true);
-      const torch::Tensor suffix = suffix0.clone().requires_grad_(true);
-      const torch::Tensor out =
-          shared == 1
-              ? SharedPrefixTransformerForward(weights, prefix, suffix, &adapters.image_blocks(),
-                                               rt, rows)
-              : TransformerForward(weights, torch::cat({prefix.expand({4, 3, w}), suffix}, 1),
-                                   /*causal=*/true, &adapters.image_blocks(), rt, rows + 3);
-      ASSERT_EQ(out.sizes(), probe.sizes());
-      (out * probe).sum().backward();
-      outputs[shared] = out.detach();
-      prefix_grads[shared] = prefix.grad();
-      suffix_grads[shared] = suffix.grad();
-      adapter_grads[shared] = DefinedGradients(adapters);
+      torch::Tensor outputs[2], prefix_grads[2], suffix_grads[2];
+      std::vector<torch::Tensor> adapter_grads[2];
+      for (int shared = 0; shared < 2; ++shared) {
+        for (const torch::Tensor& p : adapters.Parameters()) p.mutable_grad().reset();
+        const torch::Tensor prefix = prefix0.clone().requires_grad_(true);
+        const torch::Tensor suffix = suffix0.clone().requires_grad_(true);
+        const torch::Tensor out =
+            shared == 1
+                ? SharedPrefixTransformerForward(weights, prefix, suffix, &adapters.image_blocks(),
+                                                 rt, rows)
+                : TransformerForward(weights, torch::cat({prefix.expand({4, 3, w}), suffix}, 1),
+                                     /*causal=*/true, &adapters.image_blocks(), rt, rows + 3);
+        ASSERT_EQ(out.sizes(), probe.sizes());
+        (out * probe).sum().backward();
+        outputs[shared] = out.detach();
+        prefix_grads[shared] = prefix.grad();
+        suffix_grads[shared] = suffix.grad();
+        adapter_grads[shared] = DefinedGradients(adapters);
+      }
+      EXPECT_TRUE(torch::allclose(outputs[1], outputs[0], 1e-5, 1e-5));
+      EXPECT_TRUE(torch::allclose(prefix_grads[1], prefix_grads[0], 1e-4, 1e-5));
+      EXPECT_TRUE(torch::allclose(suffix_grads[1], suffix_grads[0], 1e-4, 1e-5));
+      ASSERT_EQ(adapter_grads[1].size(), 8u * weights.blocks.size());
+      ExpectGradientsNear(adapter_grads[1], adapter_grads[0], 1e-4);
     }
-    EXPECT_TRUE(torch::allclose(outputs[1], outputs[0], 1e-5, 1e-5)) << "packed " << packed;
-    EXPECT_TRUE(torch::allclose(prefix_grads[1], prefix_grads[0], 1e-4, 1e-5));
-    EXPECT_TRUE(torch::allclose(suffix_grads[1], suffix_grads[0], 1e-4, 1e-5));
-    ASSERT_EQ(adapter_grads[1].size(), 8u * weights.blocks.size());
-    ExpectGradientsNear(adapter_grads[1], adapter_grads[0], 1e-4);
+  }
+}
+
+TEST(SharedPrefixTest, RejectsReadRowsOutsideTheSuffix) {
+  const TransformerWeights weights = RandomTransformer(Activation::kQuickGelu, false);
+  const int64_t w = TinyClipConfig().vision_width;
+  const torch::Tensor prefix = torch::randn({3, w}), suffix = torch::randn({2, 5, w});
+  for (const std::vector<int64_t>& rows :
+       {std::vector<int64_t>{5, 0}, std::vector<int64_t>{-1, 0}, std::vector<int64_t>{1}}) {
+    EXPECT_THROW(SharedPrefixTransformerForward(weights, prefix, suffix, nullptr, PetRuntime(),
+                                                torch::tensor(rows, torch::kLong)),
+                 c10::Error);
   }
 }
 
