@@ -79,21 +79,47 @@ bool RunOne(const std::string& dir, int threads, int samples_per_thread, int bat
   return failed == 0 && total == static_cast<uint64_t>(threads) * samples_per_thread;
 }
 
+constexpr char kUsage[] =
+    "usage: storage_bench [--threads N (4)] [--samples_per_thread N (2000)] [--dir PATH]\n"
+    "Synced sample-log appends per second from N writer threads, without gRPC: one sample per\n"
+    "call, then 16 per call. One JSON line each, with the ingest goal (5,000/s) beside it.\n"
+    "The database lives in a fresh temporary directory (or PATH), deleted afterwards.\n";
+
 int Main(int argc, char** argv) {
   int threads = 4;
   int samples_per_thread = 2000;
   std::string dir;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    if (std::strcmp(argv[i], "--threads") == 0) {
-      threads = std::max(1, std::atoi(argv[i + 1]));
-    } else if (std::strcmp(argv[i], "--samples_per_thread") == 0) {
-      samples_per_thread = std::max(1, std::atoi(argv[i + 1]));
-    } else if (std::strcmp(argv[i], "--dir") == 0) {
-      dir = argv[i + 1];
-    } else {
-      std::fprintf(stderr, "storage_bench: unknown flag %s\n", argv[i]);
+  for (int i = 1; i < argc; ++i) {
+    const std::string flag = argv[i];
+    if (flag == "--help" || flag == "-h") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    }
+    const bool takes_value =
+        flag == "--threads" || flag == "--samples_per_thread" || flag == "--dir";
+    if (!takes_value || i + 1 == argc) {
+      std::fprintf(stderr, "storage_bench: %s %s\n%s",
+                   takes_value ? "no value for" : "unknown flag", argv[i], kUsage);
       return 2;
     }
+    const char* value = argv[++i];
+    if (flag == "--threads") {
+      threads = std::max(1, std::atoi(value));
+    } else if (flag == "--samples_per_thread") {
+      samples_per_thread = std::max(1, std::atoi(value));
+    } else {
+      dir = value;
+    }
+  }
+  // The bench deletes its directory before each run and afterwards: never one that holds files.
+  std::error_code exists_error;
+  if (!dir.empty() && std::filesystem::exists(dir, exists_error) &&
+      !std::filesystem::is_empty(dir, exists_error)) {
+    std::fprintf(stderr,
+                 "storage_bench: --dir %s is not empty; give a new or empty directory (the bench "
+                 "deletes it afterwards)\n",
+                 dir.c_str());
+    return 2;
   }
   // The default: a fresh directory under $TMPDIR, removed on exit.
   const TempDir temp("storage-bench");
