@@ -112,8 +112,8 @@ class ClipModel {
   torch::Tensor EncodeImage(const torch::Tensor& pixels, const Adapters* adapters = nullptr,
                             bool training = false) const;
   // tokens: [N, L] int64 with L <= context_length, SOT ... EOT then zero padding (EOT has the
-  // highest id, so its position is the argmax, as in the reference). Positions after the
-  // longest EOT are skipped: exact under the causal mask, and much cheaper for short labels.
+  // highest id, so its position is the argmax, as in the reference). Positions after the EOT
+  // are skipped (exact under the causal mask): the longest EOT's, each text's own when shared.
   // Pass tokens on the CPU: tokens on a GPU are accepted, but copied back first (a wait).
   torch::Tensor EncodeText(const torch::Tensor& tokens, const Adapters* adapters = nullptr,
                            bool training = false) const;
