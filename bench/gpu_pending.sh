@@ -19,7 +19,9 @@ build=${BUILD:-build-gpu}
 # clip_cuda_vs_cpu line (gradient cosine against the CPU) checks the whole tower instead.
 # Session 24, after its device time: the one-pass kernel sums B's gradient with atomics and
 # writes gt scaled in g's dtype, and the forward's SiLU hands fc2 its t (FusedSiluThinProduct);
-# both tests have CUDA cases of them, lora_grad_bench times them.
+# both tests have CUDA cases of them, lora_grad_bench times them. Session 25: the default
+# path's ATen thin products scale B and t once per node instead of each block's products
+# (lora_linear_test's CUDA chunk cases; the A/B's defaults time it).
 pending_tests=(fused_lora_grad_test lora_linear_test)
 pending_benches=(lora_grad_bench)
 pending_flags=("--experimental-kernels 1")
