@@ -52,26 +52,46 @@ void BatchedProduct(const torch::Tensor& a, bool transpose_a, const torch::Tenso
 #endif
 }
 
-torch::Tensor CausalMask(int64_t length) {
-  return torch::ones({length, length}, torch::kBool).triu(1);
+// The scores to leave out as a bool mask broadcast over a range of heads' [n, Lq, Lk] scores:
+// [Lq, Lk] when causal, [B, Lq, Lk] for `hidden` (CpuAttention), undefined for none.
+torch::Tensor HiddenScores(int64_t heads_total, int64_t lq, int64_t lk, bool causal,
+                           const torch::Tensor& hidden) {
+  if (hidden.defined()) {
+    TORCH_CHECK(!causal, "CpuAttention: causal and a hidden mask together");
+    TORCH_CHECK(hidden.scalar_type() == torch::kBool && hidden.dim() == 3 && hidden.size(1) == lq &&
+                    hidden.size(2) == lk && hidden.size(0) > 0 && heads_total % hidden.size(0) == 0,
+                "CpuAttention: hidden must be bool [G, ", lq, ", ", lk, "] with ", heads_total,
+                " a multiple of G, got ", hidden.scalar_type(), " ", hidden.sizes());
+    const int64_t groups = hidden.size(0);
+    return hidden.unsqueeze(1)
+        .expand({groups, heads_total / groups, lq, lk})
+        .reshape({heads_total, lq, lk});
+  }
+  if (!causal) return torch::Tensor();
+  TORCH_CHECK(lq == lk, "CpuAttention: causal needs as many queries as keys, got ", lq, " and ",
+              lk);
+  return torch::ones({lq, lk}, torch::kBool).triu(1);
 }
 
 class CpuAttentionFunction : public torch::autograd::Function<CpuAttentionFunction> {
  public:
   static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& q_in,
                                const torch::Tensor& k_in, const torch::Tensor& v_in, double scale,
-                               bool causal) {
+                               bool causal, const torch::Tensor* hidden) {
     const torch::Tensor q = q_in.contiguous(), k = k_in.contiguous(), v = v_in.contiguous();
     const int64_t b = q.size(0), l = q.size(1);
     torch::Tensor probs = torch::empty({b, l, k.size(1)}, q.options());
     torch::Tensor out = torch::empty({b, l, v.size(2)}, q.options());
-    const torch::Tensor mask = causal ? CausalMask(l) : torch::Tensor();
+    const torch::Tensor mask = HiddenScores(b, l, k.size(1), causal, *hidden);
     ForEachHeadRange(b, [&](int64_t begin, int64_t end) {
       const int64_t n = end - begin;
       torch::Tensor scores = torch::empty({n, l, k.size(1)}, q.options());
       BatchedProduct(q.narrow(0, begin, n), false, k.narrow(0, begin, n), true,
                      static_cast<float>(scale), scores);
-      if (causal) scores.masked_fill_(mask, -std::numeric_limits<float>::infinity());
+      if (mask.defined()) {
+        scores.masked_fill_(mask.dim() == 3 ? mask.narrow(0, begin, n) : mask,
+                            -std::numeric_limits<float>::infinity());
+      }
       torch::Tensor p = probs.narrow(0, begin, n);
       at::_softmax_out(p, scores, -1, /*half_to_float=*/false);
       torch::Tensor o = out.narrow(0, begin, n);
@@ -101,15 +121,20 @@ class CpuAttentionFunction : public torch::autograd::Function<CpuAttentionFuncti
       BatchedProduct(ds, false, k.narrow(0, begin, n), false, 1, dq_part);
       BatchedProduct(ds, true, q.narrow(0, begin, n), false, 1, dk_part);
     });
-    return {dq, dk, dv, torch::Tensor(), torch::Tensor()};
+    return {dq, dk, dv, torch::Tensor(), torch::Tensor(), torch::Tensor()};
   }
 };
 
 }  // namespace
 
 torch::Tensor CpuAttention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
-                           double scale, bool causal) {
-  return CpuAttentionFunction::apply(q, k, v, scale, causal);
+                           double scale, bool causal, const torch::Tensor& hidden) {
+  TORCH_CHECK(q.dim() == 3 && k.dim() == 3 && v.dim() == 3 && k.sizes() == v.sizes() &&
+                  q.size(0) == k.size(0) && q.size(2) == k.size(2),
+              "CpuAttention: q [B, Lq, D] and k, v [B, Lk, D], got ", q.sizes(), ", ", k.sizes(),
+              ", ", v.sizes());
+  // `hidden` by pointer: an undefined tensor cannot be an autograd input.
+  return CpuAttentionFunction::apply(q, k, v, scale, causal, &hidden);
 }
 
 }  // namespace perennial
