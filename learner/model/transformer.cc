@@ -385,8 +385,9 @@ torch::Tensor SharedPrefixAttention(const Qkv& qkv, int64_t p, const SuffixRows&
                                     bool read_only) {
   const int64_t n = suffix.sequences(), s = suffix.positions(), w = qkv.q.size(-1);
   const Qkv own = qkv.Rows(p, suffix.count());
-  auto keys = [&](const torch::Tensor& shared, const torch::Tensor& own_rows) {
-    return torch::cat({SplitHeads(shared.narrow(0, 0, p), 1, p, heads).expand({n, -1, -1, -1}),
+  // k or v for every suffix position: the shared prefix's, then its own (zeros where left out).
+  auto keys = [&](const torch::Tensor& rows, const torch::Tensor& own_rows) {
+    return torch::cat({SplitHeads(rows.narrow(0, 0, p), 1, p, heads).expand({n, -1, -1, -1}),
                        SplitHeads(suffix.Unpack(own_rows), n, s, heads)},
                       2);
   };
