@@ -107,10 +107,10 @@ torch::Tensor TransformerForward(const TransformerWeights& weights, torch::Tenso
 
 // The causal (text) tower over N sequences that all begin with the same P tokens, computing
 // those positions once: `prefix` [P, width] holds them (embedded), `suffix` [N, S, width] the
-// rest of each sequence (positions P .. P + S - 1). Prompted class texts share their template's
-// start ("a photo of a" after SOT), so this skips (N - 1) P of the N (P + S) rows in every
-// block. Returns the rows at suffix positions `read_rows` ([N] int64, required), as
-// TransformerForward on the whole sequences with read_rows + P: equal up to float rounding.
+// rest of each sequence (positions P .. P + S - 1), each run only up to its read row (`read_rows`
+// [N] int64 suffix positions in [0, S), required: under the mask nothing later reaches it).
+// Returns the rows at `read_rows`, as TransformerForward on the whole sequences with
+// read_rows + P: equal up to float rounding. Skips (N - 1) P rows and every text's padding.
 torch::Tensor SharedPrefixTransformerForward(const TransformerWeights& weights,
                                              torch::Tensor prefix, torch::Tensor suffix,
                                              const std::vector<BlockAdapters>* adapters,
