@@ -131,7 +131,11 @@ class ThinProducts {
     }
     if (want_gb) {
       if (!scaled_t_.defined()) scaled_t_ = t_.mul(scale_);
-      products.gb = torch::mm(g.t(), scaled_t_);
+      // On the CPU as (s t)^T g, [rank, width], transposed back as a view: its BLAS runs a
+      // product with 8 output rows 20-40% faster than one with 8 output columns (OpenBLAS fp32
+      // and oneDNN bf16 alike; ViT-B/32's fc, g [800, 3072] fp32, 2 threads: 1.33 -> 0.81 ms).
+      // cuBLAS's side of it has not been measured.
+      products.gb = g.is_cpu() ? torch::mm(scaled_t_.t(), g).t() : torch::mm(g.t(), scaled_t_);
     }
     return products;
   }
@@ -250,7 +254,10 @@ class LoraLinearFunction : public torch::autograd::Function<LoraLinearFunction> 
     }
     if (!gb_blocks.empty()) {
       gb = gb_blocks.size() == 1 ? std::move(gb_blocks[0]) : torch::cat(gb_blocks);
-      gb = gb.to(static_cast<c10::ScalarType>(ctx->saved_data["b_dtype"].toInt()));
+      // Contiguous like B (an ATen block's gb is a transposed view): one copy at most, with the
+      // cast.
+      gb = gb.to(static_cast<c10::ScalarType>(ctx->saved_data["b_dtype"].toInt()),
+                 /*non_blocking=*/false, /*copy=*/false, c10::MemoryFormat::Contiguous);
     }
     return {gx, ga, gb, torch::Tensor(), torch::Tensor(), torch::Tensor()};
   }
