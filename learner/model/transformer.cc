@@ -226,10 +226,11 @@ torch::Tensor GatherRows(const torch::Tensor& x, const torch::Tensor& rows) {
 // are short: this serves one query per sequence, or a few suffix positions). [N, H, Sq, Dh].
 torch::Tensor MaskedAttention(const torch::Tensor& q, const torch::Tensor& k,
                               const torch::Tensor& v, const torch::Tensor& hidden) {
-  const int64_t n = q.size(0), heads = q.size(1), head_dim = q.size(3);
+  const int64_t head_dim = q.size(3);
   if (q.is_cpu() && q.scalar_type() == torch::kFloat32) {
     // Its heads' products are a few positions each: ATen's fp32 bmm spends more per matrix on
     // bookkeeping than on the product (cpu_attention.h).
+    const int64_t n = q.size(0), heads = q.size(1);
     auto heads_first = [&](const torch::Tensor& t) {
       return t.reshape({n * heads, t.size(2), head_dim});
     };
@@ -237,7 +238,7 @@ torch::Tensor MaskedAttention(const torch::Tensor& q, const torch::Tensor& k,
                         /*causal=*/false, hidden)
         .view({n, heads, q.size(2), head_dim});
   }
-  torch::Tensor scores = torch::matmul(q, k.transpose(-2, -1)) * (1.0 / std::sqrt(q.size(-1)));
+  torch::Tensor scores = torch::matmul(q, k.transpose(-2, -1)) * (1.0 / std::sqrt(head_dim));
   if (hidden.defined()) {
     scores = scores.masked_fill(hidden.unsqueeze(1), -std::numeric_limits<float>::infinity());
   }
