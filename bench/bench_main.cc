@@ -50,10 +50,10 @@ void Usage() {
          "  --fused-kernels 0|1  perennial's own fused kernels: the residual add +\n"
          "                    LayerNorm on the CPU, and on CUDA where the build has\n"
          "                    them; 0 runs ATen's ops [1]\n"
-         "  --experimental-kernels 0|1  CUDA, with --fused-kernels 1: also the kernels not\n"
-         "                    yet measured on a GPU (one pass over g for the LoRA\n"
-         "                    backward, with SiLU's backward in front for the MLP's\n"
-         "                    first map, fused_lora_grad.h) [0]\n"
+         "  --fused-lora-grad 0|1  CUDA, with --fused-kernels 1: one pass over g for the\n"
+         "                    LoRA backward's thin products, with SiLU's backward in\n"
+         "                    front for the MLP's first map (fused_lora_grad.h); 0 runs\n"
+         "                    ATen's products [1]\n"
          "  --qkv-grads-apart 0|1  CUDA: q, k and v leave the LoRA q/k/v map as three\n"
          "                    outputs, so the backward never concatenates their\n"
          "                    gradients [1]\n"
@@ -136,8 +136,8 @@ std::optional<int> ParseFlags(int argc, char** argv, BenchFlags* flags) {
       clip.run.share_text_prefix = learner.run.share_text_prefix = value != "0";
     } else if (flag == "--fused-kernels") {
       clip.run.fused_kernels = learner.run.fused_kernels = value != "0";
-    } else if (flag == "--experimental-kernels") {
-      clip.run.experimental_kernels = learner.run.experimental_kernels = value != "0";
+    } else if (flag == "--fused-lora-grad") {
+      clip.run.fused_lora_grad = learner.run.fused_lora_grad = value != "0";
     } else if (flag == "--qkv-grads-apart") {
       clip.run.qkv_grads_apart = learner.run.qkv_grads_apart = value != "0";
     } else if (flag == "--cuda-graph") {

@@ -23,7 +23,7 @@ ModelOptions ApplyRunOptions(const RunOptions& run) {
   options.onednn_linear = run.onednn_linear;
   options.share_text_prefix = run.share_text_prefix;
   options.fused_kernels = run.fused_kernels;
-  options.experimental_kernels = run.experimental_kernels;
+  options.fused_lora_grad = run.fused_lora_grad;
   options.qkv_grads_apart = run.qkv_grads_apart;
   const StatusOr<torch::ScalarType> dtype = ParseComputeDtype(run.dtype);
   options.dtype = dtype.ok() ? *dtype : torch::kFloat32;
@@ -39,7 +39,7 @@ std::vector<Field> RunFields(const RunOptions& run) {
   if (run.device != "cpu") {
     if (!run.qkv_grads_apart) fields.push_back(Num("qkv_grads_apart", 0));
     fields.push_back(Num("fused_kernels", run.fused_kernels && FusedCudaKernelsBuilt()));
-    if (run.experimental_kernels) fields.push_back(Num("experimental_kernels", 1));
+    if (!run.fused_lora_grad) fields.push_back(Num("fused_lora_grad", 0));
   } else if (!run.fused_kernels) {
     fields.push_back(Num("fused_kernels", 0));  // the CPU's add + LayerNorm kernels off
   }

@@ -37,8 +37,8 @@ struct RunOptions {
   // ModelOptions::fused_kernels: perennial's own CUDA kernels where the build has them.
   // Default: on.
   bool fused_kernels = true;
-  // ModelOptions::experimental_kernels: also the fused kernels not yet measured. Default: off.
-  bool experimental_kernels = false;
+  // ModelOptions::fused_lora_grad: the LoRA backward's one pass over g (CUDA). Default: on.
+  bool fused_lora_grad = true;
   // ModelOptions::qkv_grads_apart: q, k and v leave the q/k/v map apart (CUDA). Default: on.
   bool qkv_grads_apart = true;
   // CUDA attention kernel (attention_backend.h): "auto" or the one kernel allowed. Default: auto.

@@ -147,7 +147,7 @@ StatusOr<ClipModel> ClipModel::FromTensors(const TensorMap& tensors,
         options.fused_kernels && options.device.is_cuda() && FusedCudaKernelsBuilt();
     // The add + LayerNorm op has CPU kernels too (add_layer_norm_cpu.h).
     fused.add_layer_norm = cuda_kernels || (options.fused_kernels && options.device.is_cpu());
-    fused.lora_grad = cuda_kernels && options.experimental_kernels;
+    fused.lora_grad = cuda_kernels && options.fused_lora_grad;
     fused.silu_lora = fused.lora_grad;
     fused.qkv_grads_apart = options.qkv_grads_apart && options.device.is_cuda();
     m.vision_.transformer.fused = m.text_.transformer.fused = fused;
