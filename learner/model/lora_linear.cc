@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "learner/base/yield_point.h"
+#include "learner/model/cpu_thin_products.h"
 #include "learner/model/fused_lora_grad.h"
 
 namespace perennial {
@@ -58,10 +59,23 @@ bool RepacksMergedWeight(const torch::Tensor& x2d, const LoraLinearBase& base) {
   return base.packed.weight_t.defined() && x2d.size(0) >= std::max(out, in);
 }
 
-// x A^T: the caller's (LoraLinearBase::t) where it has it, else one product.
+// x A^T: the caller's (LoraLinearBase::t) where it has it, else one product (fp32 on the CPU:
+// CpuThinPass, ~2x OpenBLAS's).
 torch::Tensor ThinForward(const torch::Tensor& x2d, const LoraLinearBase& base,
                           const torch::Tensor& a) {
-  return base.t.defined() ? base.t : torch::mm(x2d, a.t());
+  if (base.t.defined()) return base.t;
+  if (std::optional<CpuThinProducts> pass = CpuThinPass(x2d, a.t(), torch::Tensor(), 1.0)) {
+    return std::move(pass->mb);
+  }
+  return torch::mm(x2d, a.t());
+}
+
+// A's gradient gt^T x, [rank, in]: on the CPU in fp32 as CpuThinPass's (x^T gt), transposed.
+torch::Tensor AGradient(const torch::Tensor& gt, const torch::Tensor& x) {
+  if (std::optional<CpuThinProducts> pass = CpuThinPass(x, torch::Tensor(), gt, 1.0)) {
+    return pass->mt.t().contiguous();
+  }
+  return torch::mm(gt.t(), x);
 }
 
 // y, and when `backward_weight` is non-null what x's gradient is multiplied by (BackwardPath):
@@ -106,8 +120,9 @@ torch::Tensor BlockRows(const torch::Tensor& m, size_t i, int64_t rows) {
 
 // The thin products of one node's backward, block by block of the output gradient g:
 // s g B (the gradient of t = x A^T) and B's gradient s g^T t, each only where wanted, s the LoRA
-// scale. One pass over g with the CUDA kernel where `fused` asks and it applies (it scales);
-// else two ATen products of s B and s t, made once per node on first use: scaling the
+// scale. One pass over g with the CUDA kernel where `fused` asks and it applies (it scales), or
+// on the CPU in fp32 (CpuThinPass, 3-4x OpenBLAS's two products, whatever `fused`); else two
+// ATen products of s B and s t, made once per node on first use: scaling the
 // [out, rank] and [N, rank] inputs costs two tiny kernels per node, where scaling each block's
 // products would cost two per block (three blocks for q/k/v gradients apart).
 class ThinProducts {
@@ -122,6 +137,13 @@ class ThinProducts {
       if (std::optional<LoraGradProducts> pass =
               FusedLoraGradPass(g, BlockRows(b_, block, block_width_), t_, scale_)) {
         return *pass;
+      }
+    }
+    if (g.is_cpu() && (want_gt || want_gb)) {
+      const torch::Tensor b = want_gt ? BlockRows(b_, block, block_width_) : torch::Tensor();
+      if (std::optional<CpuThinProducts> pass =
+              CpuThinPass(g, b, want_gb ? t_ : torch::Tensor(), scale_)) {
+        return {std::move(pass->mb), std::move(pass->mt), torch::Tensor()};
       }
     }
     LoraGradProducts products;
@@ -249,8 +271,7 @@ class LoraLinearFunction : public torch::autograd::Function<LoraLinearFunction> 
       }
     }
     if (ctx->needs_input_grad(1)) {
-      ga =
-          torch::mm(gt.t(), x).to(static_cast<c10::ScalarType>(ctx->saved_data["a_dtype"].toInt()));
+      ga = AGradient(gt, x).to(static_cast<c10::ScalarType>(ctx->saved_data["a_dtype"].toInt()));
     }
     if (!gb_blocks.empty()) {
       gb = gb_blocks.size() == 1 ? std::move(gb_blocks[0]) : torch::cat(gb_blocks);

@@ -1,0 +1,97 @@
+// thin_products_bench: a LoRA map's rank-8 products on the CPU, perennial's one pass over the
+// wide operand (CpuThinPass, cpu_thin_products.h) beside the ATen products it replaces, for the
+// backward's pair (gt = s g B and B's gradient s g^T t, ATen as lora_linear.cc ran them before
+// session 26: mm(g, s B) and mm((s t)^T, g)) and for each product alone (the forward's
+// t = x A^T; A's gradient gt^T x). One JSON line per shape and product, each figure the
+// median of --iterations calls after ten untimed ones (bench::TimeIt). fp32 only: the pass
+// takes nothing else (cpu_thin_products.h says why):
+//   {"name": "thin_products", "product": "backward_pair", "dtype": "fp32", "rows": 800,
+//    "cols": 3072, "threads": 1, "pass_us": ..., "aten_us": ..., "speedup": ...,
+//    "pass_gflop_per_s": ...}
+// Shapes: the default model's image tower (16 images x 65 positions; widths 128 and 512) and
+// ViT-B/32's (16 x 50 positions; widths 768, 2304 and 3072).
+// Usage: thin_products_bench [--iterations N] [--threads N]
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
+#include <string>
+
+#include "bench/bench_util.h"
+#include "learner/base/cpu_runtime.h"
+#include "learner/model/cpu_thin_products.h"
+
+namespace perennial {
+namespace {
+
+constexpr double kScale = 2.0;
+
+struct Product {
+  const char* name;
+  int flops_per_element;  // per element of m: 2 per rank-8 output value per product
+  std::function<void()> pass, aten;
+};
+
+void Report(int64_t rows, int64_t cols, int iterations) {
+  torch::manual_seed(1);
+  const torch::Tensor m = torch::randn({rows, cols});
+  const torch::Tensor b = torch::randn({cols, 8}), t = torch::randn({rows, 8});
+  const torch::Tensor a = torch::randn({8, cols});
+  const Product products[] = {
+      {"backward_pair", 32, [&] { (void)CpuThinPass(m, b, t, kScale); },
+       [&] {
+         (void)torch::mm(m, b.mul(kScale));
+         (void)torch::mm(t.mul(kScale).t(), m).t();
+       }},
+      {"m_times_b", 16, [&] { (void)CpuThinPass(m, a.t(), torch::Tensor(), 1.0); },
+       [&] { (void)torch::mm(m, a.t()); }},
+      {"m_transposed_times_t", 16, [&] { (void)CpuThinPass(m, torch::Tensor(), t, 1.0); },
+       [&] { (void)torch::mm(t.t(), m); }},
+  };
+  if (!CpuThinPass(m, b, t, kScale)) {
+    std::fprintf(stderr, "thin_products_bench: the pass does not run here (no AVX-512?)\n");
+    std::exit(1);
+  }
+  for (const Product& p : products) {
+    const double pass_us = 1e3 * bench::TimeIt(p.pass, 10, iterations).median_ms;
+    const double aten_us = 1e3 * bench::TimeIt(p.aten, 10, iterations).median_ms;
+    std::printf(
+        "{\"name\": \"thin_products\", \"product\": \"%s\", \"dtype\": \"fp32\", \"rows\": %lld, "
+        "\"cols\": %lld, \"threads\": %d, \"pass_us\": %.1f, \"aten_us\": %.1f, "
+        "\"speedup\": %.2f, \"pass_gflop_per_s\": %.1f}\n",
+        p.name, static_cast<long long>(rows), static_cast<long long>(cols),
+        torch::get_num_threads(), pass_us, aten_us, aten_us / pass_us,
+        p.flops_per_element * rows * cols / pass_us * 1e-3);
+    std::fflush(stdout);
+  }
+}
+
+int Main(int argc, char** argv) {
+  int iterations = 200, threads = 1;
+  for (int i = 1; i < argc; ++i) {
+    const std::string flag = argv[i];
+    if ((flag == "--iterations" || flag == "--threads") && i + 1 < argc) {
+      (flag == "--iterations" ? iterations : threads) = std::max(1, std::atoi(argv[++i]));
+    } else {
+      std::fprintf(stderr,
+                   "usage: thin_products_bench [--iterations N (200)] [--threads N (1)]\n"
+                   "A LoRA map's rank-8 CPU products, one pass beside ATen's; one JSON line "
+                   "per shape, dtype and product.\n");
+      return flag == "--help" || flag == "-h" ? 0 : 2;
+    }
+  }
+  torch::set_num_threads(threads);
+  const int64_t shapes[][2] = {{1040, 128}, {1040, 512}, {800, 768}, {800, 2304}, {800, 3072}};
+  for (const auto& shape : shapes) Report(shape[0], shape[1], iterations);
+  return 0;
+}
+
+}  // namespace
+}  // namespace perennial
+
+int main(int argc, char** argv) {
+  perennial::TuneCpuRuntime();
+  return perennial::Main(argc, argv);
+}
