@@ -9,7 +9,11 @@
 //                           async 98 / 250 / 324 / 1048; ATen 122 / 338 / 438 / 1039
 //   H200, approximate SiLU: staged 92 / 234 / 303 / 718, prefetch 88 / 210 / 272 / 697,
 //                           async 74 / 175 / 223 / 681; ATen 89 / 232 / 302 / 739
-// TODO(issue 8): keep one once the pass pays in the step (it does not yet: bench/README.md).
+// Session 26, H200, gb summed in the kernel: async 71 / 156 / 199 / 616, prefetch 74 / 186 /
+// 241 / 658, staged 79 / 204 / 266 / 680; ATen 95 / 243 / 316 / 747.
+// TODO(issue 8): the pass pays in the step since session 26, with kAsyncCopy (the fastest on the
+// H200, within 1-3% of kPrefetch on the H100): remove kStaged and kPrefetch (kept for
+// lora_grad_bench) in a session that has a GPU to build and test the kernels without them.
 #ifndef PERENNIAL_LEARNER_MODEL_LORA_GRAD_PASS_PIPELINE_H_
 #define PERENNIAL_LEARNER_MODEL_LORA_GRAD_PASS_PIPELINE_H_
 
