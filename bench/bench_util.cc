@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -117,6 +118,21 @@ void PrintRecord(const std::string& name, const std::vector<Field>& fields) {
   for (const Field& f : fields) out << ", \"" << f.key << "\": " << f.json;
   out << "}";
   std::cout << out.str() << std::endl;
+}
+
+std::optional<int> ParseKernelBenchFlags(int argc, char** argv, const char* usage,
+                                         KernelBenchFlags& flags) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string flag = argv[i];
+    if ((flag == "--iterations" || flag == "--threads") && i + 1 < argc) {
+      (flag == "--iterations" ? flags.iterations : flags.threads) =
+          std::max(1, std::atoi(argv[++i]));
+    } else {
+      std::fputs(usage, stderr);
+      return flag == "--help" || flag == "-h" ? 0 : 2;
+    }
+  }
+  return std::nullopt;
 }
 
 }  // namespace perennial::bench

@@ -85,6 +85,20 @@ Field Str(const std::string& key, const std::string& value);
 // Prints {"name": name, fields...} on one line to stdout and flushes.
 void PrintRecord(const std::string& name, const std::vector<Field>& fields);
 
+// The flags of the one-kernel CPU benchmarks (layer_norm_bench, thin_products_bench).
+struct KernelBenchFlags {
+  // Timed calls per figure, after ten untimed ones. Default: 200.
+  int iterations = 200;
+  // LibTorch intra-op threads. Default: 1.
+  int threads = 1;
+};
+
+// Reads --iterations N and --threads N (each at least 1) into `flags`. Returns nullopt to run;
+// else the exit code to stop with, `usage` printed to stderr: 0 for --help or -h, 2 for
+// anything else.
+std::optional<int> ParseKernelBenchFlags(int argc, char** argv, const char* usage,
+                                         KernelBenchFlags& flags);
+
 }  // namespace perennial::bench
 
 #endif  // PERENNIAL_BENCH_BENCH_UTIL_H_

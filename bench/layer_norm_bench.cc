@@ -12,11 +12,9 @@
 // Usage: layer_norm_bench [--iterations N] [--threads N]
 #include <torch/torch.h>
 
-#include <algorithm>
 #include <cstdio>
-#include <cstdlib>
 #include <functional>
-#include <string>
+#include <optional>
 
 #include "bench/bench_util.h"
 #include "learner/base/cpu_runtime.h"
@@ -83,20 +81,17 @@ void Report(int64_t rows, int64_t width, torch::ScalarType dtype, int iterations
 }
 
 int Main(int argc, char** argv) {
-  int iterations = 200, threads = 1;
-  for (int i = 1; i < argc; ++i) {
-    const std::string flag = argv[i];
-    if ((flag == "--iterations" || flag == "--threads") && i + 1 < argc) {
-      (flag == "--iterations" ? iterations : threads) = std::max(1, std::atoi(argv[++i]));
-    } else {
-      std::fprintf(stderr,
-                   "usage: layer_norm_bench [--iterations N (200)] [--threads N (1)]\n"
-                   "The residual add + LayerNorm on the CPU, fused and unfused; one JSON line "
-                   "per shape and dtype.\n");
-      return flag == "--help" || flag == "-h" ? 0 : 2;
-    }
+  bench::KernelBenchFlags flags;
+  if (std::optional<int> exit_code = bench::ParseKernelBenchFlags(
+          argc, argv,
+          "usage: layer_norm_bench [--iterations N (200)] [--threads N (1)]\n"
+          "The residual add + LayerNorm on the CPU, fused and unfused; one JSON line per shape "
+          "and dtype.\n",
+          flags)) {
+    return *exit_code;
   }
-  torch::set_num_threads(threads);
+  const int iterations = flags.iterations;
+  torch::set_num_threads(flags.threads);
   const int64_t shapes[][2] = {{1040, 128}, {160, 128}, {800, 768}};
   for (torch::ScalarType dtype : {torch::kBFloat16, torch::kFloat}) {
     for (const auto& shape : shapes) Report(shape[0], shape[1], dtype, iterations);

@@ -13,11 +13,10 @@
 // Usage: thin_products_bench [--iterations N] [--threads N]
 #include <torch/torch.h>
 
-#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
-#include <string>
+#include <optional>
 
 #include "bench/bench_util.h"
 #include "learner/base/cpu_runtime.h"
@@ -69,22 +68,18 @@ void Report(int64_t rows, int64_t cols, int iterations) {
 }
 
 int Main(int argc, char** argv) {
-  int iterations = 200, threads = 1;
-  for (int i = 1; i < argc; ++i) {
-    const std::string flag = argv[i];
-    if ((flag == "--iterations" || flag == "--threads") && i + 1 < argc) {
-      (flag == "--iterations" ? iterations : threads) = std::max(1, std::atoi(argv[++i]));
-    } else {
-      std::fprintf(stderr,
-                   "usage: thin_products_bench [--iterations N (200)] [--threads N (1)]\n"
-                   "A LoRA map's rank-8 CPU products, one pass beside ATen's; one JSON line "
-                   "per shape, dtype and product.\n");
-      return flag == "--help" || flag == "-h" ? 0 : 2;
-    }
+  bench::KernelBenchFlags flags;
+  if (std::optional<int> exit_code = bench::ParseKernelBenchFlags(
+          argc, argv,
+          "usage: thin_products_bench [--iterations N (200)] [--threads N (1)]\n"
+          "A LoRA map's fp32 rank-8 CPU products, one pass beside ATen's; one JSON line per "
+          "shape and product.\n",
+          flags)) {
+    return *exit_code;
   }
-  torch::set_num_threads(threads);
+  torch::set_num_threads(flags.threads);
   const int64_t shapes[][2] = {{1040, 128}, {1040, 512}, {800, 768}, {800, 2304}, {800, 3072}};
-  for (const auto& shape : shapes) Report(shape[0], shape[1], iterations);
+  for (const auto& shape : shapes) Report(shape[0], shape[1], flags.iterations);
   return 0;
 }
 
