@@ -120,19 +120,22 @@ void PrintRecord(const std::string& name, const std::vector<Field>& fields) {
   std::cout << out.str() << std::endl;
 }
 
-std::optional<int> ParseKernelBenchFlags(int argc, char** argv, const char* usage,
-                                         KernelBenchFlags& flags) {
+int RunKernelBench(int argc, char** argv, const char* usage,
+                   const std::function<void(int iterations)>& report) {
+  TuneCpuRuntime();
+  int iterations = 200, threads = 1;
   for (int i = 1; i < argc; ++i) {
     const std::string flag = argv[i];
     if ((flag == "--iterations" || flag == "--threads") && i + 1 < argc) {
-      (flag == "--iterations" ? flags.iterations : flags.threads) =
-          std::max(1, std::atoi(argv[++i]));
+      (flag == "--iterations" ? iterations : threads) = std::max(1, std::atoi(argv[++i]));
     } else {
       std::fputs(usage, stderr);
       return flag == "--help" || flag == "-h" ? 0 : 2;
     }
   }
-  return std::nullopt;
+  torch::set_num_threads(threads);
+  report(iterations);
+  return 0;
 }
 
 }  // namespace perennial::bench

@@ -85,19 +85,14 @@ Field Str(const std::string& key, const std::string& value);
 // Prints {"name": name, fields...} on one line to stdout and flushes.
 void PrintRecord(const std::string& name, const std::vector<Field>& fields);
 
-// The flags of the one-kernel CPU benchmarks (layer_norm_bench, thin_products_bench).
-struct KernelBenchFlags {
-  // Timed calls per figure, after ten untimed ones. Default: 200.
-  int iterations = 200;
-  // LibTorch intra-op threads. Default: 1.
-  int threads = 1;
-};
-
-// Reads --iterations N and --threads N (each at least 1) into `flags`. Returns nullopt to run;
-// else the exit code to stop with, `usage` printed to stderr: 0 for --help or -h, 2 for
-// anything else.
-std::optional<int> ParseKernelBenchFlags(int argc, char** argv, const char* usage,
-                                         KernelBenchFlags& flags);
+// main() of the one-kernel CPU benchmarks (layer_norm_bench, thin_products_bench): tunes the
+// CPU runtime as the service does (TuneCpuRuntime), reads
+// --iterations N (timed calls per figure; default 200) and --threads N (LibTorch intra-op
+// threads; default 1), each at least 1, sets the threads and runs `report(iterations)`. Returns
+// the exit code: 0 after the report or for --help / -h, 2 for anything else (both with `usage`
+// printed to stderr).
+int RunKernelBench(int argc, char** argv, const char* usage,
+                   const std::function<void(int iterations)>& report);
 
 }  // namespace perennial::bench
 

@@ -14,10 +14,8 @@
 
 #include <cstdio>
 #include <functional>
-#include <optional>
 
 #include "bench/bench_util.h"
-#include "learner/base/cpu_runtime.h"
 #include "learner/model/fused_add_layer_norm.h"
 
 namespace perennial {
@@ -80,29 +78,21 @@ void Report(int64_t rows, int64_t width, torch::ScalarType dtype, int iterations
   std::fflush(stdout);
 }
 
-int Main(int argc, char** argv) {
-  bench::KernelBenchFlags flags;
-  if (std::optional<int> exit_code = bench::ParseKernelBenchFlags(
-          argc, argv,
-          "usage: layer_norm_bench [--iterations N (200)] [--threads N (1)]\n"
-          "The residual add + LayerNorm on the CPU, fused and unfused; one JSON line per shape "
-          "and dtype.\n",
-          flags)) {
-    return *exit_code;
-  }
-  const int iterations = flags.iterations;
-  torch::set_num_threads(flags.threads);
+void ReportAll(int iterations) {
   const int64_t shapes[][2] = {{1040, 128}, {160, 128}, {800, 768}};
   for (torch::ScalarType dtype : {torch::kBFloat16, torch::kFloat}) {
     for (const auto& shape : shapes) Report(shape[0], shape[1], dtype, iterations);
   }
-  return 0;
 }
 
 }  // namespace
 }  // namespace perennial
 
 int main(int argc, char** argv) {
-  perennial::TuneCpuRuntime();
-  return perennial::Main(argc, argv);
+  return perennial::bench::RunKernelBench(
+      argc, argv,
+      "usage: layer_norm_bench [--iterations N (200)] [--threads N (1)]\n"
+      "The residual add + LayerNorm on the CPU, fused and unfused; one JSON line per shape "
+      "and dtype.\n",
+      perennial::ReportAll);
 }

@@ -16,10 +16,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
-#include <optional>
 
 #include "bench/bench_util.h"
-#include "learner/base/cpu_runtime.h"
 #include "learner/model/cpu_thin_products.h"
 
 namespace perennial {
@@ -67,26 +65,19 @@ void Report(int64_t rows, int64_t cols, int iterations) {
   }
 }
 
-int Main(int argc, char** argv) {
-  bench::KernelBenchFlags flags;
-  if (std::optional<int> exit_code = bench::ParseKernelBenchFlags(
-          argc, argv,
-          "usage: thin_products_bench [--iterations N (200)] [--threads N (1)]\n"
-          "A LoRA map's fp32 rank-8 CPU products, one pass beside ATen's; one JSON line per "
-          "shape and product.\n",
-          flags)) {
-    return *exit_code;
-  }
-  torch::set_num_threads(flags.threads);
+void ReportAll(int iterations) {
   const int64_t shapes[][2] = {{1040, 128}, {1040, 512}, {800, 768}, {800, 2304}, {800, 3072}};
-  for (const auto& shape : shapes) Report(shape[0], shape[1], flags.iterations);
-  return 0;
+  for (const auto& shape : shapes) Report(shape[0], shape[1], iterations);
 }
 
 }  // namespace
 }  // namespace perennial
 
 int main(int argc, char** argv) {
-  perennial::TuneCpuRuntime();
-  return perennial::Main(argc, argv);
+  return perennial::bench::RunKernelBench(
+      argc, argv,
+      "usage: thin_products_bench [--iterations N (200)] [--threads N (1)]\n"
+      "A LoRA map's fp32 rank-8 CPU products, one pass beside ATen's; one JSON line per "
+      "shape and product.\n",
+      perennial::ReportAll);
 }
