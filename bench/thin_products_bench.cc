@@ -31,11 +31,11 @@ struct Product {
   std::function<void()> pass, aten;
 };
 
-void Report(int64_t rows, int64_t cols, int iterations) {
+void Report(int64_t rows, int64_t cols, torch::ScalarType dtype, int iterations) {
   torch::manual_seed(1);
-  const torch::Tensor m = torch::randn({rows, cols});
-  const torch::Tensor b = torch::randn({cols, 8}), t = torch::randn({rows, 8});
-  const torch::Tensor a = torch::randn({8, cols});
+  const torch::Tensor m = torch::randn({rows, cols}).to(dtype);
+  const torch::Tensor b = torch::randn({cols, 8}).to(dtype), t = torch::randn({rows, 8}).to(dtype);
+  const torch::Tensor a = torch::randn({8, cols}).to(dtype);
   const Product products[] = {
       {"backward_pair", 32, [&] { (void)CpuThinPass(m, b, t, kScale); },
        [&] {
@@ -55,11 +55,11 @@ void Report(int64_t rows, int64_t cols, int iterations) {
     const double pass_us = 1e3 * bench::TimeIt(p.pass, 10, iterations).median_ms;
     const double aten_us = 1e3 * bench::TimeIt(p.aten, 10, iterations).median_ms;
     std::printf(
-        "{\"name\": \"thin_products\", \"product\": \"%s\", \"dtype\": \"fp32\", \"rows\": %lld, "
+        "{\"name\": \"thin_products\", \"product\": \"%s\", \"dtype\": \"%s\", \"rows\": %lld, "
         "\"cols\": %lld, \"threads\": %d, \"pass_us\": %.1f, \"aten_us\": %.1f, "
         "\"speedup\": %.2f, \"pass_gflop_per_s\": %.1f}\n",
-        p.name, static_cast<long long>(rows), static_cast<long long>(cols),
-        torch::get_num_threads(), pass_us, aten_us, aten_us / pass_us,
+        p.name, dtype == torch::kBFloat16 ? "bf16" : "fp32", static_cast<long long>(rows),
+        static_cast<long long>(cols), torch::get_num_threads(), pass_us, aten_us, aten_us / pass_us,
         p.flops_per_element * rows * cols / pass_us * 1e-3);
     std::fflush(stdout);
   }
@@ -67,7 +67,9 @@ void Report(int64_t rows, int64_t cols, int iterations) {
 
 void ReportAll(int iterations) {
   const int64_t shapes[][2] = {{1040, 128}, {1040, 512}, {800, 768}, {800, 2304}, {800, 3072}};
-  for (const auto& shape : shapes) Report(shape[0], shape[1], iterations);
+  for (torch::ScalarType dtype : {torch::kFloat, torch::kBFloat16}) {
+    for (const auto& shape : shapes) Report(shape[0], shape[1], dtype, iterations);
+  }
 }
 
 }  // namespace

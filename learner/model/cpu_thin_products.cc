@@ -18,6 +18,8 @@
 #include <cstring>
 #include <vector>
 
+#include "learner/model/cpu_thin_products_bf16.h"
+
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
 #define PERENNIAL_THIN_AVX512 1
@@ -205,13 +207,16 @@ std::optional<CpuThinProducts> CpuThinPass(const torch::Tensor& m, const torch::
 #if PERENNIAL_THIN_AVX512
   static const bool have_avx512 = __builtin_cpu_supports("avx512f");
   if (!have_avx512 || (!b.defined() && !t.defined())) return std::nullopt;
-  if (!m.defined() || !m.device().is_cpu() || m.dim() != 2 || m.stride(1) != 1 ||
-      m.scalar_type() != torch::kFloat32) {
+  if (!m.defined() || !m.device().is_cpu() || m.dim() != 2 || m.stride(1) != 1) {
     return std::nullopt;
   }
   const int64_t rows = m.size(0), cols = m.size(1);
   if (rows == 0 || cols == 0 || cols % 2 != 0) return std::nullopt;
   if (!IsRankEightOperand(b, cols) || !IsRankEightOperand(t, rows)) return std::nullopt;
+  if (m.scalar_type() == torch::kBFloat16 && cols % 16 == 0 && CpuHasBf16ThinPass()) {
+    return RunBf16ThinPass(m, b, t, scale);
+  }
+  if (m.scalar_type() != torch::kFloat32) return std::nullopt;
   return Run(m, b, t, static_cast<float>(scale));
 #else
   (void)m, (void)b, (void)t, (void)scale;
