@@ -47,9 +47,9 @@ void Report(int64_t rows, int64_t cols, torch::ScalarType dtype, int iterations)
        [&] { (void)torch::mm(t.t(), m); }},
   };
   if (!CpuThinPass(m, b, t, kScale)) {
-    std::fprintf(
-        stderr, "thin_products_bench: no %s pass on this CPU (it takes AVX-512%s); skipped\n",
-        dtype == torch::kBFloat16 ? "bf16" : "fp32", dtype == torch::kBFloat16 ? " BF16" : "");
+    std::fprintf(stderr, "thin_products_bench: no %s pass on this CPU (it takes %s); skipped\n",
+                 dtype == torch::kBFloat16 ? "bf16" : "fp32",
+                 dtype == torch::kBFloat16 ? "AVX-512 BF16 on an AMD CPU" : "AVX-512");
     return;
   }
   for (const Product& p : products) {

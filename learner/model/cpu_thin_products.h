@@ -27,12 +27,12 @@ struct CpuThinProducts {
 };
 
 // m: [rows, cols], CPU, unit column stride (any row stride); fp32, or bf16 with cols a
-// multiple of 16 on a CPU with AVX-512 BF16. b: [cols, 8], t: [rows, 8], either undefined (then
-// that product is not taken), any float dtype and layout (read as fp32 with fp32 m; with bf16 m
-// as bf16, t rounded to it if it is not). Sums in fp32; rows split between LibTorch's intra-op
-// threads. Not differentiable (it runs inside a node's forward or backward). nullopt where the
-// kernel does not apply: a CPU without AVX-512, not the CPU, another dtype, a rank other than 8,
-// cols odd (fp32) or not a multiple of 16 (bf16), or neither b nor t.
+// multiple of 16 on an AMD CPU with AVX-512 BF16 (CpuHasBf16ThinPass). b: [cols, 8], t: [rows, 8],
+// either undefined (then that product is not taken), any float dtype and layout (read as fp32 with
+// fp32 m; with bf16 m as bf16, t rounded to it if it is not). Sums in fp32; rows split between
+// LibTorch's intra-op threads. Not differentiable (it runs inside a node's forward or backward).
+// nullopt where the kernel does not apply: a CPU without AVX-512, not the CPU, another dtype, a
+// rank other than 8, cols odd (fp32) or not a multiple of 16 (bf16), or neither b nor t.
 std::optional<CpuThinProducts> CpuThinPass(const torch::Tensor& m, const torch::Tensor& b,
                                            const torch::Tensor& t, double scale);
 

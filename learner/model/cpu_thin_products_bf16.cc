@@ -193,7 +193,11 @@ int64_t RowParts(int64_t rows) {
 
 bool CpuHasBf16ThinPass() {
 #if PERENNIAL_THIN_BF16
-  static const bool have = __builtin_cpu_supports("avx512bf16") &&
+  // AMD only, where it was measured faster than oneDNN: on this AMD EPYC (Debian's machines)
+  // 1.2-2.1x oneDNN's bf16 products, on the Intel Cooper Lake host of the GPU machine (PyTorch
+  // 2.11's oneDNN) 0.56-1.16x (session 26, bench/README.md). Intel CPUs with AMX would give
+  // oneDNN tile products this pass cannot match.
+  static const bool have = __builtin_cpu_is("amd") && __builtin_cpu_supports("avx512bf16") &&
                            __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512f");
   return have;
 #else

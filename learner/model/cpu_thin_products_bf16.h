@@ -11,7 +11,8 @@
 
 namespace perennial {
 
-// Whether this build and CPU run RunBf16ThinPass.
+// Whether this build and CPU run RunBf16ThinPass: AVX-512 BF16 on an AMD CPU (the .cc says
+// why not Intel's).
 bool CpuHasBf16ThinPass();
 
 // CpuThinPass for m bf16 with cols a multiple of 16, b and t checked by the caller; mb comes

@@ -62,7 +62,7 @@ bool Bf16KernelRuns() {
 }
 
 TEST_P(CpuThinPassBf16Test, MatchesBothProductsOfTheBf16ValuesInDoublePrecision) {
-  if (!Bf16KernelRuns()) GTEST_SKIP() << "no AVX-512 BF16 on this CPU";
+  if (!Bf16KernelRuns()) GTEST_SKIP() << "no bf16 pass on this CPU (AMD with AVX-512 BF16)";
   const auto [rows, cols] = GetParam();
   torch::manual_seed(rows * 7919 + cols);
   const torch::Tensor m = torch::randn({rows, cols}).to(torch::kBFloat16);
@@ -86,7 +86,7 @@ INSTANTIATE_TEST_SUITE_P(Shapes, CpuThinPassBf16Test,
                                             ::testing::Values(16, 128, 3072)));
 
 TEST(CpuThinPass, Bf16RowsWithAStrideAndThreadsAgree) {
-  if (!Bf16KernelRuns()) GTEST_SKIP() << "no AVX-512 BF16 on this CPU";
+  if (!Bf16KernelRuns()) GTEST_SKIP() << "no bf16 pass on this CPU (AMD with AVX-512 BF16)";
   torch::manual_seed(4);
   const torch::Tensor wide = torch::randn({999, 192}).to(torch::kBFloat16);
   const torch::Tensor m = wide.narrow(1, 64, 64), a = torch::randn({8, 64});
