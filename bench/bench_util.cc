@@ -121,7 +121,8 @@ void PrintRecord(const std::string& name, const std::vector<Field>& fields) {
 }
 
 int RunKernelBench(int argc, char** argv, const char* usage,
-                   const std::function<void(int iterations)>& report) {
+                   const std::vector<std::pair<int64_t, int64_t>>& shapes,
+                   const KernelReport& report) {
   TuneCpuRuntime();
   int iterations = 200, threads = 1;
   for (int i = 1; i < argc; ++i) {
@@ -134,7 +135,9 @@ int RunKernelBench(int argc, char** argv, const char* usage,
     }
   }
   torch::set_num_threads(threads);
-  report(iterations);
+  for (torch::ScalarType dtype : {torch::kFloat, torch::kBFloat16}) {
+    for (const auto& [rows, cols] : shapes) report(rows, cols, dtype, iterations);
+  }
   return 0;
 }
 

@@ -85,14 +85,19 @@ Field Str(const std::string& key, const std::string& value);
 // Prints {"name": name, fields...} on one line to stdout and flushes.
 void PrintRecord(const std::string& name, const std::vector<Field>& fields);
 
+// One figure of a one-kernel CPU benchmark: rows x cols in `dtype`, timed `iterations` times.
+using KernelReport =
+    std::function<void(int64_t rows, int64_t cols, torch::ScalarType dtype, int iterations)>;
+
 // main() of the one-kernel CPU benchmarks (layer_norm_bench, thin_products_bench): tunes the
-// CPU runtime as the service does (TuneCpuRuntime), reads
-// --iterations N (timed calls per figure; default 200) and --threads N (LibTorch intra-op
-// threads; default 1), each at least 1, sets the threads and runs `report(iterations)`. Returns
-// the exit code: 0 after the report or for --help / -h, 2 for anything else (both with `usage`
-// printed to stderr).
+// CPU runtime as the service does (TuneCpuRuntime), reads --iterations N (timed calls per
+// figure; default 200) and --threads N (LibTorch intra-op threads; default 1), each at least 1,
+// sets the threads and runs `report` for each of `shapes` (rows, cols) in fp32, then in bf16.
+// Returns the exit code: 0 after the reports or for --help / -h, 2 for anything else (both with
+// `usage` printed to stderr).
 int RunKernelBench(int argc, char** argv, const char* usage,
-                   const std::function<void(int iterations)>& report);
+                   const std::vector<std::pair<int64_t, int64_t>>& shapes,
+                   const KernelReport& report);
 
 }  // namespace perennial::bench
 
