@@ -59,8 +59,8 @@ bool RepacksMergedWeight(const torch::Tensor& x2d, const LoraLinearBase& base) {
   return base.packed.weight_t.defined() && x2d.size(0) >= std::max(out, in);
 }
 
-// x A^T: the caller's (LoraLinearBase::t) where it has it, else one product (fp32 on the CPU:
-// CpuThinPass, ~2x OpenBLAS's).
+// x A^T: the caller's (LoraLinearBase::t) where it has it, else one product (on the CPU where
+// CpuThinPass takes it: fp32 ~2x OpenBLAS's, bf16 on AMD ~1.4x oneDNN's).
 torch::Tensor ThinForward(const torch::Tensor& x2d, const LoraLinearBase& base,
                           const torch::Tensor& a) {
   if (base.t.defined()) return base.t;
@@ -70,7 +70,8 @@ torch::Tensor ThinForward(const torch::Tensor& x2d, const LoraLinearBase& base,
   return torch::mm(x2d, a.t());
 }
 
-// A's gradient gt^T x, [rank, in]: on the CPU in fp32 as CpuThinPass's (x^T gt), transposed.
+// A's gradient gt^T x, [rank, in]: on the CPU as CpuThinPass's (x^T gt), transposed, where it
+// takes x.
 torch::Tensor AGradient(const torch::Tensor& gt, const torch::Tensor& x) {
   if (std::optional<CpuThinProducts> pass = CpuThinPass(x, torch::Tensor(), gt, 1.0)) {
     return pass->mt.t().contiguous();
@@ -121,10 +122,11 @@ torch::Tensor BlockRows(const torch::Tensor& m, size_t i, int64_t rows) {
 // The thin products of one node's backward, block by block of the output gradient g:
 // s g B (the gradient of t = x A^T) and B's gradient s g^T t, each only where wanted, s the LoRA
 // scale. One pass over g with the CUDA kernel where `fused` asks and it applies (it scales), or
-// on the CPU in fp32 (CpuThinPass, 3-4x OpenBLAS's two products, whatever `fused`); else two
-// ATen products of s B and s t, made once per node on first use: scaling the
-// [out, rank] and [N, rank] inputs costs two tiny kernels per node, where scaling each block's
-// products would cost two per block (three blocks for q/k/v gradients apart).
+// on the CPU where CpuThinPass takes g (fp32: 3-4x OpenBLAS's two products; bf16 on AMD:
+// 1.2-2x oneDNN's; whatever `fused`); else two ATen products of s B and s t, made once per node
+// on first use: scaling the [out, rank] and [N, rank] inputs costs two tiny kernels per node,
+// where scaling each block's products would cost two per block (three blocks for q/k/v
+// gradients apart).
 class ThinProducts {
  public:
   ThinProducts(const torch::Tensor& b, const torch::Tensor& t, double scale, int64_t block_width)
