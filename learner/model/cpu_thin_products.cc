@@ -11,14 +11,12 @@
 // function (target attribute), not with a global flag, and runs only where the CPU has it.
 #include "learner/model/cpu_thin_products.h"
 
-#include <ATen/Parallel.h>
-
-#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <vector>
 
 #include "learner/model/cpu_thin_products_bf16.h"
+#include "learner/model/cpu_thin_rows.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
@@ -41,8 +39,6 @@ constexpr int64_t kRank = 8;
 // Rows one block runs together: 8 mb sums and 8 scaled t rows stay in registers, and each
 // column pair's B vector and mt accumulator are loaded once per 8 rows.
 constexpr int kBlockRows = 8;
-// A thread's share below this many rows is not worth its partial mt.
-constexpr int64_t kMinRowsPerPart = 64;
 
 std::vector<float> ToPairLayout(const torch::Tensor& matrix, float scale) {
   const torch::Tensor m = matrix.to(torch::kFloat32).contiguous();
@@ -166,28 +162,20 @@ CpuThinProducts Run(const torch::Tensor& m, const torch::Tensor& b, const torch:
     out.mb = torch::empty({rows, kRank}, m.options());
     args.mb = out.mb.data_ptr<float>();
   }
-  // One contiguous share of the rows per thread; with mt each sums into a partial of its own.
-  const int64_t parts =
-      std::clamp<int64_t>(rows / kMinRowsPerPart, 1, std::max(1, at::get_num_threads()));
+  const int64_t parts = thin_rows::Parts(rows);
   std::vector<float> mt_partials;
   if (t.defined()) {
     t32 = t.to(torch::kFloat32).contiguous();
     args.t = t32.data_ptr<float>();
     mt_partials.assign(static_cast<size_t>(parts * cols * kRank), 0.0f);
   }
-  at::parallel_for(0, parts, 1, [&](int64_t first, int64_t last) {
-    for (int64_t part = first; part < last; ++part) {
-      RowsArgs part_args = args;
-      if (t.defined()) part_args.mt_pairs = mt_partials.data() + part * cols * kRank;
-      RunRows(part_args, rows * part / parts, rows * (part + 1) / parts);
-    }
+  thin_rows::ForEachPart(rows, parts, 1, [&](int64_t part, int64_t begin, int64_t end) {
+    RowsArgs part_args = args;
+    if (t.defined()) part_args.mt_pairs = mt_partials.data() + part * cols * kRank;
+    RunRows(part_args, begin, end);
   });
   if (t.defined()) {
-    float* sums = mt_partials.data();
-    for (int64_t part = 1; part < parts; ++part) {
-      const float* partial = mt_partials.data() + part * cols * kRank;
-      for (int64_t i = 0; i < cols * kRank; ++i) sums[i] += partial[i];
-    }
+    const float* sums = thin_rows::SumPartials(mt_partials, parts, cols * kRank);
     out.mt = torch::empty({cols, kRank}, m.options().dtype(torch::kFloat32));
     FromPairLayout(sums, cols, out.mt.data_ptr<float>());
   }

@@ -13,12 +13,11 @@
 // s is applied to the fp32 sums, so that no bf16 input is rounded again.
 #include "learner/model/cpu_thin_products_bf16.h"
 
-#include <ATen/Parallel.h>
-
-#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <vector>
+
+#include "learner/model/cpu_thin_rows.h"
 
 #if defined(__x86_64__) && defined(__GNUC__) && __GNUC__ >= 10
 #include <immintrin.h>
@@ -37,7 +36,6 @@ namespace {
 constexpr int64_t kRank = 8;
 constexpr int kMbBlockRows = 8;
 constexpr int kMtBlockPairs = 4;  // row pairs that share each mt accumulator load and store
-constexpr int64_t kMinRowsPerPart = 64;
 constexpr __mmask16 kAllLanes = 0xFFFF;
 
 uint16_t Bits(c10::BFloat16 x) { return x.x; }
@@ -184,10 +182,6 @@ PERENNIAL_AVX512_BF16 void MtRows(const c10::BFloat16* m, int64_t row_stride, in
   for (; row < end; row += 2) MtBlock<1>(m, row_stride, cols, t, row, end, mt);
 }
 
-int64_t RowParts(int64_t rows) {
-  return std::clamp<int64_t>(rows / kMinRowsPerPart, 1, std::max(1, at::get_num_threads()));
-}
-
 }  // namespace
 #endif  // PERENNIAL_THIN_BF16
 
@@ -211,38 +205,28 @@ CpuThinProducts RunBf16ThinPass(const torch::Tensor& m, const torch::Tensor& b,
 #if PERENNIAL_THIN_BF16
   const int64_t rows = m.size(0), cols = m.size(1);
   const auto* data = m.data_ptr<c10::BFloat16>();
-  const int64_t row_stride = m.stride(0), parts = RowParts(rows);
+  const int64_t row_stride = m.stride(0), parts = thin_rows::Parts(rows);
   const auto s = static_cast<float>(scale);
   if (b.defined()) {
     const std::vector<uint16_t> quads = ToQuadLayout(b);
     out.mb = torch::empty({rows, kRank}, m.options());
     c10::BFloat16* mb = out.mb.data_ptr<c10::BFloat16>();
-    at::parallel_for(0, parts, 1, [&](int64_t first, int64_t last) {
-      for (int64_t part = first; part < last; ++part) {
-        MbRows(data, row_stride, cols, quads.data(), s, mb, rows * part / parts,
-               rows * (part + 1) / parts);
-      }
+    thin_rows::ForEachPart(rows, parts, 1, [&](int64_t, int64_t begin, int64_t end) {
+      MbRows(data, row_stride, cols, quads.data(), s, mb, begin, end);
     });
   }
   if (t.defined()) {
     const torch::Tensor t16 = t.to(torch::kBFloat16).contiguous();
     std::vector<float> partials(static_cast<size_t>(parts * cols * kRank), 0.0f);
-    at::parallel_for(0, parts, 1, [&](int64_t first, int64_t last) {
-      for (int64_t part = first; part < last; ++part) {
-        // Each share starts on an even row, so that its pairs are rows of its own.
-        const int64_t begin = (rows * part / parts) & ~int64_t{1};
-        const int64_t end = part + 1 == parts ? rows : (rows * (part + 1) / parts) & ~int64_t{1};
-        MtRows(data, row_stride, cols, t16.data_ptr<c10::BFloat16>(), begin, end,
-               partials.data() + part * cols * kRank);
-      }
+    // Shares of whole row pairs, so that a pair's rows are one share's.
+    thin_rows::ForEachPart(rows, parts, 2, [&](int64_t part, int64_t begin, int64_t end) {
+      MtRows(data, row_stride, cols, t16.data_ptr<c10::BFloat16>(), begin, end,
+             partials.data() + part * cols * kRank);
     });
+    const float* sums = thin_rows::SumPartials(partials, parts, cols * kRank);
     out.mt = torch::empty({cols, kRank}, m.options().dtype(torch::kFloat32));
     float* mt = out.mt.data_ptr<float>();
-    for (int64_t i = 0; i < cols * kRank; ++i) {
-      float sum = 0;
-      for (int64_t part = 0; part < parts; ++part) sum += partials[part * cols * kRank + i];
-      mt[i] = s * sum;
-    }
+    for (int64_t i = 0; i < cols * kRank; ++i) mt[i] = s * sums[i];
   }
 #else
   (void)m, (void)b, (void)t, (void)scale;
