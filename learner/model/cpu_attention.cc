@@ -3,6 +3,9 @@
 #include <ATen/Parallel.h>
 
 #include <limits>
+#include <vector>
+
+#include "learner/model/cpu_small_gemm.h"
 
 namespace perennial {
 namespace {
@@ -10,92 +13,117 @@ namespace {
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
 
-// Runs fn(begin, end) over ranges of the batch dimension, one range per thread. ATen ops called
-// inside run single-threaded (ATen and OpenBLAS do not nest parallel regions).
-template <typename Fn>
-void ForEachHeadRange(int64_t batch, const Fn& fn) {
-  at::parallel_for(0, batch, /*grain_size=*/1, fn);
+// Tensors inside the autograd function are [N, L, H, D], fp32 or bf16, with unit stride in D;
+// head i is sequence i / H, head i % H: an [L, D] matrix at this offset.
+int64_t HeadOffset(const torch::Tensor& t, int64_t i) {
+  const int64_t heads = t.size(2);
+  return (i / heads) * t.stride(0) + (i % heads) * t.stride(2);
 }
 
-#if PERENNIAL_FORTRAN_BLAS
-// The process's BLAS (the one LibTorch links; OpenBLAS with libopenblas0-openmp), Fortran ABI.
-extern "C" void sgemm_(const char* transa, const char* transb, const int* m, const int* n,
-                       const int* k, const float* alpha, const float* a, const int* lda,
-                       const float* b, const int* ldb, const float* beta, float* c, const int* ldc);
-#endif
-
-// c[i] = alpha op(a[i]) op(b[i]) for every i of contiguous 3-D fp32 tensors, op = transpose
-// where asked. ATen's CPU bmm in LibTorch 1.x runs each matrix through select() three times and
-// a full addmm (~10 us of bookkeeping for a 65x64x65 head that computes in ~7 us); here each
-// matrix is one BLAS call on raw pointers.
-void BatchedProduct(const torch::Tensor& a, bool transpose_a, const torch::Tensor& b,
-                    bool transpose_b, float alpha, torch::Tensor& c) {
-  TORCH_INTERNAL_ASSERT(a.stride(2) == 1 && b.stride(2) == 1 && c.stride(2) == 1 &&
-                        a.stride(1) == a.size(2) && b.stride(1) == b.size(2) &&
-                        c.stride(1) == c.size(2));
-#if PERENNIAL_FORTRAN_BLAS
-  const int m = static_cast<int>(c.size(1)), n = static_cast<int>(c.size(2));
-  const int k = static_cast<int>(transpose_a ? a.size(1) : a.size(2));
-  const int lda = static_cast<int>(a.size(2)), ldb = static_cast<int>(b.size(2)), ldc = n;
-  const float beta = 0;
-  // Row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T: B's call comes first.
-  const char op_a = transpose_a ? 'T' : 'N', op_b = transpose_b ? 'T' : 'N';
-  const float *pa = a.data_ptr<float>(), *pb = b.data_ptr<float>();
-  float* pc = c.data_ptr<float>();
-  for (int64_t i = 0; i < c.size(0); ++i) {
-    sgemm_(&op_b, &op_a, &n, &m, &k, &alpha, pb + i * b.stride(0), &ldb, pa + i * a.stride(0), &lda,
-           &beta, pc + i * c.stride(0), &ldc);
+// Head i as fp32 rows: in place for fp32, else converted into `staging`.
+ConstMatrix HeadAsFloat(const torch::Tensor& t, int64_t i, std::vector<float>& staging) {
+  if (t.scalar_type() == torch::kFloat32) {
+    return {t.data_ptr<float>() + HeadOffset(t, i), t.stride(1)};
   }
-#else
-  at::bmm_out(c, transpose_a ? a.transpose(1, 2) : a, transpose_b ? b.transpose(1, 2) : b);
-  if (alpha != 1) c.mul_(alpha);
-#endif
+  const int64_t rows = t.size(1), d = t.size(3);
+  staging.resize(static_cast<size_t>(rows * d));
+  Bf16RowsToFloat(t.data_ptr<c10::BFloat16>() + HeadOffset(t, i), t.stride(1), rows, d,
+                  staging.data());
+  return {staging.data(), d};
 }
 
-// The scores to leave out as a bool mask broadcast over a range of heads' [n, Lq, Lk] scores:
-// [Lq, Lk] when causal, [B, Lq, Lk] for `hidden` (CpuAttention), undefined for none.
-torch::Tensor HiddenScores(int64_t heads_total, int64_t lq, int64_t lk, bool causal,
-                           const torch::Tensor& hidden) {
-  if (hidden.defined()) {
-    TORCH_CHECK(!causal, "CpuAttention: causal and a hidden mask together");
-    TORCH_CHECK(hidden.scalar_type() == torch::kBool && hidden.dim() == 3 && hidden.size(1) == lq &&
-                    hidden.size(2) == lk && hidden.size(0) > 0 && heads_total % hidden.size(0) == 0,
-                "CpuAttention: hidden must be bool [G, ", lq, ", ", lk, "] with ", heads_total,
-                " a multiple of G, got ", hidden.scalar_type(), " ", hidden.sizes());
-    const int64_t groups = hidden.size(0);
-    return hidden.unsqueeze(1)
-        .expand({groups, heads_total / groups, lq, lk})
-        .reshape({heads_total, lq, lk});
+// Where head i's fp32 result is written: in t itself when t is fp32, else in `staging`, which
+// Store() rounds into t.
+class HeadResult {
+ public:
+  HeadResult(const torch::Tensor& t, int64_t i, std::vector<float>& staging)
+      : t_(t), i_(i), staging_(staging) {
+    if (t.scalar_type() == torch::kFloat32) {
+      data_ = t.data_ptr<float>() + HeadOffset(t, i);
+      ld_ = t.stride(1);
+    } else {
+      staging.resize(static_cast<size_t>(t.size(1) * t.size(3)));
+      data_ = staging.data();
+      ld_ = t.size(3);
+    }
   }
-  if (!causal) return torch::Tensor();
-  TORCH_CHECK(lq == lk, "CpuAttention: causal needs as many queries as keys, got ", lq, " and ",
-              lk);
-  return torch::ones({lq, lk}, torch::kBool).triu(1);
+  float* data() const { return data_; }
+  int64_t ld() const { return ld_; }
+  void Store() const {
+    if (t_.scalar_type() == torch::kFloat32) return;
+    FloatRowsToBf16(staging_.data(), t_.size(1), t_.size(3),
+                    t_.data_ptr<c10::BFloat16>() + HeadOffset(t_, i_), t_.stride(1));
+  }
+
+ private:
+  const torch::Tensor& t_;
+  const int64_t i_;
+  const std::vector<float>& staging_;
+  float* data_;
+  int64_t ld_;
+};
+
+// Per-thread fp32 copies of bf16 operands and results (unused for fp32).
+struct Staging {
+  std::vector<float> q, k, v, grad_out, result;
+};
+
+// Sets the scores that the softmax leaves out to -inf: the keys after the query's position
+// (causal), or those where the head's sequence's [lq, lk] mask `hidden` is true.
+void HideScores(float* scores, int64_t lq, int64_t lk, bool causal, const bool* hidden) {
+  constexpr float kHidden = -std::numeric_limits<float>::infinity();
+  for (int64_t r = 0; r < lq; ++r) {
+    float* row = scores + r * lk;
+    if (causal) {
+      for (int64_t c = r + 1; c < lk; ++c) row[c] = kHidden;
+    } else if (hidden != nullptr) {
+      const bool* hide = hidden + r * lk;
+      for (int64_t c = 0; c < lk; ++c) row[c] = hide[c] ? kHidden : row[c];
+    }
+  }
+}
+
+// The scores' gradient from the probabilities' (dp, overwritten):
+// ds = p * (dp - rowsum(dp * p)) * scale. Hidden scores have p = 0, hence ds = 0.
+void SoftmaxBackwardInPlace(const float* p, float* dp, int64_t rows, int64_t cols, float scale) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* p_row = p + r * cols;
+    float* row = dp + r * cols;
+    float dot = 0;
+    for (int64_t c = 0; c < cols; ++c) dot += row[c] * p_row[c];
+    for (int64_t c = 0; c < cols; ++c) row[c] = p_row[c] * (row[c] - dot) * scale;
+  }
 }
 
 class CpuAttentionFunction : public torch::autograd::Function<CpuAttentionFunction> {
  public:
-  static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& q_in,
-                               const torch::Tensor& k_in, const torch::Tensor& v_in, double scale,
-                               bool causal, const torch::Tensor* hidden) {
-    const torch::Tensor q = q_in.contiguous(), k = k_in.contiguous(), v = v_in.contiguous();
-    const int64_t b = q.size(0), l = q.size(1);
-    torch::Tensor probs = torch::empty({b, l, k.size(1)}, q.options());
-    torch::Tensor out = torch::empty({b, l, v.size(2)}, q.options());
-    const torch::Tensor mask = HiddenScores(b, l, k.size(1), causal, *hidden);
-    ForEachHeadRange(b, [&](int64_t begin, int64_t end) {
-      const int64_t n = end - begin;
-      torch::Tensor scores = torch::empty({n, l, k.size(1)}, q.options());
-      BatchedProduct(q.narrow(0, begin, n), false, k.narrow(0, begin, n), true,
-                     static_cast<float>(scale), scores);
-      if (mask.defined()) {
-        scores.masked_fill_(mask.dim() == 3 ? mask.narrow(0, begin, n) : mask,
-                            -std::numeric_limits<float>::infinity());
+  // q: [N, Lq, H, D], k, v: [N, Lk, H, D]; returns [N, Lq, H, D] (CpuAttention's layout note).
+  static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& q, const torch::Tensor& k,
+                               const torch::Tensor& v, double scale, bool causal,
+                               const torch::Tensor* hidden) {
+    const int64_t heads = q.size(2), lq = q.size(1), lk = k.size(1), d = q.size(3);
+    const int64_t total_heads = q.size(0) * heads;
+    torch::Tensor probs = torch::empty({total_heads, lq, lk}, q.options().dtype(torch::kFloat32));
+    torch::Tensor out = torch::empty({q.size(0), lq, heads, d}, q.options());
+    const bool* hide = hidden->defined() ? hidden->data_ptr<bool>() : nullptr;
+    at::parallel_for(0, total_heads, /*grain_size=*/1, [&](int64_t begin, int64_t end) {
+      Staging staging;
+      // Scores of the whole range first, so that one softmax call covers them.
+      torch::Tensor scores = torch::empty({end - begin, lq, lk}, probs.options());
+      for (int64_t i = begin; i < end; ++i) {
+        float* s = scores.data_ptr<float>() + (i - begin) * lq * lk;
+        SmallGemm(lq, lk, d, static_cast<float>(scale), HeadAsFloat(q, i, staging.q), false,
+                  HeadAsFloat(k, i, staging.k), true, s, lk);
+        HideScores(s, lq, lk, causal, hide == nullptr ? nullptr : hide + (i / heads) * lq * lk);
       }
-      torch::Tensor p = probs.narrow(0, begin, n);
+      torch::Tensor p = probs.narrow(0, begin, end - begin);
       at::_softmax_out(p, scores, -1, /*half_to_float=*/false);
-      torch::Tensor o = out.narrow(0, begin, n);
-      BatchedProduct(p, false, v.narrow(0, begin, n), false, 1, o);
+      for (int64_t i = begin; i < end; ++i) {
+        const HeadResult o(out, i, staging.result);
+        SmallGemm(lq, d, lk, 1, {probs.data_ptr<float>() + i * lq * lk, lk}, false,
+                  HeadAsFloat(v, i, staging.v), false, o.data(), o.ld());
+        o.Store();
+      }
     });
     ctx->save_for_backward({q, k, v, probs});
     ctx->saved_data["scale"] = scale;
@@ -105,36 +133,72 @@ class CpuAttentionFunction : public torch::autograd::Function<CpuAttentionFuncti
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
     const variable_list saved = ctx->get_saved_variables();
     const torch::Tensor &q = saved[0], &k = saved[1], &v = saved[2], &probs = saved[3];
-    const double scale = ctx->saved_data["scale"].toDouble();
-    const torch::Tensor grad_out = grads[0].contiguous();
-    torch::Tensor dq = torch::empty_like(q), dk = torch::empty_like(k), dv = torch::empty_like(v);
-    ForEachHeadRange(q.size(0), [&](int64_t begin, int64_t end) {
-      const int64_t n = end - begin;
-      const torch::Tensor p = probs.narrow(0, begin, n), go = grad_out.narrow(0, begin, n);
-      torch::Tensor dv_part = dv.narrow(0, begin, n);
-      BatchedProduct(p, true, go, false, 1, dv_part);
-      // dS = P * (dP - rowsum(dP * P)) * scale; masked entries have P = 0, hence dS = 0.
-      torch::Tensor ds = torch::empty_like(p);
-      BatchedProduct(go, false, v.narrow(0, begin, n), true, 1, ds);
-      ds.sub_((ds * p).sum(-1, /*keepdim=*/true)).mul_(p).mul_(scale);
-      torch::Tensor dq_part = dq.narrow(0, begin, n), dk_part = dk.narrow(0, begin, n);
-      BatchedProduct(ds, false, k.narrow(0, begin, n), false, 1, dq_part);
-      BatchedProduct(ds, true, q.narrow(0, begin, n), false, 1, dk_part);
+    const float scale = static_cast<float>(ctx->saved_data["scale"].toDouble());
+    const torch::Tensor grad_out = grads[0].stride(3) == 1 ? grads[0] : grads[0].contiguous();
+    const int64_t lq = q.size(1), lk = k.size(1), d = q.size(3);
+    torch::Tensor dq = torch::empty(q.sizes(), q.options());
+    torch::Tensor dk = torch::empty(k.sizes(), k.options());
+    torch::Tensor dv = torch::empty(v.sizes(), v.options());
+    at::parallel_for(0, q.size(0) * q.size(2), /*grain_size=*/1, [&](int64_t begin, int64_t end) {
+      Staging staging;
+      std::vector<float> ds(static_cast<size_t>(lq * lk));
+      for (int64_t i = begin; i < end; ++i) {
+        const float* p = probs.data_ptr<float>() + i * lq * lk;
+        const ConstMatrix go = HeadAsFloat(grad_out, i, staging.grad_out);
+        const HeadResult dv_i(dv, i, staging.result);
+        SmallGemm(lk, d, lq, 1, {p, lk}, true, go, false, dv_i.data(), dv_i.ld());
+        dv_i.Store();
+        SmallGemm(lq, lk, d, 1, go, false, HeadAsFloat(v, i, staging.v), true, ds.data(), lk);
+        SoftmaxBackwardInPlace(p, ds.data(), lq, lk, scale);
+        const HeadResult dq_i(dq, i, staging.result);
+        SmallGemm(lq, d, lk, 1, {ds.data(), lk}, false, HeadAsFloat(k, i, staging.k), false,
+                  dq_i.data(), dq_i.ld());
+        dq_i.Store();
+        const HeadResult dk_i(dk, i, staging.result);
+        SmallGemm(lk, d, lq, 1, {ds.data(), lk}, true, HeadAsFloat(q, i, staging.q), false,
+                  dk_i.data(), dk_i.ld());
+        dk_i.Store();
+      }
     });
     return {dq, dk, dv, torch::Tensor(), torch::Tensor(), torch::Tensor()};
   }
 };
 
+// t ([N, H, L, D]) as the function's [N, L, H, D], fp32 or bf16, with unit stride in D; a view
+// where it already is one.
+torch::Tensor PositionsFirst(const torch::Tensor& t) {
+  torch::Tensor x = t.transpose(1, 2);
+  if (x.scalar_type() != torch::kBFloat16) x = x.to(torch::kFloat32);
+  return x.stride(3) == 1 ? x : x.contiguous();
+}
+
 }  // namespace
 
 torch::Tensor CpuAttention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
                            double scale, bool causal, const torch::Tensor& hidden) {
-  TORCH_CHECK(q.dim() == 3 && k.dim() == 3 && v.dim() == 3 && k.sizes() == v.sizes() &&
-                  q.size(0) == k.size(0) && q.size(2) == k.size(2),
-              "CpuAttention: q [B, Lq, D] and k, v [B, Lk, D], got ", q.sizes(), ", ", k.sizes(),
-              ", ", v.sizes());
+  TORCH_CHECK(q.dim() == 4 && k.dim() == 4 && k.sizes() == v.sizes() && q.size(0) == k.size(0) &&
+                  q.size(1) == k.size(1) && q.size(3) == k.size(3),
+              "CpuAttention: q [N, H, Lq, D] and k, v [N, H, Lk, D], got ", q.sizes(), ", ",
+              k.sizes(), ", ", v.sizes());
+  TORCH_CHECK(q.is_cpu() && k.is_cpu() && v.is_cpu() && q.is_floating_point() &&
+                  k.scalar_type() == q.scalar_type() && v.scalar_type() == q.scalar_type(),
+              "CpuAttention: q, k and v must be CPU tensors of one floating dtype, got ",
+              q.scalar_type(), ", ", k.scalar_type(), ", ", v.scalar_type());
+  const int64_t lq = q.size(2), lk = k.size(2);
+  if (hidden.defined()) {
+    TORCH_CHECK(!causal, "CpuAttention: causal and a hidden mask together");
+    TORCH_CHECK(hidden.scalar_type() == torch::kBool && hidden.dim() == 3 &&
+                    hidden.size(0) == q.size(0) && hidden.size(1) == lq && hidden.size(2) == lk,
+                "CpuAttention: hidden must be bool [", q.size(0), ", ", lq, ", ", lk, "], got ",
+                hidden.scalar_type(), " ", hidden.sizes());
+  }
+  TORCH_CHECK(!causal || lq == lk, "CpuAttention: causal needs as many queries as keys, got ", lq,
+              " and ", lk);
   // `hidden` by pointer: an undefined tensor cannot be an autograd input.
-  return CpuAttentionFunction::apply(q, k, v, scale, causal, &hidden);
+  const torch::Tensor mask = hidden.defined() ? hidden.contiguous() : hidden;
+  const torch::Tensor out = CpuAttentionFunction::apply(PositionsFirst(q), PositionsFirst(k),
+                                                        PositionsFirst(v), scale, causal, &mask);
+  return out.transpose(1, 2).to(q.scalar_type());
 }
 
 }  // namespace perennial

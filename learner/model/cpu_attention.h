@@ -1,13 +1,13 @@
 // File: learner/model/cpu_attention.h
 //
-// softmax(scale * Q K^T [+ causal mask]) V on CPU for LibTorch builds without a fused
-// scaled_dot_product_attention (1.13). ATen's bmm runs each head's small GEMM with all BLAS
-// threads, which on 2 threads is slower than one (65x64x65: 560 us vs 300 us per batch); here
-// the heads are split between the threads instead and each runs single-threaded GEMMs, in the
-// forward and in a hand-written backward. Each head's GEMM is one call into the process's BLAS
-// where CMake found one (PERENNIAL_FORTRAN_BLAS), else ATen's bmm: for the few-position heads
-// of prompt suffixes and read rows (7 x 64 x 12) ATen's fp32 bmm spends ~2 us a matrix on
-// bookkeeping around a product of under 1 us.
+// softmax(scale * Q K^T [+ mask]) V on the CPU, for LibTorch builds without a fused
+// scaled_dot_product_attention (1.13), and for the text tower's masked few-position heads in any
+// build. ATen's bmm runs each head's small product with all BLAS threads and ~10 us of
+// bookkeeping per matrix (a 65 x 64 x 65 head computes in a few us). Here the heads are split
+// between LibTorch's intra-op threads, each head's products are single-threaded SmallGemm calls
+// (cpu_small_gemm.h: AVX-512 where the CPU has it), and q, k and v are read where they lie:
+// views of the q/k/v map's output need no copy into heads-first order, and the output needs none
+// out of it. The backward is written by hand from the saved probabilities.
 #ifndef PERENNIAL_LEARNER_MODEL_CPU_ATTENTION_H_
 #define PERENNIAL_LEARNER_MODEL_CPU_ATTENTION_H_
 
@@ -15,11 +15,14 @@
 
 namespace perennial {
 
-// q: [B, Lq, D], k, v: [B, Lk, D], fp32 CPU (B = batch x heads). Returns [B, Lq, D];
-// differentiable in q, k, v. Scores left out of the softmax: with `causal` (Lq == Lk), the key
-// positions after the query's; with `hidden` defined instead, a bool [G, Lq, Lk] with B a
-// multiple of G, those where hidden[b / (B / G)] is true (one mask for the B / G heads of a
-// sequence). A query that sees no key gets NaN, as with ATen's softmax.
+// q: [N, H, Lq, D], k, v: [N, H, Lk, D], CPU, one floating dtype, any strides (the [N, L, H, D]
+// output of a projection, transposed, is read in place). Returns softmax(scale q k^T) v as
+// [N, H, Lq, D] in q's dtype, a view of an [N, Lq, H, D] tensor (so that transpose(1, 2) and a
+// reshape to [N, Lq, H D] copy nothing); differentiable in q, k and v. Sums and the softmax in
+// fp32 whatever the dtype. Scores left out of the softmax: with `causal` (Lq == Lk), the key
+// positions after the query's; with `hidden` defined instead, a bool [N, Lq, Lk], those where
+// hidden[n] is true, for every head of sequence n. A query that sees no key gets NaN, as with
+// ATen's softmax.
 torch::Tensor CpuAttention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
                            double scale, bool causal, const torch::Tensor& hidden = {});
 

@@ -197,11 +197,10 @@ torch::Tensor Attention(const Qkv& qkv, int64_t n, int64_t l, int heads, bool ca
                                                        /*is_causal=*/causal);
 #else
   const int64_t head_dim = w / heads;
-  if (qkv.q.device().is_cpu() && qkv.q.scalar_type() == torch::kFloat32) {
-    auto heads_first = [&](const torch::Tensor& t) { return t.reshape({n * heads, l, head_dim}); };
-    torch::Tensor out = CpuAttention(heads_first(parts[0]), heads_first(parts[1]),
-                                     heads_first(parts[2]), 1.0 / std::sqrt(head_dim), causal);
-    return out.view({n, heads, l, head_dim}).transpose(1, 2).reshape({n, l, w});
+  if (qkv.q.device().is_cpu()) {
+    return CpuAttention(parts[0], parts[1], parts[2], 1.0 / std::sqrt(head_dim), causal)
+        .transpose(1, 2)
+        .reshape({n, l, w});
   }
   torch::Tensor scores =
       torch::matmul(parts[0], parts[1].transpose(-2, -1)) * (1.0 / std::sqrt(head_dim));
@@ -227,16 +226,10 @@ torch::Tensor GatherRows(const torch::Tensor& x, const torch::Tensor& rows) {
 torch::Tensor MaskedAttention(const torch::Tensor& q, const torch::Tensor& k,
                               const torch::Tensor& v, const torch::Tensor& hidden) {
   const int64_t head_dim = q.size(3);
-  if (q.is_cpu() && q.scalar_type() == torch::kFloat32) {
-    // Its heads' products are a few positions each: ATen's fp32 bmm spends more per matrix on
+  if (q.is_cpu()) {
+    // Its heads' products are a few positions each: ATen's bmm spends more per matrix on
     // bookkeeping than on the product (cpu_attention.h).
-    const int64_t n = q.size(0), heads = q.size(1);
-    auto heads_first = [&](const torch::Tensor& t) {
-      return t.reshape({n * heads, t.size(2), head_dim});
-    };
-    return CpuAttention(heads_first(q), heads_first(k), heads_first(v), 1.0 / std::sqrt(head_dim),
-                        /*causal=*/false, hidden)
-        .view({n, heads, q.size(2), head_dim});
+    return CpuAttention(q, k, v, 1.0 / std::sqrt(head_dim), /*causal=*/false, hidden);
   }
   torch::Tensor scores = torch::matmul(q, k.transpose(-2, -1)) * (1.0 / std::sqrt(head_dim));
   if (hidden.defined()) {
