@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "learner/model/cpu_small_gemm.h"
+#include "learner/model/cpu_softmax.h"
 
 namespace perennial {
 namespace {
@@ -83,18 +84,6 @@ void HideScores(float* scores, int64_t lq, int64_t lk, bool causal, const bool* 
   }
 }
 
-// The scores' gradient from the probabilities' (dp, overwritten):
-// ds = p * (dp - rowsum(dp * p)) * scale. Hidden scores have p = 0, hence ds = 0.
-void SoftmaxBackwardInPlace(const float* p, float* dp, int64_t rows, int64_t cols, float scale) {
-  for (int64_t r = 0; r < rows; ++r) {
-    const float* p_row = p + r * cols;
-    float* row = dp + r * cols;
-    float dot = 0;
-    for (int64_t c = 0; c < cols; ++c) dot += row[c] * p_row[c];
-    for (int64_t c = 0; c < cols; ++c) row[c] = p_row[c] * (row[c] - dot) * scale;
-  }
-}
-
 class CpuAttentionFunction : public torch::autograd::Function<CpuAttentionFunction> {
  public:
   // q: [N, Lq, H, D], k, v: [N, Lk, H, D]; returns [N, Lq, H, D] (CpuAttention's layout note).
@@ -108,20 +97,15 @@ class CpuAttentionFunction : public torch::autograd::Function<CpuAttentionFuncti
     const bool* hide = hidden->defined() ? hidden->data_ptr<bool>() : nullptr;
     at::parallel_for(0, total_heads, /*grain_size=*/1, [&](int64_t begin, int64_t end) {
       Staging staging;
-      // Scores of the whole range first, so that one softmax call covers them.
-      torch::Tensor scores = torch::empty({end - begin, lq, lk}, probs.options());
       for (int64_t i = begin; i < end; ++i) {
-        float* s = scores.data_ptr<float>() + (i - begin) * lq * lk;
+        float* p = probs.data_ptr<float>() + i * lq * lk;
         SmallGemm(lq, lk, d, static_cast<float>(scale), HeadAsFloat(q, i, staging.q), false,
-                  HeadAsFloat(k, i, staging.k), true, s, lk);
-        HideScores(s, lq, lk, causal, hide == nullptr ? nullptr : hide + (i / heads) * lq * lk);
-      }
-      torch::Tensor p = probs.narrow(0, begin, end - begin);
-      at::_softmax_out(p, scores, -1, /*half_to_float=*/false);
-      for (int64_t i = begin; i < end; ++i) {
+                  HeadAsFloat(k, i, staging.k), true, p, lk);
+        HideScores(p, lq, lk, causal, hide == nullptr ? nullptr : hide + (i / heads) * lq * lk);
+        SoftmaxRowsInPlace(p, lq, lk);
         const HeadResult o(out, i, staging.result);
-        SmallGemm(lq, d, lk, 1, {probs.data_ptr<float>() + i * lq * lk, lk}, false,
-                  HeadAsFloat(v, i, staging.v), false, o.data(), o.ld());
+        SmallGemm(lq, d, lk, 1, {p, lk}, false, HeadAsFloat(v, i, staging.v), false, o.data(),
+                  o.ld());
         o.Store();
       }
     });
@@ -149,7 +133,7 @@ class CpuAttentionFunction : public torch::autograd::Function<CpuAttentionFuncti
         SmallGemm(lk, d, lq, 1, {p, lk}, true, go, false, dv_i.data(), dv_i.ld());
         dv_i.Store();
         SmallGemm(lq, lk, d, 1, go, false, HeadAsFloat(v, i, staging.v), true, ds.data(), lk);
-        SoftmaxBackwardInPlace(p, ds.data(), lq, lk, scale);
+        SoftmaxBackwardRowsInPlace(p, ds.data(), lq, lk, scale);
         const HeadResult dq_i(dq, i, staging.result);
         SmallGemm(lq, d, lk, 1, {ds.data(), lk}, false, HeadAsFloat(k, i, staging.k), false,
                   dq_i.data(), dq_i.ld());

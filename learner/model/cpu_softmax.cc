@@ -1,0 +1,146 @@
+// File: learner/model/cpu_softmax.cc
+//
+// The AVX-512 exponential: exp(x) = 2^n exp(r), n = round(x log2 e), r = x - n ln 2 in two parts,
+// exp(r) by Cephes expf's polynomial (~1 ulp on |r| <= ln 2 / 2), 2^n applied by scalef, which
+// underflows gradually to 0. Inputs are clamped below at -104 (exp underflows to 0 there), so
+// -inf gives 0 and NaN stays NaN.
+#include "learner/model/cpu_softmax.h"
+
+#include <torch/torch.h>
+
+#include <limits>
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define PERENNIAL_SOFTMAX_AVX512 1
+#else
+#define PERENNIAL_SOFTMAX_AVX512 0
+#endif
+
+namespace perennial {
+namespace {
+
+#if PERENNIAL_SOFTMAX_AVX512
+#define PERENNIAL_AVX512 __attribute__((target("avx512f")))
+// Masked forms throughout (GCC bug 105593, as in cpu_small_gemm.cc).
+constexpr __mmask16 kAllLanes = 0xFFFF;
+constexpr int kLanes = 16;
+
+PERENNIAL_AVX512 inline __mmask16 LowLanes(int64_t count) {
+  return count >= kLanes ? kAllLanes : static_cast<__mmask16>((1u << count) - 1);
+}
+
+PERENNIAL_AVX512 inline float SumLanes(__m512 v) {
+  alignas(64) float lanes[kLanes];
+  _mm512_store_ps(lanes, v);
+  float sum = 0;
+  for (float lane : lanes) sum += lane;
+  return sum;
+}
+
+PERENNIAL_AVX512 inline float MaxLanes(__m512 v) {
+  alignas(64) float lanes[kLanes];
+  _mm512_store_ps(lanes, v);
+  float max = lanes[0];
+  for (float lane : lanes) max = lane > max ? lane : max;
+  return max;
+}
+
+PERENNIAL_AVX512 inline __m512 Exp(__m512 x) {
+  // max_ps returns its second operand when either is NaN: NaN passes the clamp.
+  x = _mm512_maskz_max_ps(kAllLanes, _mm512_set1_ps(-104.0f), x);
+  const __m512 n =
+      _mm512_maskz_roundscale_ps(kAllLanes, _mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                 _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+  __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+  p = _mm512_fmadd_ps(_mm512_mul_ps(p, r), r, _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
+  return _mm512_maskz_scalef_ps(kAllLanes, p, n);
+}
+
+PERENNIAL_AVX512 void Avx512SoftmaxRows(float* x, int64_t rows, int64_t cols) {
+  for (int64_t r = 0; r < rows; ++r) {
+    float* row = x + r * cols;
+    // Lanes past the row keep -inf. A NaN in the row (lost or not here) makes its sum NaN.
+    __m512 max = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
+    for (int64_t c = 0; c < cols; c += kLanes) {
+      const __mmask16 lanes = LowLanes(cols - c);
+      max = _mm512_mask_max_ps(max, lanes, max, _mm512_maskz_loadu_ps(lanes, row + c));
+    }
+    const __m512 row_max = _mm512_set1_ps(MaxLanes(max));
+    __m512 sum = _mm512_setzero_ps();
+    for (int64_t c = 0; c < cols; c += kLanes) {
+      const __mmask16 lanes = LowLanes(cols - c);
+      const __m512 e = Exp(_mm512_sub_ps(_mm512_maskz_loadu_ps(lanes, row + c), row_max));
+      sum = _mm512_mask_add_ps(sum, lanes, sum, e);
+      _mm512_mask_storeu_ps(row + c, lanes, e);
+    }
+    const __m512 inverse = _mm512_set1_ps(1.0f / SumLanes(sum));
+    for (int64_t c = 0; c < cols; c += kLanes) {
+      const __mmask16 lanes = LowLanes(cols - c);
+      _mm512_mask_storeu_ps(row + c, lanes,
+                            _mm512_mul_ps(_mm512_maskz_loadu_ps(lanes, row + c), inverse));
+    }
+  }
+}
+
+PERENNIAL_AVX512 void Avx512SoftmaxBackwardRows(const float* p, float* grad, int64_t rows,
+                                                int64_t cols, float scale) {
+  const __m512 scales = _mm512_set1_ps(scale);
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* p_row = p + r * cols;
+    float* g_row = grad + r * cols;
+    __m512 dot = _mm512_setzero_ps();
+    for (int64_t c = 0; c < cols; c += kLanes) {
+      const __mmask16 lanes = LowLanes(cols - c);
+      dot = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(lanes, g_row + c),
+                            _mm512_maskz_loadu_ps(lanes, p_row + c), dot);
+    }
+    const __m512 row_dot = _mm512_set1_ps(SumLanes(dot));
+    for (int64_t c = 0; c < cols; c += kLanes) {
+      const __mmask16 lanes = LowLanes(cols - c);
+      const __m512 scaled_p = _mm512_mul_ps(_mm512_maskz_loadu_ps(lanes, p_row + c), scales);
+      const __m512 centered = _mm512_sub_ps(_mm512_maskz_loadu_ps(lanes, g_row + c), row_dot);
+      _mm512_mask_storeu_ps(g_row + c, lanes, _mm512_mul_ps(scaled_p, centered));
+    }
+  }
+}
+
+bool HaveAvx512() {
+  static const bool have = __builtin_cpu_supports("avx512f");
+  return have;
+}
+#endif  // PERENNIAL_SOFTMAX_AVX512
+
+}  // namespace
+
+void SoftmaxRowsInPlace(float* x, int64_t rows, int64_t cols) {
+#if PERENNIAL_SOFTMAX_AVX512
+  if (HaveAvx512()) return Avx512SoftmaxRows(x, rows, cols);
+#endif
+  const torch::Tensor scores = torch::from_blob(x, {rows, cols}, torch::kFloat32).clone();
+  torch::Tensor out = torch::from_blob(x, {rows, cols}, torch::kFloat32);
+  at::_softmax_out(out, scores, -1, /*half_to_float=*/false);
+}
+
+void SoftmaxBackwardRowsInPlace(const float* p, float* grad, int64_t rows, int64_t cols,
+                                float scale) {
+#if PERENNIAL_SOFTMAX_AVX512
+  if (HaveAvx512()) return Avx512SoftmaxBackwardRows(p, grad, rows, cols, scale);
+#endif
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* p_row = p + r * cols;
+    float* row = grad + r * cols;
+    float dot = 0;
+    for (int64_t c = 0; c < cols; ++c) dot += row[c] * p_row[c];
+    for (int64_t c = 0; c < cols; ++c) row[c] = p_row[c] * (row[c] - dot) * scale;
+  }
+}
+
+}  // namespace perennial
