@@ -157,8 +157,11 @@ PERENNIAL_AVX512 void TransposeInto(const float* b, int64_t ldb, int64_t n, int6
     const int64_t rows = std::min<int64_t>(kLanes, n - j0);
     for (int64_t p0 = 0; p0 < k; p0 += kLanes) {
       const __mmask16 cols = LowLanes(k - p0);
+      // Rows past b's end are zeros, not fully masked loads: those take a slow path when the
+      // address they would read is not mapped.
       for (int64_t i = 0; i < kLanes; ++i) {
-        tile[i] = _mm512_maskz_loadu_ps(i < rows ? cols : 0, b + (j0 + i) * ldb + p0);
+        tile[i] =
+            i < rows ? _mm512_maskz_loadu_ps(cols, b + (j0 + i) * ldb + p0) : _mm512_setzero_ps();
       }
       Transpose16(tile);
       const int64_t out_rows = std::min<int64_t>(kLanes, k - p0);
