@@ -11,6 +11,7 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <vector>
 
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -150,8 +151,11 @@ PERENNIAL_AVX512 void Transpose16(__m512 rows[kLanes]) {
   }
 }
 
-// out[p, j] = b[j, p] for b [n, k] (leading dimension ldb); out [k, n], leading dimension n.
-PERENNIAL_AVX512 void TransposeInto(const float* b, int64_t ldb, int64_t n, int64_t k, float* out) {
+// out[p, j] = b[j, p] for b [n, k] (leading dimension ldb); out [k, n], leading dimension ldo, a
+// multiple of 16 (with out 64-byte aligned, every store is one aligned vector; the columns past
+// n get zeros).
+PERENNIAL_AVX512 void TransposeInto(const float* b, int64_t ldb, int64_t n, int64_t k, float* out,
+                                    int64_t ldo) {
   __m512 tile[kLanes];
   for (int64_t j0 = 0; j0 < n; j0 += kLanes) {
     const int64_t rows = std::min<int64_t>(kLanes, n - j0);
@@ -166,7 +170,7 @@ PERENNIAL_AVX512 void TransposeInto(const float* b, int64_t ldb, int64_t n, int6
       Transpose16(tile);
       const int64_t out_rows = std::min<int64_t>(kLanes, k - p0);
       for (int64_t i = 0; i < out_rows; ++i) {
-        _mm512_mask_storeu_ps(out + (p0 + i) * n + j0, LowLanes(rows), tile[i]);
+        _mm512_mask_storeu_ps(out + (p0 + i) * ldo + j0, kAllLanes, tile[i]);
       }
     }
   }
@@ -177,9 +181,12 @@ PERENNIAL_AVX512 void Avx512Gemm(int64_t m, int64_t n, int64_t k, float alpha, C
                                  int64_t ldc) {
   thread_local std::vector<float> transposed_b;
   if (transpose_b) {
-    transposed_b.resize(static_cast<size_t>(k * n));
-    TransposeInto(b.data, b.ld, n, k, transposed_b.data());
-    b = {transposed_b.data(), n};
+    const int64_t ldo = (n + kLanes - 1) / kLanes * kLanes;
+    transposed_b.resize(static_cast<size_t>(k * ldo + kLanes));
+    float* aligned = transposed_b.data();
+    while (reinterpret_cast<uintptr_t>(aligned) % 64 != 0) ++aligned;
+    TransposeInto(b.data, b.ld, n, k, aligned, ldo);
+    b = {aligned, ldo};
   }
   const int64_t a_row = transpose_a ? 1 : a.ld, a_col = transpose_a ? a.ld : 1;
   constexpr int64_t kBlockCols = kBlockVectors * kLanes;
