@@ -37,8 +37,7 @@ ConstMatrix HeadAsFloat(const torch::Tensor& t, int64_t i, std::vector<float>& s
 // Store() rounds into t.
 class HeadResult {
  public:
-  HeadResult(const torch::Tensor& t, int64_t i, std::vector<float>& staging)
-      : t_(t), i_(i), staging_(staging) {
+  HeadResult(const torch::Tensor& t, int64_t i, std::vector<float>& staging) : t_(t), i_(i) {
     if (t.scalar_type() == torch::kFloat32) {
       data_ = t.data_ptr<float>() + HeadOffset(t, i);
       ld_ = t.stride(1);
@@ -52,14 +51,13 @@ class HeadResult {
   int64_t ld() const { return ld_; }
   void Store() const {
     if (t_.scalar_type() == torch::kFloat32) return;
-    FloatRowsToBf16(staging_.data(), t_.size(1), t_.size(3),
+    FloatRowsToBf16(data_, t_.size(1), t_.size(3),
                     t_.data_ptr<c10::BFloat16>() + HeadOffset(t_, i_), t_.stride(1));
   }
 
  private:
   const torch::Tensor& t_;
   const int64_t i_;
-  const std::vector<float>& staging_;
   float* data_;
   int64_t ld_;
 };

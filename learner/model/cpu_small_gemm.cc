@@ -14,12 +14,7 @@
 #include <cstdint>
 #include <vector>
 
-#if defined(__x86_64__) && defined(__GNUC__)
-#include <immintrin.h>
-#define PERENNIAL_SMALL_GEMM_AVX512 1
-#else
-#define PERENNIAL_SMALL_GEMM_AVX512 0
-#endif
+#include "learner/model/cpu_avx512.h"
 
 namespace perennial {
 namespace {
@@ -57,17 +52,11 @@ void AtenGemm(int64_t m, int64_t n, int64_t k, float alpha, ConstMatrix a, bool 
 }
 #endif  // PERENNIAL_FORTRAN_BLAS
 
-#if PERENNIAL_SMALL_GEMM_AVX512
-#define PERENNIAL_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl")))
-// Masked forms throughout: GCC 12's unmasked ones fill with _mm512_undefined_*(), which its own
-// -Wuninitialized flags once inlined (GCC bug 105593).
-constexpr __mmask16 kAllLanes = 0xFFFF;
-constexpr int kLanes = 16;
+#if PERENNIAL_HAVE_AVX512_CODE
+using avx512::kAllLanes;
+using avx512::kLanes;
+using avx512::LowLanes;
 constexpr int kBlockRows = 4, kBlockVectors = 5;
-
-PERENNIAL_AVX512 inline __mmask16 LowLanes(int64_t count) {
-  return count >= kLanes ? kAllLanes : static_cast<__mmask16>((1u << count) - 1);
-}
 
 // c[r, :] = alpha sum_p a(r, p) b[p, :] for kRows rows and kVectors vectors of columns, the last
 // one limited to `last` lanes; a(r, p) = a[r * a_row + p * a_col].
@@ -239,12 +228,7 @@ PERENNIAL_AVX512 void Avx512FloatRowsToBf16(const float* src, int64_t rows, int6
   }
 }
 
-bool HaveAvx512() {
-  static const bool have = __builtin_cpu_supports("avx512f") &&
-                           __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl");
-  return have;
-}
-#endif  // PERENNIAL_SMALL_GEMM_AVX512
+#endif  // PERENNIAL_HAVE_AVX512_CODE
 
 }  // namespace
 
@@ -255,8 +239,9 @@ void SmallGemm(int64_t m, int64_t n, int64_t k, float alpha, ConstMatrix a, bool
     for (int64_t i = 0; i < m; ++i) std::fill_n(c + i * ldc, n, 0.0f);
     return;
   }
-#if PERENNIAL_SMALL_GEMM_AVX512
-  if (HaveAvx512()) return Avx512Gemm(m, n, k, alpha, a, transpose_a, b, transpose_b, c, ldc);
+#if PERENNIAL_HAVE_AVX512_CODE
+  if (avx512::CpuRunsAvx512())
+    return Avx512Gemm(m, n, k, alpha, a, transpose_a, b, transpose_b, c, ldc);
 #endif
   small_gemm_internal::PortableGemm(m, n, k, alpha, a, transpose_a, b, transpose_b, c, ldc);
 }
@@ -272,8 +257,8 @@ void small_gemm_internal::PortableGemm(int64_t m, int64_t n, int64_t k, float al
 }
 
 void Bf16RowsToFloat(const c10::BFloat16* src, int64_t ld, int64_t rows, int64_t cols, float* dst) {
-#if PERENNIAL_SMALL_GEMM_AVX512
-  if (HaveAvx512()) return Avx512Bf16RowsToFloat(src, ld, rows, cols, dst);
+#if PERENNIAL_HAVE_AVX512_CODE
+  if (avx512::CpuRunsAvx512()) return Avx512Bf16RowsToFloat(src, ld, rows, cols, dst);
 #endif
   for (int64_t r = 0; r < rows; ++r) {
     for (int64_t c = 0; c < cols; ++c) dst[r * cols + c] = static_cast<float>(src[r * ld + c]);
@@ -281,8 +266,8 @@ void Bf16RowsToFloat(const c10::BFloat16* src, int64_t ld, int64_t rows, int64_t
 }
 
 void FloatRowsToBf16(const float* src, int64_t rows, int64_t cols, c10::BFloat16* dst, int64_t ld) {
-#if PERENNIAL_SMALL_GEMM_AVX512
-  if (HaveAvx512()) return Avx512FloatRowsToBf16(src, rows, cols, dst, ld);
+#if PERENNIAL_HAVE_AVX512_CODE
+  if (avx512::CpuRunsAvx512()) return Avx512FloatRowsToBf16(src, rows, cols, dst, ld);
 #endif
   for (int64_t r = 0; r < rows; ++r) {
     for (int64_t c = 0; c < cols; ++c) dst[r * ld + c] = c10::BFloat16(src[r * cols + c]);
@@ -290,8 +275,8 @@ void FloatRowsToBf16(const float* src, int64_t rows, int64_t cols, c10::BFloat16
 }
 
 const char* SmallGemmKernel() {
-#if PERENNIAL_SMALL_GEMM_AVX512
-  if (HaveAvx512()) return "avx512";
+#if PERENNIAL_HAVE_AVX512_CODE
+  if (avx512::CpuRunsAvx512()) return "avx512";
 #endif
 #if PERENNIAL_FORTRAN_BLAS
   return "blas";

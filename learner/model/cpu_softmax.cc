@@ -10,25 +10,15 @@
 
 #include <limits>
 
-#if defined(__x86_64__) && defined(__GNUC__)
-#include <immintrin.h>
-#define PERENNIAL_SOFTMAX_AVX512 1
-#else
-#define PERENNIAL_SOFTMAX_AVX512 0
-#endif
+#include "learner/model/cpu_avx512.h"
 
 namespace perennial {
 namespace {
 
-#if PERENNIAL_SOFTMAX_AVX512
-#define PERENNIAL_AVX512 __attribute__((target("avx512f")))
-// Masked forms throughout (GCC bug 105593, as in cpu_small_gemm.cc).
-constexpr __mmask16 kAllLanes = 0xFFFF;
-constexpr int kLanes = 16;
-
-PERENNIAL_AVX512 inline __mmask16 LowLanes(int64_t count) {
-  return count >= kLanes ? kAllLanes : static_cast<__mmask16>((1u << count) - 1);
-}
+#if PERENNIAL_HAVE_AVX512_CODE
+using avx512::kAllLanes;
+using avx512::kLanes;
+using avx512::LowLanes;
 
 PERENNIAL_AVX512 inline float SumLanes(__m512 v) {
   alignas(64) float lanes[kLanes];
@@ -112,17 +102,13 @@ PERENNIAL_AVX512 void Avx512SoftmaxBackwardRows(const float* p, float* grad, int
   }
 }
 
-bool HaveAvx512() {
-  static const bool have = __builtin_cpu_supports("avx512f");
-  return have;
-}
-#endif  // PERENNIAL_SOFTMAX_AVX512
+#endif  // PERENNIAL_HAVE_AVX512_CODE
 
 }  // namespace
 
 void SoftmaxRowsInPlace(float* x, int64_t rows, int64_t cols) {
-#if PERENNIAL_SOFTMAX_AVX512
-  if (HaveAvx512()) return Avx512SoftmaxRows(x, rows, cols);
+#if PERENNIAL_HAVE_AVX512_CODE
+  if (avx512::CpuRunsAvx512()) return Avx512SoftmaxRows(x, rows, cols);
 #endif
   const torch::Tensor scores = torch::from_blob(x, {rows, cols}, torch::kFloat32).clone();
   torch::Tensor out = torch::from_blob(x, {rows, cols}, torch::kFloat32);
@@ -131,8 +117,8 @@ void SoftmaxRowsInPlace(float* x, int64_t rows, int64_t cols) {
 
 void SoftmaxBackwardRowsInPlace(const float* p, float* grad, int64_t rows, int64_t cols,
                                 float scale) {
-#if PERENNIAL_SOFTMAX_AVX512
-  if (HaveAvx512()) return Avx512SoftmaxBackwardRows(p, grad, rows, cols, scale);
+#if PERENNIAL_HAVE_AVX512_CODE
+  if (avx512::CpuRunsAvx512()) return Avx512SoftmaxBackwardRows(p, grad, rows, cols, scale);
 #endif
   for (int64_t r = 0; r < rows; ++r) {
     const float* p_row = p + r * cols;

@@ -15,25 +15,17 @@
 #include <cstring>
 #include <vector>
 
+#include "learner/model/cpu_avx512.h"
 #include "learner/model/cpu_thin_products_bf16.h"
 #include "learner/model/cpu_thin_rows.h"
 
-#if defined(__x86_64__) && defined(__GNUC__)
-#include <immintrin.h>
-#define PERENNIAL_THIN_AVX512 1
-#else
-#define PERENNIAL_THIN_AVX512 0
-#endif
-
 namespace perennial {
 
-#if PERENNIAL_THIN_AVX512
+#if PERENNIAL_HAVE_AVX512_CODE
 namespace {
 
-#define PERENNIAL_AVX512 __attribute__((target("avx512f")))
-// The masked forms (all lanes, or the low 8) throughout: GCC 12's unmasked ones fill with
-// _mm512_undefined_*(), which its own -Wuninitialized flags once inlined (GCC bug 105593).
-constexpr __mmask16 kAllLanes = 0xFFFF, kLow8Lanes = 0x00FF;
+using avx512::kAllLanes;
+constexpr __mmask16 kLow8Lanes = 0x00FF;
 
 constexpr int64_t kRank = 8;
 // Rows one block runs together: 8 mb sums and 8 scaled t rows stay in registers, and each
@@ -188,13 +180,12 @@ bool IsRankEightOperand(const torch::Tensor& x, int64_t length) {
 }
 
 }  // namespace
-#endif  // PERENNIAL_THIN_AVX512
+#endif  // PERENNIAL_HAVE_AVX512_CODE
 
 std::optional<CpuThinProducts> CpuThinPass(const torch::Tensor& m, const torch::Tensor& b,
                                            const torch::Tensor& t, double scale) {
-#if PERENNIAL_THIN_AVX512
-  static const bool have_avx512 = __builtin_cpu_supports("avx512f");
-  if (!have_avx512 || (!b.defined() && !t.defined())) return std::nullopt;
+#if PERENNIAL_HAVE_AVX512_CODE
+  if (!avx512::CpuRunsAvx512() || (!b.defined() && !t.defined())) return std::nullopt;
   if (!m.defined() || !m.device().is_cpu() || m.dim() != 2 || m.stride(1) != 1) {
     return std::nullopt;
   }
