@@ -68,9 +68,8 @@ void Report(int64_t positions, int64_t heads, torch::ScalarType dtype, int itera
 
 int main(int argc, char** argv) {
   return perennial::bench::RunKernelBench(
-      argc, argv,
-      "usage: attention_bench [--iterations N (200)] [--threads N (1)]\n"
+      argc, argv, "attention_bench",
       "CPU attention forward and backward, perennial's against ATen's math path; one JSON line "
-      "per dtype and shape (positions, heads).\n",
+      "per dtype and shape (positions, heads).",
       {{65, 2}, {50, 12}, {197, 12}}, perennial::Report);
 }

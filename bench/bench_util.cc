@@ -120,17 +120,19 @@ void PrintRecord(const std::string& name, const std::vector<Field>& fields) {
   std::cout << out.str() << std::endl;
 }
 
-int RunKernelBench(int argc, char** argv, const char* usage,
+int RunKernelBench(int argc, char** argv, const char* name, const char* description,
                    const std::vector<std::pair<int64_t, int64_t>>& shapes,
                    const KernelReport& report) {
   TuneCpuRuntime();
-  int iterations = 200, threads = 1;
+  constexpr int kDefaultIterations = 200, kDefaultThreads = 1;
+  int iterations = kDefaultIterations, threads = kDefaultThreads;
   for (int i = 1; i < argc; ++i) {
     const std::string flag = argv[i];
     if ((flag == "--iterations" || flag == "--threads") && i + 1 < argc) {
       (flag == "--iterations" ? iterations : threads) = std::max(1, std::atoi(argv[++i]));
     } else {
-      std::fputs(usage, stderr);
+      std::fprintf(stderr, "usage: %s [--iterations N (%d)] [--threads N (%d)]\n%s\n", name,
+                   kDefaultIterations, kDefaultThreads, description);
       return flag == "--help" || flag == "-h" ? 0 : 2;
     }
   }

@@ -89,13 +89,14 @@ void PrintRecord(const std::string& name, const std::vector<Field>& fields);
 using KernelReport =
     std::function<void(int64_t rows, int64_t cols, torch::ScalarType dtype, int iterations)>;
 
-// main() of the one-kernel CPU benchmarks (layer_norm_bench, thin_products_bench): tunes the
-// CPU runtime as the service does (TuneCpuRuntime), reads --iterations N (timed calls per
-// figure; default 200) and --threads N (LibTorch intra-op threads; default 1), each at least 1,
-// sets the threads and runs `report` for each of `shapes` (rows, cols) in fp32, then in bf16.
-// Returns the exit code: 0 after the reports or for --help / -h, 2 for anything else (both with
-// `usage` printed to stderr).
-int RunKernelBench(int argc, char** argv, const char* usage,
+// main() of the one-kernel CPU benchmarks (layer_norm_bench, thin_products_bench,
+// attention_bench): tunes the CPU runtime as the service does (TuneCpuRuntime), reads
+// --iterations N (timed calls per figure; default 200) and --threads N (LibTorch intra-op
+// threads; default 1), each at least 1, sets the threads and runs `report` for each of `shapes`
+// (rows, cols) in fp32, then in bf16. Returns the exit code: 0 after the reports or for --help /
+// -h, 2 for anything else (both with the usage line, built from `name` and those flags, and
+// `description` printed to stderr).
+int RunKernelBench(int argc, char** argv, const char* name, const char* description,
                    const std::vector<std::pair<int64_t, int64_t>>& shapes,
                    const KernelReport& report);
 

@@ -83,9 +83,8 @@ void Report(int64_t rows, int64_t width, torch::ScalarType dtype, int iterations
 
 int main(int argc, char** argv) {
   return perennial::bench::RunKernelBench(
-      argc, argv,
-      "usage: layer_norm_bench [--iterations N (200)] [--threads N (1)]\n"
+      argc, argv, "layer_norm_bench",
       "The residual add + LayerNorm on the CPU, fused and unfused; one JSON line per shape "
-      "and dtype.\n",
+      "and dtype.",
       {{1040, 128}, {160, 128}, {800, 768}}, perennial::Report);
 }

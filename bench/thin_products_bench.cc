@@ -71,9 +71,8 @@ void Report(int64_t rows, int64_t cols, torch::ScalarType dtype, int iterations)
 
 int main(int argc, char** argv) {
   return perennial::bench::RunKernelBench(
-      argc, argv,
-      "usage: thin_products_bench [--iterations N (200)] [--threads N (1)]\n"
+      argc, argv, "thin_products_bench",
       "A LoRA map's rank-8 CPU products, perennial's passes beside ATen's; one JSON line per "
-      "dtype, shape and product.\n",
+      "dtype, shape and product.",
       {{1040, 128}, {1040, 512}, {800, 768}, {800, 2304}, {800, 3072}}, perennial::Report);
 }
