@@ -5,7 +5,10 @@
 GPU traces: kernel time by kind (matrix products, attention, normalisation, elementwise, copies,
 reductions, optimizer), the GPU's idle share of the traced wall time, and the top kernels with
 the ATen op and the autograd node that launched each. CPU traces (also LibTorch 1.x's legacy
-profiler, whose trace is a bare list): the top ops by self time.
+profiler, whose trace is a bare list): the top ops by self time. Both: time by step phase, where
+the trace has perennial's phase scopes (learner/base/trace_phase.h: the learner's Observe() calls
+mark image forward, text forward, teacher, backward, optimizer, ...): CPU time inside each phase,
+and for GPU traces the kernel time launched from each.
 
   bench/trace_summary.py TRACE.json[.gz] [--top N] [--steps S]
 
@@ -27,6 +30,9 @@ KINDS = [  # first match wins
     ("reduce", r"reduce|Reduce|softmax|Softmax|sum_|norm"),
     ("elementwise", r"elementwise|vectorized|unrolled|silu|gelu|Silu|Gelu|mul|add|fill"),
 ]
+
+
+PHASE = "perennial::step::"
 
 
 def kind_of(name):
@@ -79,6 +85,25 @@ def self_times(ops):
     return own, inclusive
 
 
+def print_phases(phases, steps, kernel_us=None):
+    """CPU time inside each phase scope, and the GPU kernel time launched from each if given."""
+    wall = collections.Counter()
+    for e in phases:
+        wall[e["name"][len(PHASE):]] += e.get("dur", 0)
+    if not wall:
+        return
+    if kernel_us is None:
+        total = sum(wall.values())
+        print("by step phase (ms per step, share; a helper thread's phases overlap the others):")
+        for name, us in wall.most_common():
+            print(f"  {us / 1e3 / steps:8.2f} {100 * us / total:5.1f}%  {name}")
+        return
+    total = sum(kernel_us.values())
+    print("GPU kernel time by the step phase that launched it (ms per step, share; CPU ms in the phase):")
+    for name, us in kernel_us.most_common():
+        print(f"  {us / 1e3 / steps:8.2f} {100 * us / total:5.1f}%  {name:24s} {wall[name] / 1e3 / steps:8.2f}")
+
+
 def print_cpu_ops(ops, steps, top):
     own, inclusive = self_times(ops)
     total = sum(v for v in own.values() if v > 0)
@@ -102,13 +127,17 @@ def main():
     events = trace if legacy else trace["traceEvents"]
     steps = max(args.steps, 1)
     kernels = [e for e in events if e.get("cat") in ("kernel", "gpu_memcpy", "gpu_memset")]
-    ops = [e for e in events if e.get("ph") == "X" and (legacy or e.get("cat") == "cpu_op")]
+    # Kineto files record_function scopes as user annotations; the legacy profiler as ops.
+    ops = [e for e in events if e.get("ph") == "X" and (legacy or e.get("cat") in ("cpu_op", "user_annotation"))]
+    phases = [e for e in ops if e["name"].startswith(PHASE)]
+    ops = [e for e in ops if not e["name"].startswith(PHASE)]
     if not kernels:
         print_cpu_ops(ops, steps, args.top)
+        print_phases(phases, steps)
         return
     launches = {}
     by_thread = collections.defaultdict(list)
-    for e in ops:
+    for e in ops + phases:
         by_thread[e["tid"]].append(e)
     enclosing = {tid: Enclosing(v) for tid, v in by_thread.items()}
     for e in events:
@@ -119,6 +148,7 @@ def main():
     wall = max(k["ts"] + k["dur"] for k in kernels) - min(k["ts"] for k in kernels)
     by_kind = collections.Counter()
     by_kernel = collections.Counter()
+    by_phase = collections.Counter()
     calls = collections.Counter()
     for k in kernels:
         kind = kind_of(k["name"])
@@ -127,6 +157,7 @@ def main():
         stack = enclosing[launch["tid"]].at(launch["ts"]) if launch and launch["tid"] in enclosing else []
         aten = next((n for n in stack if n.startswith("aten::")), "?")
         node = next((n.split(": ")[-1] for n in stack if n.startswith("autograd::engine")), "forward")
+        by_phase[next((n[len(PHASE):] for n in stack if n.startswith(PHASE)), "(no phase)")] += k["dur"]
         key = (kind, short(k["name"]), aten, node)
         by_kernel[key] += k["dur"]
         calls[key] += 1
@@ -139,6 +170,8 @@ def main():
     for key, us in by_kernel.most_common(args.top):
         kind, name, aten, node = key
         print(f"  {us / 1e3 / steps:8.2f} {calls[key] / steps:5.0f}  {kind:11s} {name}  | {aten} | {node}")
+    if phases:
+        print_phases(phases, steps, by_phase)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@
 #include "learner/base/device_copy.h"
 #include "learner/base/helper_thread.h"
 #include "learner/base/torch_status.h"
+#include "learner/base/trace_phase.h"
 #include "learner/model/zero_shot.h"
 #include "learner/online/derived_seed.h"
 #include "learner/online/fused_adamw.h"
@@ -256,8 +257,10 @@ std::optional<HelperThread::Task> OnlineLearner::StartParallelTeacher(const torc
   if (teacher_thread_ == nullptr || teacher == nullptr || teacher->base_image.defined()) {
     return std::nullopt;
   }
-  return teacher_thread_->Start(
-      [this, pixels, teacher] { teacher->base_image = BaseImageFeatures(pixels); });
+  return teacher_thread_->Start([this, pixels, teacher] {
+    TracePhase phase("perennial::step::parallel_teacher");
+    teacher->base_image = BaseImageFeatures(pixels);
+  });
 }
 
 torch::Tensor OnlineLearner::VocabularyTeacherLogits(const torch::Tensor& pixels,
@@ -294,6 +297,7 @@ OnlineLearner::StepOutcome OnlineLearner::Step(const torch::Tensor& batch_pixels
                                                const std::vector<int64_t>& batch_targets,
                                                int64_t* prequential_correct,
                                                TeacherCache* teacher) {
+  TracePhase phase("perennial::step::image_forward");
   std::optional<ScopedGeneratorSeed> dropout_seed;
   if (options_.pet.lora_dropout > 0) {
     dropout_seed.emplace(model_->device(),
@@ -316,6 +320,7 @@ OnlineLearner::StepOutcome OnlineLearner::Step(const torch::Tensor& batch_pixels
       recipe_.vocabulary_kd ? StartParallelTeacher(pixels, teacher) : std::nullopt;
   torch::Tensor image = UnitRows(image_parts_ ? image_parts_->Encode(pixels, &adapters_)
                                               : model_->EncodeImage(pixels, &adapters_, true));
+  phase.Next("perennial::step::text_forward");
   std::vector<int64_t> words;  // sit+vrlwf's pseudo-classes, encoded with the batch's classes
   torch::Tensor word_tokens, student_text;
   if (recipe_.vocabulary_kd) {
@@ -326,10 +331,12 @@ OnlineLearner::StepOutcome OnlineLearner::Step(const torch::Tensor& batch_pixels
   torch::Tensor class_features =
       ClassFeatures(classes, &adapters_, true, word_tokens, &student_text);
   if (prequential_correct != nullptr) {
+    phase.Next("perennial::step::prequential");
     *prequential_correct = CountCorrectFromFeatures(
         image.narrow(0, 0, static_cast<int64_t>(batch_targets.size())).detach(), batch_targets,
         AllClassFeatures(classes, class_features));
   }
+  phase.Next("perennial::step::loss");
   torch::Tensor logits = scale * torch::matmul(image, class_features.t());
   torch::Tensor ce = torch::nn::functional::cross_entropy(
       logits, CopyToDevice(torch::tensor(target_positions, torch::kLong), pixels.device()));
@@ -339,6 +346,7 @@ OnlineLearner::StepOutcome OnlineLearner::Step(const torch::Tensor& batch_pixels
   torch::Tensor kd;
   if (recipe_.vocabulary_kd) {
     torch::Tensor student_logits = scale * torch::matmul(image, student_text.t());
+    phase.Next("perennial::step::teacher");
     if (teacher_task) teacher_task->Wait();
     kd = Distill(VocabularyTeacherLogits(pixels, words, scale, teacher), student_logits);
     out.kd_classes = student_logits.size(1);
@@ -347,14 +355,17 @@ OnlineLearner::StepOutcome OnlineLearner::Step(const torch::Tensor& batch_pixels
                                      ? class_features
                                      : ClassFeatures(AllLabelIds(), &adapters_, true);
     torch::Tensor student_logits = scale * torch::matmul(image, student_text.t());
+    phase.Next("perennial::step::teacher");
     kd = Distill(SnapshotTeacherLogits(pixels, scale, teacher), student_logits);
     out.kd_classes = student_logits.size(1);
   }
   torch::Tensor loss = kd.defined() ? ce + options_.kd_weight * kd : ce;
 
+  phase.Next("perennial::step::backward");
   optimizer_->zero_grad();
   loss.backward();
   if (image_parts_) image_parts_->Backward();
+  phase.Next("perennial::step::optimizer");
   optimizer_->step();
   ++step_;
   out.loss = loss.item<double>();
@@ -390,7 +401,10 @@ StatusOr<ObserveResult> OnlineLearner::Observe(const torch::Tensor& pixels,
     const bool predict_in_step =
         options_.prequential && recipe_.update && options_.pet.lora_dropout == 0;
     if (options_.prequential) {
-      if (!predict_in_step) result.prequential_correct = CountCorrect(x, targets);
+      if (!predict_in_step) {
+        TracePhase phase("perennial::step::prequential");
+        result.prequential_correct = CountCorrect(x, targets);
+      }
       result.prequential_count = static_cast<int64_t>(targets.size());
     }
     if (recipe_.update) {
@@ -405,6 +419,7 @@ StatusOr<ObserveResult> OnlineLearner::Observe(const torch::Tensor& pixels,
         result.kd_classes = s.kd_classes;
         ++result.steps;
         if (step_ % options_.publish_every_k_steps == 0) {
+          TracePhase phase("perennial::step::publish");
           PublishNow();
           result.published = true;
         }
