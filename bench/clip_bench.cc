@@ -12,6 +12,7 @@
 #include "bench/graphed_image_tower.h"
 #include "bench/profiler_trace.h"
 #include "learner/base/cpu_runtime.h"
+#include "learner/base/trace_phase.h"
 #include "learner/model/clip_init.h"
 #include "learner/model/clip_model.h"
 #include "learner/model/pet.h"
@@ -282,11 +283,16 @@ int RunClipBench(const ClipBenchOptions& o) {
   std::optional<ShardedImageEncoder> image_parts;
   if (o.image_parts > 1 && o.run.device == "cpu") image_parts.emplace(&*model, o.image_parts);
   const auto sit_step = [&] {
+    TracePhase phase("perennial::step::image_forward");
     optimizer.zero_grad();
     const torch::Tensor image = image_parts ? image_parts->Encode(pixels, &*adapters)
                                             : model->EncodeImage(pixels, &*adapters, true);
-    SitLoss(*model, *adapters, image, present_tokens, labels).backward();
+    phase.Next("perennial::step::text_forward");
+    const torch::Tensor loss = SitLoss(*model, *adapters, image, present_tokens, labels);
+    phase.Next("perennial::step::backward");
+    loss.backward();
     if (image_parts) image_parts->Backward();
+    phase.Next("perennial::step::optimizer");
     optimizer.step();
   };
   const Timing sit = TimeIt(sit_step, 2, o.iterations, model_options.device);

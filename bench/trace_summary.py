@@ -137,13 +137,26 @@ def main():
         return
     launches = {}
     by_thread = collections.defaultdict(list)
-    for e in ops + phases:
+    for e in ops:
         by_thread[e["tid"]].append(e)
     enclosing = {tid: Enclosing(v) for tid, v in by_thread.items()}
     for e in events:
         # cuBLAS launches through the driver API (cuLaunchKernelEx), the rest through the runtime.
         if e.get("cat") in ("cuda_runtime", "cuda_driver") and "correlation" in e.get("args", {}):
             launches[e["args"]["correlation"]] = e
+    # By time, not by the launching thread's stack: LibTorch's CUDA backward launches from
+    # autograd's device threads, inside the main thread's backward phase but not on its stack.
+    spans = sorted((e["ts"], e["ts"] + e.get("dur", 0), e["name"][len(PHASE):]) for e in phases)
+
+    starts = [span[0] for span in spans]
+
+    def phase_at(ts):
+        i = bisect.bisect_right(starts, ts)
+        for _, end, name in reversed(spans[max(0, i - 8):i]):
+            if ts <= end:
+                return name
+        return "(no phase)"
+
     busy = sum(k["dur"] for k in kernels)
     wall = max(k["ts"] + k["dur"] for k in kernels) - min(k["ts"] for k in kernels)
     by_kind = collections.Counter()
@@ -157,7 +170,7 @@ def main():
         stack = enclosing[launch["tid"]].at(launch["ts"]) if launch and launch["tid"] in enclosing else []
         aten = next((n for n in stack if n.startswith("aten::")), "?")
         node = next((n.split(": ")[-1] for n in stack if n.startswith("autograd::engine")), "forward")
-        by_phase[next((n[len(PHASE):] for n in stack if n.startswith(PHASE)), "(no phase)")] += k["dur"]
+        by_phase[phase_at(launch["ts"]) if launch else "(no phase)"] += k["dur"]
         key = (kind, short(k["name"]), aten, node)
         by_kernel[key] += k["dur"]
         calls[key] += 1
