@@ -194,36 +194,21 @@ PERENNIAL_AVX512 void Avx512Gemm(int64_t m, int64_t n, int64_t k, float alpha, C
 PERENNIAL_AVX512 void Avx512Bf16RowsToFloat(const c10::BFloat16* src, int64_t ld, int64_t rows,
                                             int64_t cols, float* dst) {
   for (int64_t r = 0; r < rows; ++r) {
-    const c10::BFloat16* row = src + r * ld;
+    const uint16_t* row = reinterpret_cast<const uint16_t*>(src + r * ld);
     for (int64_t c = 0; c < cols; c += kLanes) {
       const __mmask16 lanes = LowLanes(cols - c);
-      const __m256i halves = lanes == kAllLanes
-                                 ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + c))
-                                 : _mm256_maskz_loadu_epi16(lanes, row + c);
-      const __m512i words = _mm512_maskz_cvtepu16_epi32(kAllLanes, halves);
-      _mm512_mask_storeu_ps(dst + r * cols + c, lanes,
-                            _mm512_castsi512_ps(_mm512_maskz_slli_epi32(kAllLanes, words, 16)));
+      _mm512_mask_storeu_ps(dst + r * cols + c, lanes, avx512::LoadBf16(row + c, lanes));
     }
   }
 }
 
 PERENNIAL_AVX512 void Avx512FloatRowsToBf16(const float* src, int64_t rows, int64_t cols,
                                             c10::BFloat16* dst, int64_t ld) {
-  const __m512i one = _mm512_set1_epi32(1), half_ulp = _mm512_set1_epi32(0x7FFF);
-  const __m512i quiet_nan = _mm512_set1_epi32(0x7FC0);
   for (int64_t r = 0; r < rows; ++r) {
-    c10::BFloat16* row = dst + r * ld;
+    uint16_t* row = reinterpret_cast<uint16_t*>(dst + r * ld);
     for (int64_t c = 0; c < cols; c += kLanes) {
       const __mmask16 lanes = LowLanes(cols - c);
-      const __m512 x = _mm512_maskz_loadu_ps(lanes, src + r * cols + c);
-      const __m512i bits = _mm512_castps_si512(x);
-      const __m512i odd =
-          _mm512_maskz_and_epi32(kAllLanes, _mm512_maskz_srli_epi32(kAllLanes, bits, 16), one);
-      const __m512i rounded =
-          _mm512_maskz_add_epi32(kAllLanes, bits, _mm512_maskz_add_epi32(kAllLanes, odd, half_ulp));
-      __m512i halves = _mm512_maskz_srli_epi32(kAllLanes, rounded, 16);
-      halves = _mm512_mask_mov_epi32(halves, _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q), quiet_nan);
-      _mm512_mask_cvtepi32_storeu_epi16(row + c, lanes, halves);
+      avx512::StoreBf16(row + c, lanes, _mm512_maskz_loadu_ps(lanes, src + r * cols + c));
     }
   }
 }

@@ -1,9 +1,6 @@
 // File: learner/model/cpu_softmax.cc
 //
-// The AVX-512 exponential: exp(x) = 2^n exp(r), n = round(x log2 e), r = x - n ln 2 in two parts,
-// exp(r) by Cephes expf's polynomial (~1 ulp on |r| <= ln 2 / 2), 2^n applied by scalef, which
-// underflows gradually to 0. Inputs are clamped below at -104 (exp underflows to 0 there), so
-// -inf gives 0 and NaN stays NaN.
+// Exponentials by avx512::Exp (cpu_avx512.h): -inf gives exactly 0, NaN stays NaN.
 #include "learner/model/cpu_softmax.h"
 
 #include <torch/torch.h>
@@ -16,6 +13,7 @@ namespace perennial {
 namespace {
 
 #if PERENNIAL_HAVE_AVX512_CODE
+using avx512::Exp;
 using avx512::kAllLanes;
 using avx512::kLanes;
 using avx512::LowLanes;
@@ -34,24 +32,6 @@ PERENNIAL_AVX512 inline float MaxLanes(__m512 v) {
   float max = lanes[0];
   for (float lane : lanes) max = lane > max ? lane : max;
   return max;
-}
-
-PERENNIAL_AVX512 inline __m512 Exp(__m512 x) {
-  // max_ps returns its second operand when either is NaN: NaN passes the clamp.
-  x = _mm512_maskz_max_ps(kAllLanes, _mm512_set1_ps(-104.0f), x);
-  const __m512 n =
-      _mm512_maskz_roundscale_ps(kAllLanes, _mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
-                                 _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
-  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
-  __m512 p = _mm512_set1_ps(1.9875691500e-4f);
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
-  p = _mm512_fmadd_ps(_mm512_mul_ps(p, r), r, _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
-  return _mm512_maskz_scalef_ps(kAllLanes, p, n);
 }
 
 PERENNIAL_AVX512 void Avx512SoftmaxRows(float* x, int64_t rows, int64_t cols) {
