@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "learner/base/yield_point.h"
+#include "learner/model/cpu_silu.h"
 #include "learner/model/cpu_thin_products.h"
 #include "learner/model/fused_lora_grad.h"
 
@@ -175,13 +176,13 @@ class ThinProducts {
 // SiLU(y) and, where `next_a` is defined, t_next = SiLU(y) next_a^T (LoraLinearBase::next_a).
 std::pair<torch::Tensor, torch::Tensor> SiluAndNextThin(const torch::Tensor& y,
                                                         const torch::Tensor& next_a, bool fused) {
-  if (!next_a.defined()) return {torch::silu(y), torch::Tensor()};
+  if (!next_a.defined()) return {SiluForward(y), torch::Tensor()};
   if (fused) {
     if (std::optional<SiluThinProduct> pass = FusedSiluThinProduct(y, next_a)) {
       return {std::move(pass->h), std::move(pass->t)};
     }
   }
-  torch::Tensor h = torch::silu(y);
+  torch::Tensor h = SiluForward(y);
   torch::Tensor t_next = torch::mm(h, next_a.t());
   return {std::move(h), std::move(t_next)};
 }
@@ -242,7 +243,7 @@ class LoraLinearFunction : public torch::autograd::Function<LoraLinearFunction> 
     std::optional<LoraGradProducts> silu_pass;
     if (const torch::Tensor& silu_input = saved[4]; silu_input.defined()) {
       if (fused) silu_pass = FusedSiluLoraGradPass(grads[0], silu_input, b, t, lora_scale);
-      grads[0] = silu_pass ? silu_pass->g : at::silu_backward(grads[0], silu_input);
+      grads[0] = silu_pass ? silu_pass->g : SiluBackward(grads[0], silu_input);
     }
     // gt: the gradient of t = x A^T (scaled, so that no product that uses it scales again),
     // summed over the blocks. gb: B's gradient, one block of rows per block of g.
@@ -303,7 +304,7 @@ std::vector<torch::Tensor> LoraLinearChunks(const torch::Tensor& x2d, const Lora
   const torch::Tensor y =
       Forward(x2d, base, lora.a.to(x2d.scalar_type()), lora.b.to(x2d.scalar_type()), lora_scale,
               nullptr, nullptr, nullptr);
-  if (chunks == 1) return {base.silu_output ? torch::silu(y) : y};
+  if (chunks == 1) return {base.silu_output ? SiluForward(y) : y};
   return y.split(out / chunks, 1);
 }
 

@@ -8,6 +8,7 @@
 
 #include "learner/base/yield_point.h"
 #include "learner/model/cpu_attention.h"
+#include "learner/model/cpu_silu.h"
 #include "learner/model/fused_add_layer_norm.h"
 #include "learner/model/lora_linear.h"
 
@@ -54,7 +55,7 @@ MapScales ScalesOf(BlockMap map, Activation activation) {
 
 torch::Tensor Activate(const torch::Tensor& x, Activation activation) {
   if (activation == Activation::kGelu) return torch::gelu(x);
-  return torch::silu(x);  // QuickGELU with its scales folded into fc and proj (above)
+  return Silu(x);  // QuickGELU with its scales folded into fc and proj (above)
 }
 
 // x W^T + bias with the map's scales folded in (MapScales), for x [rows, in]: the packed oneDNN
