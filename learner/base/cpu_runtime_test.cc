@@ -56,6 +56,25 @@ TEST(CpuRuntimeTest, IntraOpThreadsOfANewThreadHoldThroughItsFirstParallelOp) {
   EXPECT_EQ(workers.size(), 1u);
 }
 
+// Built with perennial_openmp (CMake found OpenMP and LibTorch uses it), at::parallel_for in
+// perennial's own code splits its range between the intra-op threads, as ATen's ops do; compiled
+// without OpenMP it ran everything on the calling thread (before session 28).
+TEST(CpuRuntimeTest, ParallelForInPerennialCodeUsesTheIntraOpThreads) {
+#if !PERENNIAL_EXPECT_OPENMP
+  GTEST_SKIP() << "built without perennial_openmp";
+#else
+  torch::set_num_threads(2);
+  if (at::get_num_threads() < 2) GTEST_SKIP() << "LibTorch runs one thread here";
+  std::set<std::thread::id> workers;
+  std::mutex mu;
+  at::parallel_for(0, 1 << 20, 1, [&](int64_t, int64_t) {
+    std::lock_guard<std::mutex> lock(mu);
+    workers.insert(std::this_thread::get_id());
+  });
+  EXPECT_EQ(workers.size(), 2u);
+#endif
+}
+
 TEST(CpuRuntimeTest, AutoDtypeIsBf16WhereTheHardwareMultipliesIt) {
   EXPECT_EQ(ResolveAutoDtype("auto", "cuda"), "bf16");
   EXPECT_EQ(ResolveAutoDtype("auto", "cuda:1"), "bf16");
