@@ -19,13 +19,20 @@ if ! command -v nvcc >/dev/null && [[ -x /usr/local/cuda/bin/nvcc ]]; then
   cuda_compiler=(-DCMAKE_CUDA_COMPILER=/usr/local/cuda/bin/nvcc)
 fi
 
+# OpenMP for perennial's CPU kernels (top-level CMakeLists.txt, session 28) is off here unless
+# PERENNIAL_OPENMP=ON: PyTorch's wheel bundles its own renamed libgomp, and a build that also
+# links the system's has not run on a GPU machine yet. Only the CPU reference checks run those
+# kernels on this machine.
+openmp=${PERENNIAL_OPENMP:-OFF}
+
 start=$(date +%s)
 # Tests are built where GoogleTest is found (fused_add_layer_norm_test checks the kernels).
 mkdir -p "$build"
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DPERENNIAL_MODEL_ONLY=ON \
   -DPERENNIAL_BUILD_TESTS="${BUILD_TESTS:-OFF}" -DCMAKE_PREFIX_PATH="$prefix" \
-  -DTORCH_CUDA_ARCH_LIST=9.0 -DCMAKE_CUDA_ARCHITECTURES=90 "${cuda_compiler[@]}" \
+  -DTORCH_CUDA_ARCH_LIST=9.0 -DCMAKE_CUDA_ARCHITECTURES=90 -DPERENNIAL_OPENMP="$openmp" \
+  "${cuda_compiler[@]}" \
   >"$build/configure.log" || { cat "$build/configure.log"; exit 1; }
-grep -E 'CUDA compiler|fused kernels|GoogleTest' "$build/configure.log" || true
+grep -E 'CUDA compiler|fused kernels|GoogleTest|parallel_for' "$build/configure.log" || true
 ninja -C "$build" perennial-bench | tail -n 3
 echo "build took $(( $(date +%s) - start )) s"
