@@ -94,9 +94,11 @@ struct OnlineLearnerOptions {
   bool prequential = true;
   // CPU: the image tower's training forward and backward run as this many parts of the batch,
   // each on its own thread with an equal share of the learner's intra-op threads
-  // (sharded_image_encoder.h). For small models, whose ops are too small for intra-op threads;
-  // results equal the unsplit step's up to float rounding. Ignored on GPUs and with LoRA
-  // dropout (its random masks would depend on thread timing). Default: 1 (not split).
+  // (sharded_image_encoder.h). Written for small models when perennial's CPU kernels ran on
+  // one thread; since they split work between the intra-op threads (session 28) the unsplit
+  // step is faster on 2 threads (bench/README.md). Results equal the unsplit step's up to float
+  // rounding. Ignored on GPUs and with LoRA dropout (its random masks would depend on thread
+  // timing). Default: 1 (not split).
   int image_parts = 1;
   // CPU, sit+vrlwf: the teacher's image forward (no gradient, nothing from the student) runs on
   // a helper thread with one intra-op thread while the student's forward runs on the learner's,
