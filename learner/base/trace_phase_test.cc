@@ -21,7 +21,7 @@ std::string TraceOf(Body body) {
   return out.str();
 }
 
-TEST(TracePhaseTest, PhasesAppearInTheTraceInOrder) {
+TEST(TracePhaseTest, EachPhaseAndItsOpsAppearInTheTrace) {
   const torch::Tensor x = torch::ones({4, 4});
   const std::string trace = TraceOf([&] {
     TracePhase phase("perennial::step::first_phase");
@@ -31,18 +31,9 @@ TEST(TracePhaseTest, PhasesAppearInTheTraceInOrder) {
     phase.End();
     EXPECT_EQ(y[0][0].item<float>(), 16.0f);
   });
-  const size_t first = trace.find("\"perennial::step::first_phase\"");
-  const size_t second = trace.find("\"perennial::step::second_phase\"");
-  ASSERT_NE(first, std::string::npos) << trace;
-  ASSERT_NE(second, std::string::npos) << trace;
+  EXPECT_NE(trace.find("\"perennial::step::first_phase\""), std::string::npos) << trace;
+  EXPECT_NE(trace.find("\"perennial::step::second_phase\""), std::string::npos) << trace;
   EXPECT_NE(trace.find("aten::mm"), std::string::npos);
-}
-
-TEST(TracePhaseTest, CostsNothingVisibleWithoutAProfiler) {
-  // No profiler: the phase must neither record nor throw, and the ops run as usual.
-  TracePhase phase("perennial::step::unprofiled");
-  phase.Next("perennial::step::unprofiled_too");
-  EXPECT_EQ(torch::ones({2}).sum().item<float>(), 2.0f);
 }
 
 }  // namespace
